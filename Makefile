@@ -1,0 +1,48 @@
+# Every set-up step lives here: `make demo` and `make test` work on a fresh machine
+# with only Python 3.11 and the package registries.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+# Re-install when the dependency list changes.
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+export OMP_WAIT_POLICY ?= passive
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: install demo test test-slow bench lint models clean
+
+install: $(STAMP)
+
+$(STAMP):
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev,embed]'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+models-test: $(STAMP)
+	$(BIN)/lamas models install smollm2-135m
+
+models: models-test
+	$(BIN)/lamas models install qwen2.5-coder-1.5b
+
+demo: models
+	$(BIN)/lamas chat --model qwen2.5-coder-1.5b \
+		--message "What is 17 * 23, and how many days are there from 2026-11-25 to 2026-12-25?"
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy src
+
+test: lint models-test
+	$(BIN)/pytest -m "not slow" -q
+
+test-slow: models
+	$(BIN)/pytest -m slow -q
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bus.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build src/*.egg-info

@@ -1,0 +1,321 @@
+"""Message-bus benchmark: lamas's LocalTransport against a plain-asyncio baseline, in one run.
+
+(A) star fan-out: one orchestrator sends one request to each of N workers and gathers
+    the replies (N = 10, 100, 1000): microseconds per worker.
+(B) ring relay: a token goes round a ring of 100 agents for 100 laps: hops per second.
+(C) resident memory per idle agent, 10,000 agents: KiB per agent.
+(D) `import lamas` time: milliseconds.
+
+The baseline is the least a bus can do: one `asyncio.Queue` and one worker task per
+agent. Each figure is the median of several rounds; lamas and the baseline alternate
+so that machine noise hits both. Prints a table and writes JSON to benchmarks/results/.
+
+Run: `python benchmarks/bus.py` (or `make bench`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from lamas.agent import Agent
+from lamas.protocol import AgentCard, Context, Envelope, Message, Skill
+from lamas.runtime import LocalTransport, Network
+
+RESULTS = Path(__file__).parent / "results"
+TARGETS = {"fanout_ratio_n1000": 4.0, "ring_ratio": 0.3, "kib_per_agent": 2.0, "import_ms": 150.0}
+
+
+# --- plain asyncio baseline -----------------------------------------------------------
+
+
+class AsyncioBus:
+    """One queue and one worker task per agent; a request carries a future for its reply."""
+
+    def __init__(self) -> None:
+        self.queues: dict[str, asyncio.Queue[tuple[Any, asyncio.Future[Any] | None]]] = {}
+        self.tasks: list[asyncio.Task[None]] = []
+
+    def add(self, name: str, handle: Callable[[Any], Awaitable[Any]]) -> None:
+        queue: asyncio.Queue[tuple[Any, asyncio.Future[Any] | None]] = asyncio.Queue()
+        self.queues[name] = queue
+
+        async def worker() -> None:
+            while True:
+                payload, future = await queue.get()
+                reply = await handle(payload)
+                if future is not None:
+                    future.set_result(reply)
+
+        self.tasks.append(asyncio.get_running_loop().create_task(worker()))
+
+    async def request(self, name: str, payload: Any) -> Any:
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self.queues[name].put_nowait((payload, future))
+        return await future
+
+    def post(self, name: str, payload: Any) -> None:
+        self.queues[name].put_nowait((payload, None))
+
+    async def close(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+
+
+# --- (A) star fan-out -----------------------------------------------------------------
+
+
+async def fanout_asyncio(n: int, rounds: int) -> float:
+    bus = AsyncioBus()
+
+    async def echo(payload: Any) -> Any:
+        return payload
+
+    for i in range(n):
+        bus.add(f"w{i}", echo)
+    await asyncio.sleep(0)
+    times = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        await asyncio.gather(*(bus.request(f"w{i}", ("task", i)) for i in range(n)))
+        times.append((time.perf_counter() - started) / n * 1e6)
+    await bus.close()
+    return statistics.median(times)
+
+
+def _card(agent_id: str, skill: Skill) -> AgentCard:
+    return AgentCard(id=agent_id, name=agent_id, entity="bench", skills=(skill,))
+
+
+SKILL = Skill(name="work", description="does the work")
+
+
+async def fanout_lamas(n: int, rounds: int) -> float:
+    reply = Message.of_text("done")
+
+    async def work(envelope: Envelope, context: Context) -> Message:
+        return reply
+
+    network = Network(Agent(_card(f"w{i}", SKILL), work) for i in range(n))
+    transport = network.transport
+    body = Message.of_text("task")
+    times = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        await asyncio.gather(
+            *(
+                transport.request(Envelope(sender="orchestrator", recipient=f"w{i}", message=body))
+                for i in range(n)
+            )
+        )
+        times.append((time.perf_counter() - started) / n * 1e6)
+    return statistics.median(times)
+
+
+# --- (B) ring relay -------------------------------------------------------------------
+
+
+async def ring_asyncio(agents: int, laps: int) -> float:
+    bus = AsyncioBus()
+    total = agents * laps
+    done = asyncio.get_running_loop().create_future()
+
+    for i in range(agents):
+        successor = f"r{(i + 1) % agents}"
+
+        async def relay(hops: int, successor: str = successor) -> None:
+            if hops + 1 == total:
+                done.set_result(None)
+            else:
+                bus.post(successor, hops + 1)
+
+        bus.add(f"r{i}", relay)
+    await asyncio.sleep(0)
+    started = time.perf_counter()
+    bus.post("r0", 0)
+    await done
+    elapsed = time.perf_counter() - started
+    await bus.close()
+    return total / elapsed
+
+
+async def ring_lamas(agents: int, laps: int) -> float:
+    total = agents * laps
+    done = asyncio.get_running_loop().create_future()
+    network = Network()
+    for i in range(agents):
+        me, successor = f"r{i}", f"r{(i + 1) % agents}"
+
+        async def relay(
+            envelope: Envelope, context: Context, me: str = me, successor: str = successor
+        ) -> None:
+            hops = envelope.message.metadata["hops"] if envelope.message.metadata else 0
+            if hops + 1 == total:
+                done.set_result(None)
+                return
+            token = Message(parts=envelope.message.parts, metadata={"hops": hops + 1})
+            await context.post(
+                Envelope(sender=me, recipient=successor, mode="async", message=token)
+            )
+
+        network.add(Agent(_card(me, SKILL), relay))
+    started = time.perf_counter()
+    await network.transport.post(
+        Envelope(sender="bench", recipient="r0", mode="async", message=Message.of_text("token"))
+    )
+    await done
+    return total / (time.perf_counter() - started)
+
+
+# --- (C) memory per idle agent --------------------------------------------------------
+
+MEMORY_PROBE = r"""
+import asyncio, gc, json, sys
+def rss():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * 4096
+kind, n = sys.argv[1], int(sys.argv[2])
+async def main():
+    from lamas.agent import Agent
+    from lamas.protocol import AgentCard, Message, Skill
+    from lamas.runtime import Network
+    skill = Skill(name="work", description="does the work")
+    async def handler(envelope, context):
+        return Message.of_text("ok")
+    keep = []
+    # Warm up allocators and lazily built validators before the first reading.
+    if kind == "lamas":
+        warm = Network([Agent(AgentCard(id="warm", name="warm", entity="e", skills=(skill,)), handler)])
+    gc.collect(); before = rss()
+    if kind == "lamas":
+        network = Network()
+        for i in range(n):
+            network.add(Agent(AgentCard(id=f"a{i}", name=f"a{i}", entity="bench", skills=(skill,)), handler))
+        keep.append(network)
+    else:
+        async def worker(q):
+            while True:
+                await q.get()
+        for i in range(n):
+            q = asyncio.Queue()
+            keep.append((q, asyncio.get_running_loop().create_task(worker(q))))
+        await asyncio.sleep(0)
+    gc.collect(); after = rss()
+    print(json.dumps({"bytes_per_agent": (after - before) / n}))
+asyncio.run(main())
+"""
+
+
+def memory_per_agent(kind: str, n: int) -> float:
+    out = subprocess.run(
+        [sys.executable, "-c", MEMORY_PROBE, kind, str(n)],
+        capture_output=True, text=True, check=True,
+    )
+    return float(json.loads(out.stdout)["bytes_per_agent"]) / 1024
+
+
+# --- (D) import time ------------------------------------------------------------------
+
+
+def import_ms(module: str, rounds: int) -> float:
+    code = f"import time; t = time.perf_counter(); import {module}; print((time.perf_counter() - t) * 1000)"
+    samples = [
+        float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
+        for _ in range(rounds)
+    ]
+    return statistics.median(samples)
+
+
+# --- driver ---------------------------------------------------------------------------
+
+
+def alternate(rounds: int, lamas: Callable[[], float], base: Callable[[], float]) -> tuple[float, float]:
+    """Median of each, measured alternately so that noise hits both."""
+    ours, theirs = [], []
+    for _ in range(rounds):
+        gc.collect()
+        ours.append(lamas())
+        gc.collect()
+        theirs.append(base())
+    return statistics.median(ours), statistics.median(theirs)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="fewer rounds (a smoke run)")
+    args = parser.parse_args()
+    rounds = 3 if args.quick else 7
+
+    rows: list[tuple[str, float, float, float, str]] = []
+    result: dict[str, Any] = {"python": platform.python_version(), "machine": platform.machine()}
+
+    for n in (10, 100, 1000):
+        inner = max(3, 3000 // n)
+        ours, base = alternate(
+            rounds,
+            lambda n=n, inner=inner: asyncio.run(fanout_lamas(n, inner)),
+            lambda n=n, inner=inner: asyncio.run(fanout_asyncio(n, inner)),
+        )
+        result[f"fanout_us_n{n}"] = ours
+        result[f"fanout_asyncio_us_n{n}"] = base
+        result[f"fanout_ratio_n{n}"] = ours / base
+        rows.append((f"(A) fan-out N={n} (us/worker)", ours, base, ours / base,
+                     "<= 4x" if n == 1000 else ""))
+
+    ours, base = alternate(rounds, lambda: asyncio.run(ring_lamas(100, 100)),
+                           lambda: asyncio.run(ring_asyncio(100, 100)))
+    result.update(ring_hops_per_s=ours, ring_asyncio_hops_per_s=base, ring_ratio=ours / base)
+    rows.append(("(B) ring 100x100 (hops/s)", ours, base, ours / base, ">= 0.3x"))
+
+    ours_kib = statistics.median(memory_per_agent("lamas", 10_000) for _ in range(3))
+    base_kib = statistics.median(memory_per_agent("asyncio", 10_000) for _ in range(3))
+    result.update(kib_per_agent=ours_kib, asyncio_kib_per_agent=base_kib)
+    rows.append(("(C) KiB per idle agent, 10k", ours_kib, base_kib, ours_kib / base_kib, "<= 2 KiB"))
+
+    ours_ms = import_ms("lamas", rounds)
+    base_ms = import_ms("asyncio", rounds)
+    result.update(import_ms=ours_ms, import_asyncio_ms=base_ms)
+    rows.append(("(D) import time (ms)", ours_ms, base_ms, ours_ms / base_ms, "< 150 ms"))
+
+    checks = {
+        "fanout_ratio_n1000": result["fanout_ratio_n1000"] <= TARGETS["fanout_ratio_n1000"],
+        "ring_ratio": result["ring_ratio"] >= TARGETS["ring_ratio"],
+        "kib_per_agent": result["kib_per_agent"] <= TARGETS["kib_per_agent"],
+        "import_ms": result["import_ms"] < TARGETS["import_ms"],
+    }
+    result["targets"] = TARGETS
+    result["met"] = checks
+
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="lamas LocalTransport vs plain asyncio (medians)")
+    for column in ("measure", "lamas", "asyncio", "ratio", "target"):
+        table.add_column(column, justify="left" if column == "measure" else "right")
+    for name, ours_v, base_v, ratio, target in rows:
+        table.add_row(name, f"{ours_v:,.1f}", f"{base_v:,.1f}", f"{ratio:.2f}", target)
+    Console().print(table)
+    for key, ok in checks.items():
+        print(f"target {key}: {'met' if ok else 'MISSED'}")
+
+    RESULTS.mkdir(exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    for path in (RESULTS / f"bus-{stamp}.json", RESULTS / "bus-latest.json"):
+        path.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {RESULTS / 'bus-latest.json'}")
+    return 0 if all(checks.values()) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,83 @@
+"""`Agent`: an agent card plus a handler wrapped in a middleware stack (ASGI-style).
+
+Every cross-cutting concern (signature checks, injection defence, privacy
+guard, metering, tracing, rate limits) is a `Middleware(Handler) -> Handler`,
+so a stack composes uniformly and each concern lives in one file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any
+
+from lamas.errors import SchemaViolation
+from lamas.protocol.cards import AgentCard
+from lamas.protocol.messages import Envelope, Message
+from lamas.protocol.types import Context, Handler, Middleware, Reply
+
+
+def compose(handler: Handler, middleware: Iterable[Middleware]) -> Handler:
+    """Wrap `handler` in `middleware`, listed outermost first (the first sees envelopes first)."""
+    for wrap in reversed(tuple(middleware)):
+        handler = wrap(handler)
+    return handler
+
+
+class Agent:
+    """An agent: its public card and the composed handler that answers envelopes."""
+
+    __slots__ = ("card", "handle")
+
+    def __init__(
+        self, card: AgentCard, handler: Handler, *, middleware: Iterable[Middleware] = ()
+    ) -> None:
+        self.card = card
+        self.handle: Handler = compose(handler, middleware)
+
+    @property
+    def id(self) -> str:
+        return self.card.id
+
+    async def __call__(self, envelope: Envelope, context: Context) -> Reply:
+        return await self.handle(envelope, context)
+
+    def __repr__(self) -> str:
+        return f"Agent({self.card.id!r}, entity={self.card.entity!r})"
+
+
+SkillFunction = Callable[[dict[str, Any], Envelope, Context], Awaitable[dict[str, Any]]]
+
+
+def skill_router(card: AgentCard, skills: Mapping[str, SkillFunction]) -> Handler:
+    """A handler that dispatches on `envelope.skill` to one function per skill of `card`.
+
+    Each function gets the request's data part (checked against the skill's input
+    schema: this is a trust boundary) and returns the data of its reply.
+    """
+    missing = sorted({s.name for s in card.skills} - set(skills))
+    extra = sorted(set(skills) - {s.name for s in card.skills})
+    if missing or extra:
+        raise SchemaViolation(
+            f"skill functions for {card.id!r} do not match its card: "
+            f"missing {missing or 'none'}, not on the card {extra or 'none'}"
+        )
+    from jsonschema import Draft202012Validator
+
+    validators = {s.name: Draft202012Validator(s.input_schema) for s in card.skills}
+
+    async def route(envelope: Envelope, context: Context) -> Reply:
+        name = envelope.skill or (card.skills[0].name if len(card.skills) == 1 else None)
+        if name is None or name not in skills:
+            offered = ", ".join(sorted(skills))
+            raise SchemaViolation(f"{card.id!r} has no skill {name!r}; it offers: {offered}")
+        data = envelope.message.data
+        problems = [
+            f"{'.'.join(str(p) for p in e.absolute_path) or '(input)'}: {e.message}"
+            for e in validators[name].iter_errors(data)
+        ]
+        if problems:
+            raise SchemaViolation(f"input to {card.id}.{name} is invalid: {'; '.join(problems)}")
+        result = await skills[name](data, envelope, context)
+        return Message.of_data(result)
+
+    return route

@@ -1,0 +1,126 @@
+"""The one exception tree of lamas.
+
+Every error says what was wrong and, where there is one, what to do about it.
+Bad input from outside (a message, a card, a config) raises a subclass of
+`InputError` and changes nothing.
+"""
+
+from __future__ import annotations
+
+
+class LamasError(Exception):
+    """Base of every error lamas raises on purpose."""
+
+
+# --- bad input from outside -------------------------------------------------
+
+
+class InputError(LamasError):
+    """Something handed to lamas from outside is malformed or inconsistent."""
+
+
+class MalformedMessage(InputError):
+    """A wire object (envelope, message, part, card, task, plan) failed validation."""
+
+    def __init__(self, what: str, problems: list[str]) -> None:
+        self.what = what
+        self.problems = problems
+        listed = "; ".join(problems) if problems else "no details"
+        super().__init__(f"malformed {what}: {listed}")
+
+
+class InvalidPlan(InputError):
+    """A plan is not a DAG over known steps."""
+
+
+class InvalidTransition(InputError):
+    """A task was asked to move to a state it cannot reach from where it is."""
+
+
+class ConfigError(InputError):
+    """A network definition, model name or setting is wrong."""
+
+
+class SchemaViolation(InputError):
+    """Arguments do not satisfy a skill's or tool's JSON Schema."""
+
+
+# --- routing and delivery ---------------------------------------------------
+
+
+class DeliveryError(LamasError):
+    """An envelope could not be delivered or answered."""
+
+
+class UnknownAgent(DeliveryError):
+    def __init__(self, agent_id: str) -> None:
+        self.agent_id = agent_id
+        super().__init__(
+            f"no agent {agent_id!r} is registered on this transport; "
+            "register it first or check the recipient id"
+        )
+
+
+class DuplicateAgent(DeliveryError):
+    def __init__(self, agent_id: str) -> None:
+        self.agent_id = agent_id
+        super().__init__(f"an agent {agent_id!r} is already registered; agent ids must be unique")
+
+
+class NoCapability(DeliveryError):
+    def __init__(self, capability: str, known: list[str]) -> None:
+        self.capability = capability
+        shown = ", ".join(sorted(known)[:20]) or "none"
+        super().__init__(f"no registered agent offers capability {capability!r} (known: {shown})")
+
+
+class AccessDenied(DeliveryError):
+    def __init__(self, sender: str, recipient: str, reason: str) -> None:
+        self.sender = sender
+        self.recipient = recipient
+        self.reason = reason
+        super().__init__(f"access denied: {sender!r} may not send to {recipient!r}: {reason}")
+
+
+class DeadlineExceeded(DeliveryError):
+    def __init__(self, recipient: str, seconds: float) -> None:
+        self.recipient = recipient
+        self.seconds = seconds
+        super().__init__(f"{recipient!r} did not reply within its deadline ({seconds:.3f} s)")
+
+
+class TransportClosed(DeliveryError):
+    """The transport was closed while an envelope was in flight."""
+
+
+# --- models -----------------------------------------------------------------
+
+
+class ModelError(LamasError):
+    """A chat model failed to load or to answer."""
+
+
+class ModelNotInstalled(ModelError):
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__(
+            f"model {name!r} is not installed; run `lamas models install {name}` "
+            "(`lamas models list` shows what is available)"
+        )
+
+
+class UnknownModel(ConfigError):
+    def __init__(self, name: str, known: list[str]) -> None:
+        self.name = name
+        super().__init__(f"unknown model {name!r}; known models: {', '.join(known)}")
+
+
+class ModelOutputError(ModelError):
+    """The model's answer does not parse or does not satisfy the requested schema."""
+
+
+# --- tools ------------------------------------------------------------------
+
+
+class ToolError(LamasError):
+    """A tool is unknown, or was defined wrongly."""

@@ -1,0 +1,94 @@
+"""Agent cards: who an agent is, who owns it, what it can do and what it charges.
+
+A superset of the A2A AgentCard; served at `/.well-known/agent-card.json`
+in networked mode.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from lamas.protocol._validation import parse
+from lamas.protocol.messages import AGENT_ID_PATTERN, Wire
+
+SKILL_NAME_PATTERN = r"^[a-z][a-z0-9_.-]{0,63}$"
+
+
+def _check_json_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    # Imported here: jsonschema costs ~60 ms to import and only cards need it.
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import SchemaError
+
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError as error:
+        raise ValueError(f"not a valid JSON Schema: {error.message}") from None
+    return schema
+
+
+class Skill(Wire):
+    """One capability an agent offers, with the JSON Schema of its input and output."""
+
+    name: str = Field(pattern=SKILL_NAME_PATTERN)
+    description: str = Field(min_length=1)
+    input_schema: dict[str, Any] = Field(default_factory=lambda: {"type": "object"})
+    output_schema: dict[str, Any] = Field(default_factory=lambda: {"type": "object"})
+    tags: tuple[str, ...] = ()
+
+    @field_validator("input_schema", "output_schema")
+    @classmethod
+    def _is_json_schema(cls, schema: dict[str, Any]) -> dict[str, Any]:
+        return _check_json_schema(schema)
+
+
+PriceUnit = Literal["call", "1k_tokens", "second", "month"]
+
+
+class Price(Wire):
+    """What one skill costs, per unit of use."""
+
+    skill: str
+    amount: Decimal = Field(ge=0)
+    currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
+    unit: PriceUnit = "call"
+
+
+class AgentCard(Wire):
+    """An agent's public identity: owner entity, skills, prices, private fields it may ask for."""
+
+    id: str = Field(pattern=AGENT_ID_PATTERN)
+    name: str = Field(min_length=1)
+    description: str = ""
+    entity: str = Field(min_length=1, description="the company, team or person that owns the agent")
+    version: str = "1.0.0"
+    url: str | None = Field(default=None, description="endpoint in networked mode")
+    skills: tuple[Skill, ...] = ()
+    prices: tuple[Price, ...] = ()
+    vault_fields: tuple[str, ...] = Field(
+        default=(), description="user-vault fields this agent may be granted"
+    )
+    signature: str | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> AgentCard:
+        names = [s.name for s in self.skills]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"skill names must be unique; repeated: {', '.join(duplicates)}")
+        unknown = sorted({p.skill for p in self.prices} - set(names))
+        if unknown:
+            raise ValueError(f"prices name skills the card does not offer: {', '.join(unknown)}")
+        return self
+
+    def skill(self, name: str) -> Skill | None:
+        return next((s for s in self.skills if s.name == name), None)
+
+    def price(self, skill: str) -> Price | None:
+        return next((p for p in self.prices if p.skill == skill), None)
+
+    @classmethod
+    def parse(cls, data: str | bytes | dict[str, Any]) -> AgentCard:
+        return parse(cls, data, "agent card")

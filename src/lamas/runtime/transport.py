@@ -1,0 +1,238 @@
+"""Transports move envelopes. `LocalTransport` does it in one process with asyncio.
+
+Each registered agent has a mailbox: a priority heap drained by at most
+`concurrency` worker tasks that exist only while there is work, so an idle
+agent costs a few hundred bytes and no task. A priority-9 envelope overtakes
+queued priority-0 ones. Envelopes are not re-validated here: validation
+happens where data enters from outside (`Envelope.parse`), not on every hop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import logging
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Protocol
+
+from lamas.errors import (
+    DeadlineExceeded,
+    DeliveryError,
+    DuplicateAgent,
+    TransportClosed,
+    UnknownAgent,
+)
+from lamas.protocol.messages import Envelope, Message
+from lamas.protocol.types import Handler
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CONCURRENCY = 16
+DEAD_LETTERS_KEPT = 1000
+
+
+class AccessPolicy(Protocol):
+    """Asked before every delivery; raises `AccessDenied` to refuse it."""
+
+    def check(self, envelope: Envelope) -> None: ...
+
+
+class Transport(Protocol):
+    """Moves envelopes; the rest of lamas never knows which transport is underneath."""
+
+    async def request(self, envelope: Envelope, *, timeout: float | None = None) -> Message: ...
+
+    async def post(self, envelope: Envelope) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A one-way envelope whose handler failed: kept so that no failure goes unseen."""
+
+    envelope: Envelope
+    error: BaseException
+    at: float
+
+
+class _Mailbox:
+    __slots__ = ("active", "context", "handler", "heap", "limit", "pending")
+
+    def __init__(self, handler: Handler, context: AgentContext, limit: int) -> None:
+        self.handler = handler
+        self.context = context
+        self.limit = limit
+        self.heap: list[tuple[int, int, Envelope, asyncio.Future[Message] | None]] = []
+        self.active = 0  # worker tasks draining the heap
+        self.pending = 0  # queued + being handled: the load that least-loaded balancing sees
+
+
+class AgentContext:
+    """The `Context` a handler gets: its own id and the transport to talk through."""
+
+    __slots__ = ("_transport", "agent_id")
+
+    def __init__(self, agent_id: str, transport: LocalTransport) -> None:
+        self.agent_id = agent_id
+        self._transport = transport
+
+    async def request(self, envelope: Envelope, *, timeout: float | None = None) -> Message:
+        return await self._transport.request(envelope, timeout=timeout)
+
+    async def post(self, envelope: Envelope) -> None:
+        await self._transport.post(envelope)
+
+
+class LocalTransport:
+    """In-process transport: `request` awaits a reply (with a deadline), `post` and
+    `publish` are fire-and-forget, and each mailbox is served highest priority first."""
+
+    def __init__(self, *, policy: AccessPolicy | None = None) -> None:
+        self.policy = policy
+        self._boxes: dict[str, _Mailbox] = {}
+        self._topics: dict[str, list[str]] = {}
+        self._order = itertools.count()
+        self._closed = False
+        self.dead_letters: deque[DeadLetter] = deque(maxlen=DEAD_LETTERS_KEPT)
+
+    # --- membership ---------------------------------------------------------
+
+    def register(
+        self, agent_id: str, handler: Handler, *, concurrency: int = DEFAULT_CONCURRENCY
+    ) -> None:
+        if agent_id in self._boxes:
+            raise DuplicateAgent(agent_id)
+        if concurrency < 1:
+            raise ValueError(f"concurrency must be at least 1, got {concurrency}")
+        self._boxes[agent_id] = _Mailbox(handler, AgentContext(agent_id, self), concurrency)
+
+    def unregister(self, agent_id: str) -> None:
+        box = self._boxes.pop(agent_id, None)
+        if box is None:
+            raise UnknownAgent(agent_id)
+        for _, _, _, future in box.heap:
+            if future is not None and not future.done():
+                future.set_exception(UnknownAgent(agent_id))
+        for members in self._topics.values():
+            if agent_id in members:
+                members.remove(agent_id)
+
+    def subscribe(self, topic: str, agent_id: str) -> None:
+        if agent_id not in self._boxes:
+            raise UnknownAgent(agent_id)
+        members = self._topics.setdefault(topic, [])
+        if agent_id not in members:
+            members.append(agent_id)
+
+    def __contains__(self, agent_id: object) -> bool:
+        return agent_id in self._boxes
+
+    def load(self, agent_id: str) -> int:
+        """Envelopes queued for or being handled by `agent_id`."""
+        box = self._boxes.get(agent_id)
+        if box is None:
+            raise UnknownAgent(agent_id)
+        return box.pending
+
+    # --- sending ------------------------------------------------------------
+
+    async def request(self, envelope: Envelope, *, timeout: float | None = None) -> Message:
+        """Deliver `envelope` and wait for the reply, at most until its deadline or `timeout`."""
+        box = self._admit(envelope)
+        future: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
+        self._enqueue(box, envelope, future)
+        limit = _seconds_left(envelope.deadline, timeout)
+        if limit is None:
+            return await future
+        try:
+            return await asyncio.wait_for(future, limit)
+        except TimeoutError:
+            raise DeadlineExceeded(envelope.recipient, limit) from None
+
+    async def post(self, envelope: Envelope) -> None:
+        """Deliver `envelope` without waiting; a failure is kept in `dead_letters`."""
+        self._enqueue(self._admit(envelope), envelope, None)
+
+    async def publish(self, envelope: Envelope) -> int:
+        """Deliver `envelope` to every subscriber of its recipient topic; returns how many."""
+        members = self._topics.get(envelope.recipient, [])
+        if self.policy is not None:
+            self.policy.check(envelope)
+        for member in members:
+            self._enqueue(self._boxes[member], envelope, None)
+        return len(members)
+
+    async def close(self) -> None:
+        """Refuse new envelopes and fail every waiting request with `TransportClosed`."""
+        self._closed = True
+        for agent_id, box in self._boxes.items():
+            for _, _, _, future in box.heap:
+                if future is not None and not future.done():
+                    future.set_exception(TransportClosed(f"transport closed before {agent_id} answered"))
+            box.heap.clear()
+
+    # --- internals ----------------------------------------------------------
+
+    def _admit(self, envelope: Envelope) -> _Mailbox:
+        if self._closed:
+            raise TransportClosed("transport is closed")
+        box = self._boxes.get(envelope.recipient)
+        if box is None:
+            raise UnknownAgent(envelope.recipient)
+        if self.policy is not None:
+            self.policy.check(envelope)
+        return box
+
+    def _enqueue(
+        self, box: _Mailbox, envelope: Envelope, future: asyncio.Future[Message] | None
+    ) -> None:
+        heapq.heappush(box.heap, (-envelope.priority, next(self._order), envelope, future))
+        box.pending += 1
+        if box.active < box.limit:
+            box.active += 1
+            asyncio.get_running_loop().create_task(self._drain(box))
+
+    async def _drain(self, box: _Mailbox) -> None:
+        heap = box.heap
+        try:
+            while heap:
+                _, _, envelope, future = heapq.heappop(heap)
+                try:
+                    if future is not None and future.done():
+                        continue  # the caller stopped waiting (deadline or cancel)
+                    if envelope.deadline is not None and time.time() > envelope.deadline:
+                        raise DeadlineExceeded(envelope.recipient, 0.0)
+                    reply = await box.handler(envelope, box.context)
+                    if future is None:
+                        continue
+                    if reply is None:
+                        raise DeliveryError(
+                            f"{envelope.recipient!r} returned no reply to request {envelope.id}"
+                        )
+                    if not future.done():
+                        future.set_result(reply)
+                except Exception as error:  # a handler's failure goes to whoever is waiting
+                    self._fail(envelope, future, error)
+                finally:
+                    box.pending -= 1
+        finally:
+            box.active -= 1
+
+    def _fail(
+        self, envelope: Envelope, future: asyncio.Future[Message] | None, error: Exception
+    ) -> None:
+        if future is not None:
+            if not future.done():
+                future.set_exception(error)
+            return
+        log.warning("one-way envelope %s to %s failed: %s", envelope.id, envelope.recipient, error)
+        self.dead_letters.append(DeadLetter(envelope, error, time.time()))
+
+
+def _seconds_left(deadline: float | None, timeout: float | None) -> float | None:
+    if deadline is None:
+        return timeout
+    left = max(0.0, deadline - time.time())
+    return left if timeout is None else min(left, timeout)
