@@ -30,7 +30,7 @@ from typing import Any
 
 from lamas.agent import Agent
 from lamas.protocol import AgentCard, Context, Envelope, Message, Skill
-from lamas.runtime import LocalTransport, Network
+from lamas.runtime import Network
 
 RESULTS = Path(__file__).parent / "results"
 TARGETS = {"fanout_ratio_n1000": 4.0, "ring_ratio": 0.3, "kib_per_agent": 2.0, "import_ms": 150.0}
@@ -196,12 +196,14 @@ async def main():
     keep = []
     # Warm up allocators and lazily built validators before the first reading.
     if kind == "lamas":
-        warm = Network([Agent(AgentCard(id="warm", name="warm", entity="e", skills=(skill,)), handler)])
+        card = AgentCard(id="warm", name="warm", entity="e", skills=(skill,))
+        warm = Network([Agent(card, handler)])
     gc.collect(); before = rss()
     if kind == "lamas":
         network = Network()
         for i in range(n):
-            network.add(Agent(AgentCard(id=f"a{i}", name=f"a{i}", entity="bench", skills=(skill,)), handler))
+            card = AgentCard(id=f"a{i}", name=f"a{i}", entity="bench", skills=(skill,))
+            network.add(Agent(card, handler))
         keep.append(network)
     else:
         async def worker(q):
@@ -220,7 +222,9 @@ asyncio.run(main())
 def memory_per_agent(kind: str, n: int) -> float:
     out = subprocess.run(
         [sys.executable, "-c", MEMORY_PROBE, kind, str(n)],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return float(json.loads(out.stdout)["bytes_per_agent"]) / 1024
 
@@ -229,9 +233,16 @@ def memory_per_agent(kind: str, n: int) -> float:
 
 
 def import_ms(module: str, rounds: int) -> float:
-    code = f"import time; t = time.perf_counter(); import {module}; print((time.perf_counter() - t) * 1000)"
+    code = (
+        "import time; t = time.perf_counter(); "
+        f"import {module}; print((time.perf_counter() - t) * 1000)"
+    )
     samples = [
-        float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
+        float(
+            subprocess.run(
+                [sys.executable, "-c", code], capture_output=True, text=True, check=True
+            ).stdout
+        )
         for _ in range(rounds)
     ]
     return statistics.median(samples)
@@ -240,7 +251,9 @@ def import_ms(module: str, rounds: int) -> float:
 # --- driver ---------------------------------------------------------------------------
 
 
-def alternate(rounds: int, lamas: Callable[[], float], base: Callable[[], float]) -> tuple[float, float]:
+def alternate(
+    rounds: int, lamas: Callable[[], float], base: Callable[[], float]
+) -> tuple[float, float]:
     """Median of each, measured alternately so that noise hits both."""
     ours, theirs = [], []
     for _ in range(rounds):
@@ -252,7 +265,9 @@ def alternate(rounds: int, lamas: Callable[[], float], base: Callable[[], float]
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="fewer rounds (a smoke run)")
     args = parser.parse_args()
     rounds = 3 if args.quick else 7
@@ -270,18 +285,30 @@ def main() -> int:
         result[f"fanout_us_n{n}"] = ours
         result[f"fanout_asyncio_us_n{n}"] = base
         result[f"fanout_ratio_n{n}"] = ours / base
-        rows.append((f"(A) fan-out N={n} (us/worker)", ours, base, ours / base,
-                     "<= 4x" if n == 1000 else ""))
+        rows.append(
+            (
+                f"(A) fan-out N={n} (us/worker)",
+                ours,
+                base,
+                ours / base,
+                "<= 4x" if n == 1000 else "",
+            )
+        )
 
-    ours, base = alternate(rounds, lambda: asyncio.run(ring_lamas(100, 100)),
-                           lambda: asyncio.run(ring_asyncio(100, 100)))
+    ours, base = alternate(
+        rounds,
+        lambda: asyncio.run(ring_lamas(100, 100)),
+        lambda: asyncio.run(ring_asyncio(100, 100)),
+    )
     result.update(ring_hops_per_s=ours, ring_asyncio_hops_per_s=base, ring_ratio=ours / base)
     rows.append(("(B) ring 100x100 (hops/s)", ours, base, ours / base, ">= 0.3x"))
 
     ours_kib = statistics.median(memory_per_agent("lamas", 10_000) for _ in range(3))
     base_kib = statistics.median(memory_per_agent("asyncio", 10_000) for _ in range(3))
     result.update(kib_per_agent=ours_kib, asyncio_kib_per_agent=base_kib)
-    rows.append(("(C) KiB per idle agent, 10k", ours_kib, base_kib, ours_kib / base_kib, "<= 2 KiB"))
+    rows.append(
+        ("(C) KiB per idle agent, 10k", ours_kib, base_kib, ours_kib / base_kib, "<= 2 KiB")
+    )
 
     ours_ms = import_ms("lamas", rounds)
     base_ms = import_ms("asyncio", rounds)

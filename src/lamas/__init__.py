@@ -6,7 +6,15 @@ Heavy dependencies (xllamacpp, torch, SQLAlchemy, httpx) load only when used.
 
 from lamas.agent import Agent, compose, skill_router
 from lamas.errors import LamasError
-from lamas.llm import ChatMessage, ChatModel, Completion, LocalModel, OpenAICompatModel, ScriptedModel, Usage
+from lamas.llm import (
+    ChatMessage,
+    ChatModel,
+    Completion,
+    LocalModel,
+    OpenAICompatModel,
+    ScriptedModel,
+    Usage,
+)
 from lamas.protocol import (
     AgentCard,
     Artifact,
@@ -63,7 +71,7 @@ __all__ = [
     "TaskState",
     "TextPart",
     "Usage",
+    "__version__",
     "compose",
     "skill_router",
-    "__version__",
 ]

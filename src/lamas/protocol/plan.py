@@ -56,7 +56,7 @@ class Plan(Wire):
         raise InvalidPlan(f"plan has no step {step_id!r}")
 
     def layers(self) -> list[tuple[Step, ...]]:
-        """Steps grouped so that each group depends only on earlier groups (run each in parallel)."""
+        """Steps in groups; each group depends only on earlier ones (run a group in parallel)."""
         done: set[str] = set()
         layers: list[tuple[Step, ...]] = []
         while len(done) < len(self.steps):

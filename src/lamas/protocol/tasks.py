@@ -88,7 +88,9 @@ class Task(Wire):
                 f"from {self.state.value!r} it can reach: {reachable}"
             )
         history = (*self.history, message) if message is not None else self.history
-        return self.model_copy(update={"state": state, "status_message": message, "history": history})
+        return self.model_copy(
+            update={"state": state, "status_message": message, "history": history}
+        )
 
     def with_artifact(self, artifact: Artifact) -> Task:
         return self.model_copy(update={"artifacts": (*self.artifacts, artifact)})

@@ -170,7 +170,9 @@ class LocalTransport:
         for agent_id, box in self._boxes.items():
             for _, _, _, future in box.heap:
                 if future is not None and not future.done():
-                    future.set_exception(TransportClosed(f"transport closed before {agent_id} answered"))
+                    future.set_exception(
+                        TransportClosed(f"transport closed before {agent_id} answered")
+                    )
             box.heap.clear()
 
     # --- internals ----------------------------------------------------------

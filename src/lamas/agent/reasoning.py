@@ -1,0 +1,152 @@
+"""The reasoning loop: chain of thought, and ReAct with tools, through schema-constrained output.
+
+Each step the model must answer with JSON matching a schema that allows only
+the registered tools (with their argument schemas) or a final answer, so the
+backend's grammar, not a parser of free text, keeps the model on the rails.
+With no tools the loop is plain chain of thought: think, then answer.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from lamas.agent.tools import ToolRegistry, ToolResult
+from lamas.errors import ModelOutputError
+from lamas.llm.base import ChatMessage, ChatModel, Usage
+
+FINAL = "final_answer"
+THOUGHT_MAX_CHARS = 600
+
+DEFAULT_SYSTEM_PROMPT = (
+    "You are a careful assistant. Think step by step. Each turn, answer with one JSON object: "
+    '"thought" says what you know and what to do next; "action" either calls one tool '
+    '(`{"tool": NAME, "args": {...}}`) or gives the final answer '
+    f'(`{{"tool": "{FINAL}", "answer": "..."}}`). '
+    "Use a tool whenever it can compute or look up something better than you can. "
+    "Tool results come back as observations."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ReasoningStep:
+    thought: str
+    tool: str
+    arguments: dict[str, Any]
+    result: ToolResult | None
+
+
+@dataclass(slots=True)
+class ReasoningResult:
+    answer: str | None
+    steps: list[ReasoningStep] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+    stopped: Literal["answer", "max_steps"] = "answer"
+
+
+def action_schema(tools: ToolRegistry) -> dict[str, Any]:
+    """JSON Schema of one step: a thought plus one tool call or the final answer."""
+    definitions: dict[str, Any] = {}
+    options: list[dict[str, Any]] = []
+    for each in tools:
+        arguments = dict(each.schema)
+        for name, definition in arguments.pop("$defs", {}).items():
+            if definitions.setdefault(name, definition) != definition:
+                raise ModelOutputError(f"two tools define different schemas named {name!r}")
+        options.append(
+            {
+                "type": "object",
+                "properties": {"tool": {"const": each.name}, "args": arguments},
+                "required": ["tool", "args"],
+                "additionalProperties": False,
+            }
+        )
+    options.append(
+        {
+            "type": "object",
+            "properties": {"tool": {"const": FINAL}, "answer": {"type": "string"}},
+            "required": ["tool", "answer"],
+            "additionalProperties": False,
+        }
+    )
+    schema: dict[str, Any] = {
+        "type": "object",
+        "properties": {
+            "thought": {"type": "string", "maxLength": THOUGHT_MAX_CHARS},
+            "action": {"anyOf": options} if len(options) > 1 else options[0],
+        },
+        "required": ["thought", "action"],
+        "additionalProperties": False,
+    }
+    if definitions:
+        schema["$defs"] = definitions
+    return schema
+
+
+def tool_catalogue(tools: ToolRegistry) -> str:
+    lines = [
+        f"- {t.name}({json.dumps(t.schema.get('properties', {}))}): {t.description}" for t in tools
+    ]
+    return "Tools:\n" + "\n".join(lines) if lines else "You have no tools: think, then answer."
+
+
+class ReActLoop:
+    """Runs think -> act -> observe until the model answers or `max_steps` is reached."""
+
+    def __init__(
+        self,
+        model: ChatModel,
+        tools: ToolRegistry | None = None,
+        *,
+        system_prompt: str = DEFAULT_SYSTEM_PROMPT,
+        max_steps: int = 6,
+        max_tokens: int = 384,
+    ) -> None:
+        self.model = model
+        self.tools = tools or ToolRegistry()
+        self.system_prompt = system_prompt
+        self.max_steps = max_steps
+        self.max_tokens = max_tokens
+        self._schema = action_schema(self.tools)
+
+    async def run(
+        self, question: str, *, history: list[ChatMessage] | None = None
+    ) -> ReasoningResult:
+        messages = [
+            ChatMessage("system", f"{self.system_prompt}\n\n{tool_catalogue(self.tools)}"),
+            *(history or []),
+            ChatMessage("user", question),
+        ]
+        outcome = ReasoningResult(answer=None)
+        for _ in range(self.max_steps):
+            completion = await self.model.complete(
+                messages, schema=self._schema, max_tokens=self.max_tokens
+            )
+            outcome.usage = outcome.usage + completion.usage
+            messages.append(ChatMessage("assistant", completion.text))
+            try:
+                thought, action = _read_step(completion.json())
+            except ModelOutputError as error:
+                messages.append(
+                    ChatMessage("user", f"Observation: {error}. Answer with valid JSON.")
+                )
+                continue
+            name = str(action.get("tool"))
+            if name == FINAL:
+                outcome.steps.append(ReasoningStep(thought, FINAL, {}, None))
+                outcome.answer = str(action.get("answer", ""))
+                return outcome
+            arguments = action.get("args") if isinstance(action.get("args"), dict) else {}
+            assert isinstance(arguments, dict)
+            result = await self.tools.call(name, arguments)
+            outcome.steps.append(ReasoningStep(thought, name, arguments, result))
+            messages.append(ChatMessage("tool", f"Observation: {result.for_model()}"))
+        outcome.stopped = "max_steps"
+        return outcome
+
+
+def _read_step(data: Any) -> tuple[str, dict[str, Any]]:
+    if not isinstance(data, dict) or not isinstance(data.get("action"), dict):
+        raise ModelOutputError(f"expected {{'thought': ..., 'action': {{...}}}}, got {data!r:.200}")
+    return str(data.get("thought", "")), data["action"]
