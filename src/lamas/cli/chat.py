@@ -1,0 +1,86 @@
+"""`lamas chat`: one agent with two example tools, answering on an embedded model.
+
+The question goes through the whole stack: an envelope on a `Network` to an
+`Agent` whose handler runs the ReAct loop with schema-constrained tool calls.
+"""
+
+from __future__ import annotations
+
+import ast
+import datetime as dt
+import operator
+from collections.abc import Callable
+from typing import Any
+
+from lamas.agent import Agent, ReActLoop, ReasoningResult, ToolRegistry, tool
+from lamas.llm.base import ChatModel
+from lamas.protocol import AgentCard, Context, Envelope, Message, Skill
+
+_OPERATORS: dict[type[ast.AST], Callable[..., Any]] = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+    ast.FloorDiv: operator.floordiv,
+    ast.Mod: operator.mod,
+    ast.Pow: operator.pow,
+    ast.USub: operator.neg,
+    ast.UAdd: operator.pos,
+}
+
+
+@tool
+def calculator(expression: str) -> float:
+    """Evaluate an arithmetic expression such as '17 * 23 + 4' (+ - * / // % ** and brackets)."""
+
+    def value(node: ast.AST) -> Any:
+        if isinstance(node, ast.Constant) and isinstance(node.value, int | float):
+            return node.value
+        if isinstance(node, ast.BinOp) and type(node.op) in _OPERATORS:
+            if isinstance(node.op, ast.Pow) and abs(value(node.right)) > 100:
+                raise ValueError("exponent too large")
+            return _OPERATORS[type(node.op)](value(node.left), value(node.right))
+        if isinstance(node, ast.UnaryOp) and type(node.op) in _OPERATORS:
+            return _OPERATORS[type(node.op)](value(node.operand))
+        raise ValueError(f"not arithmetic: {ast.unparse(node)!r}")
+
+    return float(value(ast.parse(expression, mode="eval").body))
+
+
+@tool
+def days_between(start: dt.date, end: dt.date) -> int:
+    """Count the days from one date to another (dates as YYYY-MM-DD)."""
+    return (end - start).days
+
+
+ASSISTANT_CARD = AgentCard(
+    id="assistant",
+    name="Assistant",
+    description="Answers questions, computing with a calculator and a date tool.",
+    entity="lamas",
+    skills=(
+        Skill(
+            name="answer",
+            description="answer a question in plain language",
+            input_schema={
+                "type": "object",
+                "properties": {"question": {"type": "string"}},
+                "required": ["question"],
+            },
+        ),
+    ),
+)
+
+
+def assistant(model: ChatModel, *, max_steps: int = 6) -> tuple[Agent, list[ReasoningResult]]:
+    """The chat agent, and the list its handler appends each reasoning trace to."""
+    loop = ReActLoop(model, ToolRegistry([calculator, days_between]), max_steps=max_steps)
+    traces: list[ReasoningResult] = []
+
+    async def answer(envelope: Envelope, context: Context) -> Message:
+        result = await loop.run(envelope.message.text)
+        traces.append(result)
+        text = result.answer if result.answer is not None else "(no answer within the step limit)"
+        return Message.of_text(text)
+
+    return Agent(ASSISTANT_CARD, answer), traces

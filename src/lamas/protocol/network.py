@@ -1,0 +1,60 @@
+"""Network definitions: a LaMAS described once (agents, topology, access rules), as data.
+
+The same definition runs embedded, networked or distributed; loading it from a
+file is the runtime's job (`lamas.runtime.netfile`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from lamas.protocol._validation import parse
+from lamas.protocol.cards import AgentCard
+from lamas.protocol.messages import Wire
+
+Topology = Literal["star", "ring", "graph", "bus"]
+HANDLER_PATTERN = r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$"
+
+
+class AgentSpec(Wire):
+    """One agent of a network: its card and, optionally, where its handler factory lives."""
+
+    card: AgentCard
+    handler: str | None = Field(
+        default=None,
+        pattern=HANDLER_PATTERN,
+        description="`module:attribute` of a function taking the card and returning a Handler",
+    )
+    replicas: int = Field(default=1, ge=1, le=1000)
+
+
+class RuleSpec(Wire):
+    """Allows `sender` to ask `recipient` for `skill` (globs)."""
+
+    sender: str = "*"
+    recipient: str = "*"
+    skill: str = "*"
+
+
+class NetworkSpec(Wire):
+    name: str = Field(min_length=1)
+    description: str = ""
+    topology: Topology = "star"
+    agents: tuple[AgentSpec, ...] = Field(min_length=1)
+    rules: tuple[RuleSpec, ...] = Field(
+        default=(), description="access rules; none means every delivery is allowed"
+    )
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> NetworkSpec:
+        ids = [a.card.id for a in self.agents]
+        repeated = sorted({i for i in ids if ids.count(i) > 1})
+        if repeated:
+            raise ValueError(f"agent ids must be unique; repeated: {', '.join(repeated)}")
+        return self
+
+    @classmethod
+    def parse(cls, data: str | bytes | dict[str, Any]) -> NetworkSpec:
+        return parse(cls, data, "network definition")

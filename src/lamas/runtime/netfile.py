@@ -1,0 +1,64 @@
+"""Load a network definition from a YAML or JSON file and build a runnable `Network` from it."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Any
+
+from lamas.agent.agent import Agent
+from lamas.errors import ConfigError, MalformedMessage
+from lamas.protocol.network import NetworkSpec
+from lamas.runtime.network import Network
+from lamas.runtime.policy import Rule, RulePolicy
+
+
+def load_spec(path: str | Path) -> NetworkSpec:
+    """Read and validate a network file; every problem is a `ConfigError` naming the file."""
+    import yaml
+
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(f"cannot read network file {file}: {error.strerror}") from None
+    try:
+        data: Any = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{file} is not valid YAML: {error}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{file} must hold a mapping with 'name' and 'agents'")
+    try:
+        return NetworkSpec.parse(data)
+    except MalformedMessage as error:
+        raise ConfigError(f"{file}: {error}") from None
+
+
+def build(spec: NetworkSpec) -> Network:
+    """A `Network` with every agent of `spec` (and its replicas) registered."""
+    policy = (
+        RulePolicy(Rule(r.sender, r.recipient, r.skill) for r in spec.rules) if spec.rules else None
+    )
+    network = Network(policy=policy)
+    for agent_spec in spec.agents:
+        if agent_spec.handler is None:
+            raise ConfigError(f"agent {agent_spec.card.id!r} of {spec.name!r} names no handler")
+        factory = _import(agent_spec.handler)
+        for index in range(agent_spec.replicas):
+            card = agent_spec.card
+            if agent_spec.replicas > 1:
+                card = card.model_copy(update={"id": f"{card.id}-{index + 1}"})
+            network.add(Agent(card, factory(card)))
+    return network
+
+
+def _import(reference: str) -> Any:
+    module_name, _, attribute = reference.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise ConfigError(f"cannot import handler module {module_name!r}: {error}") from None
+    try:
+        return getattr(module, attribute)
+    except AttributeError:
+        raise ConfigError(f"module {module_name!r} has no {attribute!r}") from None
