@@ -1,0 +1,55 @@
+"""The public surface: exported names exist, and `import lamas` stays light."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+import lamas
+
+HEAVY = ["xllamacpp", "torch", "sentence_transformers", "sqlalchemy", "httpx", "openai", "numpy"]
+
+
+@pytest.mark.parametrize("name", lamas.__all__)
+def test_every_exported_name_exists(name: str) -> None:
+    assert getattr(lamas, name) is not None
+
+
+def test_import_lamas_loads_no_heavy_dependency() -> None:
+    code = (
+        "import sys, json, lamas; "
+        f"print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))"
+    )
+    loaded = json.loads(
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    )
+    assert loaded == []
+
+
+def test_protocol_imports_nothing_above_it() -> None:
+    """protocol/ is pure: it may import only itself, lamas.errors and the standard library
+    plus pydantic/jsonschema; never asyncio or the layers above it."""
+    import ast
+    from pathlib import Path
+
+    package = Path(lamas.__file__).parent / "protocol"
+    offenders = []
+    for source in package.glob("*.py"):
+        for node in ast.walk(ast.parse(source.read_text())):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            for name in names:
+                inside = name.startswith(("lamas.protocol", "lamas.errors"))
+                if (name.startswith("lamas") and not inside) or name.split(".")[0] in {
+                    "asyncio",
+                    "sqlalchemy",
+                    "httpx",
+                }:
+                    offenders.append(f"{source.name}: {name}")
+    assert offenders == []
