@@ -10,7 +10,7 @@ from lamas.llm import catalog
 
 
 def test_unknown_model_lists_the_known_ones() -> None:
-    with pytest.raises(UnknownModel, match="smollm2-135m.*qwen|qwen.*smollm2"):
+    with pytest.raises(UnknownModel, match=r"smollm2-135m.*qwen|qwen.*smollm2"):
         catalog.path("gpt-17")
 
 
@@ -21,7 +21,7 @@ def test_test_model_is_installed_and_verifies() -> None:
 
 
 def test_chunked_model_missing_from_an_empty_home(lamas_home: Path) -> None:
-    with pytest.raises(ModelNotInstalled, match="lamas models install qwen2.5-coder-1.5b"):
+    with pytest.raises(ModelNotInstalled, match=r"lamas models install qwen2\.5-coder-1\.5b"):
         catalog.path("qwen2.5-coder-1.5b")
     assert not catalog.is_installed("qwen2.5-coder-1.5b")
 

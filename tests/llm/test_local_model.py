@@ -1,4 +1,4 @@
-"""The real embedded model (SmolLM2-135M: fast; its answers are weak, so only plumbing is checked)."""
+"""The real embedded model: SmolLM2-135M is fast but weak, so only plumbing is checked."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ import asyncio
 import pytest
 
 from lamas.errors import ModelError
-from lamas.llm import LocalModel, OpenAICompatModel, user
-from lamas.llm import catalog
+from lamas.llm import LocalModel, OpenAICompatModel, catalog, user
 
 pytestmark = pytest.mark.model
 

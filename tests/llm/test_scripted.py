@@ -27,7 +27,7 @@ async def test_usage_accumulates_over_calls() -> None:
 async def test_running_out_of_replies_is_a_clear_error() -> None:
     model = ScriptedModel(["only"], name="script-x")
     await model.complete([user("1")])
-    with pytest.raises(ModelError, match="script-x.*ran out of replies after 1 calls"):
+    with pytest.raises(ModelError, match=r"script-x.*ran out of replies after 1 calls"):
         await model.complete([user("2")])
 
 
@@ -42,7 +42,9 @@ def test_scripted_model_satisfies_the_protocol() -> None:
 
 
 def test_non_json_answer_names_the_text() -> None:
-    completion = Completion(text="sure! {city: Lyon}", usage=Usage(), model="m", finish_reason="length")
+    completion = Completion(
+        text="sure! {city: Lyon}", usage=Usage(), model="m", finish_reason="length"
+    )
     with pytest.raises(ModelOutputError, match=r"not JSON.*finish_reason=length.*sure!"):
         completion.json()
 

@@ -51,7 +51,7 @@ def hotel_card() -> AgentCard:
 
 
 def card_dict(**overrides: Any) -> dict[str, Any]:
-    data = json.loads(hotel_card().model_dump_json())
+    data: dict[str, Any] = json.loads(hotel_card().model_dump_json())
     data.update(overrides)
     return data
 

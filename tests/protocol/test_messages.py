@@ -30,7 +30,9 @@ def full_message() -> Message:
         parts=(
             TextPart(text="book me a train to Lyon", metadata={"lang": "en"}),
             DataPart(data={"city": "Lyon", "nights": 2, "tags": ["a", "b"], "x": None}),
-            FilePart(file=FileContent(name="ticket.pdf", mime_type="application/pdf", bytes="aGk=")),
+            FilePart(
+                file=FileContent(name="ticket.pdf", mime_type="application/pdf", bytes="aGk=")
+            ),
             FilePart(file=FileContent(uri="https://example.com/map.png")),
             SealedRef(field="passport_number", vault_id="vault-1", token=TOKEN),
         ),
@@ -59,7 +61,9 @@ def test_message_with_every_part_kind_round_trips() -> None:
     again = Message.parse(message.model_dump_json())
     assert again == message
     assert [type(p) for p in again.parts] == [TextPart, DataPart, FilePart, FilePart, SealedRef]
-    assert again.sealed_refs == (SealedRef(field="passport_number", vault_id="vault-1", token=TOKEN),)
+    assert again.sealed_refs == (
+        SealedRef(field="passport_number", vault_id="vault-1", token=TOKEN),
+    )
 
 
 def test_envelope_round_trips_through_json_text_bytes_and_dict() -> None:
@@ -124,8 +128,9 @@ json_leaf = (
 )
 json_value = st.recursive(
     json_leaf,
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
     max_leaves=12,
 )
 json_object = st.dictionaries(st.text(max_size=8), json_value, max_size=5)

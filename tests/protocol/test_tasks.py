@@ -37,12 +37,7 @@ def test_every_legal_move_works(start: TaskState, end: TaskState) -> None:
     assert task.state is start  # the original is untouched
 
 
-ILLEGAL = [
-    (a, b)
-    for a in TRANSITIONS
-    for b in TaskState
-    if b not in TRANSITIONS[a]
-]
+ILLEGAL = [(a, b) for a in TRANSITIONS for b in TaskState if b not in TRANSITIONS[a]]
 
 
 @pytest.mark.parametrize(("start", "end"), ILLEGAL, ids=[f"{a}->{b}" for a, b in ILLEGAL])

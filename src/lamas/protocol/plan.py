@@ -77,28 +77,28 @@ class Plan(Wire):
 
 
 def _find_cycle(graph: dict[str, tuple[str, ...]]) -> list[str]:
-    """A cycle in `graph` (node -> dependencies) as a closed path, or [] if there is none."""
-    white, grey, black = 0, 1, 2
-    colour = dict.fromkeys(graph, white)
-    path: list[str] = []
+    """A cycle in `graph` (node -> dependencies) as a closed path, or [] if there is none.
 
-    def visit(node: str) -> list[str]:
-        colour[node] = grey
-        path.append(node)
-        for dep in graph[node]:
-            if colour[dep] == grey:
+    Iterative depth-first search: a plan from outside may be a chain thousands of steps long.
+    """
+    done: set[str] = set()
+    for root in graph:
+        if root in done:
+            continue
+        path: list[str] = [root]
+        on_path = {root}
+        pending = [iter(graph[root])]
+        while pending:
+            dep = next(pending[-1], None)
+            if dep is None:
+                pending.pop()
+                node = path.pop()
+                on_path.discard(node)
+                done.add(node)
+            elif dep in on_path:
                 return [*path[path.index(dep) :], dep]
-            if colour[dep] == white:
-                found = visit(dep)
-                if found:
-                    return found
-        path.pop()
-        colour[node] = black
-        return []
-
-    for node in graph:
-        if colour[node] == white:
-            found = visit(node)
-            if found:
-                return found
+            elif dep not in done:
+                path.append(dep)
+                on_path.add(dep)
+                pending.append(iter(graph[dep]))
     return []

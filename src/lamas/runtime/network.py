@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator
 from typing import Literal
 
 from lamas.agent.agent import Agent
-from lamas.errors import NoCapability, UnknownAgent
+from lamas.errors import ConfigError, NoCapability, UnknownAgent
 from lamas.protocol.cards import AgentCard
 from lamas.protocol.messages import Envelope, Message
 from lamas.runtime.transport import DEFAULT_CONCURRENCY, AccessPolicy, LocalTransport
@@ -26,6 +26,11 @@ class Network:
         policy: AccessPolicy | None = None,
         transport: LocalTransport | None = None,
     ) -> None:
+        if transport is not None and policy is not None:
+            raise ConfigError(
+                "give the access policy to the transport, or let Network build the transport; "
+                "a policy beside a ready-made transport would not be enforced"
+            )
         self.transport = transport or LocalTransport(policy=policy)
         self._cards: dict[str, AgentCard] = {}
         self._by_skill: dict[str, list[str]] = {}

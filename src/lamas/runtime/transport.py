@@ -95,6 +95,7 @@ class LocalTransport:
         self._topics: dict[str, list[str]] = {}
         self._order = itertools.count()
         self._closed = False
+        self._waiting: set[asyncio.Future[Message]] = set()
         self.dead_letters: deque[DeadLetter] = deque(maxlen=DEAD_LETTERS_KEPT)
 
     # --- membership ---------------------------------------------------------
@@ -112,9 +113,7 @@ class LocalTransport:
         box = self._boxes.pop(agent_id, None)
         if box is None:
             raise UnknownAgent(agent_id)
-        for _, _, _, future in box.heap:
-            if future is not None and not future.done():
-                future.set_exception(UnknownAgent(agent_id))
+        self._evict(box, UnknownAgent(agent_id))
         for members in self._topics.values():
             if agent_id in members:
                 members.remove(agent_id)
@@ -142,14 +141,22 @@ class LocalTransport:
         """Deliver `envelope` and wait for the reply, at most until its deadline or `timeout`."""
         box = self._admit(envelope)
         future: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
-        self._enqueue(box, envelope, future)
-        limit = _seconds_left(envelope.deadline, timeout)
-        if limit is None:
-            return await future
+        self._waiting.add(future)
         try:
-            return await asyncio.wait_for(future, limit)
-        except TimeoutError:
-            raise DeadlineExceeded(envelope.recipient, limit) from None
+            self._enqueue(box, envelope, future)
+            limit = _seconds_left(envelope.deadline, timeout)
+            if limit is None:
+                return await future
+            # asyncio.wait, not wait_for: a TimeoutError the handler itself raised must reach
+            # the caller as what it is, not pass for a missed deadline.
+            await asyncio.wait((future,), timeout=limit)
+            if not future.done():
+                raise DeadlineExceeded(envelope.recipient, limit)
+            return future.result()
+        finally:
+            # On a deadline or a cancelled caller, the queued envelope is skipped unhandled.
+            future.cancel()
+            self._waiting.discard(future)
 
     async def post(self, envelope: Envelope) -> None:
         """Deliver `envelope` without waiting; a failure is kept in `dead_letters`."""
@@ -157,6 +164,8 @@ class LocalTransport:
 
     async def publish(self, envelope: Envelope) -> int:
         """Deliver `envelope` to every subscriber of its recipient topic; returns how many."""
+        if self._closed:
+            raise TransportClosed("transport is closed")
         members = self._topics.get(envelope.recipient, [])
         if self.policy is not None:
             self.policy.check(envelope)
@@ -165,15 +174,14 @@ class LocalTransport:
         return len(members)
 
     async def close(self) -> None:
-        """Refuse new envelopes and fail every waiting request with `TransportClosed`."""
+        """Refuse new envelopes, fail every waiting request with `TransportClosed`, and keep
+        every queued one-way envelope in `dead_letters`."""
         self._closed = True
         for agent_id, box in self._boxes.items():
-            for _, _, _, future in box.heap:
-                if future is not None and not future.done():
-                    future.set_exception(
-                        TransportClosed(f"transport closed before {agent_id} answered")
-                    )
-            box.heap.clear()
+            self._evict(box, TransportClosed(f"transport closed before {agent_id} handled it"))
+        for future in tuple(self._waiting):
+            if not future.done():
+                future.set_exception(TransportClosed("transport closed before the reply came"))
 
     # --- internals ----------------------------------------------------------
 
@@ -221,6 +229,14 @@ class LocalTransport:
                     box.pending -= 1
         finally:
             box.active -= 1
+
+    def _evict(self, box: _Mailbox, error: Exception) -> None:
+        """Empty a mailbox: queued requests fail with `error`, queued posts become dead letters."""
+        queued = list(box.heap)
+        box.heap.clear()  # in place: a running worker holds this list
+        box.pending -= len(queued)
+        for _, _, envelope, future in queued:
+            self._fail(envelope, future, error)
 
     def _fail(
         self, envelope: Envelope, future: asyncio.Future[Message] | None, error: Exception
