@@ -19,12 +19,11 @@ def test_every_exported_name_exists(name: str) -> None:
 
 
 def test_import_lamas_loads_no_heavy_dependency() -> None:
-    code = (
-        "import sys, json, lamas; "
-        f"print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))"
-    )
+    code = f"import sys, json, lamas; print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))"
     loaded = json.loads(
-        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+        subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        ).stdout
     )
     assert loaded == []
 

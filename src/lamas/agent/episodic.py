@@ -58,6 +58,8 @@ class EpisodicMemory:
         """The `k` episodes most similar to `query`, best first, with their cosine scores."""
         import numpy as np
 
+        if k < 1:
+            raise ValueError(f"k must be at least 1, got {k}")
         with self.engine.connect() as connection:
             rows = connection.execute(
                 select(episodes).where(episodes.c.agent_id == self.agent_id).order_by(episodes.c.id)

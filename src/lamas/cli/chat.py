@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
+import math
 import operator
 from collections.abc import Callable
 from typing import Any
@@ -37,14 +38,27 @@ def calculator(expression: str) -> float:
         if isinstance(node, ast.Constant) and isinstance(node.value, int | float):
             return node.value
         if isinstance(node, ast.BinOp) and type(node.op) in _OPERATORS:
-            if isinstance(node.op, ast.Pow) and abs(value(node.right)) > 100:
-                raise ValueError("exponent too large")
-            return _OPERATORS[type(node.op)](value(node.left), value(node.right))
+            left, right = value(node.left), value(node.right)
+            if isinstance(node.op, ast.Pow):
+                _check_power(left, right)
+            return _OPERATORS[type(node.op)](left, right)
         if isinstance(node, ast.UnaryOp) and type(node.op) in _OPERATORS:
             return _OPERATORS[type(node.op)](value(node.operand))
         raise ValueError(f"not arithmetic: {ast.unparse(node)!r}")
 
     return float(value(ast.parse(expression, mode="eval").body))
+
+
+# Integer powers are exact and unbounded in Python: a nested power written by a model
+# could run for minutes in a thread no timeout can stop. Results past this are refused.
+MAX_RESULT_BITS = 4096
+
+
+def _check_power(base: Any, exponent: Any) -> None:
+    if abs(exponent) > MAX_RESULT_BITS:
+        raise ValueError(f"exponent {exponent} is too large")
+    if abs(base) > 1 and math.log2(abs(base)) * abs(exponent) > MAX_RESULT_BITS:
+        raise ValueError(f"result of {base} ** {exponent} would exceed {MAX_RESULT_BITS} bits")
 
 
 @tool

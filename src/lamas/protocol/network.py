@@ -38,6 +38,11 @@ class RuleSpec(Wire):
     skill: str = "*"
 
 
+def replica_id(agent_id: str, index: int) -> str:
+    """The id of replica `index` (from 0) of a replicated agent: `x-1`, `x-2`, ..."""
+    return f"{agent_id}-{index + 1}"
+
+
 class NetworkSpec(Wire):
     name: str = Field(min_length=1)
     description: str = ""
@@ -49,10 +54,17 @@ class NetworkSpec(Wire):
 
     @model_validator(mode="after")
     def _unique_ids(self) -> NetworkSpec:
-        ids = [a.card.id for a in self.agents]
+        ids = [
+            a.card.id if a.replicas == 1 else replica_id(a.card.id, index)
+            for a in self.agents
+            for index in range(a.replicas)
+        ]
         repeated = sorted({i for i in ids if ids.count(i) > 1})
         if repeated:
-            raise ValueError(f"agent ids must be unique; repeated: {', '.join(repeated)}")
+            raise ValueError(
+                f"agent ids (replicas counted as id-1, id-2, ...) must be unique; "
+                f"repeated: {', '.join(repeated)}"
+            )
         return self
 
     @classmethod

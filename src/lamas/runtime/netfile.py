@@ -8,7 +8,7 @@ from typing import Any
 
 from lamas.agent.agent import Agent
 from lamas.errors import ConfigError, MalformedMessage
-from lamas.protocol.network import NetworkSpec
+from lamas.protocol.network import NetworkSpec, replica_id
 from lamas.runtime.network import Network
 from lamas.runtime.policy import Rule, RulePolicy
 
@@ -22,6 +22,10 @@ def load_spec(path: str | Path) -> NetworkSpec:
         text = file.read_text(encoding="utf-8")
     except OSError as error:
         raise ConfigError(f"cannot read network file {file}: {error.strerror}") from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(
+            f"{file} is not UTF-8 text (byte {error.start}): {error.reason}"
+        ) from None
     try:
         data: Any = yaml.safe_load(text)
     except yaml.YAMLError as error:
@@ -36,10 +40,17 @@ def load_spec(path: str | Path) -> NetworkSpec:
 
 def build(spec: NetworkSpec) -> Network:
     """A `Network` with every agent of `spec` (and its replicas) registered."""
-    policy = (
-        RulePolicy(Rule(r.sender, r.recipient, r.skill) for r in spec.rules) if spec.rules else None
-    )
-    network = Network(policy=policy)
+    replicated = {a.card.id for a in spec.agents if a.replicas > 1}
+
+    def covering_replicas(pattern: str) -> str:
+        # A rule naming a replicated agent means all of its replicas, `x-1`, `x-2`, ...
+        return f"{pattern}-[0-9]*" if pattern in replicated else pattern
+
+    rules = [
+        Rule(covering_replicas(r.sender), covering_replicas(r.recipient), r.skill)
+        for r in spec.rules
+    ]
+    network = Network(policy=RulePolicy(rules) if rules else None)
     for agent_spec in spec.agents:
         if agent_spec.handler is None:
             raise ConfigError(f"agent {agent_spec.card.id!r} of {spec.name!r} names no handler")
@@ -47,7 +58,7 @@ def build(spec: NetworkSpec) -> Network:
         for index in range(agent_spec.replicas):
             card = agent_spec.card
             if agent_spec.replicas > 1:
-                card = card.model_copy(update={"id": f"{card.id}-{index + 1}"})
+                card = card.model_copy(update={"id": replica_id(card.id, index)})
             network.add(Agent(card, factory(card)))
     return network
 
