@@ -164,3 +164,28 @@ def test_chat_answers_once_on_the_test_model() -> None:
     assert result.exit_code == 0, result.output
     assert "answer:" in result.stdout
     assert "model calls" in result.stdout
+
+
+async def test_chat_agent_remembers_earlier_turns() -> None:
+    """The second question reaches the model with the first question and answer as history."""
+    from lamas.cli.chat import assistant
+    from lamas.llm import ScriptedModel
+    from lamas.protocol import Envelope, Message
+    from lamas.runtime import Network
+
+    model = ScriptedModel(
+        [
+            {"thought": "easy", "action": {"tool": "final_answer", "answer": "Lyon is in France."}},
+            {"thought": "recall", "action": {"tool": "final_answer", "answer": "France."}},
+        ]
+    )
+    agent, traces = assistant(model)
+    network = Network([agent])
+    for question in ("Where is Lyon?", "Which country did I ask about?"):
+        await network.transport.request(
+            Envelope(sender="user", recipient=agent.id, message=Message.of_text(question))
+        )
+    second_call_messages = [m.content for m in model.calls[1][0]]
+    assert "Where is Lyon?" in second_call_messages
+    assert "Lyon is in France." in second_call_messages
+    assert len(traces) == 2

@@ -13,8 +13,8 @@ import operator
 from collections.abc import Callable
 from typing import Any
 
-from lamas.agent import Agent, ReActLoop, ReasoningResult, ToolRegistry, tool
-from lamas.llm.base import ChatModel
+from lamas.agent import Agent, ReActLoop, ReasoningResult, ShortTermMemory, ToolRegistry, tool
+from lamas.llm.base import ChatMessage, ChatModel
 from lamas.protocol import AgentCard, Context, Envelope, Message, Skill
 
 _OPERATORS: dict[type[ast.AST], Callable[..., Any]] = {
@@ -86,15 +86,24 @@ ASSISTANT_CARD = AgentCard(
 )
 
 
-def assistant(model: ChatModel, *, max_steps: int = 6) -> tuple[Agent, list[ReasoningResult]]:
-    """The chat agent, and the list its handler appends each reasoning trace to."""
+def assistant(
+    model: ChatModel, *, max_steps: int = 6, memory_tokens: int = 1024
+) -> tuple[Agent, list[ReasoningResult]]:
+    """The chat agent, and the list its handler appends each reasoning trace to.
+
+    Earlier questions and answers are kept in a short-term memory of `memory_tokens`
+    tokens, so a follow-up question can refer to them.
+    """
     loop = ReActLoop(model, ToolRegistry([calculator, days_between]), max_steps=max_steps)
+    memory = ShortTermMemory(memory_tokens)
     traces: list[ReasoningResult] = []
 
     async def answer(envelope: Envelope, context: Context) -> Message:
-        result = await loop.run(envelope.message.text)
+        question = envelope.message.text
+        result = await loop.run(question, history=memory.messages())
         traces.append(result)
         text = result.answer if result.answer is not None else "(no answer within the step limit)"
+        memory.extend([ChatMessage("user", question), ChatMessage("assistant", text)])
         return Message.of_text(text)
 
     return Agent(ASSISTANT_CARD, answer), traces

@@ -7,7 +7,7 @@ Structured output is asked for with a JSON Schema and enforced by the backend
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from lamas.errors import ModelOutputError
@@ -99,12 +99,17 @@ class ChatModel(Protocol):
     ) -> Completion: ...
 
 
-@dataclass(slots=True)
-class UsageMeter:
-    """Accumulates usage for a backend; backends own one and expose `meter.total`."""
+class MeteredModel:
+    """Base of the backends: a name, and the running total of what the calls used."""
 
-    total: Usage = field(default_factory=Usage)
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._total = Usage()
 
-    def record(self, usage: Usage) -> Usage:
-        self.total = self.total + usage
-        return usage
+    @property
+    def usage(self) -> Usage:
+        return self._total
+
+    def _record(self, completion: Completion) -> Completion:
+        self._total = self._total + completion.usage
+        return completion

@@ -15,7 +15,7 @@ from typing import Any
 
 from lamas.errors import ModelError, ModelOutputError
 from lamas.llm import catalog
-from lamas.llm.base import ChatMessage, Completion, Usage, UsageMeter
+from lamas.llm.base import ChatMessage, Completion, MeteredModel, Usage
 
 # Two spinning OpenMP threads on two shared cores collapse throughput to a few
 # tokens/s; passive waiting keeps idle threads off the CPU. Must be set before
@@ -50,7 +50,7 @@ def response_format(schema: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-class LocalModel:
+class LocalModel(MeteredModel):
     """A chat model embedded in this process. `model` is a catalog name or a path to a GGUF file.
 
     Calls are serialized (one slot) and run in a worker thread so the event loop stays free.
@@ -67,17 +67,12 @@ class LocalModel:
         self.path = candidate if candidate.suffix == ".gguf" else catalog.path(model)
         if not self.path.is_file():
             raise ModelError(f"no GGUF file at {self.path}")
-        self.name = model if candidate.suffix != ".gguf" else self.path.stem
+        super().__init__(model if candidate.suffix != ".gguf" else self.path.stem)
         self._n_ctx = n_ctx
         self._threads = threads
         self._server: Any = None
         self._load_lock = threading.Lock()
         self._call_lock = asyncio.Lock()
-        self._meter = UsageMeter()
-
-    @property
-    def usage(self) -> Usage:
-        return self._meter.total
 
     def _ensure_loaded(self) -> Any:
         with self._load_lock:
@@ -114,13 +109,11 @@ class LocalModel:
             started = time.perf_counter()
             result = await asyncio.to_thread(self._call, request)
             seconds = time.perf_counter() - started
-        return completion_from_openai(result, seconds, self.name, self._meter)
+        return self._record(completion_from_openai(result, seconds, self.name))
 
 
-def completion_from_openai(
-    result: dict[str, Any], seconds: float, name: str, meter: UsageMeter
-) -> Completion:
-    """Turn an OpenAI-shaped chat completion (a dict) into a `Completion`, recording usage."""
+def completion_from_openai(result: dict[str, Any], seconds: float, name: str) -> Completion:
+    """Turn an OpenAI-shaped chat completion (a dict) into a `Completion`."""
     try:
         choice = result["choices"][0]
         text = choice["message"]["content"] or ""
@@ -137,7 +130,7 @@ def completion_from_openai(
     )
     return Completion(
         text=text,
-        usage=meter.record(usage),
+        usage=usage,
         finish_reason=str(choice.get("finish_reason") or "stop"),
         model=name,
     )

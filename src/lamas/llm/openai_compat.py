@@ -6,11 +6,11 @@ import time
 from typing import Any
 
 from lamas.errors import ModelError
-from lamas.llm.base import ChatMessage, Completion, Usage, UsageMeter
+from lamas.llm.base import ChatMessage, Completion, MeteredModel
 from lamas.llm.local import completion_from_openai, response_format
 
 
-class OpenAICompatModel:
+class OpenAICompatModel(MeteredModel):
     """Talks to `base_url` (e.g. `http://127.0.0.1:8080/v1`) with the official `openai` client."""
 
     def __init__(
@@ -23,14 +23,9 @@ class OpenAICompatModel:
     ) -> None:
         from openai import AsyncOpenAI  # imported lazily: it pulls in httpx
 
-        self.name = model
+        super().__init__(model)
         self.base_url = base_url
         self._client = AsyncOpenAI(base_url=base_url, api_key=api_key, timeout=timeout)
-        self._meter = UsageMeter()
-
-    @property
-    def usage(self) -> Usage:
-        return self._meter.total
 
     async def complete(
         self,
@@ -57,7 +52,7 @@ class OpenAICompatModel:
         except openai.OpenAIError as error:
             raise ModelError(f"{self.name} at {self.base_url} failed: {error}") from error
         seconds = time.perf_counter() - started
-        return completion_from_openai(response.model_dump(), seconds, self.name, self._meter)
+        return self._record(completion_from_openai(response.model_dump(), seconds, self.name))
 
     async def aclose(self) -> None:
         await self._client.close()

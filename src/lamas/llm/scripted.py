@@ -10,13 +10,13 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from lamas.errors import ModelError
-from lamas.llm.base import ChatMessage, Completion, Usage, UsageMeter
+from lamas.llm.base import ChatMessage, Completion, MeteredModel, Usage
 
 Reply = str | dict[str, Any] | list[Any]
 Responder = Callable[[list[ChatMessage], dict[str, Any] | None], Reply]
 
 
-class ScriptedModel:
+class ScriptedModel(MeteredModel):
     """Answers each call with the next scripted reply (dicts and lists are sent as JSON),
     or with what `responder(messages, schema)` returns. Records every call in `calls`."""
 
@@ -27,15 +27,10 @@ class ScriptedModel:
         responder: Responder | None = None,
         name: str = "scripted",
     ) -> None:
-        self.name = name
+        super().__init__(name)
         self._replies = list(replies)
         self._responder = responder
-        self._meter = UsageMeter()
         self.calls: list[tuple[list[ChatMessage], dict[str, Any] | None]] = []
-
-    @property
-    def usage(self) -> Usage:
-        return self._meter.total
 
     async def complete(
         self,
@@ -63,4 +58,4 @@ class ScriptedModel:
             seconds=0.0,
             calls=1,
         )
-        return Completion(text=text, usage=self._meter.record(usage), model=self.name)
+        return self._record(Completion(text=text, usage=usage, model=self.name))
