@@ -37,6 +37,10 @@ class Skill(Wire):
     input_schema: dict[str, Any] = Field(default_factory=lambda: {"type": "object"})
     output_schema: dict[str, Any] = Field(default_factory=lambda: {"type": "object"})
     tags: tuple[str, ...] = ()
+    requires: tuple[str, ...] = Field(
+        default=(),
+        description="skills whose output this skill's input is built from (e.g. book <- search)",
+    )
 
     @field_validator("input_schema", "output_schema")
     @classmethod

@@ -15,6 +15,7 @@ import itertools
 import logging
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -38,6 +39,10 @@ class AccessPolicy(Protocol):
     """Asked before every delivery; raises `AccessDenied` to refuse it."""
 
     def check(self, envelope: Envelope) -> None: ...
+
+
+Observer = Callable[[Envelope], None]
+"""Sees every envelope the transport accepts for delivery (taps for logs, traces, demos)."""
 
 
 class Transport(Protocol):
@@ -96,6 +101,7 @@ class LocalTransport:
         self._order = itertools.count()
         self._closed = False
         self._waiting: set[asyncio.Future[Message]] = set()
+        self.observers: list[Observer] = []
         self.dead_letters: deque[DeadLetter] = deque(maxlen=DEAD_LETTERS_KEPT)
 
     # --- membership ---------------------------------------------------------
@@ -198,6 +204,8 @@ class LocalTransport:
     def _enqueue(
         self, box: _Mailbox, envelope: Envelope, future: asyncio.Future[Message] | None
     ) -> None:
+        for observe in self.observers:
+            observe(envelope)
         heapq.heappush(box.heap, (-envelope.priority, next(self._order), envelope, future))
         box.pending += 1
         if box.active < box.limit:
