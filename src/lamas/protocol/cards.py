@@ -37,6 +37,9 @@ class Skill(Wire):
     input_schema: dict[str, Any] = Field(default_factory=lambda: {"type": "object"})
     output_schema: dict[str, Any] = Field(default_factory=lambda: {"type": "object"})
     tags: tuple[str, ...] = ()
+    examples: tuple[str, ...] = Field(
+        default=(), description="example requests this skill serves (A2A AgentSkill.examples)"
+    )
     requires: tuple[str, ...] = Field(
         default=(),
         description="skills whose output this skill's input is built from (e.g. book <- search)",

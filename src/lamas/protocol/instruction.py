@@ -1,0 +1,221 @@
+"""The instruction processing protocol: from a user's sentence to a plan of skill calls.
+
+Pure functions only. The runtime supplies the two judgements that need models
+(how similar a clause is to each skill; which values a clause gives for a
+skill's inputs) and this module does the rest: cut the instruction into
+clauses, keep the clauses that name a capability, expand each into the steps
+it requires, find what is missing, and phrase the question to ask back.
+
+Small models cannot be trusted to write a free-form plan, so the plan's shape
+comes from the network's cards (which skill requires which), not from the model.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from lamas.errors import InvalidPlan
+from lamas.protocol.cards import AgentCard, Skill
+from lamas.protocol.plan import Plan, Step
+
+# Where a request usually turns to its next part. " and " is among them, so a
+# fragment that names no capability ("... from Paris" | "Lyon") is merged back.
+_SEPARATORS = re.compile(
+    r"\s*(?:[;.!?]\s+|,\s*(?:and\s+|then\s+|also\s+|plus\s+)?|\s+and\s+then\s+|\s+then\s+"
+    r"|\s+and\s+also\s+|\s+also\s+|\s+plus\s+|\s+and\s+)",
+    re.IGNORECASE,
+)
+
+INTERNAL_TAG = "internal"
+"""Skills tagged so (voting, profile lookups, logging) serve agents, never a user's clause."""
+
+
+def split_clauses(instruction: str) -> list[str]:
+    """Cut an instruction at its conjunctions and punctuation; empty pieces are dropped."""
+    return [piece.strip() for piece in _SEPARATORS.split(instruction) if piece and piece.strip()]
+
+
+@dataclass(frozen=True, slots=True)
+class RoutedClause:
+    text: str
+    capability: str | None
+    score: float
+
+
+Scorer = Callable[[str], list[tuple[str, float]]]
+"""Given a clause, the capabilities with their similarity scores, best first."""
+
+
+def route_clauses(instruction: str, score: Scorer, *, threshold: float) -> list[RoutedClause]:
+    """Route each clause of `instruction` to its best capability.
+
+    A fragment whose best score is under `threshold` names no capability of its
+    own: it is merged into the clause before it (or after it, if it comes first)
+    and that clause is routed again, so "a train from Paris and Lyon" is not cut
+    in two by its "and".
+    """
+    routed: list[RoutedClause] = []
+    for piece in split_clauses(instruction):
+        capability, best = _best(score(piece))
+        if best >= threshold:
+            routed.append(RoutedClause(piece, capability, best))
+        elif routed:
+            merged = f"{routed[-1].text} and {piece}"
+            capability, best = _best(score(merged))
+            routed[-1] = RoutedClause(merged, capability, best)
+        else:
+            routed.append(RoutedClause(piece, None, best))
+    # A leading fragment that named nothing belongs to the clause after it.
+    if len(routed) > 1 and routed[0].capability is None:
+        first, second = routed[0], routed[1]
+        merged = f"{first.text} {second.text}"
+        capability, best = _best(score(merged))
+        routed[:2] = [RoutedClause(merged, capability, best)]
+    return [
+        r if r.score >= threshold else RoutedClause(r.text, None, r.score) for r in routed
+    ]
+
+
+def _best(scores: list[tuple[str, float]]) -> tuple[str | None, float]:
+    return scores[0] if scores else (None, 0.0)
+
+
+def routable_skills(cards: Iterable[AgentCard], *, exclude: Iterable[str] = ()) -> dict[str, Skill]:
+    """The skills a user's clause may be routed to, by name (first card offering it wins)."""
+    skipped = set(exclude)
+    found: dict[str, Skill] = {}
+    for card in cards:
+        if card.id in skipped:
+            continue
+        for skill in card.skills:
+            if INTERNAL_TAG not in skill.tags:
+                found.setdefault(skill.name, skill)
+    return found
+
+
+def skill_text(skill: Skill) -> list[str]:
+    """The texts a clause is compared with: the skill's name and description, and its examples."""
+    head = f"{skill.name.replace('.', ' ').replace('_', ' ')}: {skill.description}"
+    return [head, *skill.examples]
+
+
+def build_plan(
+    instruction: str,
+    routed: Iterable[RoutedClause],
+    skills: Mapping[str, Skill],
+) -> Plan:
+    """A plan with one step per routed clause, preceded by the steps each one requires.
+
+    A required step is shared: "book a train" and "show trains" need one search, not two.
+    Step ids are the capability names (with -2, -3 ... for repeats of a clause).
+    """
+    steps: dict[str, Step] = {}
+    by_capability: dict[str, str] = {}
+
+    def add(capability: str, clause: str, *, chain: tuple[str, ...] = ()) -> str:
+        if capability in chain:
+            raise InvalidPlan(f"skills require each other in a loop: {' -> '.join(chain)}")
+        skill = skills.get(capability)
+        if skill is None:
+            raise InvalidPlan(f"no agent of this network offers {capability!r}")
+        depends = tuple(
+            by_capability.get(need) or add(need, clause, chain=(*chain, capability))
+            for need in skill.requires
+        )
+        step_id = capability
+        n = 1
+        while step_id in steps:
+            n += 1
+            step_id = f"{capability}-{n}"
+        steps[step_id] = Step(
+            id=step_id, capability=capability, instruction=clause, depends_on=depends
+        )
+        by_capability.setdefault(capability, step_id)
+        return step_id
+
+    for clause in routed:
+        if clause.capability is not None:
+            existing = by_capability.get(clause.capability)
+            if existing is not None and steps[existing].instruction == clause.text:
+                continue
+            add(clause.capability, clause.text)
+    if not steps:
+        raise InvalidPlan(f"no part of the instruction names a capability: {instruction!r}")
+    return Plan(instruction=instruction, steps=tuple(steps.values()))
+
+
+# --- slots -------------------------------------------------------------------------------
+
+
+def slot_schema(input_schema: dict[str, Any]) -> dict[str, Any]:
+    """The schema a model fills: every property present, `null` when the text does not say.
+
+    Making each slot required-but-nullable lets constrained decoding say "not given"
+    instead of inventing a value to satisfy `required`.
+    """
+    properties = input_schema.get("properties", {})
+    nullable = {}
+    for name, prop in properties.items():
+        if "$ref" in prop or "anyOf" in prop:
+            nullable[name] = {"anyOf": [prop, {"type": "null"}]}
+        else:
+            kind = prop.get("type")
+            kinds = kind if isinstance(kind, list) else [kind] if kind else []
+            widened = dict(prop)
+            if kinds and "null" not in kinds:
+                widened["type"] = [*kinds, "null"]
+            if "enum" in widened:
+                widened["enum"] = [*widened["enum"], None]
+            nullable[name] = widened
+    return {
+        "type": "object",
+        "properties": nullable,
+        "required": list(nullable),
+        "additionalProperties": False,
+    }
+
+
+def missing_slots(input_schema: dict[str, Any], values: Mapping[str, Any]) -> list[str]:
+    """Required inputs with no value."""
+    return [name for name in input_schema.get("required", []) if values.get(name) in (None, "")]
+
+
+def ungrounded(
+    input_schema: dict[str, Any], values: Mapping[str, Any], evidence: str
+) -> list[str]:
+    """Free-text string slots whose value appears nowhere in `evidence` (the user's words).
+
+    A small model asked for a city it was not told will name one anyway; such a value
+    is treated as missing and asked for, not guessed. Dates, numbers and enumerations
+    are exempt: they are normalised forms ("tomorrow" -> a date), not quotations.
+    """
+    text = _fold(evidence)
+    doubtful = []
+    for name, prop in input_schema.get("properties", {}).items():
+        value = values.get(name)
+        if not isinstance(value, str) or not value or "enum" in prop or "format" in prop:
+            continue
+        if prop.get("type") not in ("string", None):
+            continue
+        words = [w for w in re.findall(r"\w+", _fold(value)) if len(w) > 2]
+        if words and not any(w in text for w in words):
+            doubtful.append(name)
+    return doubtful
+
+
+def _fold(text: str) -> str:
+    return text.casefold().replace("-", " ")
+
+
+def question_for(skill: Skill, slots: Iterable[str]) -> str:
+    """A question that asks the user for `slots` of `skill`, using the slots' descriptions."""
+    properties = skill.input_schema.get("properties", {})
+    wanted = []
+    for name in slots:
+        description = properties.get(name, {}).get("description")
+        wanted.append(f"{name.replace('_', ' ')} ({description})" if description else name)
+    listed = wanted[0] if len(wanted) == 1 else ", ".join(wanted[:-1]) + " and " + wanted[-1]
+    return f"To {skill.description[0].lower()}{skill.description[1:].rstrip('.')}, I need the {listed}."

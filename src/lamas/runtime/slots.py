@@ -1,0 +1,102 @@
+"""Fill a skill's inputs from the user's words with schema-constrained decoding.
+
+The model sees the skill's fields with their descriptions and must answer with
+JSON of exactly those fields, `null` where the words do not say; the backend's
+grammar enforces the shape. What the model returns is then checked: a value
+that fails the skill's schema, or a free-text value found nowhere in the user's
+words, counts as missing, so the orchestrator asks instead of guessing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from lamas.errors import ModelError
+from lamas.llm.base import ChatMessage, ChatModel
+from lamas.protocol.cards import Skill
+from lamas.protocol.instruction import missing_slots, slot_schema, ungrounded
+
+SYSTEM = (
+    "You extract the inputs of one service call from a user's request. "
+    "Today is {today}. Fill each field only from what the user said; use null for any "
+    "field the user did not state. Write dates as YYYY-MM-DD, resolving words like "
+    "'tomorrow' or 'next Friday' from today's date. Copy names of places as the user wrote them."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Filled:
+    values: dict[str, Any]
+    missing: list[str]
+    """Required fields still without a value (to ask the user for)."""
+    dropped: list[str]
+    """Fields the model filled but that were rejected (invalid, or not in the user's words)."""
+
+
+class SlotFiller:
+    def __init__(self, model: ChatModel, *, today: dt.date | None = None) -> None:
+        self.model = model
+        self.today = today or dt.date.today()
+
+    async def fill(
+        self,
+        skill: Skill,
+        request: str,
+        *,
+        known: Mapping[str, Any] | None = None,
+        context: Iterable[str] = (),
+    ) -> Filled:
+        """The inputs of `skill` that `request` gives, merged over `known` ones."""
+        from jsonschema import Draft202012Validator
+
+        known = dict(known or {})
+        earlier = list(context)
+        properties = skill.input_schema.get("properties", {})
+        if not properties:
+            return Filled(known, [], [])
+        prompt = _prompt(skill, request, known, earlier)
+        system = SYSTEM.format(today=f"{self.today:%A}, {self.today.isoformat()}")
+        try:
+            completion = await self.model.complete(
+                [ChatMessage("system", system), ChatMessage("user", prompt)],
+                schema=slot_schema(skill.input_schema),
+                max_tokens=160,
+            )
+            answer = completion.json()
+        except ModelError:
+            answer = {}
+        proposed = {
+            k: v for k, v in (answer if isinstance(answer, dict) else {}).items() if k in properties
+        }
+        values = dict(known)
+        dropped: list[str] = []
+        validator = Draft202012Validator({**skill.input_schema, "required": []})
+        evidence = " ".join([request, *earlier, json.dumps(known)])
+        for name, value in proposed.items():
+            if value is None or value == "":
+                continue
+            if list(validator.iter_errors({name: value})) or ungrounded(
+                skill.input_schema, {name: value}, evidence
+            ):
+                dropped.append(name)
+                continue
+            values[name] = value
+        return Filled(values, missing_slots(skill.input_schema, values), dropped)
+
+
+def _prompt(skill: Skill, request: str, known: dict[str, Any], earlier: list[str]) -> str:
+    lines = [f"Service: {skill.name} - {skill.description}", "Fields:"]
+    for name, prop in skill.input_schema.get("properties", {}).items():
+        kind = prop.get("type", "value")
+        choices = f" one of {prop['enum']}" if "enum" in prop else ""
+        lines.append(f"- {name} ({kind}{choices}): {prop.get('description', '')}".rstrip(": "))
+    if earlier:
+        lines.append("Earlier the user said: " + " | ".join(earlier))
+    if known:
+        lines.append(f"Already known: {json.dumps(known)}")
+    lines.append(f"Request: {request}")
+    return "\n".join(lines)
