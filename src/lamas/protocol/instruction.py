@@ -24,8 +24,8 @@ from lamas.protocol.plan import Plan, Step
 # Where a request usually turns to its next part. " and " is among them, so a
 # fragment that names no capability ("... from Paris" | "Lyon") is merged back.
 _SEPARATORS = re.compile(
-    r"\s*(?:[;.!?]\s+|,\s*(?:and\s+|then\s+|also\s+|plus\s+)?|\s+and\s+then\s+|\s+then\s+"
-    r"|\s+and\s+also\s+|\s+also\s+|\s+plus\s+|\s+and\s+)",
+    r"(?:[;.!?]\s+|\s*,\s*)(?:and\s+then\s+|and\s+also\s+|and\s+|then\s+|also\s+|plus\s+)?"
+    r"|\s+(?:and\s+then|and\s+also|then|also|plus|and)\s+",
     re.IGNORECASE,
 )
 
@@ -74,9 +74,7 @@ def route_clauses(instruction: str, score: Scorer, *, threshold: float) -> list[
         merged = f"{first.text} {second.text}"
         capability, best = _best(score(merged))
         routed[:2] = [RoutedClause(merged, capability, best)]
-    return [
-        r if r.score >= threshold else RoutedClause(r.text, None, r.score) for r in routed
-    ]
+    return [r if r.score >= threshold else RoutedClause(r.text, None, r.score) for r in routed]
 
 
 def _best(scores: list[tuple[str, float]]) -> tuple[str | None, float]:
@@ -109,11 +107,13 @@ def build_plan(
 ) -> Plan:
     """A plan with one step per routed clause, preceded by the steps each one requires.
 
-    A required step is shared: "book a train" and "show trains" need one search, not two.
-    Step ids are the capability names (with -2, -3 ... for repeats of a clause).
+    A step added only because another requires it is shared: "book a train and show me
+    the trains" needs one search, not two. A capability asked for twice in its own right
+    ("a train there and a train back") gets two steps, ids suffixed -2, -3, ...
     """
     steps: dict[str, Step] = {}
     by_capability: dict[str, str] = {}
+    asked: set[str] = set()  # capabilities some clause asked for in its own right
 
     def add(capability: str, clause: str, *, chain: tuple[str, ...] = ()) -> str:
         if capability in chain:
@@ -137,11 +137,13 @@ def build_plan(
         return step_id
 
     for clause in routed:
-        if clause.capability is not None:
-            existing = by_capability.get(clause.capability)
-            if existing is not None and steps[existing].instruction == clause.text:
-                continue
-            add(clause.capability, clause.text)
+        if clause.capability is None:
+            continue
+        if clause.capability in by_capability and clause.capability not in asked:
+            asked.add(clause.capability)  # it was only implied; this clause names it
+            continue
+        asked.add(clause.capability)
+        add(clause.capability, clause.text)
     if not steps:
         raise InvalidPlan(f"no part of the instruction names a capability: {instruction!r}")
     return Plan(instruction=instruction, steps=tuple(steps.values()))
@@ -183,9 +185,7 @@ def missing_slots(input_schema: dict[str, Any], values: Mapping[str, Any]) -> li
     return [name for name in input_schema.get("required", []) if values.get(name) in (None, "")]
 
 
-def ungrounded(
-    input_schema: dict[str, Any], values: Mapping[str, Any], evidence: str
-) -> list[str]:
+def ungrounded(input_schema: dict[str, Any], values: Mapping[str, Any], evidence: str) -> list[str]:
     """Free-text string slots whose value appears nowhere in `evidence` (the user's words).
 
     A small model asked for a city it was not told will name one anyway; such a value
@@ -218,4 +218,5 @@ def question_for(skill: Skill, slots: Iterable[str]) -> str:
         description = properties.get(name, {}).get("description")
         wanted.append(f"{name.replace('_', ' ')} ({description})" if description else name)
     listed = wanted[0] if len(wanted) == 1 else ", ".join(wanted[:-1]) + " and " + wanted[-1]
-    return f"To {skill.description[0].lower()}{skill.description[1:].rstrip('.')}, I need the {listed}."
+    purpose = skill.description[0].lower() + skill.description[1:].rstrip(".")
+    return f"To {purpose}, I need the {listed}."

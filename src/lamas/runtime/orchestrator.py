@@ -1,0 +1,454 @@
+"""The orchestrator: a user's instruction in, a team of agents' work out.
+
+It routes each clause of the instruction to a capability (embedding
+similarity), builds the plan from the cards (which skill requires which),
+fills each step's inputs with schema-constrained decoding, asks back when
+something is missing (the task waits in `input-required`), then runs the
+plan's DAG: independent steps in parallel, dependent ones in order, each
+step's output passed to the steps that depend on it as data. Where several
+agents compete for a step, their offers are settled by consensus.
+
+The orchestrator only handles what the user typed and what agents return: a
+specialised agent that needs a private field fetches it from the user's
+personal agent itself (the decentralized star of the paper's §4.2).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from lamas.agent.embeddings import Embedder
+from lamas.errors import InvalidPlan, LamasError
+from lamas.llm.base import ChatModel, Usage
+from lamas.protocol.cards import Skill
+from lamas.protocol.consensus import (
+    VOTE_SKILL,
+    Decision,
+    InvalidVote,
+    Option,
+    Rule,
+    options_from_reply,
+)
+from lamas.protocol.instruction import (
+    RoutedClause,
+    build_plan,
+    question_for,
+    routable_skills,
+    route_clauses,
+)
+from lamas.protocol.messages import Envelope, Message
+from lamas.protocol.plan import Plan, Step
+from lamas.protocol.tasks import Artifact, Task, TaskState
+from lamas.runtime.consensus import reach_consensus
+from lamas.runtime.network import Network
+from lamas.runtime.router import CapabilityRouter
+from lamas.runtime.slots import SlotFiller
+
+OFFERS_PER_PROVIDER = 3
+LOG_SKILL = "log.record"
+OFFERS = "offers"
+"""A reply whose data holds a list under this key offers choices; the step's output is one."""
+
+EventKind = Literal["routed", "plan", "question", "step", "consensus", "done", "failed", "message"]
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    kind: EventKind
+    task_id: str
+    data: dict[str, Any]
+
+
+@dataclass(slots=True)
+class StepRun:
+    step: Step
+    agent: str | None = None
+    inputs: dict[str, Any] = field(default_factory=dict)
+    output: dict[str, Any] = field(default_factory=dict)
+    decision: Decision | None = None
+    error: str | None = None
+    seconds: float = 0.0
+
+
+@dataclass(slots=True)
+class Session:
+    """Everything the orchestrator knows about one task, across rounds with the user."""
+
+    task: Task
+    said: list[str]
+    plan: Plan | None = None
+    routed: list[RoutedClause] = field(default_factory=list)
+    slots: dict[str, dict[str, Any]] = field(default_factory=dict)
+    waiting_on: dict[str, list[str]] = field(default_factory=dict)
+    runs: dict[str, StepRun] = field(default_factory=dict)
+    usage: Usage = field(default_factory=Usage)
+    seconds: float = 0.0
+
+    @property
+    def question(self) -> str | None:
+        message = self.task.status_message
+        return message.text if message and self.task.state is TaskState.INPUT_REQUIRED else None
+
+
+class Orchestrator:
+    """Plans and runs instructions over a `Network`. One orchestrator serves many tasks."""
+
+    def __init__(
+        self,
+        network: Network,
+        model: ChatModel,
+        embedder: Embedder,
+        *,
+        agent_id: str = "orchestrator",
+        today: dt.date | None = None,
+        rule: Rule = "majority",
+        criticality: Mapping[str, float] | None = None,
+        max_rounds: int = 3,
+        step_timeout: float = 60.0,
+        on_event: Callable[[Event], None] | None = None,
+    ) -> None:
+        self.network = network
+        self.model = model
+        self.agent_id = agent_id
+        self.skills: dict[str, Skill] = routable_skills(network.cards, exclude=[agent_id])
+        self.router = CapabilityRouter(self.skills, embedder)
+        self.filler = SlotFiller(model, today=today)
+        self.rule = rule
+        self.criticality = dict(criticality or {})
+        self.max_rounds = max_rounds
+        self.step_timeout = step_timeout
+        self.on_event = on_event
+        self.sessions: dict[str, Session] = {}
+        self._by_context: dict[str, str] = {}
+
+    # --- the two entry points ---------------------------------------------------------
+
+    async def submit(self, instruction: str, *, context_id: str | None = None) -> Session:
+        """Start a task for `instruction`. With the `context_id` of an earlier task, the
+        instruction is a follow-up: it changes that task's inputs and re-runs what changed."""
+        previous = self._by_context.get(context_id) if context_id else None
+        if previous is not None:
+            return await self._follow_up(self.sessions[previous], instruction)
+        task = Task(context_id=context_id) if context_id else Task()
+        task = task.model_copy(update={"history": (Message.of_text(instruction, role="user"),)})
+        session = Session(task=task, said=[instruction])
+        self.sessions[task.id] = session
+        self._by_context[task.context_id] = task.id
+        return await self._timed(session, self._start(session, instruction))
+
+    async def answer(self, task_id: str, text: str) -> Session:
+        """The user's answer to a task waiting in `input-required`."""
+        session = self.sessions.get(task_id)
+        if session is None:
+            raise InvalidPlan(f"no task {task_id!r}")
+        if session.task.state is not TaskState.INPUT_REQUIRED:
+            raise InvalidPlan(
+                f"task {task_id} is {session.task.state.value}, not waiting for an answer"
+            )
+        session.said.append(text)
+        reply = Message.of_text(text, role="user")
+        session.task = session.task.moved_to(TaskState.WORKING, reply)
+        return await self._timed(session, self._resume(session, text))
+
+    # --- planning -----------------------------------------------------------------------
+
+    async def _start(self, session: Session, instruction: str) -> None:
+        task_id = session.task.id
+        session.task = session.task.moved_to(TaskState.WORKING)
+        session.routed = route_clauses(
+            instruction, self.router.scores, threshold=self.router.threshold
+        )
+        self._emit(
+            "routed",
+            task_id,
+            clauses=[(r.text, r.capability, round(r.score, 3)) for r in session.routed],
+        )
+        try:
+            session.plan = build_plan(instruction, session.routed, self.skills)
+        except InvalidPlan as error:
+            await self._fail(session, f"{error}; this network can: {', '.join(self.skills)}")
+            return
+        self._emit("plan", task_id, plan=session.plan)
+        for step in session.plan.steps:
+            if not self.skills[step.capability].requires:
+                filled = await self.filler.fill(
+                    self.skills[step.capability], step.instruction, context=session.said[:-1]
+                )
+                session.slots[step.id] = filled.values
+                if filled.missing:
+                    session.waiting_on[step.id] = filled.missing
+        await self._ask_or_run(session)
+
+    async def _resume(self, session: Session, text: str) -> None:
+        assert session.plan is not None
+        for step_id in list(session.waiting_on):
+            step = session.plan.step(step_id)
+            filled = await self.filler.fill(
+                self.skills[step.capability],
+                text,
+                known=session.slots.get(step_id, {}),
+                context=[step.instruction, *session.said[:-1]],
+            )
+            session.slots[step_id] = filled.values
+            if filled.missing:
+                session.waiting_on[step_id] = filled.missing
+            else:
+                del session.waiting_on[step_id]
+        await self._ask_or_run(session)
+
+    async def _follow_up(self, session: Session, instruction: str) -> Session:
+        """Apply a follow-up to an ended or waiting task: re-fill the inputs it changes."""
+        assert session.plan is not None
+        session.said.append(instruction)
+        if session.task.state.terminal:
+            # A finished task is reopened as a new round of the same context.
+            session.task = Task(
+                context_id=session.task.context_id,
+                history=(*session.task.history, Message.of_text(instruction, role="user")),
+            ).moved_to(TaskState.WORKING)
+            self.sessions[session.task.id] = session
+            self._by_context[session.task.context_id] = session.task.id
+        plan = session.plan
+
+        async def refill() -> None:
+            changed: set[str] = set()
+            for step in plan.steps:
+                if self.skills[step.capability].requires:
+                    continue
+                before = session.slots.get(step.id, {})
+                filled = await self.filler.fill(
+                    self.skills[step.capability],
+                    instruction,
+                    known=before,
+                    context=[step.instruction],
+                )
+                if filled.values != before:
+                    session.slots[step.id] = filled.values
+                    changed.add(step.id)
+            stale = _downstream(plan, changed)
+            for step_id in stale:
+                session.runs.pop(step_id, None)
+            self._emit("routed", session.task.id, changed=sorted(changed), rerun=sorted(stale))
+            await self._ask_or_run(session)
+
+        return await self._timed(session, refill())
+
+    async def _ask_or_run(self, session: Session) -> None:
+        assert session.plan is not None
+        if session.waiting_on:
+            questions = [
+                question_for(self.skills[session.plan.step(s).capability], missing)
+                for s, missing in session.waiting_on.items()
+            ]
+            question = " ".join(questions)
+            session.task = session.task.moved_to(
+                TaskState.INPUT_REQUIRED, Message.of_text(question)
+            )
+            self._emit("question", session.task.id, question=question)
+            return
+        await self._execute(session)
+
+    # --- execution ------------------------------------------------------------------------
+
+    async def _execute(self, session: Session) -> None:
+        assert session.plan is not None
+        plan = session.plan
+        done = {step_id for step_id, run in session.runs.items() if run.error is None}
+        while len(done) < len(plan.steps):
+            ready = plan.ready(done)
+            runs = await asyncio.gather(*(self._run_step(session, step) for step in ready))
+            failed = [run for run in runs if run.error is not None]
+            for run in runs:
+                session.runs[run.step.id] = run
+                self._emit("step", session.task.id, run=run)
+            if failed:
+                reasons = "; ".join(f"{run.step.id}: {run.error}" for run in failed)
+                await self._fail(session, f"step failed: {reasons}")
+                return
+            done.update(step.id for step in ready)
+        task = session.task
+        for step in plan.steps:
+            output = session.runs[step.id].output
+            task = task.with_artifact(Artifact(name=step.id, parts=Message.of_data(output).parts))
+        summary = summarize(plan, session.runs)
+        session.task = task.moved_to(TaskState.COMPLETED, Message.of_text(summary))
+        self._emit("done", task.id, summary=summary)
+        await self._log(session, "task.completed", {"summary": summary})
+
+    async def _run_step(self, session: Session, step: Step) -> StepRun:
+        assert session.plan is not None
+        run = StepRun(step=step)
+        started = time.perf_counter()
+        skill = self.skills[step.capability]
+        inputs = dict(session.slots.get(step.id, {}))
+        affinity: str | None = None
+        for need in step.depends_on:
+            previous = session.runs[need]
+            for name in skill.input_schema.get("properties", {}):
+                if name not in inputs and name in previous.output:
+                    inputs[name] = previous.output[name]
+            affinity = affinity or previous.agent
+        run.inputs = inputs
+        providers = [card.id for card in self.network.find(step.capability)]
+        try:
+            if affinity in providers:
+                providers = [affinity]  # book with the vendor whose offer was chosen
+            if len(providers) > 1:
+                await self._by_consensus(session, step, providers, inputs, run)
+            else:
+                run.agent = providers[0] if providers else None
+                reply = await self._ask(session, step, run.agent, inputs)
+                run.output = _chosen(reply.data)
+        except LamasError as error:
+            run.error = str(error)
+        except Exception as error:  # an agent's own failure is reported, never a crash
+            run.error = f"{type(error).__name__}: {error}"
+        run.seconds = time.perf_counter() - started
+        await self._log(
+            session,
+            "step.done" if run.error is None else "step.failed",
+            {"step": step.id, "agent": run.agent, "error": run.error},
+        )
+        return run
+
+    async def _by_consensus(
+        self,
+        session: Session,
+        step: Step,
+        providers: list[str],
+        inputs: dict[str, Any],
+        run: StepRun,
+    ) -> None:
+        """Ask every provider, then let the voters settle on one offer."""
+        replies = await asyncio.gather(
+            *(self._ask(session, step, agent, inputs) for agent in providers),
+            return_exceptions=True,
+        )
+        options: list[Option] = []
+        for agent, reply in zip(providers, replies, strict=True):
+            if isinstance(reply, BaseException):
+                continue  # a provider that fails simply offers nothing
+            try:
+                # Each provider's best offers compete; the vote can pick any of them.
+                options.extend(options_from_reply(agent, reply.data)[:OFFERS_PER_PROVIDER])
+            except InvalidVote:
+                continue
+        if not options:
+            raise InvalidPlan(f"none of {', '.join(providers)} could serve {step.capability}")
+        voters = [card.id for card in self.network.find(VOTE_SKILL)]
+        if len(options) == 1 or not voters:
+            winner = options[0]
+        else:
+            decision = await reach_consensus(
+                self.network,
+                options=options,
+                voters=voters,
+                question=step.instruction,
+                rule=self.rule,
+                criticality=self.criticality.get(step.capability, 0.5),
+                sender=self.agent_id,
+                max_rounds=self.max_rounds,
+                task_id=session.task.id,
+            )
+            run.decision = decision
+            self._emit("consensus", session.task.id, step=step.id, decision=decision)
+            winner = next((o for o in options if o.key == decision.winner), options[0])
+        run.agent = winner.proposer
+        run.output = dict(winner.data)
+
+    async def _ask(
+        self, session: Session, step: Step, agent: str | None, inputs: dict[str, Any]
+    ) -> Message:
+        if agent is None:
+            raise InvalidPlan(f"no agent offers {step.capability}")
+        envelope = Envelope(
+            sender=self.agent_id,
+            recipient=agent,
+            skill=step.capability,
+            task_id=session.task.id,
+            context_id=session.task.context_id,
+            message=Message.of_data(inputs),
+        )
+        return await self.network.transport.request(envelope, timeout=self.step_timeout)
+
+    # --- bookkeeping ----------------------------------------------------------------------
+
+    async def _timed(self, session: Session, work: Any) -> Session:
+        before = self.model.usage
+        started = time.perf_counter()
+        try:
+            await work
+        finally:
+            session.seconds += time.perf_counter() - started
+            used = self.model.usage
+            session.usage = session.usage + Usage(
+                used.prompt_tokens - before.prompt_tokens,
+                used.completion_tokens - before.completion_tokens,
+                used.seconds - before.seconds,
+                used.calls - before.calls,
+            )
+        return session
+
+    async def _fail(self, session: Session, reason: str) -> None:
+        session.task = session.task.moved_to(TaskState.FAILED, Message.of_text(reason))
+        self._emit("failed", session.task.id, reason=reason)
+        await self._log(session, "task.failed", {"reason": reason})
+
+    async def _log(self, session: Session, event: str, data: dict[str, Any]) -> None:
+        """Post an event to the network's transaction logger, if it has one."""
+        for card in self.network.find(LOG_SKILL):
+            await self.network.transport.post(
+                Envelope(
+                    sender=self.agent_id,
+                    recipient=card.id,
+                    skill=LOG_SKILL,
+                    mode="async",
+                    task_id=session.task.id,
+                    message=Message.of_data({"event": event, "data": data}),
+                )
+            )
+
+    def _emit(self, kind: EventKind, task_id: str, **data: Any) -> None:
+        if self.on_event is not None:
+            self.on_event(Event(kind, task_id, data))
+
+
+def _chosen(data: dict[str, Any]) -> dict[str, Any]:
+    """A reply's output: its first offer when it offers choices, else the data itself."""
+    offers = data.get(OFFERS)
+    if isinstance(offers, list):
+        first = offers[0] if offers else {}
+        return dict(first) if isinstance(first, dict) else {"value": first}
+    return dict(data)
+
+
+def _downstream(plan: Plan, roots: set[str]) -> set[str]:
+    """`roots` and every step that depends on them, directly or not."""
+    found = set(roots)
+    grew = True
+    while grew:
+        grew = False
+        for step in plan.steps:
+            if step.id not in found and found.intersection(step.depends_on):
+                found.add(step.id)
+                grew = True
+    return found
+
+
+def summarize(plan: Plan, runs: Mapping[str, StepRun]) -> str:
+    """One line per step: what was done, by whom, with its key results."""
+    lines = []
+    for step in plan.steps:
+        run = runs[step.id]
+        shown = ", ".join(
+            f"{k}={v}"
+            for k, v in run.output.items()
+            if isinstance(v, str | int | float) and not isinstance(v, bool)
+        )
+        lines.append(f"{step.capability} by {run.agent}: {shown[:240]}")
+    return "\n".join(lines)
