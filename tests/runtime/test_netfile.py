@@ -73,7 +73,8 @@ def test_load_travel_example() -> None:
     spec = load_spec(EXAMPLES / "travel" / "network.yaml")
     assert isinstance(spec, NetworkSpec)
     assert spec.name == "travel"
-    assert spec.topology == "star"
+    assert spec.topology.kind == "star"
+    assert not spec.topology.enforced  # a plain `star` names no hub: nothing to enforce
     assert [a.card.id for a in spec.agents] == [
         "personal",
         "orchestrator",

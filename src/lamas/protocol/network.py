@@ -6,15 +6,17 @@ file is the runtime's job (`lamas.runtime.netfile`).
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from collections import Counter
+from typing import Any
 
 from pydantic import Field, model_validator
 
 from lamas.protocol._validation import parse
 from lamas.protocol.cards import AgentCard
 from lamas.protocol.messages import Wire
+from lamas.protocol.topology import TopologyField, TopologyKind, TopologySpec, lay_out
 
-Topology = Literal["star", "ring", "graph", "bus"]
+Topology = TopologyKind  # the kinds' earlier name, kept for importers
 HANDLER_PATTERN = r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$"
 
 
@@ -46,7 +48,10 @@ def replica_id(agent_id: str, index: int) -> str:
 class NetworkSpec(Wire):
     name: str = Field(min_length=1)
     description: str = ""
-    topology: Topology = "star"
+    topology: TopologyField = Field(
+        default_factory=TopologySpec,
+        description="a kind (`star`, `ring`, `graph`, `bus`) or a mapping with its details",
+    )
     agents: tuple[AgentSpec, ...] = Field(min_length=1)
     rules: tuple[RuleSpec, ...] = Field(
         default=(), description="access rules; none means every delivery is allowed"
@@ -54,18 +59,34 @@ class NetworkSpec(Wire):
 
     @model_validator(mode="after")
     def _unique_ids(self) -> NetworkSpec:
-        ids = [
-            a.card.id if a.replicas == 1 else replica_id(a.card.id, index)
-            for a in self.agents
-            for index in range(a.replicas)
-        ]
-        repeated = sorted({i for i in ids if ids.count(i) > 1})
+        ids = self.agent_ids()
+        repeated = sorted(i for i, count in Counter(ids).items() if count > 1)
         if repeated:
             raise ValueError(
                 f"agent ids (replicas counted as id-1, id-2, ...) must be unique; "
                 f"repeated: {', '.join(repeated)}"
             )
+        if self.topology.enforced:
+            # Names unknown to this network are an error of the definition, found on load
+            # rather than on the first refused delivery (`InvalidTopology` is a ValueError).
+            lay_out(self.topology, ids, replicas=self.replica_groups())
         return self
+
+    def agent_ids(self) -> tuple[str, ...]:
+        """Every agent's id as registered, a replicated agent's replicas expanded."""
+        return tuple(
+            a.card.id if a.replicas == 1 else replica_id(a.card.id, index)
+            for a in self.agents
+            for index in range(a.replicas)
+        )
+
+    def replica_groups(self) -> dict[str, tuple[str, ...]]:
+        """Each replicated agent's id and its replicas' ids (`x` -> `x-1`, `x-2`, ...)."""
+        return {
+            a.card.id: tuple(replica_id(a.card.id, index) for index in range(a.replicas))
+            for a in self.agents
+            if a.replicas > 1
+        }
 
     @classmethod
     def parse(cls, data: str | bytes | dict[str, Any]) -> NetworkSpec:

@@ -11,6 +11,8 @@ from lamas.errors import ConfigError, MalformedMessage
 from lamas.protocol.network import NetworkSpec, replica_id
 from lamas.runtime.network import Network
 from lamas.runtime.policy import Rule, RulePolicy
+from lamas.runtime.topology import TopologyPolicy
+from lamas.runtime.transport import AccessPolicy
 
 
 def load_spec(path: str | Path) -> NetworkSpec:
@@ -39,7 +41,11 @@ def load_spec(path: str | Path) -> NetworkSpec:
 
 
 def build(spec: NetworkSpec) -> Network:
-    """A `Network` with every agent of `spec` (and its replicas) registered."""
+    """A `Network` with every agent of `spec` (and its replicas) registered.
+
+    Its transport enforces the spec's topology (when it is enforceable: a star needs a
+    hub) and its access rules; with neither, every delivery is allowed.
+    """
     replicated = {a.card.id for a in spec.agents if a.replicas > 1}
 
     def covering_replicas(pattern: str) -> str:
@@ -50,7 +56,13 @@ def build(spec: NetworkSpec) -> Network:
         Rule(covering_replicas(r.sender), covering_replicas(r.recipient), r.skill)
         for r in spec.rules
     ]
-    network = Network(policy=RulePolicy(rules) if rules else None)
+    policy: AccessPolicy | None = RulePolicy(rules) if rules else None
+    if spec.topology.enforced:
+        # The shape first (who may talk at all), then the rules (who may ask for what).
+        policy = TopologyPolicy(
+            spec.topology, spec.agent_ids(), replicas=spec.replica_groups(), inner=policy
+        )
+    network = Network(policy=policy)
     for agent_spec in spec.agents:
         if agent_spec.handler is None:
             raise ConfigError(f"agent {agent_spec.card.id!r} of {spec.name!r} names no handler")
