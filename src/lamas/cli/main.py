@@ -143,6 +143,45 @@ async def _chat(message: str | None, model_name: str, max_steps: int, threads: i
             break
 
 
+@app.command()
+def demo(
+    name: Annotated[str, typer.Argument(help="travel (decentralized star) or music (centralized)")],
+    instruction: Annotated[
+        str | None, typer.Argument(help="what to ask; a default instruction if omitted")
+    ] = None,
+    model: Annotated[str, typer.Option(help="a catalog model name or a .gguf path")] = (
+        "qwen2.5-coder-1.5b"
+    ),
+    answer: Annotated[
+        list[str] | None,
+        typer.Option("--answer", "-a", help="answers to questions asked back, in order"),
+    ] = None,
+    today: Annotated[
+        str | None, typer.Option(help="the date 'today' means, YYYY-MM-DD (default: today)")
+    ] = None,
+) -> None:
+    """Run a case study of the paper end to end: the plan, every message, consensus, the answer."""
+    import datetime as dt
+
+    from lamas.cli.demo import run_demo
+    from lamas.protocol.tasks import TaskState
+
+    try:
+        day = dt.date.fromisoformat(today) if today else None
+    except ValueError:
+        raise fail(ValueError(f"--today must be YYYY-MM-DD, got {today!r}")) from None
+    try:
+        session = asyncio.run(
+            run_demo(
+                name, instruction, model_name=model, answers=answer or [], today=day, console=out
+            )
+        )
+    except LamasError as error:
+        raise fail(error) from None
+    if session.task.state is not TaskState.COMPLETED:
+        raise typer.Exit(code=1)
+
+
 def _read_question() -> str:
     try:
         return input("you> ").strip()

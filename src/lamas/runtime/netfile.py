@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import importlib
+from collections.abc import Iterable
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from lamas.agent.agent import Agent
@@ -40,8 +42,20 @@ def load_spec(path: str | Path) -> NetworkSpec:
         raise ConfigError(f"{file}: {error}") from None
 
 
-def build(spec: NetworkSpec) -> Network:
+def load(path: str | Path, *, external: Iterable[str] = ()) -> tuple[NetworkSpec, Network]:
+    """Read a network file and build it; handler modules are looked up beside the file."""
+    spec = load_spec(path)
+    return spec, build(spec, base_dir=Path(path).resolve().parent, external=external)
+
+
+def build(
+    spec: NetworkSpec, *, base_dir: Path | None = None, external: Iterable[str] = ()
+) -> Network:
     """A `Network` with every agent of `spec` (and its replicas) registered.
+
+    Handler references are `module:factory`; with `base_dir`, a `module.py` there is
+    used before any installed module of that name. Agents named in `external` are
+    left out for the caller to add (an orchestrator built over this network, say).
 
     Its transport enforces the spec's topology (when it is enforceable: a star needs a
     hub) and its access rules; with neither, every delivery is allowed.
@@ -63,10 +77,16 @@ def build(spec: NetworkSpec) -> Network:
             spec.topology, spec.agent_ids(), replicas=spec.replica_groups(), inner=policy
         )
     network = Network(policy=policy)
+    left_out = set(external)
+    unknown = sorted(left_out - {a.card.id for a in spec.agents})
+    if unknown:
+        raise ConfigError(f"{spec.name!r} has no agents {', '.join(unknown)} to leave out")
     for agent_spec in spec.agents:
+        if agent_spec.card.id in left_out:
+            continue
         if agent_spec.handler is None:
             raise ConfigError(f"agent {agent_spec.card.id!r} of {spec.name!r} names no handler")
-        factory = _import(agent_spec.handler)
+        factory = _import(agent_spec.handler, base_dir)
         for index in range(agent_spec.replicas):
             card = agent_spec.card
             if agent_spec.replicas > 1:
@@ -75,13 +95,41 @@ def build(spec: NetworkSpec) -> Network:
     return network
 
 
-def _import(reference: str) -> Any:
+def _import(reference: str, base_dir: Path | None = None) -> Any:
     module_name, _, attribute = reference.partition(":")
+    local = base_dir / f"{module_name.replace('.', '/')}.py" if base_dir else None
     try:
-        module = importlib.import_module(module_name)
+        if local is not None and local.is_file():
+            module = _load_file(local)
+        else:
+            module = importlib.import_module(module_name)
     except ImportError as error:
         raise ConfigError(f"cannot import handler module {module_name!r}: {error}") from None
     try:
         return getattr(module, attribute)
     except AttributeError:
         raise ConfigError(f"module {module_name!r} has no {attribute!r}") from None
+
+
+def _load_file(path: Path) -> ModuleType:
+    """Import a network's own module by path, under a name unique to its folder: two
+    networks may each have an `agents.py`."""
+    import hashlib
+    import importlib.util
+    import sys
+
+    digest = hashlib.sha1(str(path).encode()).hexdigest()[:10]
+    name = f"lamas_network_{digest}_{path.stem}"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception:
+        del sys.modules[name]
+        raise
+    return module

@@ -17,15 +17,17 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from lamas.agent.agent import Agent
 from lamas.agent.embeddings import Embedder
 from lamas.errors import InvalidPlan, LamasError
 from lamas.llm.base import ChatModel, Usage
-from lamas.protocol.cards import Skill
+from lamas.protocol.cards import AgentCard, Skill
 from lamas.protocol.consensus import (
     VOTE_SKILL,
     Decision,
@@ -41,15 +43,17 @@ from lamas.protocol.instruction import (
     routable_skills,
     route_clauses,
 )
-from lamas.protocol.messages import Envelope, Message
+from lamas.protocol.messages import DataPart, Envelope, Message, TextPart
 from lamas.protocol.plan import Plan, Step
 from lamas.protocol.tasks import Artifact, Task, TaskState
+from lamas.protocol.types import Context
 from lamas.runtime.consensus import reach_consensus
 from lamas.runtime.network import Network
 from lamas.runtime.router import CapabilityRouter
 from lamas.runtime.slots import SlotFiller
 
 OFFERS_PER_PROVIDER = 3
+PROFILE_SKILL = "profile.get"
 LOG_SKILL = "log.record"
 OFFERS = "offers"
 """A reply whose data holds a list under this key offers choices; the step's output is one."""
@@ -111,6 +115,7 @@ class Orchestrator:
         max_rounds: int = 3,
         step_timeout: float = 60.0,
         on_event: Callable[[Event], None] | None = None,
+        profile_fields: Iterable[str] = (),
     ) -> None:
         self.network = network
         self.model = model
@@ -123,6 +128,10 @@ class Orchestrator:
         self.max_rounds = max_rounds
         self.step_timeout = step_timeout
         self.on_event = on_event
+        # Centralized architectures only: the orchestrator itself reads these fields of
+        # the user's profile to fill inputs. A decentralized orchestrator leaves this empty
+        # and never sees them.
+        self.profile_fields = tuple(profile_fields)
         self.sessions: dict[str, Session] = {}
         self._by_context: dict[str, str] = {}
 
@@ -174,10 +183,11 @@ class Orchestrator:
             await self._fail(session, f"{error}; this network can: {', '.join(self.skills)}")
             return
         self._emit("plan", task_id, plan=session.plan)
+        context = [*session.said[:-1], *await self._profile(session)]
         for step in session.plan.steps:
             if not self.skills[step.capability].requires:
                 filled = await self.filler.fill(
-                    self.skills[step.capability], step.instruction, context=session.said[:-1]
+                    self.skills[step.capability], step.instruction, context=context
                 )
                 session.slots[step.id] = filled.values
                 if filled.missing:
@@ -375,6 +385,45 @@ class Orchestrator:
             message=Message.of_data(inputs),
         )
         return await self.network.transport.request(envelope, timeout=self.step_timeout)
+
+    async def _profile(self, session: Session) -> list[str]:
+        """The user's profile as context for filling inputs (centralized mode only)."""
+        providers = self.network.find(PROFILE_SKILL) if self.profile_fields else []
+        if not providers:
+            return []
+        reply = await self.network.transport.request(
+            Envelope(
+                sender=self.agent_id,
+                recipient=providers[0].id,
+                skill=PROFILE_SKILL,
+                task_id=session.task.id,
+                message=Message.of_data({"fields": list(self.profile_fields)}),
+            ),
+            timeout=self.step_timeout,
+        )
+        return [f"The user's profile: {json.dumps(reply.data)}"]
+
+    def agent(self, card: AgentCard) -> Agent:
+        """This orchestrator as an agent: an instruction in (text, or data `instruction`),
+        the task's state and its answer or question out; a reply on a task waiting for
+        input answers it."""
+
+        async def handle(envelope: Envelope, context: Context) -> Message:
+            text = str(envelope.message.data.get("instruction") or envelope.message.text)
+            waiting = self.sessions.get(envelope.task_id or "")
+            if waiting is not None and waiting.task.state is TaskState.INPUT_REQUIRED:
+                session = await self.answer(waiting.task.id, text)
+            else:
+                session = await self.submit(text, context_id=envelope.context_id)
+            status = session.task.status_message
+            return Message(
+                parts=(
+                    TextPart(text=status.text if status else session.task.state.value),
+                    DataPart(data={"task_id": session.task.id, "state": session.task.state.value}),
+                )
+            )
+
+        return Agent(card, handle)
 
     # --- bookkeeping ----------------------------------------------------------------------
 

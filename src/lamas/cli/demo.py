@@ -1,0 +1,185 @@
+"""`lamas demo travel|music`: the paper's two case studies, end to end, shown as they happen.
+
+The network comes from `examples/<name>/network.yaml`; the orchestrator is built
+over it with the embedded model and the MiniLM router. What is printed: the
+routed clauses and the plan, every envelope (who -> whom, which skill), each
+consensus decision, any question asked back, the final answer, and the tokens
+and time used.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.tree import Tree
+
+from lamas.errors import ConfigError
+from lamas.protocol.messages import Envelope
+from lamas.protocol.tasks import TaskState
+from lamas.runtime.orchestrator import Event, Orchestrator, Session
+
+DEFAULT_INSTRUCTIONS = {
+    "travel": (
+        "Book me a train from Paris to Lyon on December 4 in the morning, "
+        "and a hotel near Lyon Part-Dieu for two nights"
+    ),
+    "music": "Play some relaxing jazz",
+}
+ORCHESTRATOR_IDS = {"travel": "orchestrator", "music": "music-orchestrator"}
+
+
+def examples_dir() -> Path:
+    """`$LAMAS_EXAMPLES`, else the `examples/` folder of this checkout."""
+    configured = os.environ.get("LAMAS_EXAMPLES")
+    if configured:
+        return Path(configured)
+    return Path(__file__).resolve().parents[3] / "examples"
+
+
+class Narrator:
+    """Prints the orchestrator's events and the transport's envelopes as they happen."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.started = time.perf_counter()
+
+    def _at(self) -> str:
+        return f"[dim]{time.perf_counter() - self.started:6.1f}s[/]"
+
+    def envelope(self, envelope: Envelope) -> None:
+        what = envelope.skill or envelope.kind
+        self.console.print(
+            f"{self._at()} [cyan]{envelope.sender}[/] -> [magenta]{envelope.recipient}[/] "
+            f"[bold]{what}[/] ({envelope.mode}, priority {envelope.priority})"
+        )
+
+    def event(self, event: Event) -> None:
+        data = event.data
+        if event.kind == "routed" and "clauses" in data:
+            for text, capability, score in data["clauses"]:
+                self.console.print(f"{self._at()} clause {text!r} -> {capability} ({score:.2f})")
+        elif event.kind == "plan":
+            tree = Tree("[bold]plan[/]")
+            for layer, steps in enumerate(data["plan"].layers(), start=1):
+                branch = tree.add(f"layer {layer} (in parallel)")
+                for step in steps:
+                    after = f" after {', '.join(step.depends_on)}" if step.depends_on else ""
+                    branch.add(f"{step.id}: {step.capability}{after}")
+            self.console.print(tree)
+        elif event.kind == "consensus":
+            decision = data["decision"]
+            tally = ", ".join(f"{k}: {v:g}" for k, v in decision.tally.items())
+            how = (
+                "fallback vote"
+                if decision.fallback
+                else ("reached" if decision.reached else "not reached")
+            )
+            self.console.print(
+                f"{self._at()} [yellow]consensus[/] on {data['step']} by {decision.rule}: "
+                f"{decision.winner} ({how}; support {decision.support:.2f} vs threshold "
+                f"{decision.threshold:.2f}; {decision.rounds} round(s); {tally})"
+            )
+        elif event.kind == "step":
+            run = data["run"]
+            state = "[red]failed[/]" if run.error else "[green]done[/]"
+            self.console.print(
+                f"{self._at()} step {run.step.id} {state} by {run.agent} in {run.seconds:.1f}s"
+                + (f": {run.error}" if run.error else "")
+            )
+        elif event.kind == "question":
+            self.console.print(f"{self._at()} [bold yellow]question:[/] {data['question']}")
+        elif event.kind == "failed":
+            self.console.print(f"{self._at()} [bold red]failed:[/] {data['reason']}")
+
+
+def report(console: Console, session: Session, narrator: Narrator) -> None:
+    if session.task.state is TaskState.COMPLETED:
+        table = Table(title="result")
+        for column in ("step", "agent", "output"):
+            table.add_column(column)
+        for step_id, run in session.runs.items():
+            shown = {k: v for k, v in run.output.items() if not isinstance(v, list | dict)}
+            table.add_row(step_id, run.agent or "-", json.dumps(shown)[:160])
+        console.print(table)
+    used = session.usage
+    console.print(
+        f"[bold]{session.task.state.value}[/] in {session.seconds:.1f}s; "
+        f"model: {used.calls} calls, "
+        f"{used.prompt_tokens} prompt + {used.completion_tokens} completion tokens "
+        f"({used.seconds:.1f}s)"
+    )
+
+
+async def run_demo(
+    name: str,
+    instruction: str | None,
+    *,
+    model_name: str,
+    answers: list[str],
+    today: dt.date | None,
+    console: Console,
+) -> Session:
+    from lamas.agent.embeddings import MiniLMEmbedder
+    from lamas.llm.local import LocalModel
+    from lamas.runtime.netfile import load
+
+    if name not in ORCHESTRATOR_IDS:
+        raise ConfigError(f"no demo {name!r}; choose one of {', '.join(ORCHESTRATOR_IDS)}")
+    folder = examples_dir() / name
+    orchestrator_id = ORCHESTRATOR_IDS[name]
+    spec, network = load(folder / "network.yaml", external=[orchestrator_id])
+    narrator = Narrator(console)
+    network.transport.observers.append(narrator.envelope)
+    with console.status(f"loading {model_name} and the MiniLM router..."):
+        model = LocalModel(model_name)
+        orchestrator = Orchestrator(
+            network,
+            model,
+            MiniLMEmbedder(),
+            agent_id=orchestrator_id,
+            today=today,
+            on_event=narrator.event,
+            profile_fields=_profile_fields(spec) if spec.topology.centralized else (),
+        )
+        card = next(a.card for a in spec.agents if a.card.id == orchestrator_id)
+        network.add(orchestrator.agent(card))
+    text = instruction or DEFAULT_INSTRUCTIONS[name]
+    console.print(
+        f"[bold]{spec.name}[/] ({spec.topology.kind}, "
+        f"{'centralized' if spec.topology.centralized else 'decentralized'}): {text}"
+    )
+    narrator.started = time.perf_counter()
+    session = await orchestrator.submit(text)
+    pending = list(answers)
+    while session.task.state is TaskState.INPUT_REQUIRED:
+        answer = pending.pop(0) if pending else _ask(console)
+        if not answer:
+            break
+        console.print(f"[bold]user:[/] {answer}")
+        session = await orchestrator.answer(session.task.id, answer)
+    if session.task.status_message is not None:
+        console.print(f"[bold green]answer:[/]\n{session.task.status_message.text}")
+    report(console, session, narrator)
+    return session
+
+
+def _profile_fields(spec: Any) -> tuple[str, ...]:
+    """The personal agent's fields a centralized orchestrator reads for itself."""
+    for agent in spec.agents:
+        if agent.card.vault_fields and agent.card.entity == "user":
+            return tuple(agent.card.vault_fields)
+    return ()
+
+
+def _ask(console: Console) -> str:
+    try:
+        return console.input("[bold]your answer>[/] ").strip()
+    except EOFError:
+        return ""
