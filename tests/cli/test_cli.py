@@ -87,9 +87,9 @@ def test_schema_of_an_unknown_type_exits_2() -> None:
 def test_agents_lists_the_travel_agents() -> None:
     result = run("agents", TRAVEL)
     assert result.exit_code == 0, result.output
-    for agent_id in ("personal", "orchestrator", "skyways", "railgo", "staywell"):
+    for agent_id in ("personal", "orchestrator", "railgo", "swiftrail", "staywell", "navigator"):
         assert agent_id in result.stdout
-    assert "travel (star topology, 5 agents)" in result.stdout
+    assert "travel (star topology, 7 agents)" in result.stdout
     assert "passport_number" in result.stdout
 
 
@@ -97,8 +97,8 @@ def test_agents_json_parses() -> None:
     result = run("agents", MUSIC, "--json")
     assert result.exit_code == 0, result.output
     cards = json.loads(result.stdout)
-    assert [c["id"] for c in cards] == ["music-orchestrator", "recommender", "lyrics", "concerts"]
-    assert cards[1]["prices"][0]["skill"] == "music.recommend"
+    assert [c["id"] for c in cards] == ["music-orchestrator", "personal", "songs"]
+    assert cards[2]["prices"][0]["skill"] == "song.search"
 
 
 def test_agents_shows_replicas(tmp_path: Path) -> None:

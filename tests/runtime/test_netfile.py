@@ -74,15 +74,19 @@ def test_load_travel_example() -> None:
     assert isinstance(spec, NetworkSpec)
     assert spec.name == "travel"
     assert spec.topology.kind == "star"
-    assert not spec.topology.enforced  # a plain `star` names no hub: nothing to enforce
+    assert spec.topology.enforced
+    assert spec.topology.hub == "orchestrator"
+    assert not spec.topology.centralized
     assert [a.card.id for a in spec.agents] == [
-        "personal",
         "orchestrator",
-        "skyways",
+        "personal",
         "railgo",
+        "swiftrail",
         "staywell",
+        "navigator",
+        "logger",
     ]
-    personal = spec.agents[0].card
+    personal = spec.agents[1].card
     assert "passport_number" in personal.vault_fields
     assert set(personal.vault_fields) == {
         "name",
@@ -102,14 +106,9 @@ def test_load_travel_example() -> None:
 def test_load_music_example() -> None:
     spec = load_spec(str(EXAMPLES / "music" / "network.yaml"))
     assert spec.name == "music"
-    assert [a.card.id for a in spec.agents] == [
-        "music-orchestrator",
-        "recommender",
-        "lyrics",
-        "concerts",
-    ]
-    assert spec.rules == ()
-    assert spec.agents[0].card.vault_fields == ("listening_history", "preferences")
+    assert [a.card.id for a in spec.agents] == ["music-orchestrator", "personal", "songs"]
+    assert spec.topology.centralized
+    assert "listening_history" in spec.agents[1].card.vault_fields
 
 
 def test_a_json_file_loads_too(tmp_path: Path) -> None:
@@ -276,7 +275,7 @@ async def test_rules_naming_an_agent_cover_its_replicas(tmp_path: Path, handlers
 
 def test_build_without_a_handler_is_a_config_error() -> None:
     spec = load_spec(EXAMPLES / "travel" / "network.yaml")
-    with pytest.raises(ConfigError, match="agent 'personal' of 'travel' names no handler"):
+    with pytest.raises(ConfigError, match="agent 'orchestrator' of 'travel' names no handler"):
         build(spec)
 
 

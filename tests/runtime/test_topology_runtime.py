@@ -383,11 +383,16 @@ def test_a_network_file_naming_an_unknown_agent_is_a_config_error(
     assert "names agents this network does not have: omega" in str(caught.value)
 
 
-@pytest.mark.parametrize("example", ["travel", "music"])
-def test_the_example_networks_load_unchanged(example: str) -> None:
+@pytest.mark.parametrize(
+    ("example", "hub", "centralized"),
+    [("travel", "orchestrator", False), ("music", "music-orchestrator", True)],
+)
+def test_the_example_networks_are_enforced_stars(example: str, hub: str, centralized: bool) -> None:
     spec = load_spec(EXAMPLES / example / "network.yaml")
-    assert spec.topology == TopologySpec(kind="star")  # `topology: star`, as written
-    assert not spec.topology.enforced
+    assert spec.topology.kind == "star"
+    assert spec.topology.hub == hub
+    assert spec.topology.enforced
+    assert spec.topology.centralized is centralized
 
 
 async def test_a_plain_star_network_builds_without_a_topology_policy(

@@ -1,0 +1,876 @@
+"""The specialized agents of the travel case study (paper §4.2, a decentralized star).
+
+Each agent belongs to its own entity and owns a small local dataset in `data/`:
+
+- `personal` (the user): `profile.json`, the private profile. It hands out only
+  the fields asked for, and votes for the option that best fits the user.
+- `railgo`, `swiftrail` (two competing rail companies): one timetable each.
+  To book, a vendor fetches the traveller's details *directly* from `personal`
+  and never returns them, so the orchestrator never sees them.
+- `staywell` (a hotel chain): `hotels.csv`, with `places.csv` for distances.
+- `navigator` (a maps company): `roads_<city>.csv`, routed with Dijkstra.
+- `logger` (the platform's Transaction Logger): an append-only list of events.
+
+Every agent is made by a factory `NAME(card) -> Handler`; a network file names
+them as `agents:NAME`. Handlers raise an `InputError` subclass, with a message
+that says what is known, when asked about a city, place, offer or field they
+do not know.
+
+Voting rubrics (`consensus.vote`; request `{question, options: [{key, proposer,
+data}], round, previous: [{voter, choice, ranking}]}`, reply `{choice, ranking}`):
+
+- personal: ranks options by (1) a ticket departing inside the requested window
+  (`time_of_day` in the request, else the first of morning/afternoon/evening
+  named in the question, else any time), (2) a hotel meeting the profile's
+  `preferences.hotel` (`min_stars`, `max_price_per_night`), (3) the lower price
+  (`price`, else `total`), (4) the earlier departure, (5) the key. It votes for
+  the first; its ballot does not depend on the round or on others' ballots.
+- ticket vendors: round 1, they vote for their own cheapest offer (an option
+  proposed by them or whose `data.vendor` is them), ranking their own offers
+  first, then the others, each by price; when no option is theirs they abstain
+  (`null`, with an empty ranking). From round 2 they join the bandwagon: if one
+  option got the votes of a strict majority of the *other* voters' previous
+  ballots (abstentions count in the total), they vote for it and rank it
+  first; otherwise they keep their round-1 ballot.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import difflib
+import heapq
+import itertools
+import json
+import logging
+import math
+import os
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Container, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from lamas.agent import skill_router
+from lamas.errors import ConfigError, DeliveryError, InputError, LamasError
+from lamas.protocol import AgentCard, Context, Envelope, Handler, Message, new_id
+
+log = logging.getLogger(__name__)
+
+DATA = Path(__file__).resolve().parent / "data"
+PERSONAL_ID = "personal"
+LOGGER_ID = "logger"
+LOG_FILE_ENV = "LAMAS_TRAVEL_LOG"
+
+JSON = dict[str, Any]
+
+
+# --- errors -----------------------------------------------------------------
+
+
+class UnknownName(InputError):
+    """A city, place, hotel, offer or profile field the agent does not know."""
+
+
+class NoRoute(InputError):
+    """The road graph has no path between the two places (with the places to avoid)."""
+
+
+class BookingFailed(LamasError):
+    """A booking could not be made (missing traveller details, card declined)."""
+
+
+# --- names ------------------------------------------------------------------
+
+
+def fold(text: str) -> str:
+    """A name as a lookup key: no accents, no case, punctuation as single spaces."""
+    plain = unicodedata.normalize("NFKD", text.replace("œ", "oe").replace("Œ", "OE"))
+    plain = "".join(c for c in plain if not unicodedata.combining(c))
+    return " ".join(re.sub(r"[^0-9a-z]+", " ", plain.casefold()).split())
+
+
+def resolve(name: str, known: Iterable[str], what: str, *, secondary: Container[str] = ()) -> str:
+    """The known name `name` stands for, or a clear error naming the close candidates.
+
+    Accents, case and punctuation are ignored; a name that is a whole-word part of exactly
+    one known name stands for it ("part dieu" for "Lyon Part-Dieu"). Names in `secondary`
+    give way when a part is ambiguous: "gare du nord" is the station, not the hotel
+    named after it.
+    """
+    by_key = {fold(k): k for k in known}
+    key = fold(name)
+    if key in by_key:
+        return by_key[key]
+    containing = [k for k in by_key if key and f" {key} " in f" {k} "]
+    primary = [k for k in containing if by_key[k] not in secondary]
+    if len(containing) == 1 or len(primary) == 1:
+        return by_key[(primary or containing)[0]]
+    if containing:
+        listed = ", ".join(sorted(by_key[k] for k in containing))
+        raise UnknownName(f"{name!r} is ambiguous as a {what}; it could be: {listed}")
+    close = difflib.get_close_matches(key, list(by_key), n=4, cutoff=0.5)
+    if close:
+        hint = "did you mean: " + ", ".join(by_key[c] for c in close)
+    else:
+        every = sorted(by_key.values())
+        more = f" and {len(every) - 12} more" if len(every) > 12 else ""
+        hint = "the known ones are: " + ", ".join(every[:12]) + more
+    raise UnknownName(f"{name!r} is not a known {what}; {hint}")
+
+
+def matches(name: str, known: Iterable[str], *, secondary: Container[str] = ()) -> bool:
+    """Whether `resolve` would find `name` among `known`."""
+    try:
+        resolve(name, known, "name", secondary=secondary)
+    except UnknownName:
+        return False
+    return True
+
+
+def parse_date(text: str, what: str = "date") -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise InputError(f"{what} must be a date written YYYY-MM-DD, got {text!r}") from None
+
+
+# --- data -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class City:
+    name: str
+    main_station: str
+    lat: float
+    lon: float
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    name: str
+    city: str
+    kind: str  # station | landmark
+    lat: float
+    lon: float
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    """One daily train of a vendor's timetable."""
+
+    service: str
+    origin: str
+    destination: str
+    station_from: str
+    station_to: str
+    depart: time
+    arrive: time
+    price: float
+    currency: str
+
+
+@dataclass(frozen=True, slots=True)
+class Hotel:
+    hotel_id: str
+    name: str
+    city: str
+    lat: float
+    lon: float
+    stars: int
+    price_per_night: float
+    currency: str
+
+
+@dataclass(frozen=True, slots=True)
+class Road:
+    """One direction of a road segment: where it leads, its length and its driving time."""
+
+    to: str
+    km: float
+    minutes: float
+
+
+RoadGraph = Mapping[str, Sequence[Road]]
+
+
+def _rows(name: str) -> list[dict[str, str]]:
+    path = DATA / name
+    try:
+        with path.open(encoding="utf-8", newline="") as file:
+            return list(csv.DictReader(file))
+    except OSError as error:
+        raise ConfigError(f"cannot read data file {path}: {error.strerror}") from None
+
+
+@cache
+def cities() -> dict[str, City]:
+    return {
+        r["city"]: City(r["city"], r["main_station"], float(r["lat"]), float(r["lon"]))
+        for r in _rows("cities.csv")
+    }
+
+
+@cache
+def places() -> dict[str, Place]:
+    return {
+        r["name"]: Place(r["name"], r["city"], r["kind"], float(r["lat"]), float(r["lon"]))
+        for r in _rows("places.csv")
+    }
+
+
+@cache
+def hotels() -> dict[str, Hotel]:
+    return {
+        r["hotel_id"]: Hotel(
+            r["hotel_id"],
+            r["name"],
+            r["city"],
+            float(r["lat"]),
+            float(r["lon"]),
+            int(r["stars"]),
+            float(r["price_per_night"]),
+            r["currency"],
+        )
+        for r in _rows("hotels.csv")
+    }
+
+
+@cache
+def timetable(file_name: str) -> tuple[Service, ...]:
+    return tuple(
+        Service(
+            r["service"],
+            r["origin"],
+            r["destination"],
+            r["station_from"],
+            r["station_to"],
+            time.fromisoformat(r["depart"]),
+            time.fromisoformat(r["arrive"]),
+            float(r["price"]),
+            r["currency"],
+        )
+        for r in _rows(file_name)
+    )
+
+
+def road_graph(edges: Iterable[tuple[str, str, float, float]]) -> dict[str, list[Road]]:
+    """An undirected graph from `(a, b, length_km, speed_kmh)` segments."""
+    graph: dict[str, list[Road]] = {}
+    for a, b, km, speed in edges:
+        if km < 0 or speed <= 0:
+            raise ConfigError(f"road {a} - {b} needs length >= 0 and speed > 0")
+        minutes = km / speed * 60
+        graph.setdefault(a, []).append(Road(b, km, minutes))
+        graph.setdefault(b, []).append(Road(a, km, minutes))
+    return graph
+
+
+@cache
+def road_maps() -> dict[str, dict[str, list[Road]]]:
+    """The road graph of every city with a `roads_<city>.csv` file."""
+    maps: dict[str, dict[str, list[Road]]] = {}
+    for path in sorted(DATA.glob("roads_*.csv")):
+        city = resolve(path.stem.removeprefix("roads_"), cities(), "city")
+        maps[city] = road_graph(
+            (r["from"], r["to"], float(r["length_km"]), float(r["speed_kmh"]))
+            for r in _rows(path.name)
+        )
+    return maps
+
+
+def load_profile() -> JSON:
+    path = DATA / "profile.json"
+    profile: JSON = json.loads(path.read_text(encoding="utf-8"))
+    return profile
+
+
+def city_name(name: str) -> str:
+    return resolve(name, cities(), "city")
+
+
+# --- pure functions ---------------------------------------------------------
+
+WINDOWS: dict[str, tuple[time, time | None]] = {
+    "morning": (time(5), time(12)),
+    "afternoon": (time(12), time(18)),
+    "evening": (time(18), None),  # until midnight
+    "any": (time(0), None),
+}
+
+
+def in_window(moment: time, window: str) -> bool:
+    """Whether a departure at `moment` is in `window` (start included, end excluded)."""
+    start, end = WINDOWS[window]
+    return start <= moment and (end is None or moment < end)
+
+
+def window_named_in(text: str) -> str | None:
+    """The first time of day a question names (morning, afternoon, evening/tonight), if any."""
+    match = re.search(r"\b(morning|afternoon|evening|tonight)\b", text.casefold())
+    if match is None:
+        return None
+    return "evening" if match.group(1) == "tonight" else match.group(1)
+
+
+def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance in kilometres on a sphere of the Earth's mean radius."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * 6371.0088 * math.asin(math.sqrt(h))
+
+
+def luhn_valid(number: str) -> bool:
+    """The Luhn checksum every payment card number satisfies."""
+    digits = [int(c) for c in number if c.isdigit()]
+    if len(digits) < 12 or any(not (c.isdigit() or c in " -") for c in number):
+        return False
+    total = 0
+    for index, digit in enumerate(reversed(digits)):
+        if index % 2:
+            digit = digit * 2 - 9 if digit > 4 else digit * 2
+        total += digit
+    return total % 10 == 0
+
+
+def shortest_path(
+    graph: RoadGraph, origin: str, destination: str, avoid: Iterable[str] = ()
+) -> list[str] | None:
+    """Dijkstra on driving time: the fastest path from `origin` to `destination`
+    (both included) that passes through none of `avoid`, or None if there is none."""
+    blocked = set(avoid)
+    best: dict[str, float] = {origin: 0.0}
+    previous: dict[str, str] = {}
+    heap: list[tuple[float, str]] = [(0.0, origin)]
+    while heap:
+        minutes, node = heapq.heappop(heap)
+        if node == destination:
+            break
+        if minutes > best[node]:
+            continue  # a stale entry: a faster way here was found after it was queued
+        for road in graph.get(node, ()):
+            if road.to in blocked:
+                continue
+            arrival = minutes + road.minutes
+            if arrival < best.get(road.to, math.inf):
+                best[road.to] = arrival
+                previous[road.to] = node
+                heapq.heappush(heap, (arrival, road.to))
+    if destination not in best:
+        return None
+    path = [destination]
+    while path[-1] != origin:
+        path.append(previous[path[-1]])
+    return path[::-1]
+
+
+def _number(value: Any) -> float:
+    return (
+        float(value) if isinstance(value, int | float) and not isinstance(value, bool) else math.inf
+    )
+
+
+def _price(data: Mapping[str, Any]) -> float:
+    return _number(data.get("price", data.get("total")))
+
+
+def _departure(data: Mapping[str, Any]) -> time | None:
+    try:
+        return datetime.fromisoformat(str(data["depart"])).time()
+    except (KeyError, ValueError):
+        return None
+
+
+def preference_ballot(profile: Mapping[str, Any], request: Mapping[str, Any]) -> JSON:
+    """The personal agent's ballot: see the module docstring for the rubric."""
+    window = request.get("time_of_day") or window_named_in(str(request.get("question", "")))
+    window = window if window in WINDOWS else "any"
+    hotel_wishes = (profile.get("preferences") or {}).get("hotel") or {}
+    min_stars = _number(hotel_wishes.get("min_stars", 0))
+    max_nightly = _number(hotel_wishes.get("max_price_per_night"))
+
+    def rank(option: Mapping[str, Any]) -> tuple[int, int, float, str, str]:
+        data = option.get("data") or {}
+        outside = 0
+        if "depart" in data:
+            moment = _departure(data)
+            outside = 0 if moment is not None and in_window(moment, window) else 1
+        unfit = 0
+        if "stars" in data:
+            nightly = _number(data.get("price_per_night"))
+            unfit = 0 if _number(data["stars"]) >= min_stars and nightly <= max_nightly else 1
+        return (outside, unfit, _price(data), str(data.get("depart", "")), str(option["key"]))
+
+    ranking = [str(o["key"]) for o in sorted(request["options"], key=rank)]
+    return {"choice": ranking[0] if ranking else None, "ranking": ranking}
+
+
+def vendor_ballot(voter: str, vendor: str, request: Mapping[str, Any]) -> JSON:
+    """A ticket vendor's ballot: own offer first, then the bandwagon (module docstring)."""
+    options: Sequence[Mapping[str, Any]] = request["options"]
+
+    def own(option: Mapping[str, Any]) -> bool:
+        data = option.get("data") or {}
+        return option.get("proposer") == voter or data.get("vendor") == vendor
+
+    def rank(option: Mapping[str, Any]) -> tuple[int, float, str]:
+        return (0 if own(option) else 1, _price(option.get("data") or {}), str(option["key"]))
+
+    ordered = sorted(options, key=rank)
+    ranking = [str(o["key"]) for o in ordered]
+    choice = str(ordered[0]["key"]) if ordered and own(ordered[0]) else None
+    if choice is None:
+        ranking = []  # an abstention ranks nothing (the consensus protocol's rule)
+    if int(request.get("round", 1)) >= 2:
+        others = [b for b in request.get("previous", ()) if b.get("voter") != voter]
+        keys = {str(o["key"]) for o in options}
+        counts = Counter(b.get("choice") for b in others if b.get("choice") in keys)
+        if counts:
+            leader, votes = counts.most_common(1)[0]
+            if 2 * votes > len(others):
+                choice = str(leader)
+                ranking = [choice, *(str(o["key"]) for o in ordered if o["key"] != choice)]
+    return {"choice": choice, "ranking": ranking}
+
+
+# --- talking to other agents ------------------------------------------------
+
+
+async def fetch_profile(
+    context: Context,
+    card: AgentCard,
+    envelope: Envelope,
+    fields: Sequence[str],
+    *,
+    required: Iterable[str] = (),
+) -> JSON:
+    """Ask the personal agent, directly, for some of the traveller's profile fields;
+    a `required` one that comes back empty is a `BookingFailed`."""
+    reply = await context.request(
+        Envelope(
+            sender=card.id,
+            recipient=PERSONAL_ID,
+            skill="profile.get",
+            task_id=envelope.task_id,
+            context_id=envelope.context_id,
+            message=Message.of_data({"fields": list(fields)}),
+        )
+    )
+    profile = reply.data
+    missing = [f for f in required if not profile.get(f)]
+    if missing:
+        raise BookingFailed(f"the personal agent gave no {', '.join(missing)}; cannot book")
+    return profile
+
+
+async def record(
+    context: Context, card: AgentCard, envelope: Envelope, event: str, data: JSON
+) -> None:
+    """Tell the Transaction Logger what happened (one-way; a logger that is absent is only
+    warned about, since the booking itself is done)."""
+    try:
+        await context.post(
+            Envelope(
+                sender=card.id,
+                recipient=LOGGER_ID,
+                skill="log.record",
+                kind="event",
+                mode="async",
+                task_id=envelope.task_id,
+                context_id=envelope.context_id,
+                message=Message.of_data({"event": event, "data": data}),
+            )
+        )
+    except DeliveryError as error:
+        log.warning("%s could not log %s: %s", card.id, event, error)
+
+
+def _need_vault_fields(card: AgentCard, fields: Iterable[str]) -> None:
+    missing = sorted(set(fields) - set(card.vault_fields))
+    if missing:
+        raise ConfigError(f"{card.id!r} needs vault_fields {missing} on its card to book")
+
+
+# --- personal ---------------------------------------------------------------
+
+
+def personal(card: AgentCard) -> Handler:
+    """The user's own agent: hands out requested profile fields and votes for the user."""
+    profile = load_profile()
+    released = [f for f in card.vault_fields if f in profile]
+
+    async def get(data: JSON, envelope: Envelope, context: Context) -> JSON:
+        unknown = [f for f in data["fields"] if f not in released]
+        if unknown:
+            raise UnknownName(
+                f"unknown profile field(s) {', '.join(map(repr, unknown))}; "
+                f"the profile has: {', '.join(released)}"
+            )
+        return {f: copy.deepcopy(profile[f]) for f in data["fields"]}
+
+    async def vote(data: JSON, envelope: Envelope, context: Context) -> JSON:
+        return preference_ballot(profile, data)
+
+    return skill_router(card, {"profile.get": get, "consensus.vote": vote})
+
+
+# --- ticket vendors ---------------------------------------------------------
+
+TRAVELLER_FIELDS = ("name", "passport_number", "payment_card")
+WINDOW_SEATS, AISLE_SEATS = "AD", "BC"
+
+
+def ticket_vendor(card: AgentCard, *, vendor: str, file_name: str) -> Handler:
+    """A rail company's agent over its own timetable: search, book (fetching the traveller's
+    details from the personal agent) and vote."""
+    services = timetable(file_name)
+    by_service = {s.service: s for s in services}
+    _need_vault_fields(card, TRAVELLER_FIELDS)
+    wanted = [*TRAVELLER_FIELDS, *(["preferences"] if "preferences" in card.vault_fields else [])]
+    bookings: dict[str, JSON] = {}  # the vendor's own records, passenger details included
+    seats_sold: Counter[tuple[str, str, bool]] = Counter()
+
+    def offer(service: Service, day: date) -> JSON:
+        depart = datetime.combine(day, service.depart)
+        arrive = datetime.combine(day, service.arrive)
+        if arrive <= depart:
+            arrive += timedelta(days=1)  # arrives after midnight
+        return {
+            "offer_id": f"{vendor}:{service.service}:{day.isoformat()}",
+            "vendor": vendor,
+            "train": service.service,
+            "origin": service.origin,
+            "destination": service.destination,
+            "station_from": service.station_from,
+            "station_to": service.station_to,
+            "depart": depart.isoformat(),
+            "arrive": arrive.isoformat(),
+            "duration_min": int((arrive - depart).total_seconds() // 60),
+            "price": service.price,
+            "currency": service.currency,
+        }
+
+    def find_offer(offer_id: str) -> tuple[Service, date]:
+        parts = offer_id.split(":")
+        service = by_service.get(parts[1]) if len(parts) == 3 and parts[0] == vendor else None
+        if service is None:
+            raise UnknownName(
+                f"unknown offer {offer_id!r}: {vendor} offers look like "
+                f"'{vendor}:<train>:<YYYY-MM-DD>' as returned by ticket.search"
+            )
+        return service, parse_date(parts[2], "the offer's date")
+
+    async def search(data: JSON, envelope: Envelope, context: Context) -> JSON:
+        origin, destination = city_name(data["origin"]), city_name(data["destination"])
+        if origin == destination:
+            raise InputError(f"origin and destination are both {origin}")
+        day = parse_date(data["date"])
+        window = data.get("time_of_day", "any")
+        found = [
+            offer(s, day)
+            for s in services
+            if s.origin == origin and s.destination == destination and in_window(s.depart, window)
+        ]
+        found.sort(key=lambda o: (o["price"], o["depart"]))
+        result: JSON = {"offers": found}
+        if not found:
+            served = any(s.origin == origin and s.destination == destination for s in services)
+            result["note"] = (
+                f"{card.name} has no {window} train from {origin} to {destination}"
+                if served
+                else f"{card.name} runs no train from {origin} to {destination}"
+            )
+        return result
+
+    async def book(data: JSON, envelope: Envelope, context: Context) -> JSON:
+        service, day = find_offer(data["offer_id"])
+        traveller = await fetch_profile(context, card, envelope, wanted, required=TRAVELLER_FIELDS)
+        if not luhn_valid(str(traveller["payment_card"])):
+            raise BookingFailed("the payment card was declined (its number fails the checksum)")
+        seat_pref = str((traveller.get("preferences") or {}).get("seat", "window")).casefold()
+        window_seat = seat_pref != "aisle"
+        sold = seats_sold[(service.service, day.isoformat(), window_seat)]
+        seats_sold[(service.service, day.isoformat(), window_seat)] += 1
+        letters = WINDOW_SEATS if window_seat else AISLE_SEATS
+        coach = 1 + (sold // 40) % 8
+        seat = f"coach {coach}, seat {1 + (sold // 2) % 20}{letters[sold % 2]}"
+        booking_id = f"{vendor[:2].upper()}-{new_id()[:8].upper()}"
+        bookings[booking_id] = {
+            "offer_id": data["offer_id"],
+            "passenger": traveller["name"],
+            "passport_number": traveller["passport_number"],
+            "seat": seat,
+        }
+        result = {
+            "booking_id": booking_id,
+            "offer_id": data["offer_id"],
+            "vendor": vendor,
+            "status": "confirmed",
+            "seat": seat,
+            "train": service.service,
+            "depart": datetime.combine(day, service.depart).isoformat(),
+            "price": service.price,
+            "currency": service.currency,
+        }
+        await record(
+            context,
+            card,
+            envelope,
+            "ticket.booked",
+            {k: result[k] for k in ("booking_id", "offer_id", "vendor", "price", "currency")},
+        )
+        return result
+
+    async def vote(data: JSON, envelope: Envelope, context: Context) -> JSON:
+        return vendor_ballot(card.id, vendor, data)
+
+    return skill_router(
+        card, {"ticket.search": search, "ticket.book": book, "consensus.vote": vote}
+    )
+
+
+def railgo(card: AgentCard) -> Handler:
+    """RailGo's ticket agent over `data/timetable_railgo.csv`."""
+    return ticket_vendor(card, vendor="railgo", file_name="timetable_railgo.csv")
+
+
+def swiftrail(card: AgentCard) -> Handler:
+    """SwiftRail's ticket agent over `data/timetable_swiftrail.csv`."""
+    return ticket_vendor(card, vendor="swiftrail", file_name="timetable_swiftrail.csv")
+
+
+# --- hotels -----------------------------------------------------------------
+
+GUEST_FIELDS = ("name", "payment_card")
+THE_STATION = {"station", "the station", "train station", "the train station", "main station"}
+"""What `near` may say to mean the city's main station ("a hotel near the station")."""
+
+
+def find_place(name: str, city: str) -> Place:
+    """A station or landmark of `city` by name, or a clear error."""
+    known = places()
+    in_city = [p.name for p in known.values() if p.city == city]
+    try:
+        return known[resolve(name, in_city, f"place in {city}")]
+    except UnknownName:
+        other = [p.name for p in known.values() if p.city != city]
+        if matches(name, other):
+            place = known[resolve(name, other, "place")]
+            raise UnknownName(f"{place.name} is in {place.city}, not in {city}") from None
+        raise
+
+
+def staywell(card: AgentCard) -> Handler:
+    """StayWell's agent: hotel search by distance to a place, and booking."""
+    _need_vault_fields(card, GUEST_FIELDS)
+    bookings: dict[str, JSON] = {}
+
+    def find_offer(offer_id: str) -> tuple[Hotel, date, int]:
+        parts = offer_id.split(":")
+        hotel = hotels().get(parts[1]) if len(parts) == 4 and parts[0] == "staywell" else None
+        if hotel is None or not parts[3].isdigit() or int(parts[3]) < 1:
+            raise UnknownName(
+                f"unknown offer {offer_id!r}: StayWell offers look like "
+                "'staywell:<hotel>:<YYYY-MM-DD>:<nights>' as returned by hotel.search"
+            )
+        return hotel, parse_date(parts[2], "the offer's check-in date"), int(parts[3])
+
+    async def search(data: JSON, envelope: Envelope, context: Context) -> JSON:
+        city = city_name(data["city"])
+        check_in = parse_date(data["check_in"], "check_in")
+        nights = int(data.get("nights", 1))
+        near_name = data.get("near")
+        if not near_name or fold(near_name) in THE_STATION:
+            near = places()[cities()[city].main_station]
+        else:
+            near = find_place(near_name, city)
+        min_stars = int(data.get("min_stars", 1))
+        found = []
+        for hotel in hotels().values():
+            if hotel.city != city or hotel.stars < min_stars:
+                continue
+            distance = haversine_km(near.lat, near.lon, hotel.lat, hotel.lon)
+            found.append((distance, hotel))
+        found.sort(key=lambda pair: (pair[0], pair[1].price_per_night, pair[1].hotel_id))
+        offers = [
+            {
+                "offer_id": f"staywell:{h.hotel_id}:{check_in.isoformat()}:{nights}",
+                "hotel": h.name,
+                "city": h.city,
+                "lat": h.lat,
+                "lon": h.lon,
+                "stars": h.stars,
+                "distance_km": round(d, 2),
+                "price_per_night": h.price_per_night,
+                "total": round(h.price_per_night * nights, 2),
+                "currency": h.currency,
+                "check_in": check_in.isoformat(),
+                "nights": nights,
+            }
+            for d, h in found
+        ]
+        return {"offers": offers, "near": near.name}
+
+    async def book(data: JSON, envelope: Envelope, context: Context) -> JSON:
+        hotel, check_in, nights = find_offer(data["offer_id"])
+        guest = await fetch_profile(context, card, envelope, GUEST_FIELDS, required=GUEST_FIELDS)
+        if not luhn_valid(str(guest["payment_card"])):
+            raise BookingFailed("the payment card was declined (its number fails the checksum)")
+        booking_id = f"SW-{new_id()[:8].upper()}"
+        bookings[booking_id] = {"offer_id": data["offer_id"], "guest": guest["name"]}
+        total = round(hotel.price_per_night * nights, 2)
+        result = {
+            "booking_id": booking_id,
+            "offer_id": data["offer_id"],
+            "hotel": hotel.name,
+            "city": hotel.city,
+            "check_in": check_in.isoformat(),
+            "check_out": (check_in + timedelta(days=nights)).isoformat(),
+            "nights": nights,
+            "total": total,
+            "currency": hotel.currency,
+            "status": "confirmed",
+        }
+        await record(
+            context,
+            card,
+            envelope,
+            "hotel.booked",
+            {k: result[k] for k in ("booking_id", "offer_id", "hotel", "total", "currency")},
+        )
+        return result
+
+    return skill_router(card, {"hotel.search": search, "hotel.book": book})
+
+
+# --- navigation -------------------------------------------------------------
+
+
+def navigator(card: AgentCard) -> Handler:
+    """A maps company's agent: the fastest route between two places of a city.
+
+    Place names may be given in part ("gare du nord"); where a part fits both a station or
+    landmark and a hotel named after it, the station or landmark is meant.
+    """
+    maps = road_maps()
+    hotel_names = {h.name for h in hotels().values()}
+
+    def find(name: str, graph: Iterable[str], what: str) -> str:
+        return resolve(name, graph, what, secondary=hotel_names)
+
+    def on_map(name: str, graph: Iterable[str]) -> bool:
+        return matches(name, graph, secondary=hotel_names)
+
+    def pick_city(data: JSON) -> str:
+        if data.get("city"):
+            city = city_name(data["city"])
+            if city not in maps:
+                raise UnknownName(
+                    f"no road map for {city}; maps exist for {', '.join(sorted(maps))}"
+                )
+            return city
+        ends = (data["origin"], data["destination"])
+        both = [city for city, graph in maps.items() if all(on_map(e, graph) for e in ends)]
+        if len(both) == 1:
+            return both[0]
+        if len(both) > 1:
+            raise InputError(f"both places are on the maps of {', '.join(both)}; give the city")
+        every = [node for graph in maps.values() for node in graph]
+        for end in ends:
+            find(end, every, "place on the maps")  # raises for a place on no map
+        where = [[c for c, graph in maps.items() if on_map(e, graph)] for e in ends]
+        raise NoRoute(
+            f"{ends[0]!r} is in {', '.join(where[0])} and {ends[1]!r} in {', '.join(where[1])}; "
+            "the navigator routes within one city"
+        )
+
+    async def plan(data: JSON, envelope: Envelope, context: Context) -> JSON:
+        city = pick_city(data)
+        graph = maps[city]
+        origin = find(data["origin"], graph, f"place in {city}")
+        destination = find(data["destination"], graph, f"place in {city}")
+        avoid = {find(a, graph, f"place in {city}") for a in data.get("avoid", ())}
+        if avoid & {origin, destination}:
+            raise InputError("cannot avoid the origin or the destination of the route")
+        path = shortest_path(graph, origin, destination, avoid)
+        if path is None:
+            raise NoRoute(
+                f"no road path in {city} from {origin} to {destination}"
+                + (f" avoiding {', '.join(sorted(avoid))}" if avoid else "")
+            )
+        roads = [
+            min((r for r in graph[a] if r.to == b), key=lambda r: r.minutes)
+            for a, b in itertools.pairwise(path)
+        ]
+        return {
+            "city": city,
+            "path": path,
+            "distance_km": round(sum(r.km for r in roads), 2),
+            "minutes": round(sum(r.minutes for r in roads), 1),
+            "legs": [
+                {"from": a, "to": r.to, "km": r.km, "minutes": round(r.minutes, 2)}
+                for a, r in zip(path, roads, strict=False)
+            ],
+        }
+
+    return skill_router(card, {"route.plan": plan})
+
+
+# --- transaction logger -----------------------------------------------------
+
+
+class TransactionLog:
+    """An append-only list of events (and, if `LAMAS_TRAVEL_LOG` names a file, JSON lines)."""
+
+    def __init__(self) -> None:
+        self.entries: list[JSON] = []
+
+    def append(self, event: str, data: JSON, *, sender: str, task_id: str | None) -> int:
+        seq = len(self.entries) + 1
+        entry: JSON = {
+            "seq": seq,
+            "at": datetime.now().isoformat(timespec="milliseconds"),
+            "sender": sender,
+            "task_id": task_id,
+            "event": event,
+            "data": copy.deepcopy(data),
+        }
+        self.entries.append(entry)
+        path = os.environ.get(LOG_FILE_ENV)
+        if path:
+            with open(path, "a", encoding="utf-8") as file:
+                file.write(json.dumps(entry, ensure_ascii=False, default=str) + "\n")
+        return seq
+
+
+_LOGS: dict[str, TransactionLog] = {}
+
+
+def logger(card: AgentCard) -> Handler:
+    """The platform's Transaction Logger: records events; `records(card.id)` reads them back."""
+    book = _LOGS[card.id] = TransactionLog()
+
+    async def write(data: JSON, envelope: Envelope, context: Context) -> JSON:
+        seq = book.append(
+            data["event"], data["data"], sender=envelope.sender, task_id=envelope.task_id
+        )
+        return {"seq": seq}
+
+    return skill_router(card, {"log.record": write})
+
+
+def records(agent_id: str = LOGGER_ID) -> list[JSON]:
+    """A copy of what the most recently made logger with this id has recorded, oldest first."""
+    book = _LOGS.get(agent_id)
+    return copy.deepcopy(book.entries) if book is not None else []
+
+
+def read_log_file(path: str | Path) -> list[JSON]:
+    """The records a logger wrote to a `LAMAS_TRAVEL_LOG` file, oldest first."""
+    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    return [json.loads(line) for line in lines if line.strip()]
