@@ -113,7 +113,7 @@ def test_plan_without_capabilities_is_an_error() -> None:
 
 def test_plan_with_a_requirement_no_agent_offers() -> None:
     lonely = {"ticket.book": BOOK}
-    with pytest.raises(InvalidPlan, match="ticket.search"):
+    with pytest.raises(InvalidPlan, match=r"ticket\.search"):
         build_plan("x", [RoutedClause("book", "ticket.book", 0.9)], lonely)
 
 
