@@ -28,17 +28,17 @@ from typing import Any
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 
-from rich.console import Console  # noqa: E402
-from rich.progress import Progress  # noqa: E402
-from rich.table import Table  # noqa: E402
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
 
-from lamas.agent.embeddings import MiniLMEmbedder  # noqa: E402
-from lamas.llm.local import LocalModel  # noqa: E402
-from lamas.protocol.instruction import build_plan, routable_skills, route_clauses  # noqa: E402
-from lamas.protocol.cards import Skill  # noqa: E402
-from lamas.runtime.netfile import load_spec  # noqa: E402
-from lamas.runtime.router import CapabilityRouter  # noqa: E402
-from lamas.runtime.slots import SlotFiller  # noqa: E402
+from lamas.agent.embeddings import MiniLMEmbedder
+from lamas.llm.local import LocalModel
+from lamas.protocol.cards import Skill
+from lamas.protocol.instruction import build_plan, routable_skills, route_clauses
+from lamas.runtime.netfile import load_spec
+from lamas.runtime.router import CapabilityRouter
+from lamas.runtime.slots import SlotFiller
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data" / "instructions.jsonl"
@@ -81,7 +81,11 @@ async def evaluate(models: list[str], limit: int | None) -> dict[str, Any]:
             routed_ok += 1
         else:
             routing_misses.append(
-                {"instruction": row["instruction"], "expected": row["capabilities"], "got": sorted(clauses)}
+                {
+                    "instruction": row["instruction"],
+                    "expected": row["capabilities"],
+                    "got": sorted(clauses),
+                }
             )
         plans.append((row, clauses))
 
@@ -104,7 +108,13 @@ async def evaluate(models: list[str], limit: int | None) -> dict[str, Any]:
                 for capability, wanted in row["slots"].items():
                     expected_total += len(wanted)
                     if capability not in clauses:
-                        misses.append({"instruction": row["instruction"], "capability": capability, "why": "not routed"})
+                        misses.append(
+                            {
+                                "instruction": row["instruction"],
+                                "capability": capability,
+                                "why": "not routed",
+                            }
+                        )
                         continue
                     filled = await filler.fill(skills[capability], clauses[capability])
                     for slot, value in wanted.items():
@@ -112,8 +122,14 @@ async def evaluate(models: list[str], limit: int | None) -> dict[str, Any]:
                         if normalise(got) == normalise(value):
                             correct += 1
                         else:
-                            misses.append({"instruction": row["instruction"], "slot": f"{capability}.{slot}",
-                                           "expected": value, "got": got})
+                            misses.append(
+                                {
+                                    "instruction": row["instruction"],
+                                    "slot": f"{capability}.{slot}",
+                                    "expected": value,
+                                    "got": got,
+                                }
+                            )
                 progress.advance(job)
         result["models"][name] = {
             "slot_accuracy": correct / expected_total if expected_total else 0.0,
@@ -127,14 +143,23 @@ async def evaluate(models: list[str], limit: int | None) -> dict[str, Any]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--models", default="smollm2-135m,qwen2.5-coder-1.5b")
     parser.add_argument("--limit", type=int, default=None, help="only the first N instructions")
     args = parser.parse_args()
     result = asyncio.run(evaluate([m for m in args.models.split(",") if m], args.limit))
 
     table = Table(title=f"instruction processing on {result['instructions']} labelled instructions")
-    for column in ("model", "routing accuracy", "slot accuracy", "slots", "seconds", "target routing"):
+    for column in (
+        "model",
+        "routing accuracy",
+        "slot accuracy",
+        "slots",
+        "seconds",
+        "target routing",
+    ):
         table.add_column(column, justify="left" if column == "model" else "right")
     targets = {"qwen2.5-coder-1.5b": 0.90, "smollm2-135m": 0.75}
     for name, figures in result["models"].items():
@@ -148,7 +173,9 @@ def main() -> int:
         )
     Console().print(table)
     for miss in result["routing_misses"]:
-        print(f"routing miss: {miss['instruction']!r}: expected {miss['expected']}, got {miss['got']}")
+        print(
+            f"routing miss: {miss['instruction']!r}: expected {miss['expected']}, got {miss['got']}"
+        )
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "routing-latest.json").write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {RESULTS / 'routing-latest.json'}")
