@@ -44,9 +44,22 @@ def test_split_at_conjunctions_and_punctuation() -> None:
     text = "Book a train to Lyon, and a hotel near the station; then show me the way"
     assert split_clauses(text) == [
         "Book a train to Lyon",
-        "a hotel near the station",
+        "Book a hotel near the station",
         "show me the way",
     ]
+
+
+@pytest.mark.parametrize(
+    ("instruction", "second"),
+    [
+        ("Book me a train to Lyon and a hotel there", "Book me a hotel there"),
+        ("Find trains to Lille, and a hotel in Lille", "Find a hotel in Lille"),
+        ("I need a train to Nice and a room", "I need a room"),
+        ("Book a room and show me the way", "show me the way"),
+    ],
+)
+def test_the_verb_is_shared_across_a_conjunction(instruction: str, second: str) -> None:
+    assert split_clauses(instruction)[1] == second
 
 
 def _scorer(table: dict[str, tuple[str, float]]):  # type: ignore[no-untyped-def]
@@ -156,3 +169,45 @@ def test_question_names_the_missing_fields_with_their_descriptions() -> None:
     assert question == (
         "To search train tickets, I need the date (travel date) and destination (arrival city)."
     )
+
+
+def test_names_are_masked_so_routing_sees_what_is_asked() -> None:
+    from lamas.protocol.instruction import mask_names
+
+    assert mask_names("Directions from Perrache to Vieux Lyon please") == (
+        "Directions from someplace to someplace please"
+    )
+    assert mask_names("how do I get to Part-Dieu") == "how do I get to someplace"
+
+
+@pytest.mark.parametrize(
+    ("fragment", "continuation", "expected"),
+    [
+        ("Lille on December 11?", True, False),
+        ("Lyon", True, False),
+        ("directions from Perrache", True, True),
+        ("Directions from Perrache to Vieux Lyon", False, True),
+        ("show me the way", True, True),
+    ],
+)
+def test_a_fragment_of_names_and_dates_names_nothing(
+    fragment: str, continuation: bool, expected: bool
+) -> None:
+    from lamas.protocol.instruction import names_something
+
+    assert names_something(fragment, continuation=continuation) is expected
+
+
+def test_action_texts_and_families() -> None:
+    from lamas.protocol.instruction import action_texts, related_by_requirement
+
+    booking = Skill(
+        name="ticket.book",
+        description="Book",
+        examples=("reserve a seat on the train", "get me a ticket"),
+        requires=("ticket.search",),
+    )
+    assert action_texts(booking) == ["book", "reserve", "get me"]
+    skills = {"ticket.search": SEARCH, "ticket.book": booking, "hotel.search": HOTEL}
+    assert related_by_requirement("ticket.search", skills) == ["ticket.search", "ticket.book"]
+    assert related_by_requirement("hotel.search", skills) == ["hotel.search"]

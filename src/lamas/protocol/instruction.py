@@ -33,9 +33,59 @@ INTERNAL_TAG = "internal"
 """Skills tagged so (voting, profile lookups, logging) serve agents, never a user's clause."""
 
 
+# Words that open a noun phrase: a clause starting with one has no verb of its own.
+_DETERMINERS = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "some",
+        "any",
+        "my",
+        "our",
+        "one",
+        "two",
+        "three",
+        "four",
+        "five",
+        "six",
+        "seven",
+        "eight",
+        "nine",
+        "ten",
+    ]
+)
+
+
 def split_clauses(instruction: str) -> list[str]:
-    """Cut an instruction at its conjunctions and punctuation; empty pieces are dropped."""
-    return [piece.strip() for piece in _SEPARATORS.split(instruction) if piece and piece.strip()]
+    """Cut an instruction at its conjunctions and punctuation; empty pieces are dropped.
+
+    The verb is shared across a conjunction: in "book me a train and a hotel" the second
+    clause is "book me a hotel", so the hotel is booked, not merely searched for.
+    """
+    pieces = [p.strip() for p in _SEPARATORS.split(instruction) if p and p.strip()]
+    verb = verb_phrase(pieces[0]) if pieces else ""
+    shared = []
+    for index, piece in enumerate(pieces):
+        if index and verb and piece.split()[0].casefold() in _DETERMINERS:
+            piece = f"{verb} {piece}"
+        shared.append(piece)
+    return shared
+
+
+_PRONOUNS = frozenset({"me", "us"})
+
+
+def verb_phrase(clause: str) -> str:
+    """The words that open a clause before its object: "Book me" of "Book me a train",
+    "I need" of "I need a room", "Find" of "Find trains ..."; '' for a bare noun phrase."""
+    words = clause.split()
+    for index, word in enumerate(words[:4]):
+        if word.casefold() in _DETERMINERS:
+            return " ".join(words[:index])
+    if len(words) > 1 and words[1].casefold() in _PRONOUNS:
+        return " ".join(words[:2])
+    return words[0] if words else ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +99,38 @@ Scorer = Callable[[str], list[tuple[str, float]]]
 """Given a clause, the capabilities with their similarity scores, best first."""
 
 
+_NAME = re.compile(
+    r"(?<!^)(?<![.!?]\s)\b(?!I'(?:d|m|ll|ve)\b)[A-Z][\w'-]+"
+    r"(?:\s+(?:de|des|du|la|le)?\s*[A-Z][\w'-]*)*"
+)
+_STOP = frozenset(
+    {"the", "and", "for", "from", "into", "onto", "with", "between", "near", "this", "that"}
+    | {"there", "then", "please", "you", "can"}
+)
+
+
+def mask_names(text: str) -> str:
+    """Replace proper names (capitalised words past the first) by a neutral word.
+
+    "from Perrache to Vieux Lyon" and "from Paris to Lyon" then look alike, so the
+    words that say *what* is asked decide the route, not which places are named
+    (those are for the slots).
+    """
+    return _NAME.sub("someplace", text)
+
+
+def names_something(fragment: str, *, continuation: bool = False) -> bool:
+    """Whether a fragment has a word of its own besides names, numbers and small words:
+    "Lille on December 11" has none, so it cannot be a request by itself. In a
+    `continuation` (a piece cut from the middle of a sentence) a capitalised first word
+    is a name too: a clause after "and" starts in lower case."""
+    masked = mask_names(fragment)
+    if continuation and masked[:1].isupper():
+        masked = "someplace" + masked[len(masked.split()[0]) :]
+    words = re.findall(r"\b[a-z]{3,}\b", masked.casefold())
+    return any(w not in _STOP and w != "someplace" for w in words)
+
+
 def route_clauses(instruction: str, score: Scorer, *, threshold: float) -> list[RoutedClause]:
     """Route each clause of `instruction` to its best capability.
 
@@ -58,9 +140,9 @@ def route_clauses(instruction: str, score: Scorer, *, threshold: float) -> list[
     in two by its "and".
     """
     routed: list[RoutedClause] = []
-    for piece in split_clauses(instruction):
+    for index, piece in enumerate(split_clauses(instruction)):
         capability, best = _best(score(piece))
-        if best >= threshold:
+        if best >= threshold and names_something(piece, continuation=index > 0):
             routed.append(RoutedClause(piece, capability, best))
         elif routed:
             merged = f"{routed[-1].text} and {piece}"
@@ -92,6 +174,22 @@ def routable_skills(cards: Iterable[AgentCard], *, exclude: Iterable[str] = ()) 
             if INTERNAL_TAG not in skill.tags:
                 found.setdefault(skill.name, skill)
     return found
+
+
+def action_texts(skill: Skill) -> list[str]:
+    """How the skill's action is said: its name's verb ("book" of ticket.book) and the
+    opening words of its examples ("reserve a seat" gives "reserve")."""
+    texts = [skill.name.rsplit(".", 1)[-1].replace("_", " ")]
+    texts += [phrase for phrase in map(verb_phrase, skill.examples) if phrase]
+    return list(dict.fromkeys(texts))
+
+
+def related_by_requirement(name: str, skills: Mapping[str, Skill]) -> list[str]:
+    """`name` and the skills one `requires` step away from it, either way (search and book)."""
+    skill = skills[name]
+    family = [name, *(n for n in skill.requires if n in skills)]
+    family += [other for other, s in skills.items() if name in s.requires]
+    return list(dict.fromkeys(family))
 
 
 def skill_text(skill: Skill) -> list[str]:
@@ -204,6 +302,27 @@ def ungrounded(input_schema: dict[str, Any], values: Mapping[str, Any], evidence
         if words and not any(w in text for w in words):
             doubtful.append(name)
     return doubtful
+
+
+_DATE_WORDS = re.compile(
+    r"\d|\b(?:today|tonight|tomorrow|yesterday|week|weekend|monday|tuesday|wednesday|thursday"
+    r"|friday|saturday|sunday|jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\b",
+    re.IGNORECASE,
+)
+
+
+def mentions_date(text: str) -> bool:
+    """Whether `text` says anything a date could come from (a number, a day, a month...)."""
+    return bool(_DATE_WORDS.search(text))
+
+
+def date_slots(input_schema: dict[str, Any]) -> list[str]:
+    """The inputs that hold a calendar date (JSON Schema `format: date`)."""
+    return [
+        name
+        for name, prop in input_schema.get("properties", {}).items()
+        if prop.get("format") == "date"
+    ]
 
 
 def _fold(text: str) -> str:

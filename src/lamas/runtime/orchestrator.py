@@ -39,6 +39,8 @@ from lamas.protocol.consensus import (
 from lamas.protocol.instruction import (
     RoutedClause,
     build_plan,
+    date_slots,
+    missing_slots,
     question_for,
     routable_skills,
     route_clauses,
@@ -183,15 +185,25 @@ class Orchestrator:
             await self._fail(session, f"{error}; this network can: {', '.join(self.skills)}")
             return
         self._emit("plan", task_id, plan=session.plan)
-        context = [*session.said[:-1], *await self._profile(session)]
+        context = [*(f"Earlier the user said: {t}" for t in session.said[:-1])]
+        context += await self._profile(session)
+        last_date: str | None = None
         for step in session.plan.steps:
-            if not self.skills[step.capability].requires:
-                filled = await self.filler.fill(
-                    self.skills[step.capability], step.instruction, context=context
-                )
-                session.slots[step.id] = filled.values
-                if filled.missing:
-                    session.waiting_on[step.id] = filled.missing
+            skill = self.skills[step.capability]
+            if skill.requires:
+                continue  # its inputs come from the steps it requires
+            filled = await self.filler.fill(skill, step.instruction, context=context)
+            values = filled.values
+            # A date given once holds for the clauses after it that give none:
+            # "a train on December 4 and a hotel for two nights" checks in on the 4th.
+            for name in date_slots(skill.input_schema):
+                if values.get(name) is None and last_date is not None:
+                    values[name] = last_date
+                last_date = values.get(name) or last_date
+            session.slots[step.id] = values
+            missing = missing_slots(skill.input_schema, values)
+            if missing:
+                session.waiting_on[step.id] = missing
         await self._ask_or_run(session)
 
     async def _resume(self, session: Session, text: str) -> None:

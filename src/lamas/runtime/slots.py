@@ -18,13 +18,20 @@ from typing import Any
 from lamas.errors import ModelError
 from lamas.llm.base import ChatMessage, ChatModel
 from lamas.protocol.cards import Skill
-from lamas.protocol.instruction import missing_slots, slot_schema, ungrounded
+from lamas.protocol.instruction import (
+    date_slots,
+    mentions_date,
+    missing_slots,
+    slot_schema,
+    ungrounded,
+)
 
 SYSTEM = (
     "You extract the inputs of one service call from a user's request. "
     "Today is {today}. Fill each field only from what the user said; use null for any "
     "field the user did not state. Write dates as YYYY-MM-DD, resolving words like "
-    "'tomorrow' or 'next Friday' from today's date. Copy names of places as the user wrote them."
+    "'tomorrow' or 'next Friday' from today's date; if the request gives no date, use null. "
+    "Copy names of places as the user wrote them."
 )
 
 
@@ -76,8 +83,11 @@ class SlotFiller:
         dropped: list[str] = []
         validator = Draft202012Validator({**skill.input_schema, "required": []})
         evidence = " ".join([request, *earlier, json.dumps(known)])
+        # Asked for a date the user never gave, a small model writes today's: a date
+        # slot needs some date words in what the user said.
+        dateless = set(date_slots(skill.input_schema)) if not mentions_date(request) else set()
         for name, value in proposed.items():
-            if value is None or value == "":
+            if value is None or value == "" or (name in dateless and name not in known):
                 continue
             if list(validator.iter_errors({name: value})) or ungrounded(
                 skill.input_schema, {name: value}, evidence
@@ -94,8 +104,7 @@ def _prompt(skill: Skill, request: str, known: dict[str, Any], earlier: list[str
         kind = prop.get("type", "value")
         choices = f" one of {prop['enum']}" if "enum" in prop else ""
         lines.append(f"- {name} ({kind}{choices}): {prop.get('description', '')}".rstrip(": "))
-    if earlier:
-        lines.append("Earlier the user said: " + " | ".join(earlier))
+    lines.extend(earlier)
     if known:
         lines.append(f"Already known: {json.dumps(known)}")
     lines.append(f"Request: {request}")
