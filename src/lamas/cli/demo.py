@@ -125,6 +125,7 @@ async def run_demo(
     answers: list[str],
     today: dt.date | None,
     console: Console,
+    interactive: bool = True,
 ) -> Session:
     from lamas.agent.embeddings import MiniLMEmbedder
     from lamas.llm.local import LocalModel
@@ -159,7 +160,7 @@ async def run_demo(
     session = await orchestrator.submit(text)
     pending = list(answers)
     while session.task.state is TaskState.INPUT_REQUIRED:
-        answer = pending.pop(0) if pending else _ask(console)
+        answer = pending.pop(0) if pending else (_ask(console) if interactive else "")
         if not answer:
             break
         console.print(f"[bold]user:[/] {answer}")

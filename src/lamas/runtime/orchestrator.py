@@ -480,10 +480,16 @@ class Orchestrator:
 
 
 def _chosen(data: dict[str, Any]) -> dict[str, Any]:
-    """A reply's output: its first offer when it offers choices, else the data itself."""
-    offers = data.get(OFFERS)
-    if isinstance(offers, list):
-        first = offers[0] if offers else {}
+    """A reply's output. A reply that offers choices (a list of objects under "offers",
+    or under its only list-valued key, like "songs") gives its first, best-ranked, one;
+    any other reply is the output as it is."""
+    choices = data.get(OFFERS)
+    if choices is None:
+        lists = [v for v in data.values() if isinstance(v, list)]
+        if len(lists) == 1 and lists[0] and all(isinstance(x, dict) for x in lists[0]):
+            choices = lists[0]
+    if isinstance(choices, list):
+        first = choices[0] if choices else {}
         return dict(first) if isinstance(first, dict) else {"value": first}
     return dict(data)
 

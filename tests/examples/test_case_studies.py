@@ -1,0 +1,216 @@
+"""Both case studies end to end: the orchestrator over the example networks.
+
+Routing uses the real MiniLM embedder; slot filling uses the scripted model (fast and
+exact), except in the `model`-marked tests, which run the embedded model.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lamas.agent.embeddings import MiniLMEmbedder
+from lamas.llm import ScriptedModel
+from lamas.llm.base import ChatMessage
+from lamas.protocol import Envelope, TaskState
+from lamas.runtime.netfile import load
+from lamas.runtime.orchestrator import Orchestrator
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+TODAY = dt.date(2026, 11, 25)
+TRAVEL = (
+    "Book me a train from Paris to Lyon on December 4 in the morning, "
+    "and a hotel near Lyon Part-Dieu for two nights"
+)
+SLOTS = {
+    "ticket.search": {
+        "origin": "Paris",
+        "destination": "Lyon",
+        "date": "2026-12-04",
+        "time_of_day": "morning",
+    },
+    "hotel.search": {"city": "Lyon", "check_in": None, "nights": 2, "near": "Lyon Part-Dieu"},
+    "song.search": {"mood": "calm", "genre": "jazz", "artist": None, "era": None, "count": 3},
+}
+
+
+@pytest.fixture(scope="module")
+def embedder() -> MiniLMEmbedder:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    return MiniLMEmbedder()
+
+
+def scripted_slots(messages: list[ChatMessage], schema: dict[str, Any] | None) -> dict[str, Any]:
+    service = next(
+        line.split()[1] for line in messages[-1].content.splitlines() if line.startswith("Service:")
+    )
+    assert schema is not None
+    return {name: SLOTS[service].get(name) for name in schema["properties"]}
+
+
+def build(name: str, orchestrator_id: str, embedder: MiniLMEmbedder, **options: Any):  # type: ignore[no-untyped-def]
+    spec, network = load(EXAMPLES / name / "network.yaml", external=[orchestrator_id])
+    seen: list[Envelope] = []
+    network.transport.observers.append(seen.append)
+    orchestrator = Orchestrator(
+        network,
+        ScriptedModel(responder=scripted_slots),
+        embedder,
+        agent_id=orchestrator_id,
+        today=TODAY,
+        **options,
+    )
+    card = next(a.card for a in spec.agents if a.card.id == orchestrator_id)
+    network.add(orchestrator.agent(card))
+    return orchestrator, seen
+
+
+def profile_values(name: str) -> list[str]:
+    """Every string in a personal profile (the canaries the orchestrator must not see)."""
+    data = json.loads((EXAMPLES / name / "data" / "profile.json").read_text())
+    found: list[str] = []
+
+    def walk(value: Any) -> None:
+        if isinstance(value, dict):
+            for v in value.values():
+                walk(v)
+        elif isinstance(value, list):
+            for v in value:
+                walk(v)
+        elif isinstance(value, str) and len(value) > 4:
+            found.append(value)
+
+    walk(data)
+    return found
+
+
+async def test_travel_books_train_and_hotel_without_the_orchestrator_seeing_the_profile(
+    embedder: MiniLMEmbedder,
+) -> None:
+    orchestrator, seen = build("travel", "orchestrator", embedder)
+    session = await orchestrator.submit(TRAVEL)
+    assert session.task.state is TaskState.COMPLETED, session.task.status_message
+    assert session.plan is not None
+    assert [s.capability for s in session.plan.steps] == [
+        "ticket.search",
+        "ticket.book",
+        "hotel.search",
+        "hotel.book",
+    ]
+    search = session.runs["ticket.search"]
+    assert search.decision is not None  # two competing vendors: settled by consensus
+    assert search.agent in {"railgo", "swiftrail"}
+    assert session.runs["ticket.book"].agent == search.agent
+    assert session.runs["ticket.book"].output["status"] == "confirmed"
+    assert session.runs["hotel.search"].inputs["check_in"] == "2026-12-04"  # carried over
+    assert session.runs["hotel.book"].output["status"] == "confirmed"
+    # Vendors fetched the profile themselves; the orchestrator never asked for it ...
+    profile_asks = [e for e in seen if e.skill == "profile.get"]
+    assert profile_asks
+    assert all(e.sender != "orchestrator" for e in profile_asks)
+    # ... and no profile value is in anything it sent or got back.
+    everything = json.dumps(
+        [e.model_dump(mode="json") for e in seen if "orchestrator" in (e.sender, e.recipient)]
+    ) + json.dumps([run.output for run in session.runs.values()])
+    for canary in profile_values("travel"):
+        assert canary not in everything
+
+
+async def test_travel_asks_back_when_the_date_is_missing(embedder: MiniLMEmbedder) -> None:
+    orchestrator, _ = build("travel", "orchestrator", embedder)
+    SLOTS_NO_DATE = {**SLOTS["ticket.search"], "date": None}
+
+    def responder(messages: list[ChatMessage], schema: dict[str, Any] | None) -> dict[str, Any]:
+        prompt = messages[-1].content
+        if "2026-12-05" in prompt or "December 5" in prompt:
+            return {**SLOTS_NO_DATE, "date": "2026-12-05"}
+        return SLOTS_NO_DATE
+
+    orchestrator.filler.model = ScriptedModel(responder=responder)
+    session = await orchestrator.submit("Find trains from Paris to Lyon in the morning")
+    assert session.task.state is TaskState.INPUT_REQUIRED
+    assert session.question is not None
+    assert "date" in session.question
+    session = await orchestrator.answer(session.task.id, "on December 5")
+    assert session.task.state is TaskState.COMPLETED
+    assert session.runs["ticket.search"].output["depart"].startswith("2026-12-05")
+
+
+async def test_music_is_centralized_the_orchestrator_reads_the_profile(
+    embedder: MiniLMEmbedder,
+) -> None:
+    orchestrator, seen = build(
+        "music", "music-orchestrator", embedder, profile_fields=("favourite_genres",)
+    )
+    session = await orchestrator.submit("Play some relaxing jazz")
+    assert session.task.state is TaskState.COMPLETED, session.task.status_message
+    assert [s.capability for s in session.plan.steps] == ["song.search", "song.play"]  # type: ignore[union-attr]
+    assert "now_playing" in session.runs["song.play"].output
+    # The centralized orchestrator itself asked the personal agent for the profile.
+    assert any(e.sender == "music-orchestrator" and e.skill == "profile.get" for e in seen)
+
+
+@pytest.mark.model
+async def test_travel_demo_on_the_test_model_degrades_gracefully() -> None:
+    """The 135M model fills slots badly: the task must still end cleanly (done, or a
+    question back), never crash."""
+    from rich.console import Console
+
+    from lamas.cli.demo import run_demo
+
+    session = await run_demo(
+        "travel",
+        None,
+        model_name="smollm2-135m",
+        answers=[],
+        today=TODAY,
+        console=Console(file=open(os.devnull, "w")),  # noqa: SIM115
+        interactive=False,
+    )
+    assert session.task.state in {TaskState.COMPLETED, TaskState.INPUT_REQUIRED, TaskState.FAILED}
+    assert session.plan is not None
+    assert {"ticket.book", "hotel.book"} <= {s.capability for s in session.plan.steps}
+
+
+@pytest.mark.model
+async def test_music_demo_on_the_test_model() -> None:
+    from rich.console import Console
+
+    from lamas.cli.demo import run_demo
+
+    session = await run_demo(
+        "music",
+        None,
+        model_name="smollm2-135m",
+        answers=[],
+        today=TODAY,
+        console=Console(file=open(os.devnull, "w")),  # noqa: SIM115
+        interactive=False,
+    )
+    assert session.task.state in {TaskState.COMPLETED, TaskState.INPUT_REQUIRED}
+    assert session.plan is not None
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["travel", "music"])
+async def test_demo_on_the_demo_model_completes_within_a_minute(name: str) -> None:
+    from rich.console import Console
+
+    from lamas.cli.demo import run_demo
+
+    session = await run_demo(
+        name,
+        None,
+        model_name="qwen2.5-coder-1.5b",
+        answers=[],
+        today=TODAY,
+        console=Console(file=open(os.devnull, "w")),  # noqa: SIM115
+        interactive=False,
+    )
+    assert session.task.state is TaskState.COMPLETED, session.task.status_message
+    assert session.seconds < 60
