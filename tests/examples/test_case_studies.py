@@ -7,6 +7,7 @@ exact), except in the `model`-marked tests, which run the embedded model.
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import os
 from pathlib import Path
@@ -169,7 +170,7 @@ async def test_travel_demo_on_the_test_model_degrades_gracefully() -> None:
         model_name="smollm2-135m",
         answers=[],
         today=TODAY,
-        console=Console(file=open(os.devnull, "w")),  # noqa: SIM115
+        console=Console(file=io.StringIO()),
         interactive=False,
     )
     assert session.task.state in {TaskState.COMPLETED, TaskState.INPUT_REQUIRED, TaskState.FAILED}
@@ -189,7 +190,7 @@ async def test_music_demo_on_the_test_model() -> None:
         model_name="smollm2-135m",
         answers=[],
         today=TODAY,
-        console=Console(file=open(os.devnull, "w")),  # noqa: SIM115
+        console=Console(file=io.StringIO()),
         interactive=False,
     )
     assert session.task.state in {TaskState.COMPLETED, TaskState.INPUT_REQUIRED}
@@ -209,7 +210,7 @@ async def test_demo_on_the_demo_model_completes_within_a_minute(name: str) -> No
         model_name="qwen2.5-coder-1.5b",
         answers=[],
         today=TODAY,
-        console=Console(file=open(os.devnull, "w")),  # noqa: SIM115
+        console=Console(file=io.StringIO()),
         interactive=False,
     )
     assert session.task.state is TaskState.COMPLETED, session.task.status_message
