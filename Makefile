@@ -10,7 +10,7 @@ export OMP_WAIT_POLICY ?= passive
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install demo test test-slow bench lint models clean
+.PHONY: install demo demo-music chat test test-slow bench lint models models-test clean
 
 install: $(STAMP)
 
@@ -27,7 +27,15 @@ models-test: $(STAMP)
 models: models-test
 	$(BIN)/lamas models install qwen2.5-coder-1.5b
 
+# The travel case study (paper §4.2) on the embedded demo model. "Today" is pinned so
+# that the default instruction's date is in the future whatever day this runs.
 demo: models
+	$(BIN)/lamas demo travel --today 2026-11-25
+
+demo-music: models
+	$(BIN)/lamas demo music --today 2026-11-25
+
+chat: models
 	$(BIN)/lamas chat --model qwen2.5-coder-1.5b \
 		--message "What is 17 * 23, and how many days are there from 2026-11-25 to 2026-12-25?"
 
@@ -41,8 +49,9 @@ test: lint models-test
 test-slow: models
 	$(BIN)/pytest -m slow -q
 
-bench: $(STAMP)
+bench: models
 	$(BIN)/python benchmarks/bus.py
+	$(BIN)/python benchmarks/routing.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build src/*.egg-info

@@ -156,23 +156,27 @@ async def test_music_is_centralized_the_orchestrator_reads_the_profile(
     assert any(e.sender == "music-orchestrator" and e.skill == "profile.get" for e in seen)
 
 
-@pytest.mark.model
-async def test_travel_demo_on_the_test_model_degrades_gracefully() -> None:
-    """The 135M model fills slots badly: the task must still end cleanly (done, or a
-    question back), never crash."""
+async def demo(name: str, model_name: str) -> Any:
     from rich.console import Console
 
     from lamas.cli.demo import run_demo
 
-    session = await run_demo(
-        "travel",
+    return await run_demo(
+        name,
         None,
-        model_name="smollm2-135m",
+        model_name=model_name,
         answers=[],
         today=TODAY,
         console=Console(file=io.StringIO()),
         interactive=False,
     )
+
+
+@pytest.mark.model
+async def test_travel_demo_on_the_test_model_degrades_gracefully() -> None:
+    """The 135M model fills slots badly: the task must still end cleanly (done, or a
+    question back), never crash."""
+    session = await demo("travel", "smollm2-135m")
     assert session.task.state in {TaskState.COMPLETED, TaskState.INPUT_REQUIRED, TaskState.FAILED}
     assert session.plan is not None
     assert {"ticket.book", "hotel.book"} <= {s.capability for s in session.plan.steps}
@@ -180,19 +184,7 @@ async def test_travel_demo_on_the_test_model_degrades_gracefully() -> None:
 
 @pytest.mark.model
 async def test_music_demo_on_the_test_model() -> None:
-    from rich.console import Console
-
-    from lamas.cli.demo import run_demo
-
-    session = await run_demo(
-        "music",
-        None,
-        model_name="smollm2-135m",
-        answers=[],
-        today=TODAY,
-        console=Console(file=io.StringIO()),
-        interactive=False,
-    )
+    session = await demo("music", "smollm2-135m")
     assert session.task.state in {TaskState.COMPLETED, TaskState.INPUT_REQUIRED}
     assert session.plan is not None
 
@@ -200,18 +192,6 @@ async def test_music_demo_on_the_test_model() -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["travel", "music"])
 async def test_demo_on_the_demo_model_completes_within_a_minute(name: str) -> None:
-    from rich.console import Console
-
-    from lamas.cli.demo import run_demo
-
-    session = await run_demo(
-        name,
-        None,
-        model_name="qwen2.5-coder-1.5b",
-        answers=[],
-        today=TODAY,
-        console=Console(file=io.StringIO()),
-        interactive=False,
-    )
+    session = await demo(name, "qwen2.5-coder-1.5b")
     assert session.task.state is TaskState.COMPLETED, session.task.status_message
     assert session.seconds < 60

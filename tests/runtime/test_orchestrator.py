@@ -14,7 +14,8 @@ from lamas.llm import ScriptedModel
 from lamas.llm.base import ChatMessage
 from lamas.protocol import AgentCard, Context, Envelope, Message, Skill, TaskState
 from lamas.runtime import Network
-from lamas.runtime.orchestrator import Event, Orchestrator
+from lamas.runtime.orchestrator import Orchestrator
+from lamas.runtime.session import Event
 
 TRIP = {
     "type": "object",

@@ -23,7 +23,8 @@ from rich.tree import Tree
 from lamas.errors import ConfigError
 from lamas.protocol.messages import Envelope
 from lamas.protocol.tasks import TaskState
-from lamas.runtime.orchestrator import Event, Orchestrator, Session
+from lamas.runtime.orchestrator import Orchestrator
+from lamas.runtime.session import Event, Session
 
 DEFAULT_INSTRUCTIONS = {
     "travel": (

@@ -20,8 +20,7 @@ import datetime as dt
 import json
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from lamas.agent.agent import Agent
 from lamas.agent.embeddings import Embedder
@@ -30,14 +29,12 @@ from lamas.llm.base import ChatModel, Usage
 from lamas.protocol.cards import AgentCard, Skill
 from lamas.protocol.consensus import (
     VOTE_SKILL,
-    Decision,
     InvalidVote,
     Option,
     Rule,
     options_from_reply,
 )
 from lamas.protocol.instruction import (
-    RoutedClause,
     build_plan,
     date_slots,
     missing_slots,
@@ -46,59 +43,26 @@ from lamas.protocol.instruction import (
     route_clauses,
 )
 from lamas.protocol.messages import DataPart, Envelope, Message, TextPart
-from lamas.protocol.plan import Plan, Step
+from lamas.protocol.plan import Step
 from lamas.protocol.tasks import Artifact, Task, TaskState
 from lamas.protocol.types import Context
 from lamas.runtime.consensus import reach_consensus
 from lamas.runtime.network import Network
 from lamas.runtime.router import CapabilityRouter
+from lamas.runtime.session import (
+    Event,
+    EventKind,
+    Session,
+    StepRun,
+    chosen_output,
+    downstream,
+    summarize,
+)
 from lamas.runtime.slots import SlotFiller
 
 OFFERS_PER_PROVIDER = 3
 PROFILE_SKILL = "profile.get"
 LOG_SKILL = "log.record"
-OFFERS = "offers"
-"""A reply whose data holds a list under this key offers choices; the step's output is one."""
-
-EventKind = Literal["routed", "plan", "question", "step", "consensus", "done", "failed", "message"]
-
-
-@dataclass(frozen=True, slots=True)
-class Event:
-    kind: EventKind
-    task_id: str
-    data: dict[str, Any]
-
-
-@dataclass(slots=True)
-class StepRun:
-    step: Step
-    agent: str | None = None
-    inputs: dict[str, Any] = field(default_factory=dict)
-    output: dict[str, Any] = field(default_factory=dict)
-    decision: Decision | None = None
-    error: str | None = None
-    seconds: float = 0.0
-
-
-@dataclass(slots=True)
-class Session:
-    """Everything the orchestrator knows about one task, across rounds with the user."""
-
-    task: Task
-    said: list[str]
-    plan: Plan | None = None
-    routed: list[RoutedClause] = field(default_factory=list)
-    slots: dict[str, dict[str, Any]] = field(default_factory=dict)
-    waiting_on: dict[str, list[str]] = field(default_factory=dict)
-    runs: dict[str, StepRun] = field(default_factory=dict)
-    usage: Usage = field(default_factory=Usage)
-    seconds: float = 0.0
-
-    @property
-    def question(self) -> str | None:
-        message = self.task.status_message
-        return message.text if message and self.task.state is TaskState.INPUT_REQUIRED else None
 
 
 class Orchestrator:
@@ -252,7 +216,7 @@ class Orchestrator:
                 if filled.values != before:
                     session.slots[step.id] = filled.values
                     changed.add(step.id)
-            stale = _downstream(plan, changed)
+            stale = downstream(plan, changed)
             for step_id in stale:
                 session.runs.pop(step_id, None)
             self._emit("routed", session.task.id, changed=sorted(changed), rerun=sorted(stale))
@@ -325,7 +289,7 @@ class Orchestrator:
             else:
                 run.agent = providers[0] if providers else None
                 reply = await self._ask(session, step, run.agent, inputs)
-                run.output = _chosen(reply.data)
+                run.output = chosen_output(reply.data)
         except LamasError as error:
             run.error = str(error)
         except Exception as error:  # an agent's own failure is reported, never a crash
@@ -477,45 +441,3 @@ class Orchestrator:
     def _emit(self, kind: EventKind, task_id: str, **data: Any) -> None:
         if self.on_event is not None:
             self.on_event(Event(kind, task_id, data))
-
-
-def _chosen(data: dict[str, Any]) -> dict[str, Any]:
-    """A reply's output. A reply that offers choices (a list of objects under "offers",
-    or under its only list-valued key, like "songs") gives its first, best-ranked, one;
-    any other reply is the output as it is."""
-    choices = data.get(OFFERS)
-    if choices is None:
-        lists = [v for v in data.values() if isinstance(v, list)]
-        if len(lists) == 1 and lists[0] and all(isinstance(x, dict) for x in lists[0]):
-            choices = lists[0]
-    if isinstance(choices, list):
-        first = choices[0] if choices else {}
-        return dict(first) if isinstance(first, dict) else {"value": first}
-    return dict(data)
-
-
-def _downstream(plan: Plan, roots: set[str]) -> set[str]:
-    """`roots` and every step that depends on them, directly or not."""
-    found = set(roots)
-    grew = True
-    while grew:
-        grew = False
-        for step in plan.steps:
-            if step.id not in found and found.intersection(step.depends_on):
-                found.add(step.id)
-                grew = True
-    return found
-
-
-def summarize(plan: Plan, runs: Mapping[str, StepRun]) -> str:
-    """One line per step: what was done, by whom, with its key results."""
-    lines = []
-    for step in plan.steps:
-        run = runs[step.id]
-        shown = ", ".join(
-            f"{k}={v}"
-            for k, v in run.output.items()
-            if isinstance(v, str | int | float) and not isinstance(v, bool)
-        )
-        lines.append(f"{step.capability} by {run.agent}: {shown[:240]}")
-    return "\n".join(lines)
