@@ -317,6 +317,23 @@ def window_named_in(text: str) -> str | None:
     return "evening" if match.group(1) == "tonight" else match.group(1)
 
 
+def clock_named_in(text: str) -> int | None:
+    """Minutes after midnight of a clock time a question names ("9 o'clock", "9am",
+    "9:30", "21h", "09:00"), if any. A bare number ("2 nights") is no clock time."""
+    pattern = r"\b(\d{1,2})(?:[:h](\d{2}))?\s*(o'clock|am|pm|h\b)?"
+    for match in re.finditer(pattern, text.casefold()):
+        hours, minutes, suffix = int(match.group(1)), int(match.group(2) or 0), match.group(3)
+        if (suffix or match.group(2)) and hours < 24 and minutes < 60:
+            if suffix == "pm" and hours < 12:
+                hours += 12
+            return hours * 60 + minutes
+    return None
+
+
+def minutes_of(moment: time) -> int:
+    return moment.hour * 60 + moment.minute
+
+
 def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     """Great-circle distance in kilometres on a sphere of the Earth's mean radius."""
     p1, p2 = math.radians(lat1), math.radians(lat2)
@@ -390,6 +407,7 @@ def preference_ballot(profile: Mapping[str, Any], request: Mapping[str, Any]) ->
     """The personal agent's ballot: see the module docstring for the rubric."""
     window = request.get("time_of_day") or window_named_in(str(request.get("question", "")))
     window = window if window in WINDOWS else "any"
+    wanted_clock = clock_named_in(str(request.get("question", "")))
     hotel_wishes = (profile.get("preferences") or {}).get("hotel") or {}
     min_stars = _number(hotel_wishes.get("min_stars", 0))
     max_nightly = _number(hotel_wishes.get("max_price_per_night"))
@@ -399,7 +417,11 @@ def preference_ballot(profile: Mapping[str, Any], request: Mapping[str, Any]) ->
         outside = 0
         if "depart" in data:
             moment = _departure(data)
-            outside = 0 if moment is not None and in_window(moment, window) else 1
+            if moment is not None and wanted_clock is not None:
+                # A named clock time beats the window: "the 9 o'clock one".
+                outside = abs(minutes_of(moment) - wanted_clock)
+            else:
+                outside = 0 if moment is not None and in_window(moment, window) else 1
         unfit = 0
         if "stars" in data:
             nightly = _number(data.get("price_per_night"))
@@ -576,7 +598,18 @@ def ticket_vendor(card: AgentCard, *, vendor: str, file_name: str) -> Handler:
             for s in services
             if s.origin == origin and s.destination == destination and in_window(s.depart, window)
         ]
-        found.sort(key=lambda o: (o["price"], o["depart"]))
+        wanted = data.get("depart_at")
+        if wanted:
+            # A preferred departure time ranks trains by how close they leave to it.
+            target = minutes_of(time.fromisoformat(str(wanted)))
+            found.sort(
+                key=lambda o: (
+                    abs(minutes_of(datetime.fromisoformat(o["depart"]).time()) - target),
+                    o["price"],
+                )
+            )
+        else:
+            found.sort(key=lambda o: (o["price"], o["depart"]))
         result: JSON = {"offers": found}
         if not found:
             served = any(s.origin == origin and s.destination == destination for s in services)

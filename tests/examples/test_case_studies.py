@@ -195,3 +195,31 @@ async def test_demo_on_the_demo_model_completes_within_a_minute(name: str) -> No
     session = await demo(name, "qwen2.5-coder-1.5b")
     assert session.task.state is TaskState.COMPLETED, session.task.status_message
     assert session.seconds < 60
+
+
+async def test_travel_follow_up_changes_the_train_and_keeps_the_hotel(
+    embedder: MiniLMEmbedder,
+) -> None:
+    orchestrator, _ = build("travel", "orchestrator", embedder)
+
+    def responder(messages: list[ChatMessage], schema: dict[str, Any] | None) -> dict[str, Any]:
+        slots = scripted_slots(messages, schema)
+        request = messages[-1].content.rsplit("Request:", 1)[-1]
+        if "9 o'clock" in request and "depart_at" in slots:
+            slots["depart_at"] = "09:00"
+        return slots
+
+    orchestrator.filler.model = ScriptedModel(responder=responder)
+    first = await orchestrator.submit(TRAVEL)
+    assert first.task.state is TaskState.COMPLETED
+    first_train = first.runs["ticket.book"].output["depart"]
+    hotel_booking = first.runs["hotel.book"]
+    again = await orchestrator.submit(
+        "make it the 9 o'clock one instead", context_id=first.task.context_id
+    )
+    assert again.task.state is TaskState.COMPLETED, again.task.status_message
+    booked = again.runs["ticket.book"].output["depart"]
+    assert booked != first_train
+    departs = dt.datetime.fromisoformat(booked)
+    assert abs(departs.hour * 60 + departs.minute - 9 * 60) <= 30
+    assert again.runs["hotel.book"] is hotel_booking  # the hotel was not booked twice

@@ -66,6 +66,10 @@ class Narrator:
         if event.kind == "routed" and "clauses" in data:
             for text, capability, score in data["clauses"]:
                 self.console.print(f"{self._at()} clause {text!r} -> {capability} ({score:.2f})")
+        elif event.kind == "filling":
+            self.console.print(
+                f"{self._at()} filling the inputs of {data['step']} with {data['model']}..."
+            )
         elif event.kind == "plan":
             tree = Tree("[bold]plan[/]")
             for layer, steps in enumerate(data["plan"].layers(), start=1):

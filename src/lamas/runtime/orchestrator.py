@@ -156,6 +156,7 @@ class Orchestrator:
             skill = self.skills[step.capability]
             if skill.requires:
                 continue  # its inputs come from the steps it requires
+            self._emit("filling", task_id, step=step.id, model=self.model.name)
             filled = await self.filler.fill(skill, step.instruction, context=context)
             values = filled.values
             # A date given once holds for the clauses after it that give none:
@@ -191,6 +192,7 @@ class Orchestrator:
         """Apply a follow-up to an ended or waiting task: re-fill the inputs it changes."""
         assert session.plan is not None
         session.said.append(instruction)
+        session.follow_ups.append(instruction)
         if session.task.state.terminal:
             # A finished task is reopened as a new round of the same context.
             session.task = Task(
@@ -334,7 +336,8 @@ class Orchestrator:
                 self.network,
                 options=options,
                 voters=voters,
-                question=step.instruction,
+                # Voters judge by everything the user asked for this step, follow-ups too.
+                question=" ".join([step.instruction, *session.follow_ups]),
                 rule=self.rule,
                 criticality=self.criticality.get(step.capability, 0.5),
                 sender=self.agent_id,

@@ -18,7 +18,9 @@ from lamas.protocol.tasks import Task, TaskState
 OFFERS = "offers"
 """A reply whose data holds a list under this key offers choices; the step's output is one."""
 
-EventKind = Literal["routed", "plan", "question", "step", "consensus", "done", "failed", "message"]
+EventKind = Literal[
+    "filling", "routed", "plan", "question", "step", "consensus", "done", "failed", "message"
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +48,8 @@ class Session:
     task: Task
     said: list[str]
     plan: Plan | None = None
+    follow_ups: list[str] = field(default_factory=list)
+    """Later instructions that changed this task ("make it the 9 o'clock one instead")."""
     routed: list[RoutedClause] = field(default_factory=list)
     slots: dict[str, dict[str, Any]] = field(default_factory=dict)
     waiting_on: dict[str, list[str]] = field(default_factory=dict)
