@@ -211,3 +211,18 @@ def test_action_texts_and_families() -> None:
     skills = {"ticket.search": SEARCH, "ticket.book": booking, "hotel.search": HOTEL}
     assert related_by_requirement("ticket.search", skills) == ["ticket.search", "ticket.book"]
     assert related_by_requirement("hotel.search", skills) == ["hotel.search"]
+
+
+@pytest.mark.parametrize(
+    ("value", "text", "expected"),
+    [
+        ("Lyon", "a train from Paris to Lyon or Marseille", ["Lyon", "Marseille"]),
+        ("Paris", "a train from Paris to Lyon or Marseille", []),
+        ("Nice", "to Nice, Lyon or Marseille", ["Nice", "Lyon", "Marseille"]),
+        ("Lyon", "a train to Lyon", []),
+    ],
+)
+def test_alternatives_the_user_left_open(value: str, text: str, expected: list[str]) -> None:
+    from lamas.protocol.instruction import alternatives
+
+    assert alternatives(value, text) == expected

@@ -235,3 +235,15 @@ async def test_answer_to_a_task_not_waiting_is_refused(world) -> None:  # type: 
     with pytest.raises(Exception, match="not waiting"):
         await orchestrator.answer(session.task.id, "yes")
     await asyncio.sleep(0)
+
+
+async def test_a_choice_left_open_is_asked_not_guessed(world) -> None:  # type: ignore[no-untyped-def]
+    orchestrator, booked, _, _ = world
+    session = await orchestrator.submit("book me a train from Paris to Lyon or Nice on 2026-12-04")
+    assert session.task.state is TaskState.INPUT_REQUIRED
+    assert session.question is not None
+    assert "destination (Lyon or Nice?)" in session.question
+    assert booked == []
+    session = await orchestrator.answer(session.task.id, "Nice")
+    assert session.task.state is TaskState.COMPLETED
+    assert session.slots["ticket.search"]["destination"] == "Nice"

@@ -329,13 +329,33 @@ def _fold(text: str) -> str:
     return text.casefold().replace("-", " ")
 
 
-def question_for(skill: Skill, slots: Iterable[str]) -> str:
-    """A question that asks the user for `slots` of `skill`, using the slots' descriptions."""
+def alternatives(value: str, text: str) -> list[str]:
+    """The choices `text` offers around `value` ("to Lyon or Marseille" -> [Lyon, Marseille]);
+    [] when the text does not hesitate. A value picked out of such a choice is a guess."""
+    words = r"[A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)*"
+    for match in re.finditer(rf"({words})((?:\s*,\s*{words})*)\s+or\s+({words})", text):
+        options = [match.group(1), *re.findall(words, match.group(2)), match.group(3)]
+        if any(_fold(value) in _fold(o) or _fold(o) in _fold(value) for o in options):
+            return options
+    return []
+
+
+def question_for(
+    skill: Skill, slots: Iterable[str], choices: Mapping[str, list[str]] | None = None
+) -> str:
+    """A question that asks the user for `slots` of `skill`, using the slots' descriptions
+    (or, for a slot the user left open between `choices`, naming them)."""
     properties = skill.input_schema.get("properties", {})
+    offered = choices or {}
     wanted = []
     for name in slots:
         description = properties.get(name, {}).get("description")
-        wanted.append(f"{name.replace('_', ' ')} ({description})" if description else name)
+        if offered.get(name):
+            options = offered[name]
+            either = ", ".join(options[:-1]) + " or " + options[-1]
+            wanted.append(f"{name.replace('_', ' ')} ({either}?)")
+        else:
+            wanted.append(f"{name.replace('_', ' ')} ({description})" if description else name)
     listed = wanted[0] if len(wanted) == 1 else ", ".join(wanted[:-1]) + " and " + wanted[-1]
     purpose = skill.description[0].lower() + skill.description[1:].rstrip(".")
     return f"To {purpose}, I need the {listed}."

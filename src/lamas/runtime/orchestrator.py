@@ -167,6 +167,8 @@ class Orchestrator:
                 last_date = values.get(name) or last_date
             session.slots[step.id] = values
             missing = missing_slots(skill.input_schema, values)
+            missing += [name for name in filled.ambiguous if name not in missing]
+            session.choices.update({(step.id, k): v for k, v in filled.ambiguous.items()})
             if missing:
                 session.waiting_on[step.id] = missing
         await self._ask_or_run(session)
@@ -230,7 +232,11 @@ class Orchestrator:
         assert session.plan is not None
         if session.waiting_on:
             questions = [
-                question_for(self.skills[session.plan.step(s).capability], missing)
+                question_for(
+                    self.skills[session.plan.step(s).capability],
+                    missing,
+                    {name: session.choices.get((s, name), []) for name in missing},
+                )
                 for s, missing in session.waiting_on.items()
             ]
             question = " ".join(questions)

@@ -53,6 +53,8 @@ class Session:
     routed: list[RoutedClause] = field(default_factory=list)
     slots: dict[str, dict[str, Any]] = field(default_factory=dict)
     waiting_on: dict[str, list[str]] = field(default_factory=dict)
+    choices: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+    """(step, input) -> the options the user hesitated between."""
     runs: dict[str, StepRun] = field(default_factory=dict)
     usage: Usage = field(default_factory=Usage)
     seconds: float = 0.0

@@ -12,13 +12,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from lamas.errors import ModelError
 from lamas.llm.base import ChatMessage, ChatModel
 from lamas.protocol.cards import Skill
 from lamas.protocol.instruction import (
+    alternatives,
     date_slots,
     mentions_date,
     missing_slots,
@@ -42,6 +43,8 @@ class Filled:
     """Required fields still without a value (to ask the user for)."""
     dropped: list[str]
     """Fields the model filled but that were rejected (invalid, or not in the user's words)."""
+    ambiguous: dict[str, list[str]] = field(default_factory=dict)
+    """Fields the user left open between choices ("Lyon or Marseille"): asked, not guessed."""
 
 
 class SlotFiller:
@@ -81,6 +84,7 @@ class SlotFiller:
         }
         values = dict(known)
         dropped: list[str] = []
+        ambiguous: dict[str, list[str]] = {}
         validator = Draft202012Validator({**skill.input_schema, "required": []})
         evidence = " ".join([request, *earlier, json.dumps(known)])
         # Asked for a date the user never gave, a small model writes today's: a date
@@ -94,8 +98,15 @@ class SlotFiller:
             ):
                 dropped.append(name)
                 continue
+            options = alternatives(value, request) if isinstance(value, str) else []
+            if options:
+                ambiguous[name] = options
+                values.pop(name, None)
+                continue
             values[name] = value
-        return Filled(values, missing_slots(skill.input_schema, values), dropped)
+        missing = missing_slots(skill.input_schema, values)
+        missing += [name for name in ambiguous if name not in missing]
+        return Filled(values, missing, dropped, ambiguous)
 
 
 def _prompt(skill: Skill, request: str, known: dict[str, Any], earlier: list[str]) -> str:
