@@ -98,10 +98,17 @@ def summarize(plan: Plan, runs: Mapping[str, StepRun]) -> str:
     lines = []
     for step in plan.steps:
         run = runs[step.id]
-        shown = ", ".join(
-            f"{k}={v}"
-            for k, v in run.output.items()
-            if isinstance(v, str | int | float) and not isinstance(v, bool)
-        )
+        shown = ", ".join(f"{k}={v}" for k, v in _scalars(run.output))
         lines.append(f"{step.capability} by {run.agent}: {shown[:240]}")
     return "\n".join(lines)
+
+
+def _scalars(data: Mapping[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    """The plain values of `data`, one nested object deep ("now_playing.title")."""
+    found: list[tuple[str, Any]] = []
+    for key, value in data.items():
+        if isinstance(value, Mapping) and not prefix:
+            found += _scalars(value, f"{key}.")
+        elif isinstance(value, str | int | float) and not isinstance(value, bool):
+            found.append((f"{prefix}{key}", value))
+    return found
