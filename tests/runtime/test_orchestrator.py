@@ -247,3 +247,23 @@ async def test_a_choice_left_open_is_asked_not_guessed(world) -> None:  # type: 
     session = await orchestrator.answer(session.task.id, "Nice")
     assert session.task.state is TaskState.COMPLETED
     assert session.slots["ticket.search"]["destination"] == "Nice"
+
+
+async def test_a_message_on_a_waiting_context_answers_it(world) -> None:  # type: ignore[no-untyped-def]
+    orchestrator, booked, _, _ = world
+    session = await orchestrator.submit("book me a train from Paris to Lyon")
+    assert session.task.state is TaskState.INPUT_REQUIRED
+    again = await orchestrator.submit("2026-12-04", context_id=session.task.context_id)
+    assert again.task.state is TaskState.COMPLETED
+    assert len(booked) == 1
+
+
+async def test_a_new_instruction_after_a_failed_plan_starts_afresh(world) -> None:  # type: ignore[no-untyped-def]
+    orchestrator, _, _, _ = world
+    failed = await orchestrator.submit("sing me a lullaby")
+    assert failed.task.state is TaskState.FAILED
+    again = await orchestrator.submit(
+        "find a hotel room in Nice", context_id=failed.task.context_id
+    )
+    assert again.task.state is TaskState.COMPLETED
+    assert again.task.context_id == failed.task.context_id

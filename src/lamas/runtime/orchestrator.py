@@ -37,7 +37,6 @@ from lamas.protocol.consensus import (
 from lamas.protocol.instruction import (
     build_plan,
     date_slots,
-    missing_slots,
     question_for,
     routable_skills,
     route_clauses,
@@ -58,7 +57,7 @@ from lamas.runtime.session import (
     downstream,
     summarize,
 )
-from lamas.runtime.slots import SlotFiller
+from lamas.runtime.slots import Filled, SlotFiller
 
 OFFERS_PER_PROVIDER = 3
 PROFILE_SKILL = "profile.get"
@@ -106,9 +105,11 @@ class Orchestrator:
     async def submit(self, instruction: str, *, context_id: str | None = None) -> Session:
         """Start a task for `instruction`. With the `context_id` of an earlier task, the
         instruction is a follow-up: it changes that task's inputs and re-runs what changed."""
-        previous = self._by_context.get(context_id) if context_id else None
-        if previous is not None:
-            return await self._follow_up(self.sessions[previous], instruction)
+        previous = self.sessions.get(self._by_context.get(context_id or "", ""))
+        if previous is not None and previous.task.state is TaskState.INPUT_REQUIRED:
+            return await self.answer(previous.task.id, instruction)
+        if previous is not None and previous.plan is not None:
+            return await self._follow_up(previous, instruction)
         task = Task(context_id=context_id) if context_id else Task()
         task = task.model_copy(update={"history": (Message.of_text(instruction, role="user"),)})
         session = Session(task=task, said=[instruction])
@@ -166,11 +167,7 @@ class Orchestrator:
                     values[name] = last_date
                 last_date = values.get(name) or last_date
             session.slots[step.id] = values
-            missing = missing_slots(skill.input_schema, values)
-            missing += [name for name in filled.ambiguous if name not in missing]
-            session.choices.update({(step.id, k): v for k, v in filled.ambiguous.items()})
-            if missing:
-                session.waiting_on[step.id] = missing
+            self._note_missing(session, step.id, filled, values)
         await self._ask_or_run(session)
 
     async def _resume(self, session: Session, text: str) -> None:
@@ -184,11 +181,25 @@ class Orchestrator:
                 context=[step.instruction, *session.said[:-1]],
             )
             session.slots[step_id] = filled.values
-            if filled.missing:
-                session.waiting_on[step_id] = filled.missing
-            else:
-                del session.waiting_on[step_id]
+            self._note_missing(session, step_id, filled, filled.values)
         await self._ask_or_run(session)
+
+    @staticmethod
+    def _note_missing(
+        session: Session, step_id: str, filled: Filled, values: dict[str, Any]
+    ) -> None:
+        """Record what a step still lacks (given `values`, which may have gained inputs
+        since `filled` was made) and the choices the user left open."""
+        missing = [
+            name
+            for name in filled.missing
+            if name in filled.ambiguous or values.get(name) in (None, "")
+        ]
+        session.choices.update({(step_id, k): v for k, v in filled.ambiguous.items()})
+        if missing:
+            session.waiting_on[step_id] = missing
+        else:
+            session.waiting_on.pop(step_id, None)
 
     async def _follow_up(self, session: Session, instruction: str) -> Session:
         """Apply a follow-up to an ended or waiting task: re-fill the inputs it changes."""
