@@ -226,3 +226,30 @@ def test_alternatives_the_user_left_open(value: str, text: str, expected: list[s
     from lamas.protocol.instruction import alternatives
 
     assert alternatives(value, text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("a train to Marseille", False),  # "Mar..." is no month
+        ("a room for 2 nights", False),  # a count is no date
+        ("on December 4", True),
+        ("tomorrow morning", True),
+        ("on the 4th", True),
+        ("2026-12-04", True),
+        ("next Friday", True),
+    ],
+)
+def test_mentions_date(text: str, expected: bool) -> None:
+    from lamas.protocol.instruction import mentions_date
+
+    assert mentions_date(text) is expected
+
+
+def test_question_uses_the_first_phrase_of_the_description() -> None:
+    skill = Skill(
+        name="ticket.search",
+        description="Search train tickets: timetable, prices; for any window.",
+        input_schema=SEARCH.input_schema,
+    )
+    assert question_for(skill, ["date"]).startswith("To search train tickets, I need the date")

@@ -304,9 +304,14 @@ def ungrounded(input_schema: dict[str, Any], values: Mapping[str, Any], evidence
     return doubtful
 
 
+_MONTHS = (
+    "january february march april may june july august september october november december "
+    "jan feb mar apr jun jul aug sep sept oct nov dec"
+)
 _DATE_WORDS = re.compile(
-    r"\d|\b(?:today|tonight|tomorrow|yesterday|week|weekend|monday|tuesday|wednesday|thursday"
-    r"|friday|saturday|sunday|jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\b",
+    r"\b\d{4}-\d{1,2}-\d{1,2}\b|\b\d{1,2}(?:st|nd|rd|th)\b|\b\d{1,2}/\d{1,2}\b"
+    r"|\b(?:today|tonight|tomorrow|yesterday|weekend|week|monday|tuesday|wednesday"
+    r"|thursday|friday|saturday|sunday|" + "|".join(_MONTHS.split()) + r")\b",
     re.IGNORECASE,
 )
 
@@ -357,5 +362,7 @@ def question_for(
         else:
             wanted.append(f"{name.replace('_', ' ')} ({description})" if description else name)
     listed = wanted[0] if len(wanted) == 1 else ", ".join(wanted[:-1]) + " and " + wanted[-1]
-    purpose = skill.description[0].lower() + skill.description[1:].rstrip(".")
+    # The description's first phrase says what the skill is for; the rest is detail.
+    first = re.split(r"[:;.]", skill.description, maxsplit=1)[0].strip()
+    purpose = first[0].lower() + first[1:]
     return f"To {purpose}, I need the {listed}."
