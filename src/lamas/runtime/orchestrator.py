@@ -92,7 +92,8 @@ class Orchestrator:
         self.criticality = dict(criticality or {})
         self.max_rounds = max_rounds
         self.step_timeout = step_timeout
-        self.on_event = on_event
+        # Who hears what happens (a narrator, the ledger recorder, ...), in order.
+        self.listeners: list[Callable[[Event], None]] = [on_event] if on_event else []
         # Centralized architectures only: the orchestrator itself reads these fields of
         # the user's profile to fill inputs. A decentralized orchestrator leaves this empty
         # and never sees them.
@@ -459,5 +460,6 @@ class Orchestrator:
             )
 
     def _emit(self, kind: EventKind, task_id: str, **data: Any) -> None:
-        if self.on_event is not None:
-            self.on_event(Event(kind, task_id, data))
+        event = Event(kind, task_id, data)
+        for listen in self.listeners:
+            listen(event)
