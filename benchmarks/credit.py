@@ -1,0 +1,322 @@
+"""Credit allocation benchmark: exact and Monte Carlo Shapley, with a naive baseline, in one run.
+
+(A) exact Shapley at n = 10, 15, 20: seconds, and how they split between building the 2^n
+    coalition values (frozensets + calls of the value function) and the Shapley arithmetic.
+(B) baseline: the textbook pure-Python exact Shapley (for each player, each coalition
+    without it: rebuild both coalitions, value them, weigh the difference) at n = 10, 12,
+    against lamas at the same n: the speed-up.
+(C) Monte Carlo (antithetic permutation pairs) at n = 100 and 1000, against Shapley values
+    known in closed form: seconds, permutations, each player's relative error (max, mean),
+    the total's relative error, the stated bound (3 standard errors) and how many players
+    it really covers. Also n = 100 without antithetic pairs, and an airport game, whose
+    rare large marginals are the hard case for sampling.
+(D) ledger: append/verify figures, once `lamas.economy.ledger` provides them (see
+    `ledger_rows`).
+
+The game of (A)-(C): v(S) = sum of a_i + beta (sum of s_i)^3 over S, a_i in [1, 2],
+s_i in [0, 1], beta so that the synergy is worth as much as the additive part over all
+players. Cheap (two C-level sums per call), and of degree 3, so that antithetic pairs do
+not cancel its variance entirely (they do for degree <= 2). Its Shapley values: each
+Harsanyi dividend of the cube is split equally among the 1, 2 or 3 players it names.
+
+Run: `python benchmarks/credit.py [--quick]`. Prints a table and writes JSON to
+benchmarks/results/credit-latest.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import math
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lamas.protocol import credit
+from lamas.protocol.credit import shapley, shapley_estimate
+
+RESULTS = Path(__file__).parent / "results"
+TARGETS = {"exact_n20_seconds": 5.0, "mc_n1000_seconds": 10.0, "mc_n1000_total_rel_error": 0.01}
+
+Game = Callable[[frozenset[str]], float]
+
+
+# --- games with Shapley values in closed form -----------------------------------------------
+
+
+def cubic_game(n: int, seed: int = 0) -> tuple[list[str], Game, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    players = [f"agent-{i:04d}" for i in range(n)]
+    a_arr, s_arr = rng.uniform(1, 2, n), rng.uniform(0, 1, n)
+    sigma, q = float(s_arr.sum()), float((s_arr**2).sum())
+    beta = float(a_arr.sum()) / sigma**3
+    a = dict(zip(players, a_arr.tolist(), strict=True))
+    s = dict(zip(players, s_arr.tolist(), strict=True))
+
+    def value(c: frozenset[str]) -> float:
+        return float(sum(map(a.__getitem__, c)) + beta * sum(map(s.__getitem__, c)) ** 3)
+
+    x = s_arr
+    pairs = ((sigma - x) ** 2 - (q - x * x)) / 2  # sum of s_j s_k over j < k, neither i
+    closed = a_arr + beta * (
+        x**3 + 1.5 * x * x * (sigma - x) + 1.5 * x * (q - x * x) + 2 * x * pairs
+    )
+    return players, value, closed
+
+
+def airport_game(n: int, seed: int = 0) -> tuple[list[str], Game, np.ndarray]:
+    """v(S) = the largest c_i in S (a runway long enough for the largest plane): the player
+    with rank j by c gets sum over k <= j of (c_k - c_k-1) / (n - k + 1)."""
+    rng = np.random.default_rng(seed)
+    players = [f"plane-{i:04d}" for i in range(n)]
+    c_arr = rng.uniform(0, 1, n)
+    c = dict(zip(players, c_arr.tolist(), strict=True))
+
+    def value(s: frozenset[str]) -> float:
+        return max(map(c.__getitem__, s), default=0.0)
+
+    rank = np.argsort(c_arr)
+    steps = np.diff(np.concatenate([[0.0], c_arr[rank]])) / (n - np.arange(n))
+    closed = np.empty(n)
+    closed[rank] = np.cumsum(steps)
+    return players, value, closed
+
+
+# --- (A) exact, and where its time goes -----------------------------------------------------
+
+
+def split_timing(players: list[str], value: Game) -> tuple[float, float]:
+    """Seconds to make the 2^n coalition values (frozensets + calls of `value`), and seconds
+    of the Shapley arithmetic over them: `shapley`'s own two stages (private helpers), run
+    one after the other instead of interleaved."""
+    started = time.perf_counter()
+    chunks = list(credit._chunks(players, value))
+    made = time.perf_counter()
+    credit._fold(len(players), chunks)
+    return made - started, time.perf_counter() - made
+
+
+def timed(fn: Callable[[], Any], rounds: int) -> float:
+    times = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def exact_rows(sizes: tuple[int, ...], rounds: int) -> list[dict[str, Any]]:
+    rows = []
+    for n in sizes:
+        players, value, closed = cubic_game(n)
+        got = np.array(list(shapley(players, value).values()))
+        assert np.allclose(got, closed, rtol=1e-9), f"exact Shapley disagrees at n={n}"
+        seconds = timed(partial(shapley, players, value), rounds)
+        values, arithmetic = (
+            statistics.median(t)
+            for t in zip(*(split_timing(players, value) for _ in range(rounds)), strict=True)
+        )
+        rows.append(
+            {
+                "n": n,
+                "seconds": seconds,
+                "values_seconds": values,
+                "arithmetic_seconds": arithmetic,
+                "value_calls": 2**n,
+            }
+        )
+    return rows
+
+
+# --- (B) the textbook baseline --------------------------------------------------------------
+
+
+def naive_shapley(players: list[str], value: Game) -> dict[str, float]:
+    n = len(players)
+    out = {}
+    for p in players:
+        others = [q for q in players if q != p]
+        total = 0.0
+        for size in range(n):
+            weight = math.factorial(size) * math.factorial(n - size - 1) / math.factorial(n)
+            for members in itertools.combinations(others, size):
+                total += weight * (value(frozenset((*members, p))) - value(frozenset(members)))
+        out[p] = total
+    return out
+
+
+def baseline_rows(sizes: tuple[int, ...], rounds: int) -> list[dict[str, Any]]:
+    rows = []
+    for n in sizes:
+        players, value, closed = cubic_game(n)
+        assert np.allclose(list(naive_shapley(players, value).values()), closed, rtol=1e-9)
+        naive = timed(partial(naive_shapley, players, value), rounds)
+        ours = timed(partial(shapley, players, value), rounds)
+        rows.append(
+            {"n": n, "naive_seconds": naive, "lamas_seconds": ours, "speedup": naive / ours}
+        )
+    return rows
+
+
+# --- (C) Monte Carlo against closed forms ----------------------------------------------------
+
+
+def monte_carlo_row(
+    name: str,
+    game: Callable[[int], tuple[list[str], Game, np.ndarray]],
+    n: int,
+    samples: int,
+    *,
+    antithetic: bool = True,
+) -> dict[str, Any]:
+    players, value, closed = game(n)
+    started = time.perf_counter()
+    est = shapley_estimate(players, value, samples=samples, seed=1, antithetic=antithetic)
+    seconds = time.perf_counter() - started
+    got = np.array([est.values[p] for p in players])
+    errors = np.array([est.standard_errors[p] for p in players])
+    rel = np.abs(got - closed) / np.abs(closed)
+    total = float(closed.sum())
+    return {
+        "game": name,
+        "n": n,
+        "antithetic": antithetic,
+        "seconds": seconds,
+        "samples": est.samples,
+        "max_rel_error": float(rel.max()),
+        "mean_rel_error": float(rel.mean()),
+        "total_rel_error": abs(math.fsum(got) - total) / abs(total),
+        "bound_3se": est.bound(3.0),
+        "bound_3se_over_mean_share": est.bound(3.0) / (total / n),
+        "mean_standard_error": float(errors.mean()),
+        "within_3se": float(np.mean(np.abs(got - closed) <= 3 * errors)),
+    }
+
+
+# --- (D) ledger: figures to be added by the ledger's author ---------------------------------
+
+
+def ledger_rows() -> list[dict[str, Any]]:
+    """Append/verify figures of `lamas.economy.ledger`: [] until someone measures them here.
+
+    Placeholder, clearly marked: when the ledger is importable, time appending N entries and
+    verifying the hash chain, and return one dict per measure (`{"measure": ..., ...}`); the
+    table and the JSON ("ledger") pick them up unchanged.
+    """
+    try:
+        import lamas.economy.ledger  # noqa: F401
+    except ImportError:
+        return []
+    return []  # TODO(ledger): append / verify figures go here
+
+
+# --- report --------------------------------------------------------------------------------
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="one round each (a smoke run)")
+    args = parser.parse_args()
+    rounds = 1 if args.quick else 3
+
+    exact = exact_rows((10, 15, 20), rounds)
+    baseline = baseline_rows((10, 12), rounds)
+    monte_carlo = [
+        monte_carlo_row("cubic", cubic_game, 100, 2000),
+        monte_carlo_row("cubic", cubic_game, 100, 2000, antithetic=False),
+        monte_carlo_row("airport", airport_game, 100, 2000),
+        monte_carlo_row("cubic", cubic_game, 1000, 300),
+    ]
+    n20 = next(r for r in exact if r["n"] == 20)
+    n1000 = next(r for r in monte_carlo if r["n"] == 1000)
+    result: dict[str, Any] = {
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "exact_n20_seconds": n20["seconds"],
+        "mc_n1000_seconds": n1000["seconds"],
+        "mc_n1000_total_rel_error": n1000["total_rel_error"],
+        "mc_n1000_max_rel_error": n1000["max_rel_error"],
+        "mc_n1000_mean_rel_error": n1000["mean_rel_error"],
+        "exact": exact,
+        "baseline": baseline,
+        "monte_carlo": monte_carlo,
+        "ledger": ledger_rows(),
+    }
+    checks = {key: result[key] < limit for key, limit in TARGETS.items()}
+    result["targets"] = TARGETS
+    result["met"] = checks
+
+    from rich.console import Console
+    from rich.table import Table
+
+    # a log or a pipe gets 80 columns by default: too few for the Monte Carlo table
+    console = Console() if sys.stdout.isatty() else Console(width=120)
+    table = Table(title="exact Shapley (median seconds)")
+    for column in ("n", "seconds", "building values", "arithmetic", "naive baseline", "speed-up"):
+        table.add_column(column, justify="right")
+    timings = {r["n"]: r for r in exact}
+    naive = {r["n"]: r for r in baseline}
+    for n in sorted(timings.keys() | naive.keys()):
+        ours, base = timings.get(n), naive.get(n)
+        table.add_row(
+            str(n),
+            f"{ours['seconds'] if ours else base['lamas_seconds']:.3f}",  # type: ignore[index]
+            f"{ours['values_seconds']:.3f}" if ours else "",
+            f"{ours['arithmetic_seconds']:.3f}" if ours else "",
+            f"{base['naive_seconds']:.3f}" if base else "",
+            f"{base['speedup']:.0f}x" if base else "",
+        )
+    console.print(table)
+
+    table = Table(title="Monte Carlo Shapley against closed forms (seed 1)")
+    # errors are per player, relative to the closed form; "3SE/share" is the stated bound
+    # (3 standard errors of the least certain player) over the mean share
+    columns = "game n pairs perms s max-err mean-err total-err 3SE/share in-3SE"
+    for column in columns.split():
+        table.add_column(column, justify="left" if column == "game" else "right")
+    for row in monte_carlo:
+        table.add_row(
+            row["game"],
+            str(row["n"]),
+            "yes" if row["antithetic"] else "no",
+            str(row["samples"]),
+            f"{row['seconds']:.2f}",
+            f"{row['max_rel_error']:.2%}",
+            f"{row['mean_rel_error']:.2%}",
+            f"{row['total_rel_error']:.0e}",
+            f"{row['bound_3se_over_mean_share']:.2%}",
+            f"{row['within_3se']:.0%}",
+        )
+    console.print(table)
+
+    rows = ledger_rows()
+    if rows:
+        table = Table(title="ledger")
+        for column in rows[0]:
+            table.add_column(column)
+        for row in rows:
+            table.add_row(*(str(v) for v in row.values()))
+        console.print(table)
+
+    for key, ok in checks.items():
+        print(f"target {key} < {TARGETS[key]}: {'met' if ok else 'MISSED'} ({result[key]:.3g})")
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "credit-latest.json").write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {RESULTS / 'credit-latest.json'}")
+    return 0 if all(checks.values()) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
