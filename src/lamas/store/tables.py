@@ -17,3 +17,7 @@ episodes = Table(
     Column("embedder", String(128), nullable=False),
     Column("created_at", Float, nullable=False),
 )
+
+
+# The ledger's tables live in their own module; importing it registers them on `metadata`.
+import lamas.store.ledger_tables  # noqa: E402, F401

@@ -1,0 +1,307 @@
+"""The ledger: an append-only, hash-chained, signed record of tasks, work, value and credit.
+
+Entries live in `ledger_entries` (see `lamas.store.ledger_tables`); the chain rules are the
+pure ones of `lamas.protocol.ledger`. This module adds the two things a database must give:
+
+- Appending is serialized. The head (next sequence number, previous hash) is read and the
+  new entries inserted in ONE transaction that holds the ledger's write lock: on SQLite
+  `BEGIN IMMEDIATE` (the database's write lock, taken before the read), on PostgreSQL a
+  transaction-scoped advisory lock. The primary key on the sequence number is the last line:
+  even a writer that skips the lock cannot fork the chain, its insert fails.
+- Reading streams: `entries()` and `verify()` walk the table in pages by sequence number,
+  so a ledger of any length is read in bounded memory.
+
+A committed append survives a crash: the engine runs SQLite in WAL mode with
+synchronous=FULL, and PostgreSQL commits durably by default.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import Connection, Engine, select, text
+from sqlalchemy.exc import IntegrityError
+
+from lamas.errors import MalformedMessage
+from lamas.protocol.ledger import (
+    GENESIS,
+    RAW_FIELDS,
+    ChainHead,
+    ChainVerifier,
+    Draft,
+    EntryKind,
+    LedgerEntry,
+    LedgerInputError,
+    SignatureVerifier,
+    VerifyReport,
+    content_bytes,
+    draft,
+    format_time,
+    signing_message,
+)
+from lamas.security.identity import KeyRing, PrivateKey, PublicKey
+from lamas.store.ledger_tables import ledger_entries, ledger_signers
+from lamas.store.tables import metadata
+
+# pg_advisory_xact_lock takes a 64-bit key; this one is derived from a name, not picked.
+_PG_LOCK_KEY = int.from_bytes(hashlib.sha256(b"lamas.ledger").digest()[:8], "big", signed=True)
+_RETRIES = 5  # inserts that lost a race to a writer that skipped the lock
+_COLUMNS = [ledger_entries.c[name] for name in RAW_FIELDS]
+_SEQ = ledger_entries.c.sequence
+
+
+@dataclass(frozen=True, slots=True)
+class NewEntry:
+    """One entry to append: what happened, to which task, about whom."""
+
+    kind: EntryKind | str
+    task_id: str
+    payload: BaseModel | Mapping[str, Any] | None = None
+    agent: str | None = None
+    entity: str | None = None
+
+
+class Ledger:
+    """The ledger in a database. Writes need a `signer`; reading and verifying do not.
+
+    `keyring` is whom `verify()` trusts. Without one, it trusts the keys recorded in the
+    database itself (each writer records its own on its first append): that catches every
+    edit made without a writer's private key, except a whole history re-signed with a key
+    the editor added. Pass a keyring of keys you hold to rule that out too.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        signer: PrivateKey | None = None,
+        *,
+        keyring: SignatureVerifier | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.engine = engine
+        self.signer = signer
+        self.keyring = keyring
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self._backend = engine.dialect.name
+        self._registered = False
+        metadata.create_all(engine, tables=[ledger_entries, ledger_signers])
+
+    # --- writing -------------------------------------------------------------------------
+
+    def append(
+        self,
+        kind: EntryKind | str,
+        *,
+        task_id: str,
+        payload: BaseModel | Mapping[str, Any] | None = None,
+        agent: str | None = None,
+        entity: str | None = None,
+    ) -> LedgerEntry:
+        """Append one entry, signed, in its own transaction."""
+        return self._commit([draft(kind, task_id, agent, entity, payload)])[0]
+
+    def append_many(self, entries: Iterable[NewEntry]) -> list[LedgerEntry]:
+        """Append entries in one transaction: all of them or, on any error, none.
+
+        Every entry is checked before anything is written; the last one is signed.
+        """
+        drafts = []
+        for index, new in enumerate(entries):
+            try:
+                drafts.append(draft(new.kind, new.task_id, new.agent, new.entity, new.payload))
+            except MalformedMessage as error:
+                error.args = (f"entry {index} of the batch: {error}",)
+                raise
+        return self._commit(drafts) if drafts else []
+
+    def _commit(self, drafts: list[Draft]) -> list[LedgerEntry]:
+        signer = self.signer
+        if signer is None:
+            raise LedgerInputError(
+                "this ledger was opened without a signing key; pass signer=PrivateKey.load(path)"
+            )
+        for attempt in range(_RETRIES):
+            try:
+                rows = self._insert(drafts, signer)
+                break
+            except IntegrityError:
+                if attempt == _RETRIES - 1:
+                    raise
+        self._registered = True
+        return [
+            LedgerEntry(**{**row, "payload": new.payload})
+            for row, new in zip(rows, drafts, strict=True)
+        ]
+
+    def _insert(self, drafts: list[Draft], signer: PrivateKey) -> list[dict[str, Any]]:
+        sha256 = hashlib.sha256
+        with self._locked() as conn:
+            head = conn.execute(select(_SEQ, ledger_entries.c.hash).order_by(_SEQ.desc()).limit(1))
+            last = head.first()
+            sequence, prev = (last[0], last[1]) if last is not None else (0, GENESIS)
+            if not self._registered:
+                self._register(conn, signer, sequence + 1)
+            # One instant per transaction: the entries of a batch are committed together.
+            at = format_time(self._clock())
+            me = signer.id
+            rows = []
+            for kind, task_id, agent, entity, _, text in drafts:
+                sequence += 1
+                content = content_bytes(sequence, kind, task_id, agent, entity, text, at, me, prev)
+                digest = sha256(content).hexdigest()
+                rows.append(
+                    {
+                        "sequence": sequence,
+                        "kind": kind.value,
+                        "task_id": task_id,
+                        "agent": agent,
+                        "entity": entity,
+                        "payload": text,
+                        "at": at,
+                        "signer": me,
+                        "prev_hash": prev,
+                        "hash": digest,
+                        "signature": None,
+                    }
+                )
+                prev = digest
+            rows[-1]["signature"] = signer.sign(signing_message(prev)).hex()
+            conn.execute(ledger_entries.insert(), rows)
+        return rows
+
+    def _register(self, conn: Connection, signer: PrivateKey, sequence: int) -> None:
+        known = select(ledger_signers.c.signer).where(ledger_signers.c.signer == signer.id)
+        if conn.execute(known).first() is None:
+            conn.execute(
+                ledger_signers.insert().values(
+                    signer=signer.id, public_key=signer.public.raw, first_sequence=sequence
+                )
+            )
+
+    @contextmanager
+    def _locked(self) -> Iterator[Connection]:
+        """A transaction holding the ledger's write lock; commits on success."""
+        with self.engine.connect() as conn:
+            if self._backend == "sqlite":
+                # pysqlite would open the transaction itself, lazily and without the write
+                # lock; in driver autocommit mode we issue BEGIN IMMEDIATE ourselves, so
+                # the head read below already holds the lock. The mode is undone when the
+                # connection goes back to the pool.
+                conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+                try:
+                    yield conn
+                except BaseException:
+                    # SQLite may have rolled back already (e.g. a full disk); don't mask why.
+                    if getattr(conn.connection.dbapi_connection, "in_transaction", True):
+                        conn.exec_driver_sql("ROLLBACK")
+                    raise
+                conn.exec_driver_sql("COMMIT")
+                return
+            with conn.begin():
+                if self._backend == "postgresql":
+                    # Released at commit or rollback. It serializes writers even while the
+                    # table is empty, when there is no last row to lock.
+                    conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
+                yield conn
+
+    # --- reading -------------------------------------------------------------------------
+
+    def head(self) -> ChainHead | None:
+        """The last entry's sequence number and hash (None while empty)."""
+        query = select(_SEQ, ledger_entries.c.hash).order_by(_SEQ.desc()).limit(1)
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        return ChainHead(row[0], row[1]) if row is not None else None
+
+    def entries(
+        self,
+        *,
+        task_id: str | None = None,
+        kind: EntryKind | str | None = None,
+        after: int | None = None,
+        limit: int | None = None,
+        page: int = 1000,
+    ) -> Iterator[LedgerEntry]:
+        """Entries in sequence order, optionally of one task or kind, after a sequence number.
+
+        Streams: reads `page` rows at a time, each page in its own short read.
+        """
+        if kind is not None:
+            try:
+                kind = EntryKind(kind)
+            except ValueError:
+                known = ", ".join(k.value for k in EntryKind)
+                raise LedgerInputError(f"unknown entry kind {kind!r} (known: {known})") from None
+        where = []
+        if task_id is not None:
+            where.append(ledger_entries.c.task_id == task_id)
+        if kind is not None:
+            where.append(ledger_entries.c.kind == kind.value)
+        cursor = after or 0
+        remaining = limit
+        while remaining is None or remaining > 0:
+            size = page if remaining is None else min(page, remaining)
+            query = select(*_COLUMNS).where(cursor < _SEQ, *where).order_by(_SEQ).limit(size)
+            with self.engine.connect() as conn:
+                rows = conn.execute(query).all()
+            for row in rows:
+                yield LedgerEntry.from_raw(tuple(row))
+            if len(rows) < size:
+                return
+            cursor = rows[-1][0]
+            if remaining is not None:
+                remaining -= len(rows)
+
+    def recorded_keys(self) -> KeyRing:
+        """The writers' public keys recorded in the database, each checked against its id."""
+        ring = KeyRing()
+        with self.engine.connect() as conn:
+            for signer, raw in conn.execute(
+                select(ledger_signers.c.signer, ledger_signers.c.public_key)
+            ):
+                key = PublicKey.from_raw(bytes(raw))
+                if key.id == signer:  # a row naming another key's id vouches for nothing
+                    ring.add(key)
+        return ring
+
+    def verify(
+        self,
+        *,
+        anchor: ChainHead | None = None,
+        batch: int = 20_000,
+        progress: Callable[[int], None] | None = None,
+    ) -> VerifyReport:
+        """Check the whole chain, `batch` entries at a time; the report names the first bad one.
+
+        `anchor` is a head recorded earlier (e.g. published): the chain must still reach it,
+        with the same hash. `progress` is called with the number of entries checked so far.
+        """
+        started = time.perf_counter()
+        keys = self.keyring
+        if keys is None:
+            ring = self.recorded_keys()
+            if self.signer is not None:
+                ring.add(self.signer)
+            keys = ring
+        verifier = ChainVerifier(keys, anchor=anchor)
+        cursor = 0
+        query = select(*_COLUMNS).order_by(_SEQ).limit(batch)
+        with self.engine.connect() as conn:
+            while True:
+                rows = conn.execute(query.where(cursor < _SEQ)).all()
+                if not rows or not verifier.feed(rows):
+                    break
+                if progress is not None:
+                    progress(verifier.entries)
+                if len(rows) < batch:
+                    break
+                cursor = rows[-1][0]
+        return verifier.report(time.perf_counter() - started)

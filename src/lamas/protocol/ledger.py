@@ -1,0 +1,526 @@
+"""Ledger entries and the pure rules of their hash chain.
+
+The ledger is the single source of truth for credit, billing and the dashboard:
+an append-only sequence of `LedgerEntry`, each naming the hash of the one
+before it. An entry's hash is sha256 over the canonical JSON of everything in
+it except its own hash and signature, so editing, deleting or reordering any
+entry breaks the chain at that entry.
+
+Signatures are per transaction, not per entry. A writer signs the hash of the
+LAST entry of each transaction it commits (`append` commits one entry, so each
+is signed; `append_many` commits a batch, whose last entry is signed). Since
+that hash commits to every entry before it, one Ed25519 signature vouches for
+the whole batch: an Ed25519 check costs ~60-180 us in Python, a hash ~2 us, and
+verifying a million entries in seconds is only possible this way. The rule a
+verifier enforces: every unsigned entry is followed by an entry of the same
+signer, and the last entry is signed; so each run of unsigned entries ends in
+a signature by the writer that wrote them (a batch is contiguous: the writer
+holds the ledger's lock while it appends).
+
+Like any hash chain, dropping whole trailing transactions leaves a valid,
+shorter chain; keep a `ChainHead` somewhere else and pass it as `anchor` to
+catch that.
+
+Pure: no I/O. Signature checks go through a `SignatureVerifier` handed in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from enum import StrEnum
+from json.encoder import encode_basestring
+from typing import Annotated, Any, NamedTuple, Protocol
+
+from pydantic import BaseModel, BeforeValidator, Field, ValidationError, field_serializer
+
+from lamas.errors import InputError, LamasError, MalformedMessage
+from lamas.protocol._validation import describe
+from lamas.protocol.messages import Wire
+
+GENESIS = "0" * 64  # the `prev_hash` of entry 1
+SIGNING_DOMAIN = b"lamas.ledger.v1\x00"  # so a ledger signature is never valid for anything else
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"  # fixed width: one string per instant, and sortable
+
+
+class EntryKind(StrEnum):
+    TASK_OPENED = "task.opened"
+    STEP_ASSIGNED = "step.assigned"
+    STEP_DONE = "step.done"
+    OUTCOME = "outcome"
+    CREDIT_ALLOCATED = "credit.allocated"
+    PAYOUT = "payout"
+
+
+# --- payloads, one model per kind ---------------------------------------------------------
+
+
+def _not_a_float(value: Any) -> Any:
+    # A float has already lost the exact amount (0.1 is 0.1000000000000000055...).
+    if isinstance(value, float):
+        raise ValueError("give money as a string or Decimal (e.g. '0.10'), not a float")
+    return value
+
+
+Money = Annotated[Decimal, BeforeValidator(_not_a_float), Field(ge=0, allow_inf_nan=False)]
+Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code")]
+Name = Annotated[str, Field(min_length=1, max_length=128)]
+
+
+class ValueBasis(StrEnum):
+    """How an outcome's business value was earned (paper §3.2-3.3)."""
+
+    CPC = "cpc"  # per click
+    CPA = "cpa"  # per conversion (a booking, a purchase)
+    CPM = "cpm"  # per thousand impressions
+    SUBSCRIPTION = "subscription"
+    FLAT_FEE = "flat_fee"
+
+
+class TaskOpened(Wire):
+    instruction: str = ""
+    requester: Name | None = None
+
+
+class StepAssigned(Wire):
+    step_id: Name
+    capability: Name
+
+
+class Resources(Wire):
+    """What one step consumed."""
+
+    prompt_tokens: int = Field(default=0, ge=0)
+    completion_tokens: int = Field(default=0, ge=0)
+    tool_calls: int = Field(default=0, ge=0)
+    seconds: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+
+
+class StepDone(Wire):
+    step_id: Name
+    resources: Resources = Resources()
+    ok: bool = True
+
+
+class Outcome(Wire):
+    """The business value a task produced, exact to the last digit."""
+
+    value: Money
+    currency: Currency
+    basis: ValueBasis
+    units: int | None = Field(default=None, ge=0, description="clicks, conversions, impressions")
+    note: str = ""
+
+
+class CreditAllocated(Wire):
+    """One party's share of a task's value."""
+
+    amount: Money
+    currency: Currency
+    rule: Name = "shapley"
+    outcome: int | None = Field(default=None, ge=1, description="sequence of the outcome entry")
+
+
+class Payout(Wire):
+    amount: Money
+    currency: Currency
+    reference: str = ""
+
+
+PAYLOADS: dict[EntryKind, type[Wire]] = {
+    EntryKind.TASK_OPENED: TaskOpened,
+    EntryKind.STEP_ASSIGNED: StepAssigned,
+    EntryKind.STEP_DONE: StepDone,
+    EntryKind.OUTCOME: Outcome,
+    EntryKind.CREDIT_ALLOCATED: CreditAllocated,
+    EntryKind.PAYOUT: Payout,
+}
+
+# Who an entry is about, where the kind needs one: "agent", "entity", or "agent or entity".
+PARTIES: dict[EntryKind, str] = {
+    EntryKind.STEP_ASSIGNED: "agent",
+    EntryKind.STEP_DONE: "agent",
+    EntryKind.CREDIT_ALLOCATED: "agent or entity",
+    EntryKind.PAYOUT: "entity",
+}
+
+
+def canonical_json(value: Any) -> str:
+    """The one JSON text of `value`: sorted keys, no spaces, UTF-8 as is, no NaN."""
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
+
+
+class Draft(NamedTuple):
+    """A would-be entry, checked: everything but its place in the chain."""
+
+    kind: EntryKind
+    task_id: str
+    agent: str | None
+    entity: str | None
+    payload: dict[str, Any]  # the JSON form (money as decimal strings)
+    payload_json: str  # its canonical text: what is stored and hashed
+
+
+def draft(
+    kind: EntryKind | str,
+    task_id: str,
+    agent: str | None,
+    entity: str | None,
+    payload: BaseModel | Mapping[str, Any] | None,
+) -> Draft:
+    """Check a would-be entry against its kind's rules and payload model.
+
+    Raises `MalformedMessage` naming every problem; nothing is written for bad input.
+    """
+    what = f"ledger entry {str(kind)!r}"
+    try:
+        kind = EntryKind(kind)
+    except ValueError:
+        known = ", ".join(k.value for k in EntryKind)
+        raise MalformedMessage(what, [f"kind: unknown kind (known: {known})"]) from None
+    problems = []
+    for field, value in (("task_id", task_id), ("agent", agent), ("entity", entity)):
+        if value is None and field != "task_id":
+            continue
+        if not isinstance(value, str) or not 1 <= len(value) <= 128:
+            problems.append(f"{field}: must be a string of 1 to 128 characters")
+    needs = PARTIES.get(kind)
+    if (needs == "agent" and agent is None) or (needs == "entity" and entity is None):
+        problems.append(f"{needs}: a {kind} entry must name its {needs}")
+    if needs == "agent or entity" and agent is None and entity is None:
+        problems.append(f"agent: a {kind} entry must name an agent or an entity")
+    model = PAYLOADS[kind]
+    body: BaseModel | None = None
+    if isinstance(payload, model):
+        body = payload
+    elif isinstance(payload, BaseModel):
+        problems.append(
+            f"payload: a {kind} entry takes {model.__name__}, not {type(payload).__name__}"
+        )
+    elif payload is not None and not isinstance(payload, Mapping):
+        problems.append(f"payload: expected a JSON object, got {type(payload).__name__}")
+    else:
+        try:
+            body = model.model_validate(dict(payload) if payload is not None else {})
+        except ValidationError as error:
+            problems.extend(f"payload.{p}" for p in describe(error))
+    if problems or body is None:
+        raise MalformedMessage(what, problems)
+    data = body.model_dump(mode="json")
+    return Draft(kind, task_id, agent, entity, data, canonical_json(data))
+
+
+# --- the entry and its hash ----------------------------------------------------------------
+
+
+def format_time(at: datetime) -> str:
+    return at.astimezone(UTC).strftime(TIME_FORMAT)
+
+
+def content_bytes(
+    sequence: int,
+    kind: str,
+    task_id: str,
+    agent: str | None,
+    entity: str | None,
+    payload_json: str,
+    at: str,
+    signer: str,
+    prev_hash: str,
+) -> bytes:
+    """The canonical JSON of an entry without its hash and signature: what its hash is over.
+
+    Equal to `canonical_json` of the fields as a dict (a test holds it to that); built by
+    hand because verification runs it a million times, and `payload_json` goes in verbatim
+    so that any edit of the stored payload text shows.
+    """
+    return (
+        f'{{"agent":{_text(agent)},"at":{_text(at)},"entity":{_text(entity)},'
+        f'"kind":{_text(kind)},"payload":{payload_json},"prev_hash":{_text(prev_hash)},'
+        f'"sequence":{sequence:d},"signer":{_text(signer)},"task_id":{_text(task_id)}}}'
+    ).encode()
+
+
+def _text(value: str | None) -> str:
+    return "null" if value is None else encode_basestring(value)
+
+
+def entry_hash(content: bytes) -> str:
+    return hashlib.sha256(content).hexdigest()
+
+
+def signing_message(hash_hex: str) -> bytes:
+    """The bytes a writer signs for an entry: a domain tag and the entry's 32-byte hash."""
+    return SIGNING_DOMAIN + bytes.fromhex(hash_hex)
+
+
+# The order of an entry's fields as a plain tuple (`LedgerEntry.raw`); stores read rows in it.
+RAW_FIELDS = (
+    "sequence",
+    "kind",
+    "task_id",
+    "agent",
+    "entity",
+    "payload",
+    "at",
+    "signer",
+    "prev_hash",
+    "hash",
+    "signature",
+)
+Raw = tuple[int, str, str, str | None, str | None, str, str, str, str, str, str | None]
+
+
+class LedgerEntry(Wire):
+    """One record of the ledger: what happened, to which task, who wrote it, and its chain links."""
+
+    sequence: int = Field(ge=1)
+    kind: EntryKind
+    task_id: str
+    agent: str | None = None
+    entity: str | None = None
+    payload: dict[str, Any]
+    at: datetime
+    signer: str = Field(description="id of the writer's Ed25519 key")
+    prev_hash: str = Field(pattern=r"^[0-9a-f]{64}$")
+    hash: str = Field(pattern=r"^[0-9a-f]{64}$")
+    signature: str | None = Field(
+        default=None,
+        description="hex Ed25519 signature over the hash; on a transaction's last entry",
+    )
+
+    @field_serializer("at")
+    def _fixed_time(self, at: datetime) -> str:
+        return format_time(at)
+
+    def content(self) -> bytes:
+        """The canonical bytes this entry's hash is over."""
+        return content_bytes(*self.raw()[:9])
+
+    def body(self) -> Wire:
+        """The payload as its kind's model (`Outcome`, `StepDone`, ...)."""
+        try:
+            return PAYLOADS[self.kind].model_validate(self.payload)
+        except ValidationError as error:
+            problems = "; ".join(describe(error))
+            raise LedgerCorrupted(
+                ChainProblem(self.sequence, f"payload is not a valid {self.kind}: {problems}")
+            ) from None
+
+    def raw(self) -> Raw:
+        return (
+            self.sequence,
+            self.kind.value,
+            self.task_id,
+            self.agent,
+            self.entity,
+            canonical_json(self.payload),
+            format_time(self.at),
+            self.signer,
+            self.prev_hash,
+            self.hash,
+            self.signature,
+        )
+
+    @classmethod
+    def from_raw(cls, raw: Raw) -> LedgerEntry:
+        """An entry from stored fields (their shape is checked; `verify` checks the chain)."""
+        seq, kind, task_id, agent, entity, payload, at, signer, prev, digest, signature = raw
+        try:
+            return cls(
+                sequence=seq,
+                kind=kind,
+                task_id=task_id,
+                agent=agent,
+                entity=entity,
+                payload=json.loads(payload),
+                at=at,
+                signer=signer,
+                prev_hash=prev,
+                hash=digest,
+                signature=signature,
+            )
+        except (ValidationError, ValueError) as error:
+            raise LedgerCorrupted(
+                ChainProblem(seq, f"stored row is not an entry: {error}")
+            ) from None
+
+
+# --- verifying a chain ---------------------------------------------------------------------
+
+
+class SignatureVerifier(Protocol):
+    """The public keys a verifier trusts (`lamas.security.KeyRing` is one)."""
+
+    def knows(self, signer: str) -> bool: ...
+
+    def verify(self, signer: str, message: bytes, signature: bytes) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ChainHead:
+    """The last entry's sequence number and hash: all a third party needs to pin the ledger."""
+
+    sequence: int
+    hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChainProblem:
+    sequence: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"entry {self.sequence}: {self.reason}"
+
+
+class LedgerCorrupted(LamasError):
+    """The stored ledger is not the chain its writers wrote."""
+
+    def __init__(self, problem: ChainProblem) -> None:
+        self.sequence = problem.sequence
+        self.reason = problem.reason
+        super().__init__(
+            f"ledger corrupted at {problem}; restore it from a backup "
+            "(`lamas ledger verify` names the first bad entry)"
+        )
+
+
+class LedgerInputError(InputError):
+    """A ledger was asked for something it cannot do (e.g. append without a signing key)."""
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyReport:
+    entries: int  # entries checked (up to and including the first bad one)
+    signatures: int  # signatures checked
+    head: ChainHead | None  # the last entry read that passed its own checks
+    problem: ChainProblem | None = None
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+    def raise_for_problem(self) -> None:
+        if self.problem is not None:
+            raise LedgerCorrupted(self.problem)
+
+    def __str__(self) -> str:
+        if self.problem is not None:
+            return f"BROKEN at {self.problem} ({self.entries:,} entries read)"
+        where = f"head {self.head.sequence} {self.head.hash[:16]}" if self.head else "empty"
+        return f"ok: {self.entries:,} entries, {self.signatures:,} signatures, {where}"
+
+
+class ChainVerifier:
+    """Checks entries fed in sequence order, in as many batches as the caller likes.
+
+    Stops at the first bad entry; `report()` names it. Every entry's sequence, hash and link
+    are checked; each signature present is checked; see the module doc for the coverage rule.
+    """
+
+    def __init__(self, keys: SignatureVerifier, *, anchor: ChainHead | None = None) -> None:
+        self.keys = keys
+        self.anchor = anchor
+        self.entries = 0
+        self.signatures = 0
+        self.problem: ChainProblem | None = None
+        self._last = 0
+        self._last_hash = GENESIS
+        self._unsigned_from = 0  # first entry of the current run of unsigned entries, 0 if none
+        self._unsigned_by = ""
+        self._known: set[str] = set()
+
+    def feed(self, rows: Iterable[Raw]) -> bool:
+        """Check the next entries; False once a problem is found (feed no more)."""
+        if self.problem is not None:
+            return False
+        last, last_hash, known = self._last, self._last_hash, self._known
+        sha256 = hashlib.sha256
+        for seq, kind, task, agent, entity, payload, at, signer, prev, digest, sig in rows:
+            self.entries += 1
+            if seq != last + 1:
+                missing = last + 1 if seq > last else seq
+                why = "is missing (deleted?)" if seq > last else f"comes again after {last}"
+                return self._fail(missing, f"sequence gap: entry {last + 1} {why}")
+            content = content_bytes(seq, kind, task, agent, entity, payload, at, signer, prev)
+            if sha256(content).hexdigest() != digest:
+                return self._fail(seq, "content does not match its hash (edited or moved)")
+            if prev != last_hash:
+                return self._fail(
+                    seq,
+                    f"prev_hash does not match entry {last}'s hash "
+                    "(entries reordered or inserted, or the previous entry rewritten)",
+                )
+            if self._unsigned_from and signer != self._unsigned_by:
+                return self._fail(
+                    self._unsigned_from,
+                    f"unsigned, and no signature of its writer covers it "
+                    f"(entry {seq} is by another signer)",
+                )
+            if signer not in known:
+                if not self.keys.knows(signer):
+                    return self._fail(seq, f"written by unknown signer {signer!r}")
+                known.add(signer)
+            if sig is None:
+                if not self._unsigned_from:
+                    self._unsigned_from, self._unsigned_by = seq, signer
+            else:
+                self.signatures += 1
+                if not self._signature_ok(signer, digest, sig):
+                    return self._fail(
+                        seq,
+                        f"signature does not verify with signer {signer!r}'s key "
+                        "(forged, or the entries up to here rewritten)",
+                    )
+                self._unsigned_from = 0
+            anchor = self.anchor
+            if anchor is not None and seq == anchor.sequence and digest != anchor.hash:
+                return self._fail(seq, "hash differs from the anchor's (history rewritten)")
+            last, last_hash = seq, digest
+            self._last, self._last_hash = last, last_hash
+        return True
+
+    def report(self, seconds: float = 0.0) -> VerifyReport:
+        """The verdict on everything fed so far, taken as the whole ledger."""
+        if self.problem is None and self._unsigned_from:
+            self.problem = ChainProblem(
+                self._unsigned_from,
+                "unsigned, and no signature of its writer covers it "
+                "(the ledger ends unsigned: later entries deleted?)",
+            )
+        if self.problem is None and self.anchor is not None and self._last < self.anchor.sequence:
+            self.problem = ChainProblem(
+                self._last + 1,
+                f"is missing: the anchor says the ledger reached {self.anchor.sequence} "
+                "(truncated?)",
+            )
+        head = ChainHead(self._last, self._last_hash) if self._last else None
+        return VerifyReport(self.entries, self.signatures, head, self.problem, seconds)
+
+    def _signature_ok(self, signer: str, digest: str, signature: str) -> bool:
+        try:
+            raw = bytes.fromhex(signature)
+        except ValueError:
+            return False
+        return self.keys.verify(signer, signing_message(digest), raw)
+
+    def _fail(self, sequence: int, reason: str) -> bool:
+        self.problem = ChainProblem(sequence, reason)
+        return False
+
+
+def verify_entries(
+    entries: Iterable[LedgerEntry], keys: SignatureVerifier, *, anchor: ChainHead | None = None
+) -> VerifyReport:
+    """Verify a whole ledger given as entries in sequence order."""
+    verifier = ChainVerifier(keys, anchor=anchor)
+    verifier.feed(entry.raw() for entry in entries)
+    return verifier.report()
