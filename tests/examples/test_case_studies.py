@@ -223,3 +223,41 @@ async def test_travel_follow_up_changes_the_train_and_keeps_the_hotel(
     departs = dt.datetime.fromisoformat(booked)
     assert abs(departs.hour * 60 + departs.minute - 9 * 60) <= 30
     assert again.runs["hotel.book"] is hotel_booking  # the hotel was not booked twice
+
+
+async def test_travel_task_is_written_to_the_ledger_and_settled(
+    embedder: MiniLMEmbedder, tmp_path: Path
+) -> None:
+    from decimal import Decimal
+
+    from lamas.economy.ledger import Ledger
+    from lamas.economy.recorder import LedgerRecorder
+    from lamas.protocol.ledger import EntryKind
+    from lamas.security.identity import PrivateKey
+    from lamas.store import create_engine
+
+    orchestrator, _ = build("travel", "orchestrator", embedder)
+    ledger = Ledger(create_engine(f"sqlite:///{tmp_path / 'ledger.db'}"), PrivateKey.generate())
+    recorder = LedgerRecorder(ledger, orchestrator, commission=Decimal("0.10"))
+    session = await orchestrator.submit(TRAVEL)
+    assert session.task.state is TaskState.COMPLETED
+    entries = list(ledger.entries(task_id=session.task.id))
+    kinds = [e.kind for e in entries]
+    assert kinds[0] == EntryKind.TASK_OPENED
+    assert kinds.count(EntryKind.STEP_DONE) == 4
+    outcome = next(e for e in entries if e.kind == EntryKind.OUTCOME)
+    train = Decimal(str(session.runs["ticket.book"].output["price"]))
+    hotel = Decimal(str(session.runs["hotel.book"].output["total"]))
+    assert Decimal(outcome.payload["value"]) == ((train + hotel) * Decimal("0.10")).quantize(
+        Decimal("0.01")
+    )
+    assert len(outcome.payload["components"]) == 2
+    settlement = recorder.settlements[session.task.id]
+    shares = settlement.shares
+    chosen = session.runs["ticket.book"].agent
+    loser = ({"railgo", "swiftrail"} - {chosen}).pop()
+    assert shares[loser] == pytest.approx(0.0)
+    assert shares["personal"] > shares["staywell"] > shares[chosen]  # needed for both bookings
+    payouts = [e for e in entries if e.kind == EntryKind.PAYOUT]
+    assert sum(Decimal(p.payload["amount"]) for p in payouts) == Decimal(outcome.payload["value"])
+    assert ledger.verify().ok

@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.tree import Tree
 
+from lamas.economy.recorder import LedgerRecorder
 from lamas.errors import ConfigError
 from lamas.protocol.messages import Envelope
 from lamas.protocol.tasks import TaskState
@@ -156,6 +157,7 @@ async def run_demo(
         )
         card = next(a.card for a in spec.agents if a.card.id == orchestrator_id)
         network.add(orchestrator.agent(card))
+        recorder = LedgerRecorder(open_ledger(), orchestrator)
     text = instruction or DEFAULT_INSTRUCTIONS[name]
     console.print(
         f"[bold]{spec.name}[/] ({spec.topology.kind}, "
@@ -173,7 +175,50 @@ async def run_demo(
     if session.task.status_message is not None:
         console.print(f"[bold green]answer:[/]\n{session.task.status_message.text}")
     report(console, session, narrator)
+    settlement = recorder.settlements.get(session.task.id)
+    if settlement is not None:
+        show_settlement(console, settlement, recorder)
     return session
+
+
+def open_ledger() -> Any:
+    """The ledger in the default database, written with the platform's key (made once)."""
+    from lamas.config import lamas_home
+    from lamas.economy.ledger import Ledger
+    from lamas.security.identity import PrivateKey
+    from lamas.store import create_engine
+
+    key_file = lamas_home() / "keys" / "platform.key"
+    if key_file.exists():
+        signer = PrivateKey.load(key_file)
+    else:
+        key_file.parent.mkdir(parents=True, exist_ok=True)
+        signer = PrivateKey.generate()
+        signer.save(key_file)
+    return Ledger(create_engine(), signer)
+
+
+def show_settlement(console: Console, settlement: Any, recorder: Any) -> None:
+    """Each agent's Shapley credit and each entity's payout for the task."""
+    game = settlement.game
+    console.print(
+        f"[bold]settlement[/]: value {game.total} {recorder.currency} "
+        f"({', '.join(f'{c.label} {c.value}' for c in game.components)}); "
+        f"platform fee {settlement.split.platform_fee}"
+    )
+    table = Table(title="credit (Shapley) and payouts")
+    for column in ("agent", "entity", "credit", "payout"):
+        table.add_column(column, justify="left" if column in ("agent", "entity") else "right")
+    for agent, share in sorted(settlement.shares.items(), key=lambda kv: -kv[1]):
+        table.add_row(
+            agent,
+            recorder.owner(agent),
+            f"{share:.2f}",
+            str(settlement.split.by_agent.get(agent, "0.00")),
+        )
+    table.add_row("(platform fee)", "platform", "", str(settlement.split.platform_fee))
+    console.print(table)
+    console.print("[dim]the ledger: `lamas ledger show --task ...`, `lamas ledger verify`[/]")
 
 
 def _profile_fields(spec: Any) -> tuple[str, ...]:

@@ -114,6 +114,10 @@ class Outcome(Wire):
     basis: ValueBasis
     units: int | None = Field(default=None, ge=0, description="clicks, conversions, impressions")
     note: str = ""
+    components: tuple[dict[str, Any], ...] = Field(
+        default=(),
+        description="the value as a game: each part's label, value, and the agents it needed",
+    )
 
 
 class CreditAllocated(Wire):
