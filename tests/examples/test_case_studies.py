@@ -261,3 +261,40 @@ async def test_travel_task_is_written_to_the_ledger_and_settled(
     payouts = [e for e in entries if e.kind == EntryKind.PAYOUT]
     assert sum(Decimal(p.payload["amount"]) for p in payouts) == Decimal(outcome.payload["value"])
     assert ledger.verify().ok
+
+
+async def test_counterfactual_credit_replays_the_task_without_each_agent(
+    embedder: MiniLMEmbedder,
+) -> None:
+    from decimal import Decimal
+
+    from lamas.economy.counterfactual import counterfactual_values
+    from lamas.protocol.credit import shapley
+
+    orchestrator, _ = build("travel", "orchestrator", embedder)
+    session = await orchestrator.submit(TRAVEL)
+    assert session.task.state is TaskState.COMPLETED
+    players = ["railgo", "swiftrail", "personal", "staywell"]
+    values = await counterfactual_values(
+        orchestrator.network,
+        session,
+        orchestrator.skills,
+        players,
+        sender="orchestrator",
+        platform=["logger"],
+        commission=Decimal("0.10"),
+        flat_fee=Decimal("0.05"),
+    )
+    assert len(values) == 16
+    everyone = frozenset(players)
+    train = Decimal(str(session.runs["ticket.book"].output["price"]))
+    hotel = Decimal(str(session.runs["hotel.book"].output["total"]))
+    assert values[everyone] == pytest.approx(float((train + hotel) * Decimal("0.10")), abs=0.02)
+    assert values[frozenset({"staywell", "railgo", "swiftrail"})] == 0.0  # nobody can book
+    chosen = session.runs["ticket.book"].agent
+    loser = ({"railgo", "swiftrail"} - {chosen}).pop()
+    # Without the winner, the loser's train would have been booked instead.
+    assert values[everyone - {chosen}] > values[everyone - {chosen, loser}]
+    shares = shapley(players, lambda s: values[s])
+    assert shares[loser] > 0  # credited for what it could have done
+    assert sum(shares.values()) == pytest.approx(values[everyone])

@@ -316,3 +316,27 @@ def test_skill_router_must_match_the_card() -> None:
         skill_router(made.card, {"hotel.book": fn, "hotel.fly": fn})
     assert "hotel.search" in str(caught.value)
     assert "hotel.fly" in str(caught.value)
+
+
+async def test_subset_serves_the_same_handlers_without_the_others() -> None:
+    from lamas.agent import Agent
+    from lamas.errors import NoCapability, UnknownAgent
+    from lamas.protocol import AgentCard, Context, Envelope, Message, Skill
+    from lamas.runtime import Network
+
+    skill = Skill(name="work", description="work")
+
+    def make(name: str) -> Agent:
+        async def handle(envelope: Envelope, context: Context) -> Message:
+            return Message.of_text(name)
+
+        return Agent(AgentCard(id=name, name=name, entity=name, skills=(skill,)), handle)
+
+    network = Network([make("a"), make("b")])
+    only_b = network.subset(["b"])
+    assert [c.id for c in only_b.find("work")] == ["b"]
+    assert (await only_b.call("work", Message.of_text("x"), sender="u")).text == "b"
+    with pytest.raises(NoCapability):
+        await network.subset([]).call("work", Message.of_text("x"), sender="u")
+    with pytest.raises(UnknownAgent):
+        network.subset(["zed"])

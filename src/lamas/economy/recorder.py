@@ -9,12 +9,18 @@ the platform fee and each entity's payout, all in the ledger.
 from __future__ import annotations
 
 from collections import defaultdict
-from decimal import Decimal, InvalidOperation
-from typing import Any
+from decimal import Decimal
 
 from lamas.economy.ledger import Ledger, NewEntry
 from lamas.economy.revenue import CENT, PLATFORM, Quality
-from lamas.economy.settlement import Game, Settlement, StepFacts, components_of, settle
+from lamas.economy.settlement import (
+    Game,
+    Settlement,
+    StepFacts,
+    booked_amount,
+    components_of,
+    settle,
+)
 from lamas.protocol.ledger import (
     CreditAllocated,
     EntryKind,
@@ -30,9 +36,6 @@ from lamas.protocol.messages import Envelope
 from lamas.runtime.network import Network
 from lamas.runtime.orchestrator import Orchestrator
 from lamas.runtime.session import Event, Session, StepRun
-
-AMOUNT_FIELDS = ("total", "price", "amount")
-"""Where a committing step's output says how much it booked."""
 
 
 class LedgerRecorder:
@@ -142,7 +145,7 @@ class LedgerRecorder:
                     frozenset(candidates),
                     frozenset(called.get(run.agent, set()) - platform - {run.agent}),
                     commits=bool(skill.requires),
-                    amount=_amount(run.output),
+                    amount=booked_amount(run.output),
                 )
             )
         return facts
@@ -198,14 +201,3 @@ class LedgerRecorder:
         ]
         self.ledger.append_many(entries)
         return settlement
-
-
-def _amount(output: dict[str, Any]) -> Decimal | None:
-    for name in AMOUNT_FIELDS:
-        value = output.get(name)
-        if isinstance(value, int | float | str) and not isinstance(value, bool):
-            try:
-                return Decimal(str(value))
-            except InvalidOperation:
-                continue
-    return None

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from lamas.economy.revenue import CENT, Split, split_revenue
@@ -146,3 +146,19 @@ def components_of(
     if not components:
         components = [Component("task", flat_fee, needs_of(by_id.values()))]
     return tuple(components)
+
+
+AMOUNT_FIELDS = ("total", "price", "amount")
+"""Where a committing step's output says how much it booked."""
+
+
+def booked_amount(output: Mapping[str, Any]) -> Decimal | None:
+    """The amount a step's output says was booked, exactly (None if it says none)."""
+    for name in AMOUNT_FIELDS:
+        value = output.get(name)
+        if isinstance(value, int | float | str) and not isinstance(value, bool):
+            try:
+                return Decimal(str(value))
+            except InvalidOperation:
+                continue
+    return None

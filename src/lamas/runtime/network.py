@@ -52,6 +52,22 @@ class Network:
         for skill in card.skills:
             self._by_skill[skill.name].remove(agent_id)
 
+    def subset(self, agent_ids: Iterable[str]) -> Network:
+        """A network of only these agents, served by the same handlers, under the same
+        access policy (for what-if runs: what would the task have been without X?)."""
+        keep = set(agent_ids)
+        unknown = sorted(keep - set(self._cards))
+        if unknown:
+            raise UnknownAgent(unknown[0])
+        return Network(
+            (
+                Agent(card, self.transport.handler(card.id))
+                for card in self._cards.values()
+                if card.id in keep
+            ),
+            policy=self.transport.policy,
+        )
+
     def card(self, agent_id: str) -> AgentCard:
         try:
             return self._cards[agent_id]

@@ -55,6 +55,7 @@ from lamas.runtime.session import (
     StepRun,
     chosen_output,
     downstream,
+    step_inputs,
     summarize,
 )
 from lamas.runtime.slots import Filled, SlotFiller
@@ -291,14 +292,13 @@ class Orchestrator:
         run = StepRun(step=step)
         started = time.perf_counter()
         skill = self.skills[step.capability]
-        inputs = dict(session.slots.get(step.id, {}))
-        affinity: str | None = None
-        for need in step.depends_on:
-            previous = session.runs[need]
-            for name in skill.input_schema.get("properties", {}):
-                if name not in inputs and name in previous.output:
-                    inputs[name] = previous.output[name]
-            affinity = affinity or previous.agent
+        upstream = [session.runs[need] for need in step.depends_on]
+        inputs = step_inputs(
+            session.slots.get(step.id, {}),
+            skill.input_schema.get("properties", {}),
+            (previous.output for previous in upstream),
+        )
+        affinity = next((previous.agent for previous in upstream if previous.agent), None)
         run.inputs = inputs
         providers = [card.id for card in self.network.find(step.capability)]
         try:

@@ -5,7 +5,7 @@ Plain values and pure helpers, apart from the orchestrator's control flow.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -63,6 +63,20 @@ class Session:
     def question(self) -> str | None:
         message = self.task.status_message
         return message.text if message and self.task.state is TaskState.INPUT_REQUIRED else None
+
+
+def step_inputs(
+    filled: Mapping[str, Any], wanted: Iterable[str], upstream: Iterable[Mapping[str, Any]]
+) -> dict[str, Any]:
+    """A step's inputs: what was filled from the user's words, then each `wanted` input
+    still missing taken from the outputs of the steps it depends on (an offer's id, say)."""
+    inputs = dict(filled)
+    names = list(wanted)
+    for output in upstream:
+        for name in names:
+            if name not in inputs and name in output:
+                inputs[name] = output[name]
+    return inputs
 
 
 def chosen_output(data: dict[str, Any]) -> dict[str, Any]:

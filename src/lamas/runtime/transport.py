@@ -134,6 +134,13 @@ class LocalTransport:
     def __contains__(self, agent_id: object) -> bool:
         return agent_id in self._boxes
 
+    def handler(self, agent_id: str) -> Handler:
+        """The handler registered for `agent_id` (to serve the same agent elsewhere)."""
+        box = self._boxes.get(agent_id)
+        if box is None:
+            raise UnknownAgent(agent_id)
+        return box.handler
+
     def load(self, agent_id: str) -> int:
         """Envelopes queued for or being handled by `agent_id`."""
         box = self._boxes.get(agent_id)
