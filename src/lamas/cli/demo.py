@@ -177,8 +177,34 @@ async def run_demo(
     report(console, session, narrator)
     settlement = recorder.settlements.get(session.task.id)
     if settlement is not None:
-        show_settlement(console, settlement, recorder)
+        what_if = await counterfactual_shares(orchestrator, recorder, session, settlement)
+        show_settlement(console, settlement, recorder, what_if)
     return session
+
+
+async def counterfactual_shares(
+    orchestrator: Orchestrator, recorder: Any, session: Session, settlement: Any
+) -> dict[str, float]:
+    """Shapley over the replayed task (what each agent could have done), for comparison."""
+    from lamas.economy.counterfactual import MAX_PLAYERS, counterfactual_values
+    from lamas.economy.revenue import PLATFORM
+    from lamas.protocol.credit import shapley
+
+    players = settlement.game.players
+    if len(players) > MAX_PLAYERS:
+        return {}
+    platform = [c.id for c in orchestrator.network.cards if c.entity == PLATFORM]
+    values = await counterfactual_values(
+        orchestrator.network,
+        session,
+        orchestrator.skills,
+        players,
+        sender=orchestrator.agent_id,
+        platform=[p for p in platform if p != orchestrator.agent_id],
+        commission=recorder.commission,
+        flat_fee=recorder.flat_fee,
+    )
+    return shapley(players, lambda coalition: values[coalition])
 
 
 def open_ledger() -> Any:
@@ -198,8 +224,11 @@ def open_ledger() -> Any:
     return Ledger(create_engine(), signer)
 
 
-def show_settlement(console: Console, settlement: Any, recorder: Any) -> None:
-    """Each agent's Shapley credit and each entity's payout for the task."""
+def show_settlement(
+    console: Console, settlement: Any, recorder: Any, what_if: dict[str, float] | None = None
+) -> None:
+    """Each agent's Shapley credit and each entity's payout for the task; `what_if` is the
+    credit by replaying the task without each coalition (counterfactual)."""
     game = settlement.game
     console.print(
         f"[bold]settlement[/]: value {game.total} {recorder.currency} "
@@ -207,16 +236,20 @@ def show_settlement(console: Console, settlement: Any, recorder: Any) -> None:
         f"platform fee {settlement.split.platform_fee}"
     )
     table = Table(title="credit (Shapley) and payouts")
-    for column in ("agent", "entity", "credit", "payout"):
+    columns = ["agent", "entity", "credit", "credit (what-if)", "payout"]
+    for column in columns if what_if else [c for c in columns if "what-if" not in c]:
         table.add_column(column, justify="left" if column in ("agent", "entity") else "right")
     for agent, share in sorted(settlement.shares.items(), key=lambda kv: -kv[1]):
-        table.add_row(
-            agent,
-            recorder.owner(agent),
-            f"{share:.2f}",
-            str(settlement.split.by_agent.get(agent, "0.00")),
-        )
-    table.add_row("(platform fee)", "platform", "", str(settlement.split.platform_fee))
+        cells = [agent, recorder.owner(agent), f"{share:.2f}"]
+        if what_if:
+            cells.append(f"{what_if.get(agent, 0.0):.2f}")
+        table.add_row(*cells, str(settlement.split.by_agent.get(agent, "0.00")))
+    table.add_row(
+        "(platform fee)",
+        "platform",
+        *([""] * (2 if what_if else 1)),
+        str(settlement.split.platform_fee),
+    )
     console.print(table)
     console.print("[dim]the ledger: `lamas ledger show --task ...`, `lamas ledger verify`[/]")
 

@@ -60,7 +60,9 @@ async def replay_value(
                 (outputs[need] for need in step.depends_on),
             )
             providers = [card.id for card in world.find(step.capability)]
-            original = session.runs[step.id].agent if step.id in session.runs else None
+            run = session.runs.get(step.id)
+            original = run.agent if run else None
+            before = run.output if run else {}
             affinity = [served[d] for d in step.depends_on if served.get(d) in providers]
             order = affinity or ([original] if original in providers else []) or providers
             output = None
@@ -81,7 +83,7 @@ async def replay_value(
                     )
                 except Exception:  # an absent partner makes the step fail, as in life
                     continue
-                output, served[step.id] = chosen_output(reply.data), agent
+                output, served[step.id] = _same_choice(reply.data, before), agent
                 break
             if output is None:
                 failed.add(step.id)
@@ -127,3 +129,15 @@ async def counterfactual_values(
                 await replay_value(network, session, skills, coalition, **options)
             )
     return values
+
+
+def _same_choice(data: dict[str, Any], before: dict[str, Any]) -> dict[str, Any]:
+    """The offer the real run settled on, when the replay offers it again (the consensus
+    is not re-run); otherwise the replay's own best offer."""
+    offers = data.get("offers")
+    key = before.get("offer_id")
+    if key is not None and isinstance(offers, list):
+        for offer in offers:
+            if isinstance(offer, dict) and offer.get("offer_id") == key:
+                return dict(offer)
+    return chosen_output(data)
