@@ -110,3 +110,27 @@ def test_market_lists_priced_skills() -> None:
     assert result.exit_code == 0, result.output
     assert "ticket.book" in result.stdout
     assert "EUR/call" in result.stdout
+
+
+def test_payouts_sum_a_periods_payouts_per_entity(tmp_path: Path) -> None:
+    import datetime as dt
+    import json
+
+    from lamas.protocol.ledger import Payout
+
+    url = f"sqlite:///{tmp_path / 'p.db'}"
+    ledger = Ledger(create_engine(url), PrivateKey.generate())
+    for task, amount in (("t1", "1.25"), ("t2", "2.50")):
+        ledger.append(
+            EntryKind.PAYOUT,
+            task_id=task,
+            entity="railgo",
+            payload=Payout(amount=Decimal(amount), currency="EUR"),
+        )
+    period = dt.datetime.now(dt.UTC).strftime("%Y-%m")
+    result = runner.invoke(app, ["payouts", "--period", period, "--db", url, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == [
+        {"entity": "railgo", "currency": "EUR", "tasks": 2, "amount": "3.75"}
+    ]
+    assert runner.invoke(app, ["payouts", "--period", "11-2026", "--db", url]).exit_code == 2

@@ -128,8 +128,7 @@ def bill(
 
     if fmt not in ("table", "csv", "json"):
         raise fail(ValueError(f"--format must be table, csv or json, not {fmt!r}"))
-    if len(period) != 7 or period[4] != "-" or not period.replace("-", "").isdigit():
-        raise fail(ValueError(f"--period must be YYYY-MM, got {period!r}"))
+    _check_period(period)
     try:
         cards = _cards(networks)
         if entity not in {c.entity for c in cards.values()}:
@@ -158,6 +157,60 @@ def bill(
     total = sum((line.amount for line in lines), start=0)
     table.add_row("", "total", "", "", str(total))
     out.print(table)
+
+
+def payouts(
+    period: Annotated[str, typer.Option(help="the month, YYYY-MM")],
+    db: DbOption = None,
+    fmt: Annotated[str, typer.Option("--format", help="table, csv or json")] = "table",
+) -> None:
+    """What each entity is owed for a period: the ledger's payouts, summed."""
+    import csv
+    import io
+    import json
+    from decimal import Decimal
+
+    from lamas.protocol.ledger import EntryKind
+
+    if fmt not in ("table", "csv", "json"):
+        raise fail(ValueError(f"--format must be table, csv or json, not {fmt!r}"))
+    _check_period(period)
+    owed: dict[tuple[str, str], Decimal] = {}
+    tasks: dict[tuple[str, str], set[str]] = {}
+    try:
+        for entry in _ledger(db).entries(kind=EntryKind.PAYOUT):
+            if entry.at.strftime("%Y-%m") != period or entry.entity is None:
+                continue
+            key = (entry.entity, str(entry.payload["currency"]))
+            owed[key] = owed.get(key, Decimal(0)) + Decimal(str(entry.payload["amount"]))
+            tasks.setdefault(key, set()).add(entry.task_id)
+    except LamasError as error:
+        raise fail(error) from None
+    rows = [
+        {"entity": e, "currency": c, "tasks": len(tasks[(e, c)]), "amount": str(owed[(e, c)])}
+        for (e, c) in sorted(owed)
+    ]
+    if fmt == "json":
+        print(json.dumps(rows, indent=2))
+        return
+    if fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=["entity", "currency", "tasks", "amount"])
+        writer.writeheader()
+        writer.writerows(rows)
+        print(buffer.getvalue(), end="")
+        return
+    table = Table(title=f"payouts, {period}")
+    for column in ("entity", "tasks", "amount"):
+        table.add_column(column, justify="left" if column == "entity" else "right")
+    for row in rows:
+        table.add_row(str(row["entity"]), str(row["tasks"]), f"{row['amount']} {row['currency']}")
+    out.print(table)
+
+
+def _check_period(period: str) -> None:
+    if len(period) != 7 or period[4] != "-" or not period.replace("-", "").isdigit():
+        raise fail(ValueError(f"--period must be YYYY-MM, got {period!r}"))
 
 
 def usage(ledger: Ledger) -> list[Usage]:

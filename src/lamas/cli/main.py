@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from lamas.cli.economy import bill, credit_app, market_app
+from lamas.cli.economy import bill, credit_app, market_app, payouts
 from lamas.cli.ledger import ledger_app
 from lamas.errors import LamasError
 
@@ -29,6 +29,7 @@ app.add_typer(ledger_app, name="ledger")
 app.add_typer(credit_app, name="credit")
 app.add_typer(market_app, name="market")
 app.command("bill")(bill)
+app.command("payouts")(payouts)
 
 out = Console()
 err = Console(stderr=True)
