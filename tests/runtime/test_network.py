@@ -321,7 +321,7 @@ def test_skill_router_must_match_the_card() -> None:
 async def test_subset_serves_the_same_handlers_without_the_others() -> None:
     from lamas.agent import Agent
     from lamas.errors import NoCapability, UnknownAgent
-    from lamas.protocol import AgentCard, Context, Envelope, Message, Skill
+    from lamas.protocol import AgentCard, Message, Skill
     from lamas.runtime import Network
 
     skill = Skill(name="work", description="work")
