@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.tree import Tree
 
+from lamas.economy.ledger import platform_ledger
 from lamas.economy.recorder import LedgerRecorder
 from lamas.errors import ConfigError
 from lamas.protocol.messages import Envelope
@@ -157,7 +158,7 @@ async def run_demo(
         )
         card = next(a.card for a in spec.agents if a.card.id == orchestrator_id)
         network.add(orchestrator.agent(card))
-        recorder = LedgerRecorder(open_ledger(), orchestrator)
+        recorder = LedgerRecorder(platform_ledger(), orchestrator)
     text = instruction or DEFAULT_INSTRUCTIONS[name]
     console.print(
         f"[bold]{spec.name}[/] ({spec.topology.kind}, "
@@ -205,23 +206,6 @@ async def counterfactual_shares(
         flat_fee=recorder.flat_fee,
     )
     return shapley(players, lambda coalition: values[coalition])
-
-
-def open_ledger() -> Any:
-    """The ledger in the default database, written with the platform's key (made once)."""
-    from lamas.config import lamas_home
-    from lamas.economy.ledger import Ledger
-    from lamas.security.identity import PrivateKey
-    from lamas.store import create_engine
-
-    key_file = lamas_home() / "keys" / "platform.key"
-    if key_file.exists():
-        signer = PrivateKey.load(key_file)
-    else:
-        key_file.parent.mkdir(parents=True, exist_ok=True)
-        signer = PrivateKey.generate()
-        signer.save(key_file)
-    return Ledger(create_engine(), signer)
 
 
 def show_settlement(

@@ -67,6 +67,10 @@ def credit_compare(
         outcome = next((e for e in entries if e.kind == EntryKind.OUTCOME), None)
         if outcome is None:
             raise LamasError(f"task {task_id!r} has no outcome in the ledger (not completed?)")
+        if str(outcome.payload.get("note", "")).startswith("traffic: "):
+            raise LamasError(
+                f"task {task_id!r} is a traffic conversion: see `lamas traffic report`"
+            )
         game = Game(tuple(Component.from_json(c) for c in outcome.payload["components"]))
         calls: dict[str, float] = {}
         order: list[str] = []

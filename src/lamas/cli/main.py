@@ -14,6 +14,7 @@ from rich.table import Table
 
 from lamas.cli.economy import bill, credit_app, market_app, payouts
 from lamas.cli.ledger import ledger_app
+from lamas.cli.traffic import traffic_app
 from lamas.errors import LamasError
 
 app = typer.Typer(
@@ -28,6 +29,7 @@ app.add_typer(models_app, name="models")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(credit_app, name="credit")
 app.add_typer(market_app, name="market")
+app.add_typer(traffic_app, name="traffic")
 app.command("bill")(bill)
 app.command("payouts")(payouts)
 

@@ -305,3 +305,20 @@ class Ledger:
                     break
                 cursor = rows[-1][0]
         return verifier.report(time.perf_counter() - started)
+
+
+def platform_ledger(url: str | None = None) -> Ledger:
+    """The ledger at `url` (default: the configured database), written with the
+    platform's own key, which is made once in `LAMAS_HOME/keys/platform.key`."""
+    from lamas.config import lamas_home
+    from lamas.security.identity import PrivateKey
+    from lamas.store import create_engine
+
+    key_file = lamas_home() / "keys" / "platform.key"
+    if key_file.exists():
+        signer = PrivateKey.load(key_file)
+    else:
+        key_file.parent.mkdir(parents=True, exist_ok=True)
+        signer = PrivateKey.generate()
+        signer.save(key_file)
+    return Ledger(create_engine(url), signer)

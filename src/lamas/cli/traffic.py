@@ -1,0 +1,208 @@
+"""`lamas traffic simulate`, `lamas traffic report`: ad traffic, priced and attributed."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from lamas.errors import LamasError
+
+if TYPE_CHECKING:
+    from lamas.economy.attribution import AgentTraffic, Audience, TrafficReport
+    from lamas.economy.ledger import Ledger
+
+traffic_app = typer.Typer(
+    help="Traffic monetization: impressions, clicks and conversions priced by CPM, CPC and "
+    "CPA, each conversion attributed by Shapley or last touch.",
+    no_args_is_help=True,
+)
+
+out = Console()
+err = Console(stderr=True)
+
+# How the travel example's agents reach users in a simulation: (reach, ctr, funnel stage).
+# The maps agent is everywhere early (awareness) and rarely clicked; the vendors are met
+# later, when the user is choosing, and clicked more. Other agents get DEFAULT_AUDIENCE.
+TRAVEL_AUDIENCES = {
+    "navigator": (3.0, 0.02, 0),
+    "railgo": (1.0, 0.20, 1),
+    "swiftrail": (0.8, 0.15, 1),
+    "staywell": (1.0, 0.25, 1),
+}
+DEFAULT_AUDIENCE = (1.0, 0.10, 1)
+NOT_ADVERTISERS = {"platform", "user"}  # entities whose agents show no ads
+
+DbOption = Annotated[
+    str | None,
+    typer.Option("--db", help="database URL (default: $LAMAS_DATABASE_URL, else the local file)"),
+]
+BatchOption = Annotated[
+    str | None,
+    typer.Option("--batch", help="the batch id (default for simulate: traffic-s<SEED>-n<N>)"),
+]
+
+
+def fail(error: Exception) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {error}")
+    return typer.Exit(code=2)
+
+
+@traffic_app.command("simulate")
+def simulate(
+    journeys: Annotated[
+        int, typer.Option("--journeys", "-j", help="how many user journeys to simulate")
+    ] = 200,
+    seed: Annotated[int, typer.Option(help="random seed: the same seed, the same journeys")] = 0,
+    db: DbOption = None,
+    batch: BatchOption = None,
+    network: Annotated[
+        Path | None,
+        typer.Option(help="network file whose agents show the ads (default: the travel example)"),
+    ] = None,
+    rule: Annotated[
+        str, typer.Option(help="how conversion fees are credited: shapley or last_touch")
+    ] = "shapley",
+    cpm: Annotated[str, typer.Option(help="price per 1000 impressions")] = "2.00",
+    cpc: Annotated[str, typer.Option(help="price per click")] = "0.30",
+    cpa: Annotated[str, typer.Option(help="fixed price per conversion")] = "5.00",
+    cpa_rate: Annotated[str, typer.Option(help="plus this fraction of the conversion value")] = "0",
+    currency: Annotated[str, typer.Option(help="ISO 4217 currency code")] = "EUR",
+) -> None:
+    """Simulate user journeys over a network's agents, record them in the ledger, and show
+    each agent's traffic, revenue and attributed conversion value, read back from it."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from lamas.economy.attribution import (
+        RULES,
+        TrafficPrices,
+        read_traffic,
+        record_traffic,
+        simulate_journeys,
+    )
+
+    if journeys < 1:
+        raise fail(ValueError(f"--journeys must be 1 or more, got {journeys}"))
+    if rule not in RULES:
+        raise fail(ValueError(f"--rule must be one of {', '.join(RULES)}, got {rule!r}"))
+    try:
+        prices = TrafficPrices(
+            _decimal(cpm, "--cpm"),
+            _decimal(cpc, "--cpc"),
+            _decimal(cpa, "--cpa"),
+            _decimal(cpa_rate, "--cpa-rate"),
+            currency,
+        )
+        audiences, owners = _audiences(network)
+        simulated = simulate_journeys(audiences, journeys, seed=seed)
+        ledger = _writer(db)
+        name = batch or f"traffic-s{seed}-n{journeys}"
+        record_traffic(ledger, simulated, prices, batch=name, rule=rule, owners=owners)
+        report = read_traffic(ledger, batch=name)
+    except (LamasError, ValueError) as error:
+        raise fail(error) from None
+    except (SQLAlchemyError, OSError) as error:
+        raise fail(RuntimeError(f"cannot write the ledger: {error}")) from None
+    out.print(
+        f"recorded batch [bold]{name}[/]: {journeys} journeys, {report.conversions} converted"
+    )
+    show(report, f"traffic of batch {name}")
+
+
+@traffic_app.command("report")
+def report(db: DbOption = None, batch: BatchOption = None) -> None:
+    """Each agent's traffic, revenue and attributed conversion value, read from the ledger."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from lamas.economy.attribution import read_traffic
+    from lamas.economy.ledger import Ledger
+    from lamas.store import create_engine
+
+    try:
+        traffic = read_traffic(Ledger(create_engine(db)), batch=batch)
+    except LamasError as error:
+        raise fail(error) from None
+    except SQLAlchemyError as error:
+        raise fail(RuntimeError(f"cannot read the ledger: {error}")) from None
+    show(traffic, f"traffic of batch {batch}" if batch else "traffic of every batch")
+
+
+def show(report: TrafficReport, title: str) -> None:
+    """The per-agent table: rates, revenue by basis, conversion value by rule."""
+    cur = report.currency
+    rule = (report.rule or "-").replace("_", " ")
+    table = Table(
+        title=f"{title}: {report.conversions} conversions worth {report.conversion_value} "
+        f"{cur}, fees {report.fees} {cur} credited by {rule}"
+    )
+    table.add_column("agent", no_wrap=True)
+    for column in ("impr.", "clicks", "CTR", "conv.", "CVR", "CPM", "CPC", "CPA", "revenue"):
+        table.add_column(column, justify="right", no_wrap=True)
+    table.add_column("value: Shapley", justify="right", no_wrap=True)
+    table.add_column("value: last touch", justify="right", no_wrap=True)
+    agents = list(report.agents.values())
+    for agent in agents:
+        r = agent.rates
+        table.add_row(
+            agent.agent,
+            str(r.impressions),
+            str(r.clicks),
+            f"{r.ctr:.1%}",
+            str(r.conversions),
+            f"{r.cvr:.1%}",
+            *(str(m) for m in _money(agent)),
+        )
+    zero = Decimal("0.00")
+    table.add_row(
+        "total",
+        str(sum(a.rates.impressions for a in agents)),
+        str(sum(a.rates.clicks for a in agents)),
+        "",
+        str(sum(a.rates.conversions for a in agents)),
+        "",
+        *(str(sum(column, zero)) for column in zip(*map(_money, agents), strict=True)),
+        style="bold",
+    )
+    # A wide table: when not on a terminal (piped, captured), don't squeeze it to 80 columns.
+    console = out if out.is_terminal else Console(width=max(out.width, 160))
+    console.print(table)
+    console.print(
+        f"[dim]CPA: each agent's share of the conversion fees, as credited in the ledger; "
+        f"value: each conversion's value ({cur}) split by Shapley over a lift model of the "
+        "touches, or all to the last click (else the last impression).[/]"
+    )
+
+
+def _money(agent: AgentTraffic) -> tuple[Decimal, ...]:
+    return (agent.cpm, agent.cpc, agent.cpa, agent.revenue, agent.shapley, agent.last_touch)
+
+
+def _decimal(text: str, option: str) -> Decimal:
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        raise ValueError(f"{option} must be a decimal amount like 2.50, got {text!r}") from None
+
+
+def _audiences(network: Path | None) -> tuple[list[Audience], dict[str, str]]:
+    """The agents that show ads (not the platform's, not the user's), and their owners."""
+    from lamas.cli.demo import examples_dir
+    from lamas.economy.attribution import Audience
+    from lamas.runtime.netfile import load_spec
+
+    spec = load_spec(network or examples_dir() / "travel" / "network.yaml")
+    cards = [a.card for a in spec.agents if a.card.entity not in NOT_ADVERTISERS]
+    if not cards:
+        raise ValueError(f"network {spec.name!r} has no agents outside the platform and user")
+    audiences = [Audience(c.id, *TRAVEL_AUDIENCES.get(c.id, DEFAULT_AUDIENCE)) for c in cards]
+    return audiences, {c.id: c.entity for c in cards}
+
+
+def _writer(url: str | None) -> Ledger:
+    from lamas.economy.ledger import platform_ledger
+
+    return platform_ledger(url)
