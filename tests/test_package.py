@@ -52,3 +52,45 @@ def test_protocol_imports_nothing_above_it() -> None:
                 }:
                     offenders.append(f"{source.name}: {name}")
     assert offenders == []
+
+
+LAYERS = {
+    "errors": 0,
+    "config": 0,
+    "protocol": 0,
+    "store": 1,
+    "llm": 2,
+    "economy": 3,
+    "privacy": 3,
+    "security": 3,
+    "experience": 3,
+    "agent": 4,
+    "runtime": 5,
+    "interop": 6,
+    "cli": 7,
+    "dashboard": 7,
+}
+
+
+def test_every_import_points_down_the_layers() -> None:
+    """DESIGN.md: an arrow only ever points down (lazy imports inside functions included)."""
+    import ast
+    from pathlib import Path
+
+    root = Path(lamas.__file__).parent
+    offenders = []
+    for source in root.rglob("*.py"):
+        parts = source.relative_to(root).with_suffix("").parts
+        layer = parts[0]
+        if layer not in LAYERS:
+            continue
+        for node in ast.walk(ast.parse(source.read_text())):
+            if (
+                isinstance(node, ast.ImportFrom)
+                and node.module
+                and node.module.startswith("lamas.")
+            ):
+                target = node.module.split(".")[1]
+                if target in LAYERS and LAYERS[target] > LAYERS[layer]:
+                    offenders.append(f"{source.relative_to(root)} imports {node.module}")
+    assert offenders == []

@@ -231,8 +231,8 @@ async def test_travel_task_is_written_to_the_ledger_and_settled(
     from decimal import Decimal
 
     from lamas.economy.ledger import Ledger
-    from lamas.economy.recorder import LedgerRecorder
     from lamas.protocol.ledger import EntryKind
+    from lamas.runtime.ledger_hook import LedgerRecorder
     from lamas.security.identity import PrivateKey
     from lamas.store import create_engine
 
@@ -268,8 +268,8 @@ async def test_counterfactual_credit_replays_the_task_without_each_agent(
 ) -> None:
     from decimal import Decimal
 
-    from lamas.economy.counterfactual import counterfactual_values
     from lamas.protocol.credit import shapley
+    from lamas.runtime.counterfactual import counterfactual_values
 
     orchestrator, _ = build("travel", "orchestrator", embedder)
     session = await orchestrator.submit(TRAVEL)

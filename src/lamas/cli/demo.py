@@ -21,10 +21,10 @@ from rich.table import Table
 from rich.tree import Tree
 
 from lamas.economy.ledger import platform_ledger
-from lamas.economy.recorder import LedgerRecorder
 from lamas.errors import ConfigError
 from lamas.protocol.messages import Envelope
 from lamas.protocol.tasks import TaskState
+from lamas.runtime.ledger_hook import LedgerRecorder
 from lamas.runtime.orchestrator import Orchestrator
 from lamas.runtime.session import Event, Session
 
@@ -187,9 +187,9 @@ async def counterfactual_shares(
     orchestrator: Orchestrator, recorder: Any, session: Session, settlement: Any
 ) -> dict[str, float]:
     """Shapley over the replayed task (what each agent could have done), for comparison."""
-    from lamas.economy.counterfactual import MAX_PLAYERS, counterfactual_values
     from lamas.economy.revenue import PLATFORM
     from lamas.protocol.credit import shapley
+    from lamas.runtime.counterfactual import MAX_PLAYERS, counterfactual_values
 
     players = settlement.game.players
     if len(players) > MAX_PLAYERS:
