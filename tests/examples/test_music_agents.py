@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -17,24 +14,13 @@ from lamas.agent import Agent
 from lamas.errors import AccessDenied, InputError, SchemaViolation
 from lamas.protocol import Envelope, Message
 from lamas.runtime import Network, Rule, RulePolicy
-from lamas.runtime.netfile import load_spec
+from lamas.runtime.netfile import load_module_file, load_spec
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "music"
 DATA = EXAMPLE / "data"
 
 
-def load_module(name: str, path: Path) -> ModuleType:
-    """Import a file under a name of our own: both examples have a module called `agents`."""
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up while the class is made
-    spec.loader.exec_module(module)
-    return module
-
-
-music = load_module("music_example_agents", EXAMPLE / "agents.py")
+music = load_module_file(EXAMPLE / "agents.py")
 PROFILE = json.loads((DATA / "profile.json").read_text(encoding="utf-8"))
 with (DATA / "songs.csv").open(encoding="utf-8", newline="") as _file:
     SONGS = list(csv.DictReader(_file))

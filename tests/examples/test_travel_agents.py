@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import csv
-import importlib.util
 import itertools
 import json
 import math
-import sys
 from collections.abc import AsyncIterator
 from datetime import datetime, time
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -21,7 +18,7 @@ from lamas.agent import Agent
 from lamas.errors import AccessDenied, InputError, SchemaViolation
 from lamas.protocol import AgentCard, Context, Envelope, Message, Skill
 from lamas.runtime import Network, Rule, RulePolicy
-from lamas.runtime.netfile import load_spec
+from lamas.runtime.netfile import load_module_file, load_spec
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "travel"
 DATA = EXAMPLE / "data"
@@ -36,18 +33,7 @@ MAIN_PAIRS = [
 ]
 
 
-def load_module(name: str, path: Path) -> ModuleType:
-    """Import a file under a name of our own: both examples have a module called `agents`."""
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up while the class is made
-    spec.loader.exec_module(module)
-    return module
-
-
-travel = load_module("travel_example_agents", EXAMPLE / "agents.py")
+travel = load_module_file(EXAMPLE / "agents.py")
 PROFILE = json.loads((DATA / "profile.json").read_text(encoding="utf-8"))
 
 

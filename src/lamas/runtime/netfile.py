@@ -100,7 +100,7 @@ def _import(reference: str, base_dir: Path | None = None) -> Any:
     local = base_dir / f"{module_name.replace('.', '/')}.py" if base_dir else None
     try:
         if local is not None and local.is_file():
-            module = _load_file(local)
+            module = load_module_file(local)
         else:
             module = importlib.import_module(module_name)
     except ImportError as error:
@@ -111,7 +111,7 @@ def _import(reference: str, base_dir: Path | None = None) -> Any:
         raise ConfigError(f"module {module_name!r} has no {attribute!r}") from None
 
 
-def _load_file(path: Path) -> ModuleType:
+def load_module_file(path: Path) -> ModuleType:
     """Import a network's own module by path, under a name unique to its folder: two
     networks may each have an `agents.py`."""
     import hashlib
