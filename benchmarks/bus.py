@@ -25,14 +25,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
+
+from _results import finish  # benchmarks/ is on the path when run as a script
 
 from lamas.agent import Agent
 from lamas.protocol import AgentCard, Context, Envelope, Message, Skill
 from lamas.runtime import Network
 
-RESULTS = Path(__file__).parent / "results"
 TARGETS = {"fanout_ratio_n1000": 4.0, "ring_ratio": 0.3, "kib_per_agent": 2.0, "import_ms": 150.0}
 
 
@@ -333,15 +333,7 @@ def main() -> int:
     for name, ours_v, base_v, ratio, target in rows:
         table.add_row(name, f"{ours_v:,.1f}", f"{base_v:,.1f}", f"{ratio:.2f}", target)
     Console().print(table)
-    for key, ok in checks.items():
-        print(f"target {key}: {'met' if ok else 'MISSED'}")
-
-    RESULTS.mkdir(exist_ok=True)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    for path in (RESULTS / f"bus-{stamp}.json", RESULTS / "bus-latest.json"):
-        path.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {RESULTS / 'bus-latest.json'}")
-    return 0 if all(checks.values()) else 1
+    return finish("bus", result, checks)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import platform
 import shutil
 import sqlite3
@@ -33,6 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from _results import finish  # benchmarks/ is on the path when run as a script
 from rich.console import Console
 from rich.table import Table
 
@@ -41,7 +41,6 @@ from lamas.protocol.ledger import GENESIS, content_bytes, draft, format_time
 from lamas.security import PrivateKey
 from lamas.store import create_engine
 
-RESULTS = Path(__file__).parent / "results"
 TARGETS = {"append_batched_per_s": 20_000.0, "verify_1m_seconds": 10.0}
 MILLION = 1_000_000
 console = Console()
@@ -325,15 +324,7 @@ def main() -> int:
         f"{report.entries:,} entries verified with {report.signatures:,} signatures "
         f"(one per batch); written at {result['generate_per_s']:,.0f} entries/s"
     )
-    for name, ok in checks.items():
-        print(f"target {name}: {'met' if ok else 'MISSED'}")
-
-    RESULTS.mkdir(exist_ok=True)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    for path in (RESULTS / f"ledger-{stamp}.json", RESULTS / "ledger-latest.json"):
-        path.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {RESULTS / 'ledger-latest.json'}")
-    return 0 if all(checks.values()) else 1
+    return finish("ledger", result, checks)
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ from typing import Any
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 
+from _results import finish  # benchmarks/ is on the path when run as a script
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
@@ -42,7 +43,6 @@ from lamas.runtime.slots import SlotFiller
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data" / "instructions.jsonl"
-RESULTS = Path(__file__).parent / "results"
 TODAY = dt.date(2026, 11, 25)
 ORCHESTRATORS = ("orchestrator", "music-orchestrator")
 
@@ -176,10 +176,7 @@ def main() -> int:
         print(
             f"routing miss: {miss['instruction']!r}: expected {miss['expected']}, got {miss['got']}"
         )
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "routing-latest.json").write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {RESULTS / 'routing-latest.json'}")
-    return 0
+    return finish("routing", result)
 
 
 if __name__ == "__main__":
