@@ -401,5 +401,5 @@ async def test_a_plain_star_network_builds_without_a_topology_policy(
     path = network_file(tmp_path, handlers, "topology: star\n")
     network = build(load_spec(path))
     assert network.transport.policy is None
-    reply = await network.call("work", Message.of_data({}), sender="anyone")
+    reply = await network.call("work", Message.of_data({}), sender="user")
     assert reply.data["steps"] == ["alpha"]

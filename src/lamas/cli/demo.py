@@ -157,7 +157,10 @@ async def run_demo(
             profile_fields=_profile_fields(spec) if spec.topology.centralized else (),
         )
         card = next(a.card for a in spec.agents if a.card.id == orchestrator_id)
-        network.add(orchestrator.agent(card))
+        defences = network.defences
+        if defences is not None:
+            card = defences.signed_card(card)
+        network.add(orchestrator.agent(card, middleware=defences.middleware() if defences else ()))
         recorder = LedgerRecorder(platform_ledger(), orchestrator)
     text = instruction or DEFAULT_INSTRUCTIONS[name]
     console.print(

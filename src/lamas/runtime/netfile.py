@@ -10,7 +10,9 @@ from typing import Any
 
 from lamas.agent.agent import Agent
 from lamas.errors import ConfigError, MalformedMessage
+from lamas.protocol.cards import AgentCard
 from lamas.protocol.network import NetworkSpec, replica_id
+from lamas.runtime.defences import default_defences
 from lamas.runtime.network import Network
 from lamas.runtime.policy import Rule, RulePolicy
 from lamas.runtime.topology import TopologyPolicy
@@ -49,7 +51,11 @@ def load(path: str | Path, *, external: Iterable[str] = ()) -> tuple[NetworkSpec
 
 
 def build(
-    spec: NetworkSpec, *, base_dir: Path | None = None, external: Iterable[str] = ()
+    spec: NetworkSpec,
+    *,
+    base_dir: Path | None = None,
+    external: Iterable[str] = (),
+    defended: bool = True,
 ) -> Network:
     """A `Network` with every agent of `spec` (and its replicas) registered.
 
@@ -58,7 +64,10 @@ def build(
     left out for the caller to add (an orchestrator built over this network, say).
 
     Its transport enforces the spec's topology (when it is enforceable: a star needs a
-    hub) and its access rules; with neither, every delivery is allowed.
+    hub) and its access rules; with neither, every delivery is allowed. Unless
+    `defended` is False, every agent has keys and a signed card, verifies envelopes
+    across entities and rate-limits its callers (`lamas.runtime.defences`); an external
+    agent gets the same from `network.defences` when the caller adds it.
     """
     replicated = {a.card.id for a in spec.agents if a.replicas > 1}
 
@@ -81,18 +90,38 @@ def build(
     unknown = sorted(left_out - {a.card.id for a in spec.agents})
     if unknown:
         raise ConfigError(f"{spec.name!r} has no agents {', '.join(unknown)} to leave out")
-    for agent_spec in spec.agents:
+    cards = [
+        (agent_spec, _replica_card(agent_spec.card, index, agent_spec.replicas))
+        for agent_spec in spec.agents
+        for index in range(agent_spec.replicas)
+    ]
+    if defended:
+        # Outside callers: the topology's entry (the user) and senders the rules name.
+        named = [r.sender for r in spec.rules if not any(ch in r.sender for ch in "*?[")]
+        network.defences = default_defences(
+            (card for _, card in cards), callers=[spec.topology.entry, *named]
+        )
+        network.transport.signers = network.defences.signers()
+    for agent_spec, card in cards:
         if agent_spec.card.id in left_out:
             continue
         if agent_spec.handler is None:
             raise ConfigError(f"agent {agent_spec.card.id!r} of {spec.name!r} names no handler")
-        factory = _import(agent_spec.handler, base_dir)
-        for index in range(agent_spec.replicas):
-            card = agent_spec.card
-            if agent_spec.replicas > 1:
-                card = card.model_copy(update={"id": replica_id(card.id, index)})
-            network.add(Agent(card, factory(card)))
+        handler = _import(agent_spec.handler, base_dir)(card)
+        if network.defences is not None:
+            agent = Agent(
+                network.defences.signed_card(card),
+                handler,
+                middleware=network.defences.middleware(),
+            )
+        else:
+            agent = Agent(card, handler)
+        network.add(agent)
     return network
+
+
+def _replica_card(card: AgentCard, index: int, replicas: int) -> AgentCard:
+    return card.model_copy(update={"id": replica_id(card.id, index)}) if replicas > 1 else card
 
 
 def _import(reference: str, base_dir: Path | None = None) -> Any:

@@ -10,6 +10,7 @@ from lamas.agent.agent import Agent
 from lamas.errors import ConfigError, NoCapability, UnknownAgent
 from lamas.protocol.cards import AgentCard
 from lamas.protocol.messages import Envelope, Message
+from lamas.runtime.defences import Defences
 from lamas.runtime.transport import DEFAULT_CONCURRENCY, AccessPolicy, LocalTransport
 
 Balance = Literal["round_robin", "least_loaded"]
@@ -32,6 +33,8 @@ class Network:
                 "a policy beside a ready-made transport would not be enforced"
             )
         self.transport = transport or LocalTransport(policy=policy)
+        self.defences: Defences | None = None
+        """Keys, signed cards and the default middleware, when built with them."""
         self._cards: dict[str, AgentCard] = {}
         self._by_skill: dict[str, list[str]] = {}
         self._turns: dict[str, Iterator[int]] = {}
@@ -59,7 +62,7 @@ class Network:
         unknown = sorted(keep - set(self._cards))
         if unknown:
             raise UnknownAgent(unknown[0])
-        return Network(
+        world = Network(
             (
                 Agent(card, self.transport.handler(card.id))
                 for card in self._cards.values()
@@ -67,6 +70,9 @@ class Network:
             ),
             policy=self.transport.policy,
         )
+        world.transport.signers = self.transport.signers
+        world.defences = self.defences
+        return world
 
     def card(self, agent_id: str) -> AgentCard:
         try:

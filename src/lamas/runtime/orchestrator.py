@@ -44,7 +44,7 @@ from lamas.protocol.instruction import (
 from lamas.protocol.messages import DataPart, Envelope, Message, TextPart
 from lamas.protocol.plan import Step
 from lamas.protocol.tasks import Artifact, Task, TaskState
-from lamas.protocol.types import Context
+from lamas.protocol.types import Context, Middleware
 from lamas.runtime.consensus import reach_consensus
 from lamas.runtime.network import Network
 from lamas.runtime.router import CapabilityRouter
@@ -400,7 +400,7 @@ class Orchestrator:
         )
         return [f"The user's profile: {json.dumps(reply.data)}"]
 
-    def agent(self, card: AgentCard) -> Agent:
+    def agent(self, card: AgentCard, *, middleware: Iterable[Middleware] = ()) -> Agent:
         """This orchestrator as an agent: an instruction in (text, or data `instruction`),
         the task's state and its answer or question out; a reply on a task waiting for
         input answers it."""
@@ -420,7 +420,7 @@ class Orchestrator:
                 )
             )
 
-        return Agent(card, handle)
+        return Agent(card, handle, middleware=middleware)
 
     # --- bookkeeping ----------------------------------------------------------------------
 

@@ -102,6 +102,9 @@ class LocalTransport:
         self._closed = False
         self._waiting: set[asyncio.Future[Message]] = set()
         self.observers: list[Observer] = []
+        # Embedded mode: this process holds each local agent's key and signs, as that
+        # agent, what it sends (networked agents sign in their own processes).
+        self.signers: dict[str, Callable[[Envelope], Envelope]] = {}
         self.dead_letters: deque[DeadLetter] = deque(maxlen=DEAD_LETTERS_KEPT)
 
     # --- membership ---------------------------------------------------------
@@ -152,6 +155,7 @@ class LocalTransport:
 
     async def request(self, envelope: Envelope, *, timeout: float | None = None) -> Message:
         """Deliver `envelope` and wait for the reply, at most until its deadline or `timeout`."""
+        envelope = self._signed(envelope)
         box = self._admit(envelope)
         future: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
         self._waiting.add(future)
@@ -173,12 +177,14 @@ class LocalTransport:
 
     async def post(self, envelope: Envelope) -> None:
         """Deliver `envelope` without waiting; a failure is kept in `dead_letters`."""
+        envelope = self._signed(envelope)
         self._enqueue(self._admit(envelope), envelope, None)
 
     async def publish(self, envelope: Envelope) -> int:
         """Deliver `envelope` to every subscriber of its recipient topic; returns how many."""
         if self._closed:
             raise TransportClosed("transport is closed")
+        envelope = self._signed(envelope)
         members = self._topics.get(envelope.recipient, [])
         if self.policy is not None:
             self.policy.check(envelope)
@@ -197,6 +203,12 @@ class LocalTransport:
                 future.set_exception(TransportClosed("transport closed before the reply came"))
 
     # --- internals ----------------------------------------------------------
+
+    def _signed(self, envelope: Envelope) -> Envelope:
+        if not self.signers or envelope.signature is not None:
+            return envelope
+        sign = self.signers.get(envelope.sender)
+        return sign(envelope) if sign is not None else envelope
 
     def _admit(self, envelope: Envelope) -> _Mailbox:
         if self._closed:
