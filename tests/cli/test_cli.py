@@ -52,6 +52,8 @@ def test_schema_prints_every_wire_type() -> None:
             "agent-card",
             "task",
             "plan",
+            "ledger-entry",
+            "network",
         }
     )
     assert data["$schema"].endswith("2020-12/schema")

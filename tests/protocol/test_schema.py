@@ -11,7 +11,7 @@ from lamas.errors import ConfigError
 from lamas.protocol.messages import Envelope, Message
 from lamas.protocol.schema import WIRE_TYPES, json_schema
 
-ALL = ["envelope", "message", "agent-card", "task", "plan"]
+ALL = ["envelope", "message", "agent-card", "task", "plan", "ledger-entry", "network"]
 
 
 def test_all_wire_types_are_published() -> None:

@@ -7,7 +7,9 @@ from typing import Any
 from pydantic import BaseModel
 
 from lamas.protocol.cards import AgentCard
+from lamas.protocol.ledger import LedgerEntry
 from lamas.protocol.messages import Envelope, Message
+from lamas.protocol.network import NetworkSpec
 from lamas.protocol.plan import Plan
 from lamas.protocol.tasks import Task
 
@@ -17,6 +19,8 @@ WIRE_TYPES: dict[str, type[BaseModel]] = {
     "agent-card": AgentCard,
     "task": Task,
     "plan": Plan,
+    "ledger-entry": LedgerEntry,
+    "network": NetworkSpec,
 }
 
 
