@@ -2,8 +2,9 @@
 
 Each entity and each agent gets an Ed25519 key; each card is signed by its entity's
 key; every agent verifies envelopes that cross an entity boundary (forged, tampered,
-replayed and stale ones are rejected, recorded, never delivered) and rate-limits its
-callers; the transport signs what local agents send. Keys here are made per run,
+replayed and stale ones are rejected, recorded, never delivered), rate-limits its
+callers and screens what other agents send for injected instructions (quarantined,
+never delivered); the transport signs what local agents send. Keys here are made per run,
 in memory: the embedded mode's single process holds them all. A deployment with
 agents on other machines gives each agent only its own key (`lamas ledger keygen`
 makes key files).
@@ -18,6 +19,7 @@ from functools import partial
 from lamas.protocol.cards import AgentCard
 from lamas.protocol.messages import Envelope
 from lamas.protocol.types import Middleware
+from lamas.security.detector import Detector, QuarantineLog, screen
 from lamas.security.identity import PrivateKey
 from lamas.security.ratelimit import RateLimits, rate_limit
 from lamas.security.signing import (
@@ -39,16 +41,21 @@ class Defences:
     entity_keys: dict[str, PrivateKey]
     limits: RateLimits
     guard: ReplayGuard = field(default_factory=ReplayGuard)
+    detector: Detector = field(default_factory=Detector)
+    quarantine: QuarantineLog = field(default_factory=QuarantineLog)
     rejected: list[tuple[Envelope, Exception]] = field(default_factory=list)
 
     def signed_card(self, card: AgentCard) -> AgentCard:
         return sign_card(card, self.entity_keys[card.entity])
 
     def middleware(self) -> list[Middleware]:
-        """Outermost first: prove who is calling, then count their calls."""
+        """Outermost first: prove who is calling, count their calls, then screen what
+        they send for injected instructions (known-pattern rules: cheap enough for every
+        message; the model-based perplexity layer is for agents that feed a model)."""
         return [
             verify_signatures(self.directory, guard=self.guard, record=self._record),
             rate_limit(self.limits),
+            screen(self.detector, quarantine=self.quarantine),
         ]
 
     def signers(self) -> dict[str, Callable[[Envelope], Envelope]]:
