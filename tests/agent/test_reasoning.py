@@ -21,6 +21,7 @@ from lamas.agent.reasoning import (
 from lamas.agent.tools import ToolRegistry, tool
 from lamas.cli.chat import calculator, days_between
 from lamas.llm import ChatMessage, ScriptedModel
+from lamas.security.spotlight import unmark
 
 
 class Point(BaseModel):
@@ -143,7 +144,8 @@ async def test_calls_a_tool_then_answers() -> None:
     second_messages, _ = model.calls[1]
     assert [m.role for m in second_messages] == ["system", "user", "assistant", "tool"]
     assert json.loads(second_messages[2].content) == call("calculator", expression="17 * 23")
-    assert second_messages[3].content == "Observation: calculator returned: 391.0"
+    assert "<<DATA key=" in second_messages[3].content  # tool output reaches the model marked
+    assert unmark(second_messages[3].content) == "Observation: calculator returned: 391.0"
 
 
 async def test_history_goes_between_system_prompt_and_question() -> None:
@@ -224,7 +226,9 @@ async def test_unknown_tool_is_a_failed_observation() -> None:
     assert step.result.ok is False
     observation = model.calls[1][0][-1]
     assert observation.role == "tool"
-    assert observation.content.startswith("Observation: weather failed: no tool named 'weather'")
+    assert unmark(observation.content).startswith(
+        "Observation: weather failed: no tool named 'weather'"
+    )
     assert "calculator" in observation.content
 
 
@@ -241,8 +245,8 @@ async def test_tool_error_is_observed_and_the_model_can_recover() -> None:
     assert [s.result.ok for s in result.steps if s.result is not None] == [False, True]
     assert result.steps[1].result is not None
     assert result.steps[1].result.value == 59
-    assert "calculator failed: ValueError: not arithmetic" in model.calls[1][0][-1].content
-    assert model.calls[2][0][-1].content == "Observation: days_between returned: 59"
+    assert "calculator failed: ValueError: not arithmetic" in unmark(model.calls[1][0][-1].content)
+    assert unmark(model.calls[2][0][-1].content) == "Observation: days_between returned: 59"
 
 
 async def test_missing_args_are_passed_as_empty_and_reported_as_invalid() -> None:

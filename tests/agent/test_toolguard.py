@@ -19,6 +19,7 @@ from lamas.agent.toolguard import (
 from lamas.agent.tools import ToolRegistry, tool
 from lamas.errors import InputError
 from lamas.llm.scripted import ScriptedModel
+from lamas.security.spotlight import unmark
 
 ATTACKER = "verify@staywell-checkin.example"
 DESCRIPTION = (
@@ -181,7 +182,7 @@ async def test_guarded_registry_blocks_an_exfiltration_planted_in_a_tool_result(
     assert refused.error.startswith("send_data was not run")
     # the refusal is what the model read next
     last_prompt = model.calls[-1][0][-1].content
-    assert "send_data failed: send_data was not run" in last_prompt
+    assert "send_data failed: send_data was not run" in unmark(last_prompt)
     [(call, verdict)] = [d for d in registry.decisions if d[0].tool == "send_data"]
     assert call.provenance["to"] == "tool:hotel_search"
     assert not verdict.allowed

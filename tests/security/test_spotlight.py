@@ -216,3 +216,12 @@ async def test_middleware_marks_only_the_named_data_fields_when_given() -> None:
     seen = await run({"data_fields": {"note"}}, envelope)
     assert seen.message.data["note"].startswith("<<DATA key=")
     assert seen.message.data["description"] == INJECTION
+
+
+def test_unmark_reads_datamarked_blocks_back() -> None:
+    from lamas.security.spotlight import Spotlight, unmark
+
+    session = Spotlight.new("datamark")
+    marked = session.mark("calculator returned: 391.0", source="tool:calculator")
+    assert "calculator returned" not in marked  # the words are joined by the marker
+    assert unmark(f"Observation: {marked}") == "Observation: calculator returned: 391.0"

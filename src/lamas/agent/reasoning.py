@@ -15,6 +15,7 @@ from typing import Any, Literal
 from lamas.agent.tools import ToolRegistry, ToolResult
 from lamas.errors import ModelOutputError
 from lamas.llm.base import ChatMessage, ChatModel, Usage
+from lamas.security.spotlight import SPOTLIGHT_SYSTEM_NOTE, Spotlight
 
 FINAL = "final_answer"
 THOUGHT_MAX_CHARS = 600
@@ -102,10 +103,14 @@ class ReActLoop:
         system_prompt: str = DEFAULT_SYSTEM_PROMPT,
         max_steps: int = 6,
         max_tokens: int = 384,
+        spotlight: Spotlight | None = None,
     ) -> None:
         self.model = model
         self.tools = tools or ToolRegistry()
         self.system_prompt = system_prompt
+        # Tool results are outside text: they reach the model only inside marked blocks
+        # it is told never to obey (datamarked, so it can still read them).
+        self.spotlight = spotlight or Spotlight.new("datamark")
         self.max_steps = max_steps
         self.max_tokens = max_tokens
         self._schema = action_schema(self.tools)
@@ -114,7 +119,10 @@ class ReActLoop:
         self, question: str, *, history: list[ChatMessage] | None = None
     ) -> ReasoningResult:
         messages = [
-            ChatMessage("system", f"{self.system_prompt}\n\n{tool_catalogue(self.tools)}"),
+            ChatMessage(
+                "system",
+                f"{self.system_prompt}\n\n{SPOTLIGHT_SYSTEM_NOTE}\n\n{tool_catalogue(self.tools)}",
+            ),
             *(history or []),
             ChatMessage("user", question),
         ]
@@ -141,7 +149,8 @@ class ReActLoop:
             assert isinstance(arguments, dict)
             result = await self.tools.call(name, arguments)
             outcome.steps.append(ReasoningStep(thought, name, arguments, result))
-            messages.append(ChatMessage("tool", f"Observation: {result.for_model()}"))
+            marked = self.spotlight.mark(result.for_model(), source=f"tool:{name}")
+            messages.append(ChatMessage("tool", f"Observation: {marked}"))
         outcome.stopped = "max_steps"
         return outcome
 

@@ -46,9 +46,7 @@ def fail(error: Exception) -> typer.Exit:
 def schema(
     wire_type: Annotated[
         str | None,
-        typer.Argument(
-            help="a wire type (envelope, agent-card, task, plan, ...); all if omitted"
-        ),
+        typer.Argument(help="a wire type (envelope, agent-card, task, plan, ...); all if omitted"),
     ] = None,
 ) -> None:
     """Print the JSON Schema of the wire types."""

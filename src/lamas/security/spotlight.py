@@ -285,3 +285,18 @@ def provenance_of(message: Message) -> dict[str, Any] | None:
     """What `spotlight()` recorded about where `message` came from (None: not marked)."""
     found = (message.metadata or {}).get(PROVENANCE_KEY)
     return found if isinstance(found, dict) else None
+
+
+_DATAMARKED = re.compile(
+    r"<<DATA key=(\w+) source=\S+ encoding=datamark>>\n(.*?)\n<<END DATA key=\1>>", re.S
+)
+
+
+def unmark(text: str) -> str:
+    """`text` with each datamarked block replaced by its words, as a model reads them
+    (for logs and tests; base64 blocks are left as they are)."""
+
+    def words(block: re.Match[str]) -> str:
+        return block.group(2).replace(f"^{block.group(1)[:8]}^", " ")
+
+    return _DATAMARKED.sub(words, text)
