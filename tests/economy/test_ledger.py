@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from ledger_rows import row, tamper  # tests/economy is on the path
 from sqlalchemy import Engine, delete, insert, select, update
 from typer.testing import CliRunner, Result
 
@@ -117,20 +118,6 @@ def story(ledger: Ledger) -> list[LedgerEntry]:
         NewEntry("task.opened", f"t{i}", {"instruction": f"task {i}"}) for i in range(2, 7)
     )
     return written
-
-
-def row(engine: Engine, sequence: int) -> dict[str, Any]:
-    with engine.connect() as conn:
-        found = conn.execute(select(ledger_entries).where(ledger_entries.c.sequence == sequence))
-        return dict(found.one()._mapping)
-
-
-def tamper(engine: Engine, sequence: int, /, **values: Any) -> None:
-    """Overwrite columns of one row (`sequence` among them, to move it)."""
-    with engine.begin() as conn:
-        conn.execute(
-            update(ledger_entries).where(ledger_entries.c.sequence == sequence).values(**values)
-        )
 
 
 def rehash(values: dict[str, Any]) -> str:

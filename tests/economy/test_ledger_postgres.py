@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, delete, select, update
+from ledger_rows import row, tamper  # tests/economy is on the path
+from sqlalchemy import Engine, delete, update
 
 from lamas.economy import Ledger, NewEntry
 from lamas.protocol.ledger import (
@@ -159,19 +160,6 @@ def story(ledger: Ledger) -> list[LedgerEntry]:
         for i in range(7)
     )
     return written
-
-
-def row(engine: Engine, sequence: int) -> dict[str, Any]:
-    with engine.connect() as conn:
-        found = conn.execute(select(ledger_entries).where(ledger_entries.c.sequence == sequence))
-        return dict(found.one()._mapping)
-
-
-def tamper(engine: Engine, sequence: int, /, **values: Any) -> None:
-    with engine.begin() as conn:
-        conn.execute(
-            update(ledger_entries).where(ledger_entries.c.sequence == sequence).values(**values)
-        )
 
 
 def test_append_batch_read_and_verify(engine: Engine, key: PrivateKey) -> None:
