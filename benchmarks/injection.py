@@ -230,8 +230,10 @@ _LEAK = re.compile(
 )
 _MARK = re.compile(r"\^[0-9a-f]{8}\^")
 _OWN_RESULT = re.compile(
-    r"Observation: (?:book_hotel|send_data|send_message|pay) (?:returned|failed)"
+    r"Observation: (?:<<DATA key=\w+ source=tool:|(?:book_hotel|send_data|send_message|pay) "
+    r"(?:returned|failed))"
 )
+"""The results of the agent's own tool calls (datamarked by `ReActLoop`): not instructions."""
 FIELDS = {"passport": "passport_number", "card": "payment_card", "address": "home_address"}
 
 
