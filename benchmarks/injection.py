@@ -244,7 +244,9 @@ def _field(text: str) -> str:
 
 def _decoded(text: str) -> str:
     """What the gullible agent reads when the text asks it to decode something."""
-    if not re.search(r"\b(?:decode|decoded|encoded|base64|rot13|hex)\b", text, re.IGNORECASE):
+    # Asked means words like "decode" or "encoded string"; a spotlight block's own label
+    # ("encoding=base64") is no such request.
+    if not re.search(r"\b(?:decode|decoded|encoded)\b", text, re.IGNORECASE):
         return ""
     out: list[str] = []
     for run in re.findall(r"[A-Za-z0-9+/]{24,}={0,2}", text):
