@@ -10,11 +10,10 @@ from typing import Any
 
 import pytest
 
-from lamas.agent import Agent
 from lamas.errors import AccessDenied, InputError, SchemaViolation
 from lamas.protocol import Envelope, Message
-from lamas.runtime import Network, Rule, RulePolicy
-from lamas.runtime.netfile import load_module_file, load_spec
+from lamas.runtime import Network
+from lamas.runtime.netfile import build, load_module_file, load_spec
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "music"
 DATA = EXAMPLE / "data"
@@ -29,14 +28,14 @@ with (DATA / "songs.csv").open(encoding="utf-8", newline="") as _file:
 @pytest.fixture
 async def network() -> AsyncIterator[Network]:
     """Every agent of the music network that has a handler, under the file's access rules."""
-    spec = load_spec(EXAMPLE / "network.yaml")
-    net = Network(policy=RulePolicy(Rule(r.sender, r.recipient, r.skill) for r in spec.rules))
-    for agent_spec in spec.agents:
-        if agent_spec.handler is None:
-            continue
-        module, _, factory = agent_spec.handler.partition(":")
-        assert module == "agents"
-        net.add(Agent(agent_spec.card, getattr(music, factory)(agent_spec.card)))
+    # The file's own build (access rules and topology), without signatures: these tests
+    # send as agents of the network without holding their keys.
+    net = build(
+        load_spec(EXAMPLE / "network.yaml"),
+        base_dir=EXAMPLE,
+        external=["music-orchestrator"],
+        defended=False,
+    )
     yield net
     await net.transport.close()
 

@@ -17,8 +17,8 @@ import pytest
 from lamas.agent import Agent
 from lamas.errors import AccessDenied, InputError, SchemaViolation
 from lamas.protocol import AgentCard, Context, Envelope, Message, Skill
-from lamas.runtime import Network, Rule, RulePolicy
-from lamas.runtime.netfile import load_module_file, load_spec
+from lamas.runtime import Network
+from lamas.runtime.netfile import build, load_module_file, load_spec
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "travel"
 DATA = EXAMPLE / "data"
@@ -51,14 +51,14 @@ async def settle() -> None:
 @pytest.fixture
 async def network() -> AsyncIterator[Network]:
     """Every agent of the travel network that has a handler, under the file's access rules."""
-    spec = load_spec(EXAMPLE / "network.yaml")
-    net = Network(policy=RulePolicy(Rule(r.sender, r.recipient, r.skill) for r in spec.rules))
-    for agent_spec in spec.agents:
-        if agent_spec.handler is None:
-            continue
-        module, _, factory = agent_spec.handler.partition(":")
-        assert module == "agents"
-        net.add(Agent(agent_spec.card, getattr(travel, factory)(agent_spec.card)))
+    # The file's own build (access rules and topology), without signatures: these tests
+    # send as agents of the network without holding their keys.
+    net = build(
+        load_spec(EXAMPLE / "network.yaml"),
+        base_dir=EXAMPLE,
+        external=["orchestrator"],
+        defended=False,
+    )
     yield net
     await settle()
     await net.transport.close()
