@@ -80,15 +80,10 @@ from lamas.llm.base import ChatMessage, ChatModel
 from lamas.llm.scripted import ScriptedModel
 from lamas.protocol.messages import Envelope, Message
 from lamas.protocol.types import Context, Handler, Reply
-from lamas.security.detector import (
-    Detector,
-    InjectionDetected,
-    PerplexityLayer,
-    QuarantineLog,
-    RuleLayer,
-    envelope_text,
-    normalise,
-)
+from lamas.security.detector import Detector, InjectionDetected, QuarantineLog, envelope_text
+from lamas.security.normalise import normalise
+from lamas.security.perplexity import PerplexityLayer
+from lamas.security.rules import RuleLayer
 from lamas.security.spotlight import Spotlight, per_context, provenance_of, spotlight
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -468,7 +463,7 @@ def build_detector(
     layers: list[Any] = [RuleLayer()]
     timed = None
     if use_perplexity:
-        from lamas.security.detector import GGUFLogprobs
+        from lamas.security.perplexity import GGUFLogprobs
 
         timed = TimedLogprobs(
             GGUFLogprobs(catalog.path(model_name), max_tokens=max_tokens, threads=2)

@@ -19,15 +19,13 @@ from lamas.security.detector import (
     ClassifierLayer,
     Detector,
     InjectionDetected,
-    PerplexityLayer,
     QuarantineLog,
-    RuleLayer,
-    normalise,
     quantile_threshold,
-    readable,
-    readings,
     screen,
 )
+from lamas.security.normalise import normalise, readable, readings
+from lamas.security.perplexity import PerplexityLayer
+from lamas.security.rules import RuleLayer
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 CHANNELS = {"user", "tool_output", "document", "agent_message"}
@@ -236,7 +234,7 @@ def test_perplexity_layer_needs_a_model_or_a_function() -> None:
 @pytest.mark.model
 def test_gguf_perplexity_ranks_adversarial_suffixes_above_prose() -> None:
     from lamas.llm import catalog
-    from lamas.security.detector import GGUFLogprobs
+    from lamas.security.perplexity import GGUFLogprobs
 
     logprobs = GGUFLogprobs(catalog.path("smollm2-135m"), max_tokens=24, threads=2)
     layer = PerplexityLayer(logprobs=logprobs, window=8)

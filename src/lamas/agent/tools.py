@@ -50,8 +50,12 @@ class Tool:
         name: str | None = None,
         description: str | None = None,
         timeout: float = DEFAULT_TIMEOUT,
+        sensitive: bool = False,
     ) -> None:
         self.function = function
+        # A sensitive tool acts on the world (pays, sends data out): the ReAct loop lets
+        # untrusted content drive it only when the user's instruction asks for it.
+        self.sensitive = sensitive
         self.name = name or function.__name__
         doc = inspect.getdoc(function) or ""
         self.description = description or doc.split("\n\n")[0].strip() or self.name
@@ -116,7 +120,11 @@ def tool(function: Callable[..., Any], /) -> Tool: ...
 
 @overload
 def tool(
-    *, name: str | None = None, description: str | None = None, timeout: float = DEFAULT_TIMEOUT
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    sensitive: bool = False,
 ) -> Callable[[Callable[..., Any]], Tool]: ...
 
 
@@ -127,11 +135,13 @@ def tool(
     name: str | None = None,
     description: str | None = None,
     timeout: float = DEFAULT_TIMEOUT,
+    sensitive: bool = False,
 ) -> Tool | Callable[[Callable[..., Any]], Tool]:
-    """Decorator: `@tool` or `@tool(timeout=5)` turns a typed function into a `Tool`."""
+    """Decorator: `@tool`, `@tool(timeout=5)` or `@tool(sensitive=True)` turns a typed
+    function into a `Tool`."""
 
     def wrap(fn: Callable[..., Any]) -> Tool:
-        return Tool(fn, name=name, description=description, timeout=timeout)
+        return Tool(fn, name=name, description=description, timeout=timeout, sensitive=sensitive)
 
     return wrap(function) if function is not None else wrap
 
