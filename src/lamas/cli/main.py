@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from lamas.cli.dashboard import dashboard
 from lamas.cli.economy import bill, credit_app, market_app, payouts
 from lamas.cli.ledger import ledger_app
 from lamas.cli.traffic import traffic_app
@@ -32,6 +33,7 @@ app.add_typer(market_app, name="market")
 app.add_typer(traffic_app, name="traffic")
 app.command("bill")(bill)
 app.command("payouts")(payouts)
+app.command("dashboard")(dashboard)
 
 out = Console()
 err = Console(stderr=True)
