@@ -57,3 +57,15 @@ def dashboard(
     except SQLAlchemyError as error:
         err.print(f"[bold red]error:[/] cannot open the database: {error}")
         raise typer.Exit(code=2) from None
+
+
+def wait_for_interrupt() -> None:
+    """Block until Ctrl-C (or SIGTERM), while a dashboard serves on its thread."""
+    import contextlib
+    import signal
+    import threading
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with contextlib.suppress(KeyboardInterrupt):
+        stop.wait()

@@ -170,6 +170,13 @@ def demo(
     today: Annotated[
         str | None, typer.Option(help="the date 'today' means, YYYY-MM-DD (default: today)")
     ] = None,
+    dashboard: Annotated[
+        bool,
+        typer.Option(
+            "--dashboard", help="serve the dashboard on the demo's ledger (stays up until Ctrl-C)"
+        ),
+    ] = False,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="the dashboard's port")] = 8765,
 ) -> None:
     """Run a case study of the paper end to end: the plan, every message, consensus, the answer."""
     import datetime as dt
@@ -184,11 +191,22 @@ def demo(
     try:
         session = asyncio.run(
             run_demo(
-                name, instruction, model_name=model, answers=answer or [], today=day, console=out
+                name,
+                instruction,
+                model_name=model,
+                answers=answer or [],
+                today=day,
+                console=out,
+                dashboard_port=port if dashboard else None,
             )
         )
     except LamasError as error:
         raise fail(error) from None
+    if dashboard:
+        from lamas.cli.dashboard import wait_for_interrupt
+
+        out.print(f"the dashboard stays up on http://127.0.0.1:{port} until Ctrl-C")
+        wait_for_interrupt()
     if session.task.state is not TaskState.COMPLETED:
         raise typer.Exit(code=1)
 

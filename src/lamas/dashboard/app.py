@@ -65,8 +65,9 @@ def create_app(
     templates.env.filters["money"] = _money
     templates.env.globals["agent_href"] = svg.agent_href
 
-    def page(request: Request, name: str, **context: Any) -> Response:
-        return templates.TemplateResponse(request, name, {"head": board.index.last, **context})
+    def page(request: Request, name: str, code: int = 200, **context: Any) -> Response:
+        context = {"head": board.index.last, **context}
+        return templates.TemplateResponse(request, name, context, status_code=code)
 
     def tasks(request: Request) -> Response:
         board.index.refresh()
@@ -96,7 +97,8 @@ def create_app(
         board.index.refresh()
         detail = read_task(ledger, request.path_params["task_id"])
         if detail is None:
-            return page(request, "missing.html", what=f"task {request.path_params['task_id']}")
+            what = f"task {request.path_params['task_id']}"
+            return page(request, "missing.html", 404, what=what)
         return page(request, "task.html", t=detail, **_task_drawings(detail))
 
     def agent(request: Request) -> Response:
@@ -105,7 +107,7 @@ def create_app(
         stats = board.index.agents.get(agent_id)
         card = board.network.cards.get(agent_id)
         if stats is None and card is None:
-            return page(request, "missing.html", what=f"agent {agent_id}")
+            return page(request, "missing.html", 404, what=f"agent {agent_id}")
         recent = [board.index.tasks[t] for t in list(stats.tasks)[-20:]] if stats else []
         return page(request, "agent.html", id=agent_id, stats=stats, card=card, recent=recent)
 
