@@ -99,7 +99,15 @@ def create_app(
         if detail is None:
             what = f"task {request.path_params['task_id']}"
             return page(request, "missing.html", 404, what=what)
-        return page(request, "task.html", t=detail, **_task_drawings(detail))
+        plan_svg, sequence_svg, credit_svg = _task_drawings(detail)
+        return page(
+            request,
+            "task.html",
+            t=detail,
+            plan_svg=plan_svg,
+            sequence_svg=sequence_svg,
+            credit_svg=credit_svg,
+        )
 
     def agent(request: Request) -> Response:
         board.index.refresh()
@@ -224,7 +232,7 @@ def create_app(
     return app
 
 
-def _task_drawings(detail: TaskDetail) -> dict[str, str]:
+def _task_drawings(detail: TaskDetail) -> tuple[str, str, str]:
     """The task page's pictures: plan, messages, credit."""
     plan = svg.dag([(s.id, s.capability, s.depends_on, s.agent, s.ok) for s in detail.steps])
     participants = list(
@@ -251,7 +259,7 @@ def _task_drawings(detail: TaskDetail) -> dict[str, str]:
         ],
         CREDIT_RULES,
     )
-    return {"plan_svg": plan, "sequence_svg": messages, "credit_svg": credit}
+    return plan, messages, credit
 
 
 def _money(value: Any) -> str:
