@@ -338,8 +338,8 @@ def main() -> int:
         p90 = sorted(values)[int(0.9 * (len(values) - 1))]
         result["pages"][name] = {"median_ms": median, "p90_ms": p90, "bytes": sizes[name]}
         checks[f"{name} median < 1 s"] = median < TARGET_MS
-    checks["economy first render < 1 s"] = economy_cold_ms < TARGET_MS
         rows.append((name, median, p90, median / bare_ms, sizes[name]))
+    checks["economy first render < 1 s"] = economy_cold_ms < TARGET_MS
 
     from rich.console import Console
     from rich.table import Table
