@@ -298,13 +298,18 @@ def main() -> int:
     head = reader.head()
     assert head is not None
     print(f"ledger of {head.sequence:,} entries built in {build_s:.1f} s ({folder})")
+    result: dict[str, Any] = {"entries": head.sequence, "build_s": build_s, "pages": {}}
 
     app = create_app(reader, networks=[ROOT / "examples" / "travel" / "network.yaml"])
-    dashboard, bare = Serving(app), Serving(bare_app())
+    started = time.perf_counter()
+    dashboard = Serving(app)  # reads the whole ledger into its index before it listens
+    startup_ms = (time.perf_counter() - started) * 1000
+    result["startup_ms"] = startup_ms
+    bare = Serving(bare_app())
     base = f"http://127.0.0.1:{dashboard.port}"
     pages = {
         "tasks": "/tasks",
-        "tasks search": "/tasks?q=trip+number+4242",
+        "tasks search": "/tasks?q=trip+number+1234",
         "task (50 steps)": f"/tasks/{BIG_TASK}",
         "agent": "/agents/agent-3",
         "network": "/network",
@@ -312,12 +317,11 @@ def main() -> int:
         "live": "/live",
         "api/tasks (JSON)": "/api/tasks",
     }
-    result: dict[str, Any] = {"entries": head.sequence, "build_s": build_s, "pages": {}}
     with httpx.Client(timeout=60) as client:
-        first_ms = timed(client, f"{base}/tasks")  # reads all entries into the index
+        first_ms = timed(client, f"{base}/tasks")
         result["first_page_ms"] = first_ms
-        # The Economy page's traffic report (read_traffic) is cached per ledger head: its
-        # first render after the ledger grew reads every outcome.
+        # The Economy page's traffic report (read_traffic) is cached until traffic entries
+        # are added: its first render reads every outcome.
         economy_cold_ms = timed(client, f"{base}/economy")
         result["economy_cold_ms"] = economy_cold_ms
         bare_times = [timed(client, f"http://127.0.0.1:{bare.port}/") for _ in range(rounds)]
@@ -350,7 +354,8 @@ def main() -> int:
     )
     for column in ("page", "median", "p90", "x bare", "bytes", "target"):
         table.add_column(column, justify="left" if column == "page" else "right")
-    table.add_row("first page after start (index build)", f"{first_ms:,.1f}", "", "", "", "")
+    table.add_row("server start (reads the ledger)", f"{startup_ms:,.1f}", "", "", "", "")
+    table.add_row("first page after start", f"{first_ms:,.1f}", "", "", "", "")
     table.add_row("economy, first render (read_traffic)", f"{economy_cold_ms:,.1f}", "", "", "", "")
     for name, median, p90, ratio, size in rows:
         table.add_row(name, f"{median:,.1f}", f"{p90:,.1f}", f"{ratio:,.1f}", f"{size:,}", "< 1000")

@@ -57,6 +57,7 @@ def test_protocol_imports_nothing_above_it() -> None:
 LAYERS = {
     "errors": 0,
     "config": 0,
+    "telemetry": 0,
     "protocol": 0,
     "store": 1,
     "llm": 2,

@@ -10,6 +10,7 @@ Every page is read from the ledger alone (plus the network files, for cards and 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator, Iterable
 from decimal import Decimal
@@ -45,14 +46,15 @@ class Dashboard:
         self._traffic: tuple[int, Any] | None = None
 
     def traffic(self) -> Any:
-        """`read_traffic` over the whole ledger, recomputed only when the ledger grew
-        and only if it holds traffic; None when it holds none."""
+        """`read_traffic` over the whole ledger, recomputed only when traffic entries were
+        added since; None when the ledger holds none."""
         from lamas.economy.attribution import read_traffic
 
         if not self.index.traffic_outcomes:
             return None
-        if self._traffic is None or self._traffic[0] != self.index.last:
-            self._traffic = (self.index.last, read_traffic(self.ledger))
+        version = self.index.traffic_version
+        if self._traffic is None or self._traffic[0] != version:
+            self._traffic = (version, read_traffic(self.ledger))
         return self._traffic[1]
 
 
@@ -227,7 +229,14 @@ def create_app(
         Route("/api/tasks", api_tasks),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
-    app = Starlette(routes=routes)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        # Read the ledger before the first request, not during it (100,000 entries: seconds).
+        await asyncio.to_thread(board.index.refresh)
+        yield
+
+    app = Starlette(routes=routes, lifespan=lifespan)
     app.state.dashboard = board
     return app
 

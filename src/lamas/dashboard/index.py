@@ -130,7 +130,9 @@ class LedgerIndex:
         self.kinds: dict[str, int] = defaultdict(int)
         self.edges: dict[tuple[str, str], int] = defaultdict(int)  # messages per (from, to)
         self.traffic_outcomes = 0
+        self.traffic_version = 0  # grows with every traffic entry: the report's cache key
         self.privacy_entries = 0
+        self._private: dict[str, bool] = {}
         self.verifier = ChainVerifier(_RecordedKeys(ledger))
         self.verified_at: datetime | None = None
         self.full: VerifyReport | None = None  # the last full re-check, if one was asked for
@@ -201,7 +203,10 @@ class LedgerIndex:
             payload: dict[str, Any] = json.loads(payload_text)
         except ValueError:
             return  # verification names the broken entry
-        if any(word in kind for word in PRIVACY_WORDS):
+        private = self._private.get(kind)
+        if private is None:
+            private = self._private[kind] = any(word in kind for word in PRIVACY_WORDS)
+        if private:
             self.privacy_entries += 1
         if kind == "message":
             task = self._task(task_id, sequence, at)
@@ -217,10 +222,12 @@ class LedgerIndex:
         if kind == "outcome" and str(payload.get("note", "")).startswith(TRAFFIC_NOTE):
             # Traffic (impressions, clicks, conversions) is not a task: the Economy page.
             self.traffic_outcomes += 1
+            self.traffic_version += 1
             self._revenue(at, payload)
             return
         if kind == "credit.allocated" and "/" in task_id and task_id not in self.tasks:
             # A traffic conversion's credit: earnings, but no task row.
+            self.traffic_version += 1
             if agent:
                 self._agent(agent, entity).earnings += _money(payload.get("amount"))
             return

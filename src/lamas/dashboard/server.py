@@ -46,8 +46,9 @@ class DashboardServer:
         if not self.server.started:
             raise ConfigError(f"the dashboard could not listen on {self.url}; try --port")
 
-    def start(self, timeout: float = 10.0) -> None:
-        """Serve on a background thread; returns once the server listens."""
+    def start(self, timeout: float = 120.0) -> None:
+        """Serve on a background thread; returns once the server has read the ledger and
+        listens."""
         self._thread = threading.Thread(target=self.server.run, name="dashboard", daemon=True)
         self._thread.start()
         deadline = time.monotonic() + timeout
