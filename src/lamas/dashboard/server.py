@@ -3,6 +3,7 @@ beside a running demo (`lamas demo travel --dashboard`)."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Iterable
@@ -42,7 +43,8 @@ class DashboardServer:
 
     def run(self) -> None:
         """Serve in the foreground until interrupted (Ctrl-C)."""
-        self.server.run()
+        with contextlib.suppress(SystemExit):  # uvicorn exits when it cannot bind
+            self.server.run()
         if not self.server.started:
             raise ConfigError(f"the dashboard could not listen on {self.url}; try --port")
 
