@@ -152,14 +152,11 @@ def create_app(
     def economy(request: Request) -> Response:
         board.index.refresh()
         full = board.index.reverify() if request.query_params.get("verify") == "full" else None
-        payouts = {
-            entity: {day: float(v) for day, v in days.items()}
-            for entity, days in board.index.payouts.items()
-        }
+        payouts = {entity: _over_time(hours) for entity, hours in board.index.payouts.items()}
         totals = {
             entity: sum(days.values(), Decimal(0)) for entity, days in board.index.payouts.items()
         }
-        revenue = {day: float(v) for day, v in board.index.revenue.items()}
+        revenue = _over_time(board.index.revenue)
         try:
             traffic, traffic_error = board.traffic(), None
         except Exception as error:  # a broken traffic record must not hide the page
@@ -269,6 +266,16 @@ def _task_drawings(detail: TaskDetail) -> tuple[str, str, str]:
         CREDIT_RULES,
     )
     return plan, messages, credit
+
+
+def _over_time(hours: dict[str, Decimal]) -> dict[str, float]:
+    """Amounts by hour ("YYYY-MM-DDTHH"), summed into days when they span over two days."""
+    if len({hour[:10] for hour in hours}) <= 2:
+        return {hour: float(amount) for hour, amount in hours.items()}
+    days: dict[str, float] = {}
+    for hour, amount in hours.items():
+        days[hour[:10]] = days.get(hour[:10], 0.0) + float(amount)
+    return days
 
 
 def _money(value: Any) -> str:

@@ -123,7 +123,8 @@ class LedgerIndex:
         self.last = 0  # the last sequence read
         self.tasks: dict[str, TaskSummary] = {}
         self.agents: dict[str, AgentStats] = {}
-        # entity -> day -> amount paid out; day -> value of outcomes (revenue)
+        # entity -> hour -> amount paid out; hour -> value of outcomes (revenue); an hour is
+        # "YYYY-MM-DDTHH" (pages sum hours into days when the ledger spans several days)
         self.payouts: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
         self.revenue: dict[str, Decimal] = defaultdict(Decimal)
         self.currencies: set[str] = set()
@@ -258,11 +259,11 @@ class LedgerIndex:
             stats.earnings += _money(payload.get("amount"))
             stats.tasks.setdefault(task_id)
         elif kind == "payout" and entity:
-            self.payouts[entity][at[:10]] += _money(payload.get("amount"))
+            self.payouts[entity][at[:13]] += _money(payload.get("amount"))
             self.currencies.add(str(payload.get("currency", "")))
 
     def _revenue(self, at: str, payload: dict[str, Any]) -> None:
-        self.revenue[at[:10]] += _money(payload.get("value"))
+        self.revenue[at[:13]] += _money(payload.get("value"))
         self.currencies.add(str(payload.get("currency", "")))
 
     # --- queries ------------------------------------------------------------------------

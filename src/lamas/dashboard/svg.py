@@ -170,7 +170,8 @@ def grouped_bars(
 
 
 def cumulative_lines(series: Mapping[str, Mapping[str, float]]) -> str:
-    """One line per series over days (x: sorted day labels), each value added up over time."""
+    """One line per series over time (x: sorted "YYYY-MM-DD" or "YYYY-MM-DDTHH" keys), each
+    value added up over time."""
     days = sorted({day for values in series.values() for day in values})
     if not days:
         return _svg(300, 40, [_text(150, 24, "nothing yet")], "no data")
@@ -189,7 +190,8 @@ def cumulative_lines(series: Mapping[str, Mapping[str, float]]) -> str:
     ]
     for i, day in enumerate(days):
         if len(days) <= 12 or i % math.ceil(len(days) / 12) == 0:
-            body.append(_text(left + i * step, top + height + 14, day[5:], size=10))
+            label = day[5:].replace("T", " ") + (":00" if "T" in day else "")
+            body.append(_text(left + i * step, top + height + 14, label, size=10))
     for n, (name, values) in enumerate(totals.items()):
         points = [(left + i * step, top + height - height * v / peak) for i, v in enumerate(values)]
         path = " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
