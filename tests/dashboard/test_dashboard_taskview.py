@@ -56,6 +56,8 @@ def test_a_failed_task_and_an_unknown_one(demo_ledger: DemoLedger) -> None:
     failed = read_task(demo_ledger.ledger, demo_ledger.failed_id)
     assert failed is not None
     assert failed.status == "failed"
+    assert failed.instruction == "zzz qqq xxv"  # opened in the ledger though never planned
+    assert failed.steps == []
     assert failed.status_message
     assert failed.credit == []
     assert read_task(demo_ledger.ledger, "no-such-task") is None

@@ -54,6 +54,7 @@ class TaskSummary:
     updated_at: str = ""
     instruction: str = ""
     status: str = "working"
+    note: str = ""  # the last status message (why it failed, what it asks)
     agents: dict[str, None] = field(default_factory=dict)  # in order of first appearance
     steps_total: int = 0
     steps_done: int = 0
@@ -70,6 +71,7 @@ class TaskSummary:
             "updated_at": self.updated_at,
             "instruction": self.instruction,
             "status": self.status,
+            "note": self.note,
             "agents": list(self.agents),
             "steps_total": self.steps_total,
             "steps_done": self.steps_done,
@@ -250,6 +252,7 @@ class LedgerIndex:
                 task.steps_failed += 1
         elif kind == "task.status":
             task.status = str(payload.get("state", task.status))
+            task.note = str(payload.get("message", ""))[:200]
         elif kind == "outcome":
             task.value += _money(payload.get("value"))
             task.currency = str(payload.get("currency", ""))

@@ -15,6 +15,7 @@ watching the transport costs no database write per envelope.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from decimal import Decimal
 
 from lamas.economy.ledger import Ledger, NewEntry
@@ -46,6 +47,7 @@ from lamas.protocol.ledger import (
     ValueBasis,
 )
 from lamas.protocol.messages import Envelope
+from lamas.protocol.plan import Step
 from lamas.runtime.network import Network
 from lamas.runtime.orchestrator import Orchestrator
 from lamas.runtime.session import Event, Session, StepRun
@@ -80,6 +82,7 @@ class LedgerRecorder:
         self.record_instruction = record_instruction
         self._messages: dict[str, list[NewEntry]] = defaultdict(list)
         self._closed: set[str] = set()
+        self._opened: set[str] = set()
         orchestrator.listeners.append(self.event)
         self.network.transport.observers.append(self.observe)
 
@@ -142,30 +145,34 @@ class LedgerRecorder:
             self._entity_of(self.orchestrator.agent_id),
         )
 
+    def _open(self, task_id: str, session: Session | None, steps: Sequence[Step]) -> None:
+        self._opened.add(task_id)
+        said = session.said[0] if session is not None and session.said else ""
+        self.ledger.append(
+            EntryKind.TASK_OPENED,
+            task_id=task_id,
+            agent=self.orchestrator.agent_id,
+            entity=self.owner(self.orchestrator.agent_id),
+            # The instruction is the user's words: unless asked to keep them, the ledger
+            # keeps what was planned.
+            payload=TaskOpened(
+                instruction=said if self.record_instruction else ", ".join(s.id for s in steps),
+                steps=tuple(
+                    PlannedStep(id=s.id, capability=s.capability, depends_on=s.depends_on)
+                    for s in steps
+                ),
+            ),
+        )
+
     def event(self, event: Event) -> None:
         session = self.orchestrator.sessions.get(event.task_id)
         task_id = event.task_id
         if event.kind == "plan":
-            plan = event.data["plan"]
-            said = session.said[0] if session is not None and session.said else ""
-            self.ledger.append(
-                EntryKind.TASK_OPENED,
-                task_id=task_id,
-                agent=self.orchestrator.agent_id,
-                entity=self.owner(self.orchestrator.agent_id),
-                # The instruction is the user's words: unless asked to keep them, the ledger
-                # keeps what was planned.
-                payload=TaskOpened(
-                    instruction=said
-                    if self.record_instruction
-                    else ", ".join(s.id for s in plan.steps),
-                    steps=tuple(
-                        PlannedStep(id=s.id, capability=s.capability, depends_on=s.depends_on)
-                        for s in plan.steps
-                    ),
-                ),
-            )
-        elif event.kind == "step":
+            self._open(task_id, session, event.data["plan"].steps)
+        elif event.kind == "failed" and task_id not in self._opened and session is not None:
+            # It failed before it had a plan (nothing routed): still a task in the ledger.
+            self._open(task_id, session, ())
+        if event.kind == "step":
             self._step(task_id, event.data["run"])
         elif event.kind == "question":
             self._with_messages(
