@@ -250,9 +250,10 @@ def _task_drawings(detail: TaskDetail) -> tuple[str, str, str]:
             (
                 m.sender,
                 m.recipient,
-                f"{m.skill or m.kind} · p{m.priority} · {m.mode}",
+                f"{m.skill or m.kind} · {m.kind} · p{m.priority} · {m.mode}",
                 f"#{m.sequence} {m.sender} -> {m.recipient}: {m.skill or '-'} ({m.kind}, "
                 f"{m.mode}, priority {m.priority}) at +{(m.sent_at - start) * 1000:.1f} ms",
+                f"+{(m.sent_at - start) * 1000:,.1f} ms",
             )
             for m in detail.messages
         ],

@@ -103,12 +103,15 @@ def dag(steps: Sequence[tuple[str, str, tuple[str, ...], str | None, bool | None
 # --- messages ------------------------------------------------------------------------------
 
 
-def sequence(messages: Sequence[tuple[str, str, str, str]], participants: Sequence[str]) -> str:
-    """A sequence diagram: (sender, recipient, label, title) per message, in time order."""
-    lane, top, row = 130, 40, 24
-    width = 40 + lane * max(len(participants), 1)
+def sequence(
+    messages: Sequence[tuple[str, str, str, str, str]], participants: Sequence[str]
+) -> str:
+    """A sequence diagram: (sender, recipient, label, title, time label) per message, in time
+    order; the time label (e.g. "+12.5 ms") is written in the left margin."""
+    lane, top, row, margin = 130, 40, 24, 70
+    width = margin + 20 + lane * max(len(participants), 1)
     height = top + row * (len(messages) + 1) + 10
-    x_of = {name: 20 + lane * i + lane / 2 for i, name in enumerate(participants)}
+    x_of = {name: margin + lane * i + lane / 2 for i, name in enumerate(participants)}
     body = []
     for name, x in x_of.items():
         body.append(
@@ -120,14 +123,15 @@ def sequence(messages: Sequence[tuple[str, str, str, str]], participants: Sequen
             + _text(x, 18, name, size=12, font_weight="bold", fill="#1f5f9f")
             + "</a>"
         )
-    for i, (sender, recipient, label, title) in enumerate(messages):
+    for i, (sender, recipient, label, title, when) in enumerate(messages):
         y = top + row * (i + 1)
-        x1, x2 = x_of.get(sender, 20.0), x_of.get(recipient, 20.0)
+        x1, x2 = x_of.get(sender, float(margin)), x_of.get(recipient, float(margin))
         if x1 == x2:
             x2 = x1 + 30
         body.append(
             f'<g class="message"><title>{escape(title)}</title>'
-            f'<line x1="{x1:.1f}" y1="{y}" x2="{x2:.1f}" y2="{y}" stroke="#555" '
+            + _text(margin - 6, y + 3, when, size=10, anchor="end", fill="#777")
+            + f'<line x1="{x1:.1f}" y1="{y}" x2="{x2:.1f}" y2="{y}" stroke="#555" '
             'marker-end="url(#arrow)"/>'
             + _text((x1 + x2) / 2, y - 4, label, size=10, fill="#333")
             + "</g>"
