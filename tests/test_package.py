@@ -11,6 +11,7 @@ import pytest
 import lamas
 
 HEAVY = ["xllamacpp", "torch", "sentence_transformers", "sqlalchemy", "httpx", "openai", "numpy"]
+HEAVY += ["opentelemetry", "starlette", "uvicorn", "jinja2", "sse_starlette"]  # tracing, dashboard
 
 
 @pytest.mark.parametrize("name", lamas.__all__)
