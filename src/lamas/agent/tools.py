@@ -17,6 +17,7 @@ from typing import Any, overload
 
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
+from lamas import telemetry
 from lamas.errors import ToolError
 from lamas.protocol._validation import describe
 
@@ -74,6 +75,16 @@ class Tool:
 
     async def invoke(self, arguments: dict[str, Any]) -> ToolResult:
         """Validate `arguments`, call the tool within its timeout, and report what happened."""
+        if telemetry.TRACER is None:
+            return await self._invoke(arguments)
+        with telemetry.tool_call(self.name) as span:
+            result = await self._invoke(arguments)
+            span.set_attribute("lamas.tool.ok", result.ok)
+            if result.error:
+                span.set_attribute("lamas.tool.error", result.error[:500])
+            return result
+
+    async def _invoke(self, arguments: dict[str, Any]) -> ToolResult:
         started = time.perf_counter()
 
         def result(ok: bool, value: Any = None, error: str | None = None) -> ToolResult:

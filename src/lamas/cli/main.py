@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from lamas.cli.dashboard import dashboard
 from lamas.cli.economy import bill, credit_app, market_app, payouts
 from lamas.cli.ledger import ledger_app
 from lamas.cli.traffic import traffic_app
@@ -32,6 +33,7 @@ app.add_typer(market_app, name="market")
 app.add_typer(traffic_app, name="traffic")
 app.command("bill")(bill)
 app.command("payouts")(payouts)
+app.command("dashboard")(dashboard)
 
 out = Console()
 err = Console(stderr=True)
@@ -168,6 +170,13 @@ def demo(
     today: Annotated[
         str | None, typer.Option(help="the date 'today' means, YYYY-MM-DD (default: today)")
     ] = None,
+    dashboard: Annotated[
+        bool,
+        typer.Option(
+            "--dashboard", help="serve the dashboard on the demo's ledger (stays up until Ctrl-C)"
+        ),
+    ] = False,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="the dashboard's port")] = 8765,
 ) -> None:
     """Run a case study of the paper end to end: the plan, every message, consensus, the answer."""
     import datetime as dt
@@ -182,11 +191,22 @@ def demo(
     try:
         session = asyncio.run(
             run_demo(
-                name, instruction, model_name=model, answers=answer or [], today=day, console=out
+                name,
+                instruction,
+                model_name=model,
+                answers=answer or [],
+                today=day,
+                console=out,
+                dashboard_port=port if dashboard else None,
             )
         )
     except LamasError as error:
         raise fail(error) from None
+    if dashboard:
+        from lamas.cli.dashboard import wait_for_interrupt
+
+        out.print(f"the dashboard stays up on http://127.0.0.1:{port} until Ctrl-C")
+        wait_for_interrupt()
     if session.task.state is not TaskState.COMPLETED:
         raise typer.Exit(code=1)
 
