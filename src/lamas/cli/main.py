@@ -14,6 +14,7 @@ from rich.table import Table
 
 from lamas.cli.economy import bill, credit_app, market_app, payouts
 from lamas.cli.ledger import ledger_app
+from lamas.cli.serve import keys, registry, serve
 from lamas.cli.traffic import traffic_app
 from lamas.errors import LamasError
 
@@ -32,6 +33,9 @@ app.add_typer(market_app, name="market")
 app.add_typer(traffic_app, name="traffic")
 app.command("bill")(bill)
 app.command("payouts")(payouts)
+app.command("serve")(serve)
+app.command("registry")(registry)
+app.command("keys")(keys)
 
 out = Console()
 err = Console(stderr=True)

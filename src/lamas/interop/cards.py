@@ -15,9 +15,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from google.protobuf.json_format import MessageToDict, ParseDict
-from google.protobuf.struct_pb2 import Struct
-
 from a2a.types import (
     AgentCapabilities,
     AgentExtension,
@@ -27,6 +24,9 @@ from a2a.types import (
 )
 from a2a.types import AgentCard as A2ACard
 from a2a.utils.constants import PROTOCOL_VERSION_CURRENT, TransportProtocol
+from google.protobuf.json_format import MessageToDict, ParseDict
+from google.protobuf.struct_pb2 import Struct
+
 from lamas.errors import MalformedMessage
 from lamas.protocol.cards import AgentCard, Skill
 

@@ -16,7 +16,6 @@ import time
 from collections.abc import AsyncIterator, Callable, Mapping
 
 import httpx
-
 from a2a.client import (
     A2ACardResolver,
     A2AClientError,
@@ -30,6 +29,7 @@ from a2a.types import AgentCard as A2ACard
 from a2a.types import Message as A2AMessage
 from a2a.types import SendMessageConfiguration, SendMessageRequest, StreamResponse, Task
 from a2a.types import TaskState as A2AState
+
 from lamas.agent.agent import Agent
 from lamas.errors import AgentUnreachable, DeadlineExceeded, RemoteError, UnknownAgent
 from lamas.interop.cards import a2a_url, from_a2a_card, to_a2a_card

@@ -115,7 +115,8 @@ def make_keys(
     (keys.path / "agents").mkdir(parents=True, exist_ok=True)
     pairs = [(card.id, card.entity) for card in cards] + [(c, c) for c in callers]
     for agent_id, entity in pairs:
-        for path in (keys.path / "entities" / f"{entity}.key", keys.path / "agents" / f"{agent_id}.key"):
+        entity_file = keys.path / "entities" / f"{entity}.key"
+        for path in (entity_file, keys.path / "agents" / f"{agent_id}.key"):
             if not path.exists():
                 PrivateKey.generate().save(path)
         public = keys.path / "entities" / f"{entity}.pub"

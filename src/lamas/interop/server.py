@@ -22,12 +22,11 @@ access rules, signature checks and rate limits apply exactly as in one process.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
-
-from starlette.applications import Starlette
 
 from a2a.helpers.proto_helpers import new_task_from_user_message, new_text_message
 from a2a.server.agent_execution import AgentExecutor, RequestContext
@@ -36,9 +35,11 @@ from a2a.server.request_handlers import DefaultRequestHandler
 from a2a.server.routes import create_agent_card_routes, create_jsonrpc_routes
 from a2a.server.tasks import InMemoryTaskStore, TaskUpdater
 from a2a.types import Message as A2AMessage
+from starlette.applications import Starlette
+
 from lamas.errors import MalformedMessage
 from lamas.interop.cards import to_a2a_card
-from lamas.interop.wire import ENVELOPE_KEY, STATES, envelope_from_a2a, message_to_a2a
+from lamas.interop.wire import ANONYMOUS, ENVELOPE_KEY, STATES, envelope_from_a2a, message_to_a2a
 from lamas.protocol.cards import AgentCard
 from lamas.protocol.messages import Envelope, Message
 from lamas.protocol.tasks import TaskState
@@ -86,18 +87,18 @@ def report_progress(envelope: Envelope) -> None:
 
 
 async def _quietly(updater: TaskUpdater, message: A2AMessage) -> None:
-    try:
+    # RuntimeError: the task ended (canceled) first, and progress no longer matters.
+    with contextlib.suppress(RuntimeError):
         await updater.update_status(STATES[TaskState.WORKING], message=message)
-    except RuntimeError:  # the task ended (canceled) first: progress no longer matters
-        pass
 
 
 class LamasExecutor(AgentExecutor):
     """Runs A2A requests as lamas tasks of one agent (see the module's docstring)."""
 
-    def __init__(self, agent_id: str, deliver: Deliver) -> None:
+    def __init__(self, agent_id: str, deliver: Deliver, *, anonymous: str = ANONYMOUS) -> None:
         self.agent_id = agent_id
         self.deliver = deliver
+        self.anonymous = anonymous  # who a plain A2A request (no lamas envelope) is from
         # An A2A task waiting for input -> the lamas task id the agent asked it under.
         self._waiting: dict[str, str] = {}
 
@@ -111,7 +112,7 @@ class LamasExecutor(AgentExecutor):
             await event_queue.enqueue_event(new_task_from_user_message(request))
         updater = TaskUpdater(event_queue, task_id, context_id)
         try:
-            envelope = envelope_from_a2a(request, recipient=self.agent_id)
+            envelope = envelope_from_a2a(request, recipient=self.agent_id, sender=self.anonymous)
         except MalformedMessage as error:
             await updater.reject(_status(updater, f"MalformedMessage: {error}"))
             return
@@ -153,12 +154,12 @@ class LamasExecutor(AgentExecutor):
         await updater.cancel(_status(updater, f"canceled at {self.agent_id}"))
 
 
-def a2a_app(card: AgentCard, deliver: Deliver) -> Starlette:
+def a2a_app(card: AgentCard, deliver: Deliver, *, anonymous: str = ANONYMOUS) -> Starlette:
     """The Starlette app serving `card`'s agent over A2A (card at the well-known path,
-    JSON-RPC with SSE streaming at `/`)."""
+    JSON-RPC with SSE streaming at `/`); plain A2A requests come from `anonymous`."""
     a2a_card = to_a2a_card(card)
     handler = DefaultRequestHandler(
-        agent_executor=LamasExecutor(card.id, deliver),
+        agent_executor=LamasExecutor(card.id, deliver, anonymous=anonymous),
         task_store=InMemoryTaskStore(),
         agent_card=a2a_card,
     )

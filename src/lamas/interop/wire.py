@@ -16,12 +16,12 @@ import base64
 import json
 from typing import Any
 
-from google.protobuf import struct_pb2
-from google.protobuf.json_format import MessageToDict, ParseDict
-
 from a2a.types import Message as A2AMessage
 from a2a.types import Part as A2APart
 from a2a.types import Role, TaskState
+from google.protobuf import struct_pb2
+from google.protobuf.json_format import MessageToDict, ParseDict
+
 from lamas.errors import MalformedMessage
 from lamas.protocol.messages import (
     DataPart,
@@ -44,7 +44,7 @@ KIND_KEY = "lamas.kind"
 ANONYMOUS = "a2a-client"
 """The sender of an envelope built from a plain A2A message (which names no sender)."""
 
-STATES: dict[LamasState, TaskState.ValueType] = {
+STATES: dict[LamasState, TaskState] = {
     LamasState.SUBMITTED: TaskState.TASK_STATE_SUBMITTED,
     LamasState.WORKING: TaskState.TASK_STATE_WORKING,
     LamasState.INPUT_REQUIRED: TaskState.TASK_STATE_INPUT_REQUIRED,
@@ -154,12 +154,15 @@ def envelope_to_a2a(envelope: Envelope) -> A2AMessage:
     return a2a
 
 
-def envelope_from_a2a(message: A2AMessage, *, recipient: str) -> Envelope:
+def envelope_from_a2a(
+    message: A2AMessage, *, recipient: str, sender: str = ANONYMOUS
+) -> Envelope:
     """The lamas envelope an A2A message carries, or one built for a plain A2A request.
 
     A carried envelope is parsed as it is (`MalformedMessage` if it is not one), so that
     its signature can be checked; a plain request becomes an unsigned envelope from
-    `a2a-client` to `recipient`, its skill taken from metadata `skill` if given.
+    `sender` (`a2a-client` by default) to `recipient`, its skill taken from metadata
+    `skill` if given.
     """
     metadata = MessageToDict(message.metadata) if message.HasField("metadata") else {}
     exact = metadata.get(ENVELOPE_KEY)
@@ -168,7 +171,7 @@ def envelope_from_a2a(message: A2AMessage, *, recipient: str) -> Envelope:
     body = message_from_a2a(message).model_copy(update={"role": "user"})
     skill = metadata.get("skill")
     return Envelope(
-        sender=ANONYMOUS,
+        sender=sender,
         recipient=recipient,
         skill=skill if isinstance(skill, str) else None,
         context_id=message.context_id or None,

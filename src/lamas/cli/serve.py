@@ -1,0 +1,152 @@
+"""`lamas serve`, `lamas registry`, `lamas keys`: the networked mode (one A2A service per
+agent, a registry where they find each other)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from lamas.errors import LamasError
+
+err = Console(stderr=True)
+out = Console()
+
+KeysOption = Annotated[
+    Path,
+    typer.Option(
+        "--keys",
+        help="key folder: agents/<id>.key, entities/<entity>.key|.pub (`lamas keys` makes one)",
+    ),
+]
+
+
+def serve(
+    target: Annotated[
+        str,
+        typer.Argument(help="a network file (with --agent), or MODULE:ATTRIBUTE naming an Agent"),
+    ],
+    keys: KeysOption,
+    agent: Annotated[
+        str | None, typer.Option("--agent", help="the agent of the network file to serve")
+    ] = None,
+    port: Annotated[int, typer.Option(help="port to listen on (0: any free port)")] = 0,
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    registry: Annotated[
+        str | None, typer.Option(help="registry URL to publish to and find peers in")
+    ] = None,
+    public: Annotated[
+        bool,
+        typer.Option(help="accept plain, unsigned A2A requests as the network's user"),
+    ] = False,
+    model: Annotated[
+        str, typer.Option(help="orchestrator only: the model that fills plan steps")
+    ] = "qwen2.5-coder-1.5b",
+    ledger: Annotated[
+        str | None,
+        typer.Option(help="orchestrator only: ledger database URL (postgresql://...)"),
+    ] = None,
+    today: Annotated[
+        str | None, typer.Option(help="orchestrator only: pin today's date (YYYY-MM-DD)")
+    ] = None,
+) -> None:
+    """Serve one agent over A2A (JSON-RPC + SSE), its card at /.well-known/agent-card.json."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    try:
+        asyncio.run(
+            _serve(target, keys, agent, port, host, registry, public, model, ledger, today)
+        )
+    except LamasError as error:
+        err.print(f"[bold red]error:[/] {error}")
+        raise typer.Exit(code=2) from None
+    except KeyboardInterrupt:
+        pass
+
+
+async def _serve(
+    target: str,
+    keys: Path,
+    agent: str | None,
+    port: int,
+    host: str,
+    registry: str | None,
+    public: bool,
+    model: str,
+    ledger: str | None,
+    today: str | None,
+) -> None:
+    from lamas.errors import ConfigError
+    from lamas.interop.keys import KeyFolder
+    from lamas.interop.launch import node_from_network, node_from_object, orchestrate
+
+    folder = KeyFolder(keys)
+    options = {"registry": registry, "host": host, "port": port, "public": public}
+    if target.endswith((".yaml", ".yml", ".json")):
+        if agent is None:
+            raise ConfigError("name the agent of the network file to serve with --agent")
+        spec, node, handler = node_from_network(target, agent, folder, **options)  # type: ignore[arg-type]
+        if handler is None:
+            from lamas.agent.embeddings import MiniLMEmbedder
+            from lamas.llm.local import LocalModel
+
+            day = dt.date.fromisoformat(today) if today else None
+            await orchestrate(
+                spec, node, LocalModel(model), MiniLMEmbedder(), today=day, ledger_url=ledger
+            )
+        else:
+            await node.start(handler)
+    else:
+        node, handler = node_from_object(target, folder, **options)  # type: ignore[arg-type]
+        await node.start(handler)
+    out.print(f"{node.id} serving A2A at {node.url}", highlight=False)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await node.close()
+
+
+def registry(
+    keys: KeysOption,
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8700,
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    interval: Annotated[float, typer.Option(help="seconds between health checks")] = 2.0,
+    misses: Annotated[
+        int, typer.Option(help="failed checks in a row before an agent is dropped")
+    ] = 2,
+) -> None:
+    """Run the registry: agents publish signed cards, orchestrators discover by capability."""
+    import uvicorn
+
+    from lamas.interop.keys import KeyFolder
+    from lamas.interop.registry import Registry, registry_app
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    try:
+        state = Registry(KeyFolder(keys).trust(), interval=interval, misses=misses)
+    except LamasError as error:
+        err.print(f"[bold red]error:[/] {error}")
+        raise typer.Exit(code=2) from None
+    out.print(f"registry at http://{host}:{port}/", highlight=False)
+    uvicorn.run(registry_app(state), host=host, port=port, log_level="warning")
+
+
+def keys(
+    network: Annotated[Path, typer.Argument(help="the network file")],
+    folder: Annotated[Path, typer.Argument(help="where to write the keys")],
+) -> None:
+    """Make a key for every agent and entity of a network (existing keys are kept)."""
+    from lamas.interop.keys import make_keys
+    from lamas.runtime.netfile import load_spec
+
+    try:
+        spec = load_spec(network)
+        made = make_keys(folder, (a.card for a in spec.agents), callers=[spec.topology.entry])
+    except LamasError as error:
+        err.print(f"[bold red]error:[/] {error}")
+        raise typer.Exit(code=2) from None
+    out.print(f"keys for {len(spec.agents)} agents in {made.path}", highlight=False)
