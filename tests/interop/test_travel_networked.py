@@ -23,6 +23,7 @@ from typing import Any
 
 import httpx
 import pytest
+import pytest_asyncio
 
 from lamas.agent.embeddings import MiniLMEmbedder
 from lamas.interop.client import A2AConnector
@@ -34,6 +35,9 @@ from lamas.llm.base import ChatMessage
 from lamas.protocol import Envelope, TaskState
 from lamas.protocol.messages import Message
 from lamas.runtime.netfile import load_spec
+
+# One event loop for the module: the orchestrator's node lives across the tests.
+pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 NETWORK = EXAMPLES / "travel" / "network.yaml"
@@ -101,6 +105,10 @@ class Cluster:
         args = ["serve", str(NETWORK), "--agent", agent, "--keys", str(self.keys)]
         self.start(agent, [*args, "--registry", self.registry_url])
 
+    def ready(self) -> None:
+        """Wait until every service agent is listed in the registry as answering."""
+        self.wait_until(lambda: set(self.listed()) >= set(SERVICES), "every agent listed")
+
     def kill(self, name: str) -> None:
         process = self.processes.pop(name)
         process.kill()
@@ -138,15 +146,10 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     (base / "logs").mkdir()
     running = Cluster(base / "keys", base / "logs")
     try:
+        # Every process starts at once; `ready` waits for them (while the model loads).
         running.start_registry()
-        running.wait_until(
-            lambda: httpx.get(f"{running.registry_url}/health").status_code == 200, "registry"
-        )
         for agent in SERVICES:
             running.start_agent(agent)
-        running.wait_until(
-            lambda: set(running.listed()) >= set(SERVICES), "every agent in the registry"
-        )
         yield running
     finally:
         running.stop()
@@ -168,10 +171,20 @@ def ledger_url(request: pytest.FixtureRequest) -> str:
     return url
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """LAMAS_HOME for the module (the platform's ledger key is made there)."""
+    folder = tmp_path_factory.mktemp("home")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("LAMAS_HOME", str(folder))
+        yield folder
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def orchestrator_node(
-    cluster: Cluster, embedder: MiniLMEmbedder, ledger_url: str, lamas_home: Path
+    cluster: Cluster, embedder: MiniLMEmbedder, ledger_url: str, home: Path
 ) -> AsyncIterator[tuple[Node, Any, Any]]:
+    cluster.ready()
     spec, node, handler = node_from_network(
         NETWORK, "orchestrator", KeyFolder(cluster.keys), registry=cluster.registry_url, public=True
     )
@@ -218,9 +231,7 @@ async def test_the_demo_instruction_runs_through_the_agents_processes_over_a2a(
     assert states[0] == A2AState.TASK_STATE_WORKING
     assert states[-1] == A2AState.TASK_STATE_COMPLETED, events[-1]
     updates = [e.status_update.status for e in events if e.HasField("status_update")]
-    progress = [
-        u.message.parts[0].text for u in updates if u.state == A2AState.TASK_STATE_WORKING
-    ]
+    progress = [u.message.parts[0].text for u in updates if u.state == A2AState.TASK_STATE_WORKING]
     assert any("ticket.search" in text for text in progress), progress  # streamed as it went
     assert "artifact_update" in kinds
     # The task ran across the processes: every step done by a remote agent.
