@@ -26,9 +26,16 @@ from a2a.client import (
     ClientFactory,
 )
 from a2a.types import AgentCard as A2ACard
+from a2a.types import (
+    AgentInterface,
+    SendMessageConfiguration,
+    SendMessageRequest,
+    StreamResponse,
+    Task,
+)
 from a2a.types import Message as A2AMessage
-from a2a.types import SendMessageConfiguration, SendMessageRequest, StreamResponse, Task
 from a2a.types import TaskState as A2AState
+from a2a.utils.constants import PROTOCOL_VERSION_CURRENT, TransportProtocol
 
 from lamas.agent.agent import Agent
 from lamas.errors import AgentUnreachable, DeadlineExceeded, RemoteError, UnknownAgent
@@ -86,9 +93,7 @@ class A2AConnector:
     def client(self, url: str, *, streaming: bool = False) -> Client:
         client = self._clients.get((url, streaming))
         if client is None:
-            card = self._cards.get(url)
-            if card is None:
-                raise UnknownAgent(url)
+            card = self._cards.get(url) or _bare_card(url)
             factory = self._streaming if streaming else self._factory
             client = self._clients[(url, streaming)] = factory.create(card)
         return client
@@ -142,6 +147,20 @@ class A2AConnector:
             await client.close()
         self._clients.clear()
         await self.http.aclose()
+
+
+def _bare_card(url: str) -> A2ACard:
+    """What to talk to an agent by when only its URL is known: A2A v1.0 over JSON-RPC."""
+    return A2ACard(
+        name=url,
+        supported_interfaces=[
+            AgentInterface(
+                url=url,
+                protocol_binding=TransportProtocol.JSONRPC.value,
+                protocol_version=PROTOCOL_VERSION_CURRENT,
+            )
+        ],
+    )
 
 
 def reply_of(outcome: Task | A2AMessage, agent: str) -> Message:
