@@ -46,6 +46,9 @@ from lamas.protocol.messages import Envelope, Message, TextPart
 from lamas.protocol.types import Context, Reply
 
 DEFAULT_TIMEOUT = 60.0
+KEEPALIVE_SECONDS = 2.0
+SERVER_KEEPALIVE_SECONDS = 30.0
+"""How long lamas servers keep an idle connection open: longer than clients keep it."""
 ENDED_BADLY = {
     A2AState.TASK_STATE_FAILED: "failed",
     A2AState.TASK_STATE_REJECTED: "rejected",
@@ -65,8 +68,12 @@ class A2AConnector:
     ) -> None:
         self.timeout = timeout
         self.http = http or httpx.AsyncClient(
+            # Idle connections are dropped well before a server would close them (uvicorn:
+            # after 5 s by default), so that a request never races a server-side close.
             limits=httpx.Limits(
-                max_connections=max_connections, max_keepalive_connections=max_connections
+                max_connections=max_connections,
+                max_keepalive_connections=max_connections,
+                keepalive_expiry=KEEPALIVE_SECONDS,
             ),
             # Waiting for a free connection is not a failure: many tasks may share few.
             timeout=httpx.Timeout(timeout, pool=None),
@@ -125,7 +132,7 @@ class A2AConnector:
         except (TimeoutError, A2AClientTimeoutError):
             raise DeadlineExceeded(who, limit) from None
         except A2AClientError as error:
-            raise AgentUnreachable(who, str(error)) from None
+            raise AgentUnreachable(who, _why(error)) from None
         raise RemoteError(who, "it answered with neither a task nor a message")
 
     async def stream(
@@ -140,13 +147,19 @@ class A2AConnector:
             ):
                 yield event
         except A2AClientError as error:
-            raise AgentUnreachable(url, str(error)) from None
+            raise AgentUnreachable(url, _why(error)) from None
 
     async def close(self) -> None:
         for client in self._clients.values():
             await client.close()
         self._clients.clear()
         await self.http.aclose()
+
+
+def _why(error: Exception) -> str:
+    """The A2A client's error with the network error under it (whose text may be empty)."""
+    cause = error.__cause__
+    return f"{error} ({type(cause).__name__})" if cause is not None else str(error)
 
 
 def _bare_card(url: str) -> A2ACard:

@@ -31,7 +31,7 @@ import uvicorn
 
 from lamas.agent.agent import Agent
 from lamas.errors import ConfigError, InputError, LamasError
-from lamas.interop.client import A2AConnector, RemoteAgent
+from lamas.interop.client import SERVER_KEEPALIVE_SECONDS, A2AConnector, RemoteAgent
 from lamas.interop.keys import KeyFolder, Registration, admit, register
 from lamas.interop.registry import RegistryClient
 from lamas.interop.server import a2a_app, report_progress
@@ -177,7 +177,13 @@ class Node:
         agent = Agent(self.card, handler, middleware=self.middleware())
         self.network.add(agent)
         app = a2a_app(self.card, self._deliver, anonymous=self.entry)
-        config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
+        config = uvicorn.Config(
+            app,
+            log_level="warning",
+            lifespan="off",
+            access_log=False,
+            timeout_keep_alive=int(SERVER_KEEPALIVE_SECONDS),
+        )
         self._server = uvicorn.Server(config)
         self._tasks.append(asyncio.create_task(self._server.serve(sockets=[self._socket])))
         while not self._server.started:
@@ -234,6 +240,3 @@ class Node:
 
     def _record(self, envelope: Envelope, error: Exception) -> None:
         self.rejected.append((envelope, error))
-
-
-

@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 
 Deliver = Callable[[Envelope], Awaitable[Message]]
 
+
 class _Progress:
     """An A2A task's updater and the progress updates still being sent for it."""
 

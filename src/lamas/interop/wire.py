@@ -154,9 +154,7 @@ def envelope_to_a2a(envelope: Envelope) -> A2AMessage:
     return a2a
 
 
-def envelope_from_a2a(
-    message: A2AMessage, *, recipient: str, sender: str = ANONYMOUS
-) -> Envelope:
+def envelope_from_a2a(message: A2AMessage, *, recipient: str, sender: str = ANONYMOUS) -> Envelope:
     """The lamas envelope an A2A message carries, or one built for a plain A2A request.
 
     A carried envelope is parsed as it is (`MalformedMessage` if it is not one), so that
