@@ -14,7 +14,7 @@ from rich.table import Table
 
 from lamas.cli.economy import bill, credit_app, market_app, payouts
 from lamas.cli.ledger import ledger_app
-from lamas.cli.serve import keys, registry, serve
+from lamas.cli.serve import ask, keys, registry, serve
 from lamas.cli.traffic import traffic_app
 from lamas.errors import LamasError
 
@@ -36,6 +36,7 @@ app.command("payouts")(payouts)
 app.command("serve")(serve)
 app.command("registry")(registry)
 app.command("keys")(keys)
+app.command("ask")(ask)
 
 out = Console()
 err = Console(stderr=True)

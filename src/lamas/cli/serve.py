@@ -85,11 +85,12 @@ async def _serve(
     from lamas.interop.launch import node_from_network, node_from_object, orchestrate
 
     folder = KeyFolder(keys)
-    options = {"registry": registry, "host": host, "port": port, "public": public}
     if target.endswith((".yaml", ".yml", ".json")):
         if agent is None:
             raise ConfigError("name the agent of the network file to serve with --agent")
-        spec, node, handler = node_from_network(target, agent, folder, **options)  # type: ignore[arg-type]
+        spec, node, handler = node_from_network(
+            target, agent, folder, registry=registry, host=host, port=port, public=public
+        )
         if handler is None:
             from lamas.agent.embeddings import MiniLMEmbedder
             from lamas.llm.local import LocalModel
@@ -101,7 +102,9 @@ async def _serve(
         else:
             await node.start(handler)
     else:
-        node, handler = node_from_object(target, folder, **options)  # type: ignore[arg-type]
+        node, handler = node_from_object(
+            target, folder, registry=registry, host=host, port=port, public=public
+        )
         await node.start(handler)
     out.print(f"{node.id} serving A2A at {node.url}", highlight=False)
     try:
@@ -150,3 +153,44 @@ def keys(
         err.print(f"[bold red]error:[/] {error}")
         raise typer.Exit(code=2) from None
     out.print(f"keys for {len(spec.agents)} agents in {made.path}", highlight=False)
+
+
+def ask(
+    url: Annotated[str, typer.Argument(help="the A2A agent's URL (its card is read first)")],
+    text: Annotated[str, typer.Argument(help="what to ask, as plain text")],
+    timeout: Annotated[float, typer.Option(help="seconds to wait for the task to end")] = 300.0,
+) -> None:
+    """Ask any A2A agent something and show its task's updates as they stream in."""
+    try:
+        asyncio.run(_ask(url, text, timeout))
+    except LamasError as error:
+        err.print(f"[bold red]error:[/] {error}")
+        raise typer.Exit(code=2) from None
+
+
+async def _ask(url: str, text: str, timeout: float) -> None:
+    from a2a.helpers.proto_helpers import new_text_message
+    from a2a.types import Role
+    from a2a.types import TaskState as A2AState
+
+    from lamas.interop.client import A2AConnector
+
+    connector = A2AConnector(timeout=timeout)
+    try:
+        card = await connector.fetch_card(url)
+        out.print(f"[bold]{card.name}[/] at {url}", highlight=False)
+        message = new_text_message(text, role=Role.ROLE_USER)
+        async for event in connector.stream(url, message, timeout=timeout):
+            if event.HasField("status_update"):
+                status = event.status_update.status
+                words = " ".join(p.text for p in status.message.parts if p.HasField("text"))
+                state = A2AState.Name(status.state).removeprefix("TASK_STATE_").lower()
+                out.print(f"[cyan]{state}[/] {words}", highlight=False)
+            elif event.HasField("artifact_update"):
+                artifact = event.artifact_update.artifact
+                out.print(f"[magenta]artifact[/] {artifact.name}", highlight=False)
+            elif event.HasField("message"):
+                words = " ".join(p.text for p in event.message.parts if p.HasField("text"))
+                out.print(words, highlight=False)
+    finally:
+        await connector.close()
