@@ -39,6 +39,7 @@ from typing import Any
 from _results import finish  # benchmarks/ is on the path (last) when run as a script
 
 TARGETS = {"concurrent_errors": 0}
+CONNECTIONS = 64  # per side: A2AConnector's default
 
 
 # --- the server process ---------------------------------------------------------------
@@ -54,6 +55,7 @@ def serve(port_file: Path) -> None:
     from starlette.routing import Route
 
     from lamas.interop.client import SERVER_KEEPALIVE_SECONDS
+    from lamas.interop.node import no_delay
     from lamas.interop.server import a2a_app
     from lamas.protocol import AgentCard, Envelope, Message, Skill
 
@@ -66,6 +68,7 @@ def serve(port_file: Path) -> None:
     for _ in range(2):
         sock = socket.socket()
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        no_delay(sock)  # as lamas serve does: without it every reply waits ~40 ms
         sock.bind(("127.0.0.1", 0))
         sockets.append(sock)
     a2a_port, bare_port = (s.getsockname()[1] for s in sockets)
@@ -127,15 +130,15 @@ async def measure(
 
     a2a_url = f"http://127.0.0.1:{ports['a2a']}/"
     bare_url = f"http://127.0.0.1:{ports['bare']}/"
-    connector = A2AConnector(max_connections=256)
+    connector = A2AConnector(max_connections=CONNECTIONS)
     transport = HttpTransport({"echo": a2a_url}, connector=connector)
     await connector.fetch_card(a2a_url)
     from lamas.interop.client import KEEPALIVE_SECONDS
 
     bare = httpx.AsyncClient(  # pooled exactly like the A2A connector's
         limits=httpx.Limits(
-            max_connections=256,
-            max_keepalive_connections=256,
+            max_connections=CONNECTIONS,
+            max_keepalive_connections=CONNECTIONS,
             keepalive_expiry=KEEPALIVE_SECONDS,
         ),
         timeout=httpx.Timeout(60.0, pool=None),
@@ -146,8 +149,11 @@ async def measure(
         reply = await transport.request(envelope())
         assert reply.data["echo"]["nights"] == 2
 
+    slots = asyncio.Semaphore(CONNECTIONS)  # as the connector does
+
     async def one_bare() -> None:
-        response = await bare.post(bare_url, content=body)
+        async with slots:
+            response = await bare.post(bare_url, content=body)
         assert response.json()["recipient"] == "echo"
 
     async def timed(call: Any, n: int) -> list[float]:

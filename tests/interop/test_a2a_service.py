@@ -18,6 +18,7 @@ from starlette.applications import Starlette
 
 from lamas.errors import AgentUnreachable, RemoteError, UnknownAgent
 from lamas.interop.client import A2AConnector, HttpTransport, RemoteAgent
+from lamas.interop.node import no_delay
 from lamas.interop.server import a2a_app, report_progress
 from lamas.protocol import AgentCard, Envelope, Message
 from lamas.protocol.cards import Skill
@@ -29,6 +30,7 @@ class Served:
 
     def __init__(self) -> None:
         self.socket = socket.socket()
+        no_delay(self.socket)
         self.socket.bind(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self.socket.getsockname()[1]}/"
         self.server: uvicorn.Server | None = None

@@ -51,6 +51,16 @@ SYNC_SECONDS = 1.0
 LOOKUP_SECONDS = 0.25  # at most one registry look-up per this long for unknown senders
 
 
+def no_delay(listening: socket.socket) -> None:
+    """Turn off Nagle's algorithm on a listening socket (accepted connections inherit it).
+
+    uvicorn given a ready socket leaves it on, and Nagle against the peer's delayed ACK
+    holds every small response for ~40 ms: measured here, a loopback echo took 44 ms
+    with it and 1 ms without.
+    """
+    listening.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
 class Node:
     """One agent served over A2A, with its peers from a registry (see the module)."""
 
@@ -69,6 +79,7 @@ class Node:
     ) -> None:
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        no_delay(self._socket)
         try:
             self._socket.bind((host, port))
         except OSError as error:
