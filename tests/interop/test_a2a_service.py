@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 import uvicorn
 from a2a.helpers.proto_helpers import new_text_message
+from a2a.server.agent_execution import AgentExecutor, RequestContext
+from a2a.server.events import EventQueue
 from a2a.types import CancelTaskRequest, GetTaskRequest, Role
 from a2a.types import TaskState as A2AState
 from starlette.applications import Starlette
@@ -195,3 +197,60 @@ async def test_a_remote_agent_joins_a_local_network_from_its_card(echo: Any) -> 
     network = Network([remote])
     reply = await network.call("echo", Message.of_data({"y": 3}), sender="local")
     assert reply.data["echo"] == {"y": 3}
+
+
+class ForeignExecutor(AgentExecutor):
+    """Someone else's A2A agent, written with the SDK alone (no lamas on its side)."""
+
+    async def execute(self, context: RequestContext, event_queue: EventQueue) -> None:
+        text = context.get_user_input()
+        await event_queue.enqueue_event(
+            new_text_message(f"foreign agent got: {text}", context_id=context.context_id)
+        )
+
+    async def cancel(self, context: RequestContext, event_queue: EventQueue) -> None:
+        raise NotImplementedError
+
+
+async def test_someone_elses_a2a_agent_joins_a_lamas_network() -> None:
+    from a2a.server.request_handlers import DefaultRequestHandler
+    from a2a.server.routes import create_agent_card_routes, create_jsonrpc_routes
+    from a2a.server.tasks import InMemoryTaskStore
+    from a2a.types import AgentCapabilities, AgentInterface, AgentProvider, AgentSkill
+    from a2a.types import AgentCard as A2ACard
+
+    served = Served()
+    card = A2ACard(
+        name="Weather Oracle",
+        description="tells the weather",
+        version="2.0.0",
+        supported_interfaces=[
+            AgentInterface(url=served.url, protocol_binding="JSONRPC", protocol_version="1.0")
+        ],
+        provider=AgentProvider(organization="meteo-corp", url=served.url),
+        capabilities=AgentCapabilities(streaming=False),
+        default_input_modes=["text/plain"],
+        default_output_modes=["text/plain"],
+        skills=[
+            AgentSkill(id="Weather Now", name="weather", description="the weather", tags=["w"])
+        ],
+    )
+    handler = DefaultRequestHandler(
+        agent_executor=ForeignExecutor(), task_store=InMemoryTaskStore(), agent_card=card
+    )
+    app = Starlette(
+        routes=[*create_agent_card_routes(card), *create_jsonrpc_routes(handler, rpc_url="/")]
+    )
+    await served.start(app)
+    connector = A2AConnector()
+    try:
+        remote = await RemoteAgent.connect(served.url, connector)
+        assert remote.card.id == "Weather-Oracle"
+        assert remote.card.entity == "meteo-corp"
+        assert [s.name for s in remote.card.skills] == ["weather_now"]
+        network = Network([remote])
+        reply = await network.call("weather_now", Message.of_text("Lyon?"), sender="local")
+        assert reply.text == "foreign agent got: Lyon?"
+    finally:
+        await connector.close()
+        await served.stop()
