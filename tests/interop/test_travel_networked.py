@@ -107,7 +107,7 @@ class Cluster:
 
     def ready(self) -> None:
         """Wait until every service agent is listed in the registry as answering."""
-        self.wait_until(lambda: set(self.listed()) >= set(SERVICES), "every agent listed")
+        self.wait_until(lambda: set(self.listed()) >= set(SERVICES), "every agent listed", 150)
 
     def kill(self, name: str) -> None:
         process = self.processes.pop(name)
