@@ -56,7 +56,7 @@ def serve(
     ] = None,
 ) -> None:
     """Serve one agent over A2A (JSON-RPC + SSE), its card at /.well-known/agent-card.json."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    _log_setup()
     try:
         asyncio.run(
             _serve(target, keys, agent, port, host, registry, public, model, ledger, today)
@@ -113,6 +113,13 @@ async def _serve(
         await node.close()
 
 
+def _log_setup() -> None:
+    """lamas's own events at INFO; not every HTTP request the node makes (registry sync)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
 def registry(
     keys: KeysOption,
     port: Annotated[int, typer.Option(help="port to listen on")] = 8700,
@@ -128,7 +135,7 @@ def registry(
     from lamas.interop.keys import KeyFolder
     from lamas.interop.registry import Registry, registry_app
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    _log_setup()
     try:
         state = Registry(KeyFolder(keys).trust(), interval=interval, misses=misses)
     except LamasError as error:
