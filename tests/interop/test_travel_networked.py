@@ -233,6 +233,7 @@ async def test_the_demo_instruction_runs_through_the_agents_processes_over_a2a(
     updates = [e.status_update.status for e in events if e.HasField("status_update")]
     progress = [u.message.parts[0].text for u in updates if u.state == A2AState.TASK_STATE_WORKING]
     assert any("ticket.search" in text for text in progress), progress  # streamed as it went
+    assert not any("asked orchestrator" in text for text in progress)  # only its own asks
     assert "artifact_update" in kinds
     # The task ran across the processes: every step done by a remote agent.
     session = next(iter(orchestrator.sessions.values()))

@@ -52,10 +52,11 @@ Deliver = Callable[[Envelope], Awaitable[Message]]
 class _Progress:
     """An A2A task's updater and the progress updates still being sent for it."""
 
-    __slots__ = ("sending", "updater")
+    __slots__ = ("agent_id", "sending", "updater")
 
-    def __init__(self, updater: TaskUpdater) -> None:
+    def __init__(self, updater: TaskUpdater, agent_id: str) -> None:
         self.updater = updater
+        self.agent_id = agent_id
         self.sending: set[asyncio.Task[None]] = set()
 
     async def flush(self) -> None:
@@ -74,8 +75,8 @@ its progress. A context variable, because a handler's sub-requests run in its co
 def report_progress(envelope: Envelope) -> None:
     """A transport observer: streams an envelope sent on an A2A task's behalf as progress."""
     progress = _progress.get()
-    if progress is None:
-        return
+    if progress is None or envelope.recipient == progress.agent_id:
+        return  # not an A2A task's work, or the request itself arriving
     updater = progress.updater
     what = envelope.skill or envelope.kind
     text = f"{envelope.sender} asked {envelope.recipient} for {what}"
@@ -120,7 +121,7 @@ class LamasExecutor(AgentExecutor):
         if not _carries_envelope(request) and task_id in self._waiting:
             envelope = envelope.model_copy(update={"task_id": self._waiting.pop(task_id)})
         await updater.start_work(_status(updater, f"{self.agent_id} is working on it"))
-        progress = _Progress(updater)
+        progress = _Progress(updater, self.agent_id)
         token = _progress.set(progress)
         try:
             reply = await self.deliver(envelope)
