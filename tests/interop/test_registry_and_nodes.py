@@ -92,8 +92,14 @@ async def test_a_forged_registration_is_refused_and_changes_nothing(
         with pytest.raises(RemoteError, match="not vouched for by its entity"):
             await client.publish(register(card, keys.agent_key("hotel"), stranger))
         assert state.entries == {}
-        await client.publish(register(card, keys.agent_key("hotel"), keys.entity_key("staywell")))
+        honest = register(card, keys.agent_key("hotel"), keys.entity_key("staywell"))
+        await client.publish(honest)
         assert [r.card.id for r, _ in await client.discover("hotel.search")] == ["hotel"]
+        # Published again with the same (trusted) key but an altered card: refused.
+        moved = honest.card.model_copy(update={"url": "http://evil.example/"})
+        with pytest.raises(RemoteError, match="does not match its content"):
+            await client.publish(honest.model_copy(update={"card": moved}))
+        assert state.entries["hotel"].registration.card.url == "http://127.0.0.1:9/"
         assert await client.discover("plan.trip") == []
     finally:
         await client.close()

@@ -24,7 +24,7 @@ from lamas.protocol.cards import AgentCard
 from lamas.protocol.ledger import canonical_json
 from lamas.protocol.messages import Wire
 from lamas.security.identity import PrivateKey, PublicKey
-from lamas.security.signing import Directory, ForgedCard
+from lamas.security.signing import Directory, ForgedCard, verify_card
 
 AGENT_KEY_DOMAIN = b"lamas.agent-key.v1\x00"
 
@@ -69,9 +69,12 @@ def admit(directory: Directory, registration: Registration) -> None:
         raise ForgedCard(card, "its key signature is not hex") from None
     if not entity_key.verify(_binding(card.id, card.entity, registration.agent_key), signature):
         raise ForgedCard(card, "its entity's signature over its key does not match")
+    # The card is checked every time, a re-registration's too: a known key must not carry
+    # an altered card (a new url, new skills) past its entity's signature.
+    verify_card(card, directory.keyring, owner_of=directory.entity_of_key)
     if directory.entity_of(card.id) is not None and key.id in directory.keyring:
-        return  # already trusted (a re-registration)
-    directory.admit(card, key)
+        return  # the key is trusted already (a re-registration)
+    directory.add_agent(card.id, card.entity, key)
 
 
 class KeyFolder:
