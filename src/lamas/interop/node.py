@@ -206,13 +206,6 @@ class Node:
             self._tasks.append(asyncio.create_task(self._keep_in_step()))
         log.info("%s serving at %s", self.id, self.url)
 
-    async def serve_forever(self, handler: Handler) -> None:
-        await self.start(handler)
-        try:
-            await self._tasks[0]
-        finally:
-            await self.close()
-
     async def close(self) -> None:
         if self._server is not None:
             self._server.should_exit = True
