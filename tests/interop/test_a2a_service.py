@@ -60,8 +60,10 @@ class Echo:
         self.started = asyncio.Event()
         self.network = Network()
         self.network.transport.observers.append(report_progress)
+        self.got: list[Envelope] = []
 
     async def deliver(self, envelope: Envelope) -> Message:
+        self.got.append(envelope)
         text = envelope.message.text
         if text == "boom":
             raise ValueError("the vendor's database is down")
@@ -126,6 +128,18 @@ async def test_a_request_gets_the_agents_reply_exactly(echo: Any) -> None:
     )
     assert reply.data == {"echo": {"x": 1}, "from": "me", "n": 2}
     assert isinstance(reply.data["n"], int)  # the exact form, not protobuf's doubles
+
+
+async def test_a_one_way_envelope_is_delivered_without_waiting_for_the_work(echo: Any) -> None:
+    agent, url, connector = echo
+    transport = HttpTransport({"echo": url}, connector=connector)
+    note = Envelope(sender="me", recipient="echo", mode="async", message=Message.of_text("note"))
+    await transport.post(note)
+    for _ in range(200):
+        if agent.got:
+            break
+        await asyncio.sleep(0.01)
+    assert [e.id for e in agent.got] == [note.id]
 
 
 async def test_a_remote_failure_says_what_failed_there(echo: Any) -> None:
@@ -254,3 +268,18 @@ async def test_someone_elses_a2a_agent_joins_a_lamas_network() -> None:
     finally:
         await connector.close()
         await served.stop()
+
+
+async def test_lamas_ask_streams_the_task_and_answers_a_question_asked_back(echo: Any) -> None:
+    from typer.testing import CliRunner
+
+    from lamas.cli.main import app
+
+    _, url, _ = echo
+    args = ["ask", url, "trip", "--answer", "morning"]
+    result = await asyncio.to_thread(CliRunner().invoke, app, args)
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert any(line.startswith("input_required") for line in lines), result.output
+    assert "answer: morning" in lines
+    assert lines[-1].startswith("completed")

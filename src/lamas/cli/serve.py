@@ -165,17 +165,22 @@ def keys(
 def ask(
     url: Annotated[str, typer.Argument(help="the A2A agent's URL (its card is read first)")],
     text: Annotated[str, typer.Argument(help="what to ask, as plain text")],
+    answer: Annotated[
+        list[str] | None,
+        typer.Option(help="answer to a question the agent asks back (repeatable, in order)"),
+    ] = None,
     timeout: Annotated[float, typer.Option(help="seconds to wait for the task to end")] = 300.0,
 ) -> None:
-    """Ask any A2A agent something and show its task's updates as they stream in."""
+    """Ask any A2A agent something and show its task's updates as they stream in; when it
+    asks back (input-required), the next --answer continues the same task."""
     try:
-        asyncio.run(_ask(url, text, timeout))
+        asyncio.run(_ask(url, text, list(answer or []), timeout))
     except LamasError as error:
         err.print(f"[bold red]error:[/] {error}")
         raise typer.Exit(code=2) from None
 
 
-async def _ask(url: str, text: str, timeout: float) -> None:
+async def _ask(url: str, text: str, answers: list[str], timeout: float) -> None:
     from a2a.helpers.proto_helpers import new_text_message
     from a2a.types import Role
     from a2a.types import TaskState as A2AState
@@ -187,17 +192,28 @@ async def _ask(url: str, text: str, timeout: float) -> None:
         card = await connector.fetch_card(url)
         out.print(f"[bold]{card.name}[/] at {url}", highlight=False)
         message = new_text_message(text, role=Role.ROLE_USER)
-        async for event in connector.stream(url, message, timeout=timeout):
-            if event.HasField("status_update"):
-                status = event.status_update.status
-                words = " ".join(p.text for p in status.message.parts if p.HasField("text"))
-                state = A2AState.Name(status.state).removeprefix("TASK_STATE_").lower()
-                out.print(f"[cyan]{state}[/] {words}", highlight=False)
-            elif event.HasField("artifact_update"):
-                artifact = event.artifact_update.artifact
-                out.print(f"[magenta]artifact[/] {artifact.name}", highlight=False)
-            elif event.HasField("message"):
-                words = " ".join(p.text for p in event.message.parts if p.HasField("text"))
-                out.print(words, highlight=False)
+        while True:
+            waiting = None
+            async for event in connector.stream(url, message, timeout=timeout):
+                if event.HasField("status_update"):
+                    status = event.status_update.status
+                    words = " ".join(p.text for p in status.message.parts if p.HasField("text"))
+                    state = A2AState.Name(status.state).removeprefix("TASK_STATE_").lower()
+                    out.print(f"[cyan]{state}[/] {words}", highlight=False)
+                    if status.state == A2AState.TASK_STATE_INPUT_REQUIRED:
+                        waiting = event.status_update
+                elif event.HasField("artifact_update"):
+                    artifact = event.artifact_update.artifact
+                    out.print(f"[magenta]artifact[/] {artifact.name}", highlight=False)
+                elif event.HasField("message"):
+                    words = " ".join(p.text for p in event.message.parts if p.HasField("text"))
+                    out.print(words, highlight=False)
+            if waiting is None or not answers:
+                return
+            reply = answers.pop(0)
+            out.print(f"[bold]answer:[/] {reply}", highlight=False)
+            message = new_text_message(
+                reply, role=Role.ROLE_USER, task_id=waiting.task_id, context_id=waiting.context_id
+            )
     finally:
         await connector.close()
