@@ -81,3 +81,9 @@ bench-dashboard: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build src/*.egg-info
+
+# Networked mode (A2A over HTTP): round-trip overhead per message against a bare
+# Starlette echo, and 1,000 concurrent tasks against one agent.
+.PHONY: bench-http
+bench-http: $(STAMP)
+	$(BIN)/python benchmarks/http.py

@@ -15,6 +15,7 @@ from rich.table import Table
 from lamas.cli.dashboard import dashboard
 from lamas.cli.economy import bill, credit_app, market_app, payouts
 from lamas.cli.ledger import ledger_app
+from lamas.cli.serve import ask, keys, registry, serve
 from lamas.cli.traffic import traffic_app
 from lamas.errors import LamasError
 
@@ -34,6 +35,10 @@ app.add_typer(traffic_app, name="traffic")
 app.command("bill")(bill)
 app.command("payouts")(payouts)
 app.command("dashboard")(dashboard)
+app.command("serve")(serve)
+app.command("registry")(registry)
+app.command("keys")(keys)
+app.command("ask")(ask)
 
 out = Console()
 err = Console(stderr=True)
