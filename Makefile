@@ -22,7 +22,7 @@ $(STAMP):
 		|| echo "note: PostgreSQL not installed; its tests will be skipped"
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,embed]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,embed,ray]'
 	rm -f $(VENV)/.installed-*
 	touch $@
 
