@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 
-from lamas.errors import AccessDenied, ConfigError, DeadlineExceeded, DeliveryError, UnknownAgent
+from lamas.errors import AccessDenied, ConfigError, DeadlineExceeded, UnknownAgent
 from lamas.protocol import Context, Envelope, Message
 from lamas.runtime.policy import Rule, RulePolicy
-from lamas.runtime.sharding import Placement, RemoteError
+from lamas.runtime.sharding import Placement
 
 ray = pytest.importorskip("ray", reason="the Ray runtime needs `pip install lamas[ray]`")
 
@@ -243,17 +243,3 @@ async def test_errors_cross_shards_as_what_they_are(runtime: RayRuntime) -> None
         await transport.request(ask("sleep", "a5", {"seconds": 2}), timeout=0.2)
     # The transport still works after all that.
     assert (await transport.request(ask("echo", "a5", text="ok"))).text == "a5 got ok"
-
-
-def test_remote_errors_keep_class_message_and_facts() -> None:
-    error = RemoteError.of(AccessDenied("x", "y", "no edge")).rebuild()
-    assert isinstance(error, AccessDenied)
-    assert str(error) == "access denied: 'x' may not send to 'y': no edge"
-    assert (error.sender, error.recipient, error.reason) == ("x", "y", "no edge")
-
-    class Private(Exception):  # not importable elsewhere: travels as a DeliveryError
-        pass
-
-    error = RemoteError.of(Private("secret sauce")).rebuild()
-    assert type(error) is DeliveryError
-    assert str(error) == "Private: secret sauce"

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from lamas.protocol.messages import Envelope, Message
 from lamas.runtime.ray_transport import DEFAULT_BATCH, RayTransport
-from lamas.runtime.sharding import Placement, RemoteError
+from lamas.runtime.sharding import Placement, RemoteError, unpack
 
 
 class ShardSetup(Protocol):
@@ -44,15 +44,17 @@ class Shard:
         self.transport.peers = list(peers)
         return len(self.transport._boxes)
 
-    async def deliver_posts(self, batch: list[Envelope]) -> list[tuple[int, RemoteError]]:
+    async def deliver_posts(self, batch: bytes) -> list[tuple[int, RemoteError]]:
+        """One-way envelopes (`sharding.pack`ed), queued here; the refused ones by index."""
         self.batches_received += 1
-        return self.transport.accept_posts(batch)
+        return self.transport.accept_posts(unpack(batch))
 
     async def deliver_requests(
-        self, batch: list[tuple[Envelope, float | None]]
+        self, batch: bytes, limits: list[float | None]
     ) -> list[Message | RemoteError]:
+        """Requests (`sharding.pack`ed) with their time limits; every reply, in order."""
         self.batches_received += 1
-        return await self.transport.accept_requests(batch)
+        return await self.transport.accept_requests(unpack(batch), limits)
 
     async def publish(self, envelope: Envelope) -> int | RemoteError:
         return self.transport.accept_publish(envelope)

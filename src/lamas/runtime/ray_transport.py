@@ -26,7 +26,7 @@ from typing import Any
 
 from lamas.errors import DeadlineExceeded, DeliveryError, TransportClosed, UnknownAgent
 from lamas.protocol.messages import Envelope, Message
-from lamas.runtime.sharding import Placement, RemoteError
+from lamas.runtime.sharding import Placement, RemoteError, pack
 from lamas.runtime.transport import AccessPolicy, DeadLetter, LocalTransport, _seconds_left
 
 log = logging.getLogger(__name__)
@@ -157,7 +157,7 @@ class RayTransport(LocalTransport):
         return refused
 
     async def accept_requests(
-        self, batch: Sequence[tuple[Envelope, float | None]]
+        self, batch: Sequence[Envelope], limits: Sequence[float | None]
     ) -> list[Message | RemoteError]:
         """Deliver each request to its agent here and gather every reply (or error)."""
 
@@ -167,7 +167,9 @@ class RayTransport(LocalTransport):
             except Exception as error:  # the caller gets it, raised as what it was
                 return RemoteError.of(error)
 
-        return list(await asyncio.gather(*(answer(e, t) for e, t in batch)))
+        return list(
+            await asyncio.gather(*(answer(e, t) for e, t in zip(batch, limits, strict=True)))
+        )
 
     def accept_publish(self, envelope: Envelope) -> int | RemoteError:
         """Deliver to the subscribers here only (the publisher asks every shard itself)."""
@@ -213,11 +215,13 @@ class RayTransport(LocalTransport):
         requests = self._requests.pop(shard, None)
         peer = self.peers[shard]
         if posts:
-            self._track(self._send_posts(shard, peer.deliver_posts.remote(posts), posts))
+            self._track(self._send_posts(shard, peer.deliver_posts.remote(pack(posts)), posts))
         if requests:
-            calls = [(envelope, limit) for envelope, limit, _ in requests]
+            calls = pack([envelope for envelope, _, _ in requests])
+            limits = [limit for _, limit, _ in requests]
             futures = [future for _, _, future in requests]
-            self._track(self._send_requests(shard, peer.deliver_requests.remote(calls), futures))
+            reply = peer.deliver_requests.remote(calls, limits)
+            self._track(self._send_requests(shard, reply, futures))
 
     def _track(self, sending: Any) -> None:
         self.batches_sent += 1
