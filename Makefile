@@ -67,3 +67,13 @@ bench-security: models
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build src/*.egg-info
+
+# Distributed mode: N agents in a graph on the local runtime and on Ray (2 shard actors);
+# seconds per round of N messages, throughput ratio, RSS of every process of the run.
+.PHONY: bench-population test-ray
+bench-population: $(STAMP)
+	$(BIN)/python benchmarks/population.py
+
+# The Ray tests alone (they also run in `make test`): a local Ray session per module.
+test-ray: $(STAMP)
+	$(BIN)/pytest -m ray -q

@@ -182,6 +182,29 @@ async def play(
     return seconds, ones
 
 
+def tree_cpu_seconds() -> dict[str, float]:
+    """CPU time (user + system) used so far by this process and every process it started,
+    by process: what a round costs whatever else the machine is doing (wall time is shared)."""
+    import psutil
+
+    me = psutil.Process()
+    used: dict[str, float] = {}
+    for process in [me, *me.children(recursive=True)]:
+        try:
+            times = process.cpu_times()
+            used[f"{process.name()}:{process.pid}"] = times.user + times.system
+        except psutil.Error:
+            continue
+    return used
+
+
+def cpu_since(before: dict[str, float], rounds: int) -> tuple[float, dict[str, float]]:
+    """CPU seconds per round since `before`, in all and by process."""
+    after = tree_cpu_seconds()
+    by_process = {k: (v - before.get(k, 0.0)) / rounds for k, v in after.items()}
+    return sum(by_process.values()), by_process
+
+
 def tree_memory() -> tuple[int, list[tuple[str, int]]]:
     """RSS of this process and every process it started (recursively), summed."""
     import psutil
@@ -206,11 +229,15 @@ async def run_local(n: int, rounds: int) -> dict[str, Any]:
     install(transport, n, lambda i: True, "pop-0")
     setup = time.perf_counter() - built
     idle, _ = tree_memory()
+    cpu_before = tree_cpu_seconds()
     seconds, ones = await play(transport, 1, rounds)
+    cpu, cpu_by_process = cpu_since(cpu_before, rounds)
     peak, parts = tree_memory()
     return {
         "setup_s": setup,
         "round_s": seconds,
+        "cpu_s_per_round": cpu,
+        "cpu_s_per_round_by_process": cpu_by_process,
         "ones": ones,
         "rss_bytes": peak,
         "rss_idle_bytes": idle,
@@ -233,7 +260,9 @@ async def run_ray(n: int, rounds: int, shards: int) -> dict[str, Any]:
     idle, _ = tree_memory()
     try:
         transport = runtime.transport()
+        cpu_before = tree_cpu_seconds()
         seconds, ones = await play(transport, shards, rounds)
+        cpu, cpu_by_process = cpu_since(cpu_before, rounds)
         peak, parts = tree_memory()
         stats = await runtime.stats()
     finally:
@@ -241,6 +270,8 @@ async def run_ray(n: int, rounds: int, shards: int) -> dict[str, Any]:
     return {
         "setup_s": setup,
         "round_s": seconds,
+        "cpu_s_per_round": cpu,
+        "cpu_s_per_round_by_process": cpu_by_process,
         "ones": ones,
         "rss_bytes": peak,
         "rss_idle_bytes": idle,
@@ -305,6 +336,7 @@ def main() -> int:
         "cpus": os.cpu_count(),
         "rounds": args.rounds,
         "shards": args.shards,
+        "load_average_before": os.getloadavg(),
         "runs": {},
     }
     rows = []
@@ -322,6 +354,8 @@ def main() -> int:
             "local_msgs_per_s": n / local_s,
             "ray_msgs_per_s": n / ray_s,
             "throughput_ratio_ray_local": local_s / ray_s,
+            "local_cpu_s_per_round": local["cpu_s_per_round"],
+            "ray_cpu_s_per_round": remote["cpu_s_per_round"],
             "local_rss_gib": local["rss_bytes"] / 2**30,
             "ray_rss_gib": remote["rss_bytes"] / 2**30,
         }
@@ -333,7 +367,8 @@ def main() -> int:
 
     table = Table(title=f"opinion game, {args.rounds} rounds of N messages (medians)")
     columns = ("N", "local s/round", "ray s/round", "local msg/s", "ray msg/s", "ray/local")
-    for column in (*columns, "local RSS GiB", "ray RSS GiB", "ray setup s"):
+    more = ("local CPU s/round", "ray CPU s/round", "local RSS GiB", "ray RSS GiB", "ray setup s")
+    for column in (*columns, *more):
         table.add_column(column, justify="right")
     for n, e in rows:
         table.add_row(
@@ -343,11 +378,13 @@ def main() -> int:
             f"{e['local_msgs_per_s']:,.0f}",
             f"{e['ray_msgs_per_s']:,.0f}",
             f"{e['throughput_ratio_ray_local']:.2f}",
+            f"{e['local_cpu_s_per_round']:.2f}",
+            f"{e['ray_cpu_s_per_round']:.2f}",
             f"{e['local_rss_gib']:.2f}",
             f"{e['ray_rss_gib']:.2f}",
             f"{e['ray']['setup_s']:.1f}",
         )
-    Console().print(table)
+    Console(width=160).print(table)
     if len(rows) > 1:
         first, last = rows[0][1], rows[-1][1]
         result["ratio_growth"] = (
@@ -364,6 +401,11 @@ def main() -> int:
             "ray_memory_gib_100k": biggest["ray_rss_gib"] <= TARGETS["ray_memory_gib_100k"],
             "ray_round_seconds_100k": biggest["ray_round_s"] < TARGETS["ray_round_seconds_100k"],
         }
+    result["load_average_after"] = os.getloadavg()
+    print(
+        f"load average (1, 5, 15 min) before {result['load_average_before']}, after "
+        f"{result['load_average_after']} on {os.cpu_count()} CPUs"
+    )
     result["targets"] = TARGETS
     result["met"] = checks
     from _results import finish  # benchmarks/ is on the path when run as a script
