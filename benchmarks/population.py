@@ -7,15 +7,17 @@ degree 4 (each agent's neighbours are the agents 1 and 2 places away on either s
 N. Each round every agent sends its opinion (0 or 1) to one of its neighbours (drawn by
 a hash of its index and the round), as a one-way envelope: N messages a round. Once
 every message of the round is handled, each agent takes the majority of what it heard
-(a tie, or hearing nothing, keeps its opinion). The
-game is deterministic, so both runtimes must end each round with the same count of 1s:
-the benchmark checks that as well as timing it.
+(a tie, or hearing nothing, keeps its opinion). The game is deterministic, so both
+runtimes must end each round with the same count of 1s: the benchmark checks that as
+well as timing it.
 
 A round is timed from the driver's "go" to the last agent's new opinion. Reported per N
 (10k, 100k): median seconds per round and messages per second on each runtime, their
-ratio (Ray / local), and the resident memory (RSS) of everything the run needs: for Ray,
-the driver and every process it started (GCS, raylet, shard workers, helpers), summed.
-Each configuration runs in a fresh process, so that no run inherits another's memory.
+ratio (Ray / local), CPU seconds per round (all processes: less sensitive than wall time
+to a machine shared with others) and the resident memory (RSS) of everything the run
+needs: for Ray, the driver and every process it started (GCS, raylet, shard workers,
+Ray's helpers), summed. Each run is a fresh process, so that no run inherits another's
+memory; the runtimes alternate, `--repeats` times each, so that load hits both.
 
 Run: `python benchmarks/population.py` (or `make bench-population`).
 """
@@ -257,7 +259,7 @@ async def run_ray(n: int, rounds: int, shards: int) -> dict[str, Any]:
         PopulationShard(n), shards=shards, pinned={f"pop-{k}": k for k in range(shards)}
     )
     setup = time.perf_counter() - built
-    idle, _ = tree_memory()
+    idle, idle_parts = tree_memory()
     try:
         transport = runtime.transport()
         cpu_before = tree_cpu_seconds()
@@ -275,6 +277,7 @@ async def run_ray(n: int, rounds: int, shards: int) -> dict[str, Any]:
         "ones": ones,
         "rss_bytes": peak,
         "rss_idle_bytes": idle,
+        "shard_rss_idle_bytes": sum(rss for name, rss in idle_parts if "Shard" in name),
         "agents_per_shard": runtime.agents,
         "shards": stats,
         "processes": parts,
@@ -301,6 +304,21 @@ def measure(kind: str, n: int, rounds: int, shards: int) -> dict[str, Any]:
     return dict(json.loads(lines[-1][len("RESULT ") :]))
 
 
+def merged(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Repeated runs of one configuration as one: every round's time, the median CPU per
+    round and setup time, the largest memory; each run kept under `repeats`."""
+    return {
+        "round_s": [s for run in runs for s in run["round_s"]],
+        "cpu_s_per_round": statistics.median(run["cpu_s_per_round"] for run in runs),
+        "setup_s": statistics.median(run["setup_s"] for run in runs),
+        "rss_bytes": max(run["rss_bytes"] for run in runs),
+        "bytes_per_idle_agent": max(run.get("bytes_per_idle_agent", 0.0) for run in runs),
+        "shard_rss_idle_bytes": max(run.get("shard_rss_idle_bytes", 0) for run in runs),
+        "ones": runs[0]["ones"],
+        "repeats": runs,
+    }
+
+
 def check_graph(n: int = 1000) -> None:
     """Our neighbour rule is exactly the graph topology's edges (lamas.protocol.topology)."""
     from lamas.protocol.topology import TopologySpec, lay_out
@@ -321,6 +339,7 @@ def main() -> int:
     parser.add_argument("--sizes", default="10000,100000", help="populations, comma-separated")
     parser.add_argument("--rounds", type=int, default=5, help="rounds per run")
     parser.add_argument("--shards", type=int, default=2, help="Ray shard actors")
+    parser.add_argument("--repeats", type=int, default=2, help="runs of each runtime per N")
     parser.add_argument("--one", choices=["local", "ray"], help=argparse.SUPPRESS)
     parser.add_argument("--n", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -335,16 +354,22 @@ def main() -> int:
         "machine": platform.machine(),
         "cpus": os.cpu_count(),
         "rounds": args.rounds,
+        "repeats": args.repeats,
         "shards": args.shards,
         "load_average_before": os.getloadavg(),
         "runs": {},
     }
     rows = []
     for n in sizes:
-        local = measure("local", n, args.rounds, args.shards)
-        remote = measure("ray", n, args.rounds, args.shards)
-        if local["ones"] != remote["ones"]:
-            raise SystemExit(f"N={n}: the runtimes disagree: {local['ones']} vs {remote['ones']}")
+        # Alternate the runtimes so that the machine's load, shared with others, hits both.
+        runs: dict[str, list[dict[str, Any]]] = {"local": [], "ray": []}
+        for _ in range(args.repeats):
+            for kind in ("local", "ray"):
+                runs[kind].append(measure(kind, n, args.rounds, args.shards))
+        outcomes = {json.dumps(run["ones"]) for kind in runs for run in runs[kind]}
+        if len(outcomes) != 1:
+            raise SystemExit(f"N={n}: the runs disagree on the game's outcome: {outcomes}")
+        local, remote = merged(runs["local"]), merged(runs["ray"])
         local_s, ray_s = statistics.median(local["round_s"]), statistics.median(remote["round_s"])
         entry = {
             "local": local,
@@ -356,6 +381,7 @@ def main() -> int:
             "throughput_ratio_ray_local": local_s / ray_s,
             "local_cpu_s_per_round": local["cpu_s_per_round"],
             "ray_cpu_s_per_round": remote["cpu_s_per_round"],
+            "cpu_ratio_local_ray": local["cpu_s_per_round"] / remote["cpu_s_per_round"],
             "local_rss_gib": local["rss_bytes"] / 2**30,
             "ray_rss_gib": remote["rss_bytes"] / 2**30,
         }
@@ -365,9 +391,12 @@ def main() -> int:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"opinion game, {args.rounds} rounds of N messages (medians)")
+    table = Table(
+        title=f"opinion game: {args.repeats} runs x {args.rounds} rounds of N messages, "
+        "alternating runtimes (medians; RSS: the largest)"
+    )
     columns = ("N", "local s/round", "ray s/round", "local msg/s", "ray msg/s", "ray/local")
-    more = ("local CPU s/round", "ray CPU s/round", "local RSS GiB", "ray RSS GiB", "ray setup s")
+    more = ("local CPU s/round", "ray CPU s/round", "local RSS GiB", "ray RSS GiB", "ray start s")
     for column in (*columns, *more):
         table.add_column(column, justify="right")
     for n, e in rows:
@@ -393,6 +422,15 @@ def main() -> int:
         print(
             f"ray/local throughput ratio: {first['throughput_ratio_ray_local']:.2f} at "
             f"N={rows[0][0]:,}, {last['throughput_ratio_ray_local']:.2f} at N={rows[-1][0]:,}"
+        )
+    if len(rows) > 1:
+        (n0, first), (n1, last) = rows[0], rows[-1]
+        grown = last["ray"]["shard_rss_idle_bytes"] - first["ray"]["shard_rss_idle_bytes"]
+        result["shard_bytes_per_idle_agent"] = grown / (n1 - n0)
+        print(
+            f"shard memory per idle agent (RSS growth of the shards from N={n0:,} to "
+            f"N={n1:,}): {result['shard_bytes_per_idle_agent']:,.0f} bytes; "
+            f"local runtime: {last['local']['bytes_per_idle_agent']:,.0f} bytes"
         )
     biggest = result["runs"].get("100000")
     checks = {}
