@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lamas.protocol import Context, Envelope, Message
+from lamas.runtime.ray_transport import DEFAULT_BATCH
 from lamas.runtime.transport import LocalTransport
 
 TARGETS = {"ray_memory_gib_100k": 4.0, "ray_round_seconds_100k": 10.0}
@@ -248,7 +249,7 @@ async def run_local(n: int, rounds: int) -> dict[str, Any]:
     }
 
 
-async def run_ray(n: int, rounds: int, shards: int) -> dict[str, Any]:
+async def run_ray(n: int, rounds: int, shards: int, max_batch: int) -> dict[str, Any]:
     import ray
 
     from lamas.runtime.ray_runtime import RayRuntime
@@ -256,7 +257,10 @@ async def run_ray(n: int, rounds: int, shards: int) -> dict[str, Any]:
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
     built = time.perf_counter()
     runtime = RayRuntime.start(
-        PopulationShard(n), shards=shards, pinned={f"pop-{k}": k for k in range(shards)}
+        PopulationShard(n),
+        shards=shards,
+        pinned={f"pop-{k}": k for k in range(shards)},
+        max_batch=max_batch,
     )
     setup = time.perf_counter() - built
     idle, idle_parts = tree_memory()
@@ -284,18 +288,18 @@ async def run_ray(n: int, rounds: int, shards: int) -> dict[str, Any]:
     }
 
 
-def one(kind: str, n: int, rounds: int, shards: int) -> None:
+def one(kind: str, n: int, rounds: int, shards: int, max_batch: int) -> None:
     os.environ.setdefault("RAY_DEDUP_LOGS", "0")
     if kind == "local":
         result = asyncio.run(run_local(n, rounds))
     else:
-        result = asyncio.run(run_ray(n, rounds, shards))
+        result = asyncio.run(run_ray(n, rounds, shards, max_batch))
     print("RESULT " + json.dumps(result))
 
 
-def measure(kind: str, n: int, rounds: int, shards: int) -> dict[str, Any]:
+def measure(kind: str, n: int, rounds: int, shards: int, max_batch: int) -> dict[str, Any]:
     command = [sys.executable, __file__, "--one", kind, "--n", str(n), "--rounds", str(rounds)]
-    command += ["--shards", str(shards)]
+    command += ["--shards", str(shards), "--max-batch", str(max_batch)]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
     if done.returncode != 0 or not lines:
@@ -340,11 +344,14 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=5, help="rounds per run")
     parser.add_argument("--shards", type=int, default=2, help="Ray shard actors")
     parser.add_argument("--repeats", type=int, default=2, help="runs of each runtime per N")
+    parser.add_argument(
+        "--max-batch", type=int, default=DEFAULT_BATCH, help="envelopes per actor call at most"
+    )
     parser.add_argument("--one", choices=["local", "ray"], help=argparse.SUPPRESS)
     parser.add_argument("--n", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        one(args.one, args.n, args.rounds, args.shards)
+        one(args.one, args.n, args.rounds, args.shards, args.max_batch)
         return 0
 
     check_graph()
@@ -365,7 +372,7 @@ def main() -> int:
         runs: dict[str, list[dict[str, Any]]] = {"local": [], "ray": []}
         for _ in range(args.repeats):
             for kind in ("local", "ray"):
-                runs[kind].append(measure(kind, n, args.rounds, args.shards))
+                runs[kind].append(measure(kind, n, args.rounds, args.shards, args.max_batch))
         outcomes = {json.dumps(run["ones"]) for kind in runs for run in runs[kind]}
         if len(outcomes) != 1:
             raise SystemExit(f"N={n}: the runs disagree on the game's outcome: {outcomes}")

@@ -13,6 +13,7 @@ and only when a runtime starts.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -26,6 +27,8 @@ from lamas.runtime.ray_shard import NetworkFileSetup, Shard, ShardSetup
 from lamas.runtime.ray_transport import DEFAULT_BATCH, RayTransport
 from lamas.runtime.sharding import Placement
 from lamas.runtime.transport import AccessPolicy
+
+log = logging.getLogger(__name__)
 
 DEFAULT_SHARDS = 2
 LOCAL_OBJECT_STORE_MB = 256
@@ -96,8 +99,22 @@ class RayRuntime:
         return list(await asyncio.gather(*(s.stats.remote() for s in self.shards)))
 
     def stop(self) -> None:
-        """Stop the shards; end the Ray session too if this runtime started it."""
+        """Stop the shards; end the Ray session too if this runtime started it. One-way
+        envelopes a shard could not deliver are logged here before it goes."""
         ray = _ray()
+        try:
+            stats = ray.get([s.stats.remote() for s in self.shards], timeout=10)
+        except ray.exceptions.RayError as error:
+            log.warning("could not read the shards' counters before stopping: %s", error)
+            stats = []
+        for shard in stats:
+            if shard["dead_letters"]:
+                log.warning(
+                    "shard %s (pid %s) kept %s undeliverable one-way envelopes",
+                    shard["shard"],
+                    shard["pid"],
+                    shard["dead_letters"],
+                )
         for handle in self.shards:
             ray.kill(handle)
         self.shards = []
