@@ -212,6 +212,10 @@ def run_command(
     today: Annotated[
         str | None, typer.Option(help="the date 'today' means, YYYY-MM-DD (default: today)")
     ] = None,
+    answer: Annotated[
+        list[str] | None,
+        typer.Option("--answer", "-a", help="answers to questions asked back, in order"),
+    ] = None,
 ) -> None:
     """Run a network definition on the local or the Ray runtime, unchanged, and ask it once."""
     import datetime as dt
@@ -235,6 +239,7 @@ def run_command(
                 to=to,
                 skill=skill,
                 console=out,
+                answers=answer or [],
             )
         )
     except LamasError as error:

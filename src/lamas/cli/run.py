@@ -36,8 +36,10 @@ async def run_network(
     to: str | None,
     skill: str | None,
     console: Console,
+    answers: list[str] | None = None,
 ) -> bool:
-    """Run the instruction; True if it completed."""
+    """Run the instruction (answering questions asked back with `answers`, in order);
+    True if it completed."""
     from lamas.runtime.netfile import load_spec
 
     spec = load_spec(path)
@@ -57,7 +59,7 @@ async def run_network(
         if to is not None:
             return await _ask_agent(network, to, skill, instruction, spec, console)
         return await _orchestrate(
-            network, spec, unhandled[0], instruction, model_name, today, console
+            network, spec, unhandled[0], instruction, model_name, today, console, answers or []
         )
 
 
@@ -87,6 +89,7 @@ async def _orchestrate(
     model_name: str,
     today: dt.date | None,
     console: Console,
+    answers: list[str],
 ) -> bool:
     from lamas.agent.embeddings import MiniLMEmbedder
     from lamas.cli.demo import Narrator, _profile_fields, report
@@ -111,6 +114,11 @@ async def _orchestrate(
         card = defences.signed_card(card)
     network.add(orchestrator.agent(card, middleware=defences.middleware() if defences else ()))
     session = await orchestrator.submit(instruction)
+    pending = list(answers)
+    while session.task.state is TaskState.INPUT_REQUIRED and pending:
+        answer = pending.pop(0)
+        console.print(f"[bold]user:[/] {answer}")
+        session = await orchestrator.answer(session.task.id, answer)
     if session.task.status_message is not None:
         console.print(f"[bold green]answer:[/]\n{session.task.status_message.text}")
     report(console, session, narrator)
