@@ -110,9 +110,9 @@ def outcome(session: Session) -> dict[str, Any]:
 async def test_the_travel_network_books_the_same_trip_on_ray_as_locally(
     ray_session: None, embedder: MiniLMEmbedder
 ) -> None:
-    with open_network(TRAVEL, runtime="local", external=["orchestrator"]) as (_, network):
+    async with open_network(TRAVEL, runtime="local", external=["orchestrator"]) as (_, network):
         local = outcome(await book(network, embedder))
-    with open_network(TRAVEL, runtime="ray", external=["orchestrator"]) as (_, network):
+    async with open_network(TRAVEL, runtime="ray", external=["orchestrator"]) as (_, network):
         transport = network.transport
         assert isinstance(transport, RayTransport)
         remote = outcome(await book(network, embedder))
@@ -162,8 +162,9 @@ def test_lamas_run_refuses_what_it_cannot_run(ray_session: None) -> None:
         app, ["run", str(TRAVEL), "hi", "--address", "10.0.0.1:6379"], env={"COLUMNS": "200"}
     )
     assert "use it with --runtime ray" in " ".join(result.output.split())
-    with (
-        pytest.raises(ConfigError, match="no agents nobody to leave out"),
-        open_network(TRAVEL, runtime="ray", external=["nobody"]),
-    ):
-        pass
+
+
+async def test_open_network_refuses_what_the_file_does_not_have(ray_session: None) -> None:
+    with pytest.raises(ConfigError, match="no agents nobody to leave out"):
+        async with open_network(TRAVEL, runtime="ray", external=["nobody"]):
+            pass

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from lamas.errors import AccessDenied, ConfigError, DeadlineExceeded, UnknownAgent
+from lamas.errors import AccessDenied, ConfigError, DeadlineExceeded, DeliveryError, UnknownAgent
 from lamas.protocol import Context, Envelope, Message
 from lamas.runtime.policy import Rule, RulePolicy
 from lamas.runtime.sharding import Placement
@@ -243,3 +243,14 @@ async def test_errors_cross_shards_as_what_they_are(runtime: RayRuntime) -> None
         await transport.request(ask("sleep", "a5", {"seconds": 2}), timeout=0.2)
     # The transport still works after all that.
     assert (await transport.request(ask("echo", "a5", text="ok"))).text == "a5 got ok"
+
+
+async def test_a_detached_transport_keeps_what_it_could_not_send(runtime: RayRuntime) -> None:
+    transport = runtime.transport()
+    transport.detach()  # what RayRuntime.stop() does to the transports it handed out
+    await transport.post(ask("count", "a1", {"key": "late"}).model_copy(update={"mode": "async"}))
+    with pytest.raises(DeliveryError, match="stopped before this batch left"):
+        await transport.request(ask("echo", "a1", text="late"))
+    await transport.drain()
+    assert [d.envelope.recipient for d in transport.dead_letters] == ["a1"]
+    assert "stopped before this batch left" in str(transport.dead_letters[0].error)

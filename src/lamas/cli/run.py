@@ -50,7 +50,9 @@ async def run_network(
             "one orchestrator for such an agent: name one agent to ask with --to instead"
         )
     external = unhandled  # with --to they are simply not started
-    with open_network(path, runtime=runtime, external=external, address=address, shards=shards) as (
+    async with open_network(
+        path, runtime=runtime, external=external, address=address, shards=shards
+    ) as (
         spec,
         network,
     ):

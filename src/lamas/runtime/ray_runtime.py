@@ -47,6 +47,8 @@ class RayRuntime:
     """How many agents each shard built, by shard index."""
     owns_session: bool = False
     max_batch: int = DEFAULT_BATCH
+    transports: list[RayTransport] = field(default_factory=list)
+    """The transports handed out by `transport()`: detached from the shards on `stop()`."""
 
     @classmethod
     def start(
@@ -84,13 +86,15 @@ class RayRuntime:
         self, *, policy: AccessPolicy | None = None, directory: Iterable[str] | None = None
     ) -> RayTransport:
         """A transport for this process (the driver), reaching every shard."""
-        return RayTransport(
+        transport = RayTransport(
             self.shards,
             self.placement,
             policy=policy,
             max_batch=self.max_batch,
             directory=set(directory) if directory is not None else None,
         )
+        self.transports.append(transport)
+        return transport
 
     async def stats(self) -> list[dict[str, Any]]:
         """Each shard's process id, agent count and batch counters."""
@@ -115,6 +119,8 @@ class RayRuntime:
                     shard["pid"],
                     shard["dead_letters"],
                 )
+        for transport in self.transports:
+            transport.detach()
         for handle in self.shards:
             ray.kill(handle)
         self.shards = []

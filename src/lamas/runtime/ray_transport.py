@@ -65,6 +65,7 @@ class RayTransport(LocalTransport):
         self._requests: dict[int, list[_Request]] = {}
         self._scheduled: set[int] = set()
         self._in_flight: set[asyncio.Task[None]] = set()
+        self._detached = False
         self.batches_sent = 0
         self.envelopes_sent = 0
 
@@ -138,6 +139,11 @@ class RayTransport(LocalTransport):
             self._flush(shard)
         while self._in_flight:
             await asyncio.gather(*tuple(self._in_flight))
+
+    def detach(self) -> None:
+        """The shards are gone (the runtime stopped): what is still queued for them fails
+        here instead of being sent."""
+        self._detached = True
 
     async def close(self) -> None:
         await super().close()
@@ -213,15 +219,26 @@ class RayTransport(LocalTransport):
         self._scheduled.discard(shard)
         posts = self._posts.pop(shard, None)
         requests = self._requests.pop(shard, None)
-        peer = self.peers[shard]
         if posts:
-            self._track(self._send_posts(shard, peer.deliver_posts.remote(pack(posts)), posts))
+            reply = self._submit(shard, "deliver_posts", pack(posts))
+            self._track(self._send_posts(shard, reply, posts))
         if requests:
             calls = pack([envelope for envelope, _, _ in requests])
             limits = [limit for _, limit, _ in requests]
             futures = [future for _, _, future in requests]
-            reply = peer.deliver_requests.remote(calls, limits)
+            reply = self._submit(shard, "deliver_requests", calls, limits)
             self._track(self._send_requests(shard, reply, futures))
+
+    def _submit(self, shard: int, method: str, *args: Any) -> Any:
+        """The actor call's reference, or an awaitable raising why it could not be made
+        (so that its envelopes become dead letters or failed requests like any other)."""
+        try:
+            if self._detached:
+                # Not even try: a call after `ray.shutdown()` would start a new Ray session.
+                raise TransportClosed("the Ray runtime was stopped before this batch left")
+            return getattr(self.peers[shard], method).remote(*args)
+        except Exception as error:
+            return _raise(error)
 
     def _track(self, sending: Any) -> None:
         self.batches_sent += 1
@@ -259,6 +276,10 @@ class RayTransport(LocalTransport):
                 future.set_exception(result.rebuild())
             else:
                 future.set_result(result)
+
+
+async def _raise(error: Exception) -> Any:
+    raise error
 
 
 def _unreachable(shard: int, error: BaseException) -> DeliveryError:
