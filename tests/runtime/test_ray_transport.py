@@ -16,7 +16,14 @@ from typing import Any
 
 import pytest
 
-from lamas.errors import AccessDenied, ConfigError, DeadlineExceeded, DeliveryError, UnknownAgent
+from lamas.errors import (
+    AccessDenied,
+    ConfigError,
+    DeadlineExceeded,
+    DeliveryError,
+    TransportClosed,
+    UnknownAgent,
+)
 from lamas.protocol import Context, Envelope, Message
 from lamas.runtime.policy import Rule, RulePolicy
 from lamas.runtime.sharding import Placement
@@ -254,3 +261,5 @@ async def test_a_detached_transport_keeps_what_it_could_not_send(runtime: RayRun
     await transport.drain()
     assert [d.envelope.recipient for d in transport.dead_letters] == ["a1"]
     assert "stopped before this batch left" in str(transport.dead_letters[0].error)
+    with pytest.raises(TransportClosed):
+        await transport.join("news", "a1")

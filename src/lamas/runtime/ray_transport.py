@@ -114,6 +114,7 @@ class RayTransport(LocalTransport):
         """Deliver to every subscriber of the topic, here and on every other shard."""
         envelope = self._signed(envelope)
         delivered = await super().publish(envelope)
+        self._check_attached()
         others = [p for i, p in enumerate(self.peers) if i != self.home]
         counts = await asyncio.gather(*(peer.publish.remote(envelope) for peer in others))
         for count in counts:
@@ -128,6 +129,7 @@ class RayTransport(LocalTransport):
         if shard is None or shard == self.home:
             self.subscribe(topic, agent_id)
             return
+        self._check_attached()
         error = await self.peers[shard].subscribe.remote(topic, agent_id)
         if error is not None:
             raise error.rebuild()
@@ -229,13 +231,16 @@ class RayTransport(LocalTransport):
             reply = self._submit(shard, "deliver_requests", calls, limits)
             self._track(self._send_requests(shard, reply, futures))
 
+    def _check_attached(self) -> None:
+        if self._detached:
+            # Not even try: a call after `ray.shutdown()` would start a new Ray session.
+            raise TransportClosed("the Ray runtime was stopped before this batch left")
+
     def _submit(self, shard: int, method: str, *args: Any) -> Any:
         """The actor call's reference, or an awaitable raising why it could not be made
         (so that its envelopes become dead letters or failed requests like any other)."""
         try:
-            if self._detached:
-                # Not even try: a call after `ray.shutdown()` would start a new Ray session.
-                raise TransportClosed("the Ray runtime was stopped before this batch left")
+            self._check_attached()
             return getattr(self.peers[shard], method).remote(*args)
         except Exception as error:
             return _raise(error)
