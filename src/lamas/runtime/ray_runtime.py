@@ -152,7 +152,9 @@ def connect(
         where = f"the Ray cluster at {address}" if address else "a local Ray session"
         raise ConfigError(
             f"cannot start or join {where}: {error}; "
-            "for a cluster, run `ray start --head` and pass the address it prints"
+            "for a cluster, run `ray start --head` and pass the address it prints; a cluster "
+            "with token authentication (Ray's default) also needs RAY_AUTH_MODE=token here "
+            "and its token (RAY_AUTH_TOKEN or ~/.ray/auth_token)"
         ) from None
     return True
 
