@@ -147,7 +147,9 @@ def connect(
     if address is None:
         options.update(num_cpus=num_cpus, object_store_memory=object_store_mb * 1024 * 1024)
     try:
-        ray.init(address=address, **options)
+        # "local": a new session of our own, even when `ray start` left one running here
+        # (without it, ray.init() would join that one instead).
+        ray.init(address=address or "local", **options)
     except (ConnectionError, ValueError, RuntimeError) as error:
         where = f"the Ray cluster at {address}" if address else "a local Ray session"
         raise ConfigError(
