@@ -27,7 +27,7 @@ $(STAMP):
 		|| echo "note: chromium not installed; the browser tests will be skipped"
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,embed]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,embed,ray]'
 	rm -f $(VENV)/.installed-*
 	touch $@
 
@@ -87,3 +87,13 @@ clean:
 .PHONY: bench-http
 bench-http: $(STAMP)
 	$(BIN)/python benchmarks/http.py
+
+# Distributed mode: N agents in a graph on the local runtime and on Ray (2 shard actors);
+# seconds per round of N messages, throughput ratio, RSS of every process of the run.
+.PHONY: bench-population test-ray
+bench-population: $(STAMP)
+	$(BIN)/python benchmarks/population.py
+
+# The Ray tests alone (they also run in `make test`): a local Ray session per module.
+test-ray: $(STAMP)
+	$(BIN)/pytest -m ray -q

@@ -216,6 +216,63 @@ def demo(
         raise typer.Exit(code=1)
 
 
+@app.command("run")
+def run_command(
+    network_file: Annotated[Path, typer.Argument(help="a network definition (YAML or JSON)")],
+    instruction: Annotated[str, typer.Argument(help="what to ask (text, or a JSON object)")],
+    runtime: Annotated[
+        str, typer.Option(help="local (one process) or ray (agents on Ray shard actors)")
+    ] = "local",
+    address: Annotated[
+        str | None, typer.Option(help="a running Ray cluster (`ray start --head` prints it)")
+    ] = None,
+    shards: Annotated[int, typer.Option(min=1, help="Ray shard actors hosting the agents")] = 2,
+    to: Annotated[
+        str | None, typer.Option(help="ask this agent directly instead of an orchestrator")
+    ] = None,
+    skill: Annotated[str | None, typer.Option(help="with --to: the skill asked for")] = None,
+    model: Annotated[str, typer.Option(help="the orchestrator's model (catalog name)")] = (
+        "qwen2.5-coder-1.5b"
+    ),
+    today: Annotated[
+        str | None, typer.Option(help="the date 'today' means, YYYY-MM-DD (default: today)")
+    ] = None,
+    answer: Annotated[
+        list[str] | None,
+        typer.Option("--answer", "-a", help="answers to questions asked back, in order"),
+    ] = None,
+) -> None:
+    """Run a network definition on the local or the Ray runtime, unchanged, and ask it once."""
+    import datetime as dt
+
+    from lamas.cli.run import run_network
+
+    try:
+        day = dt.date.fromisoformat(today) if today else None
+    except ValueError:
+        raise fail(ValueError(f"--today must be YYYY-MM-DD, got {today!r}")) from None
+    try:
+        done = asyncio.run(
+            run_network(
+                network_file,
+                instruction,
+                runtime=runtime,
+                address=address,
+                shards=shards,
+                model_name=model,
+                today=day,
+                to=to,
+                skill=skill,
+                console=out,
+                answers=answer or [],
+            )
+        )
+    except LamasError as error:
+        raise fail(error) from None
+    if not done:
+        raise typer.Exit(code=1)
+
+
 def _read_question() -> str:
     try:
         return input("you> ").strip()

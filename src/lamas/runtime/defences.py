@@ -70,15 +70,25 @@ def default_defences(
     *,
     callers: Iterable[str] = (),
     rate: tuple[float, float] = DEFAULT_RATE,
+    seed: bytes | None = None,
 ) -> Defences:
     """Keys for every agent of `cards` and for `callers` (senders from outside the network,
-    like the user at the command line: each its own entity, its key held by this host)."""
+    like the user at the command line: each its own entity, its key held by this host).
+
+    With `seed`, every key is derived from it (HMAC-SHA256 of the seed and the key's
+    name), so that the processes of one distributed run (Ray shards, each building its
+    own agents) hold the same keys; the seed is then as secret as the keys themselves.
+    """
+
+    def new_key(name: str) -> PrivateKey:
+        return PrivateKey.generate() if seed is None else _derived_key(seed, name)
+
     cards = list(cards)
     agents = {card.id for card in cards}
     outside = [c for c in dict.fromkeys(callers) if c not in agents]
     entities = {c.entity for c in cards} | set(outside)
-    entity_keys = {entity: PrivateKey.generate() for entity in sorted(entities)}
-    agent_keys = {name: PrivateKey.generate() for name in [*agents, *outside]}
+    entity_keys = {entity: new_key(f"entity:{entity}") for entity in sorted(entities)}
+    agent_keys = {name: new_key(f"agent:{name}") for name in [*agents, *outside]}
     directory = Directory()
     for entity, key in entity_keys.items():
         directory.add_entity(entity, key)
@@ -87,3 +97,13 @@ def default_defences(
     for caller in outside:
         directory.add_agent(caller, caller, agent_keys[caller])
     return Defences(directory, agent_keys, entity_keys, RateLimits(default=rate))
+
+
+def _derived_key(seed: bytes, name: str) -> PrivateKey:
+    import hashlib
+    import hmac
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    raw = hmac.new(seed, name.encode(), hashlib.sha256).digest()
+    return PrivateKey(Ed25519PrivateKey.from_private_bytes(raw))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterable
+from collections.abc import Callable, Collection, Iterable, Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -11,8 +11,8 @@ from typing import Any
 from lamas.agent.agent import Agent
 from lamas.errors import ConfigError, MalformedMessage
 from lamas.protocol.cards import AgentCard
-from lamas.protocol.network import NetworkSpec, replica_id
-from lamas.runtime.defences import default_defences
+from lamas.protocol.network import AgentSpec, NetworkSpec, replica_id
+from lamas.runtime.defences import Defences, default_defences
 from lamas.runtime.network import Network
 from lamas.runtime.policy import Rule, RulePolicy
 from lamas.runtime.topology import TopologyPolicy
@@ -69,6 +69,20 @@ def build(
     across entities and rate-limits its callers (`lamas.runtime.defences`); an external
     agent gets the same from `network.defences` when the caller adds it.
     """
+    network = Network(policy=access_policy(spec))
+    left_out = check_external(spec, external)
+    if defended:
+        network.defences = spec_defences(spec)
+        network.transport.signers = network.defences.signers()
+    for agent in build_agents(
+        spec, base_dir=base_dir, defences=network.defences, external=left_out
+    ):
+        network.add(agent)
+    return network
+
+
+def access_policy(spec: NetworkSpec) -> AccessPolicy | None:
+    """What the spec's topology and rules allow, as the policy a transport enforces."""
     replicated = {a.card.id for a in spec.agents if a.replicas > 1}
 
     def covering_replicas(pattern: str) -> str:
@@ -85,39 +99,56 @@ def build(
         policy = TopologyPolicy(
             spec.topology, spec.agent_ids(), replicas=spec.replica_groups(), inner=policy
         )
-    network = Network(policy=policy)
+    return policy
+
+
+def check_external(spec: NetworkSpec, external: Iterable[str]) -> set[str]:
+    """The ids left out for the caller to add; each must be an agent of `spec`."""
     left_out = set(external)
     unknown = sorted(left_out - {a.card.id for a in spec.agents})
     if unknown:
         raise ConfigError(f"{spec.name!r} has no agents {', '.join(unknown)} to leave out")
-    cards = [
+    return left_out
+
+
+def spec_cards(spec: NetworkSpec) -> list[tuple[AgentSpec, AgentCard]]:
+    """Every agent of `spec` with its card, replicas expanded (`x-1`, `x-2`, ...)."""
+    return [
         (agent_spec, _replica_card(agent_spec.card, index, agent_spec.replicas))
         for agent_spec in spec.agents
         for index in range(agent_spec.replicas)
     ]
-    if defended:
-        # Outside callers: the topology's entry (the user) and senders the rules name.
-        named = [r.sender for r in spec.rules if not any(ch in r.sender for ch in "*?[")]
-        network.defences = default_defences(
-            (card for _, card in cards), callers=[spec.topology.entry, *named]
-        )
-        network.transport.signers = network.defences.signers()
-    for agent_spec, card in cards:
-        if agent_spec.card.id in left_out:
+
+
+def spec_defences(spec: NetworkSpec, *, seed: bytes | None = None) -> Defences:
+    """Keys and signed cards for every agent of `spec`; outside callers are the topology's
+    entry (the user) and the senders the rules name. Processes sharing `seed` share keys."""
+    named = [r.sender for r in spec.rules if not any(ch in r.sender for ch in "*?[")]
+    return default_defences(
+        (card for _, card in spec_cards(spec)), callers=[spec.topology.entry, *named], seed=seed
+    )
+
+
+def build_agents(
+    spec: NetworkSpec,
+    *,
+    base_dir: Path | None = None,
+    defences: Defences | None = None,
+    external: Collection[str] = (),
+    include: Callable[[str], bool] = lambda agent_id: True,
+) -> Iterator[Agent]:
+    """The agents of `spec` not left out as `external` and whose id (a replica's own id)
+    `include` accepts, each built by its handler factory."""
+    for agent_spec, card in spec_cards(spec):
+        if agent_spec.card.id in external or not include(card.id):
             continue
         if agent_spec.handler is None:
             raise ConfigError(f"agent {agent_spec.card.id!r} of {spec.name!r} names no handler")
         handler = _import(agent_spec.handler, base_dir)(card)
-        if network.defences is not None:
-            agent = Agent(
-                network.defences.signed_card(card),
-                handler,
-                middleware=network.defences.middleware(),
-            )
+        if defences is not None:
+            yield Agent(defences.signed_card(card), handler, middleware=defences.middleware())
         else:
-            agent = Agent(card, handler)
-        network.add(agent)
-    return network
+            yield Agent(card, handler)
 
 
 def _replica_card(card: AgentCard, index: int, replicas: int) -> AgentCard:

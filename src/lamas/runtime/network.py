@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator
 from typing import Literal
 
 from lamas.agent.agent import Agent
-from lamas.errors import ConfigError, NoCapability, UnknownAgent
+from lamas.errors import ConfigError, DuplicateAgent, NoCapability, UnknownAgent
 from lamas.protocol.cards import AgentCard
 from lamas.protocol.messages import Envelope, Message
 from lamas.runtime.defences import Defences
@@ -46,6 +46,15 @@ class Network:
         self._cards[agent.id] = agent.card
         for skill in agent.card.skills:
             self._by_skill.setdefault(skill.name, []).append(agent.id)
+
+    def add_remote(self, card: AgentCard) -> None:
+        """Know an agent served in another process (a Ray shard) by its card: it is found by
+        capability here and reached through the transport, which knows where it lives."""
+        if card.id in self._cards:
+            raise DuplicateAgent(card.id)
+        self._cards[card.id] = card
+        for skill in card.skills:
+            self._by_skill.setdefault(skill.name, []).append(card.id)
 
     def remove(self, agent_id: str) -> None:
         card = self._cards.pop(agent_id, None)
