@@ -22,8 +22,10 @@ from rich.tree import Tree
 
 from lamas.economy.ledger import platform_ledger
 from lamas.errors import ConfigError
+from lamas.experience.store import ExperienceStore
 from lamas.protocol.messages import Envelope
 from lamas.protocol.tasks import TaskState
+from lamas.runtime.experience_hook import ExperienceRecorder
 from lamas.runtime.ledger_hook import LedgerRecorder
 from lamas.runtime.orchestrator import Orchestrator
 from lamas.runtime.session import Event, Session
@@ -162,6 +164,8 @@ async def run_demo(
             card = defences.signed_card(card)
         network.add(orchestrator.agent(card, middleware=defences.middleware() if defences else ()))
         recorder = LedgerRecorder(platform_ledger(), orchestrator)
+        # Every step also leaves an experience record (`lamas experience show`).
+        ExperienceRecorder(ExperienceStore(recorder.ledger.engine), orchestrator, ledger=recorder)
     text = instruction or DEFAULT_INSTRUCTIONS[name]
     console.print(
         f"[bold]{spec.name}[/] ({spec.topology.kind}, "
