@@ -1,7 +1,7 @@
 """A prompt-variant A/B harness: assign variants, measure success, pick the better one.
 
-Assignment is Thompson sampling over each variant's Beta posterior (so traffic drifts to
-the better prompt while the test runs), and the winner is declared only when the
+Each variant is tried `min_trials` times, then assignment is Thompson sampling over each
+variant's Beta posterior (so traffic drifts to the better prompt while the test runs), and the winner is declared only when the
 posterior probability that it is best reaches `confidence` after `min_trials` each.
 """
 
@@ -48,8 +48,13 @@ class PromptABTest:
 
     def assign(self) -> tuple[str, str]:
         """A variant's name and prompt for the next trial."""
-        untried = [n for n in self.variants if self.trials[n] < 1]
-        name = untried[0] if untried else max(self.variants, key=self._draw)
+        # Every variant gets its `min_trials` first (a verdict needs them), least-tried
+        # first; then Thompson sampling sends more traffic to the likely better one.
+        short = [n for n in self.variants if self.trials[n] < self.min_trials]
+        if short:
+            name = min(short, key=lambda n: self.trials[n])
+        else:
+            name = max(self.variants, key=self._draw)
         return name, self.variants[name]
 
     def record(self, name: str, ok: bool) -> None:
