@@ -89,12 +89,16 @@ async def test_a_helpful_insight_is_admitted_with_its_measured_utility(engine: E
     )
     assert admission.admitted
     assert (admission.baseline, admission.with_insight) == (0.0, 1.0)
-    assert admission.insight is not None and admission.insight.utility == 1.0
+    assert admission.insight is not None
+    assert admission.insight.utility == 1.0
     # The write went through guarded memory, with signed provenance.
     [(episode, signed)] = guarded.verified(KeyRing([KEY.public]))
-    assert signed and episode.text == HELPFUL and episode.meta["author"] == "navigator"
+    assert signed
+    assert episode.text == HELPFUL
+    assert episode.meta["author"] == "navigator"
     [(found, score)] = pool.retrieve("hotel near the station in Lyon", capability="hotel.search")
-    assert found.text == HELPFUL and score > 0
+    assert found.text == HELPFUL
+    assert score > 0
 
 
 async def test_an_insight_that_does_worse_on_its_sources_is_refused(engine: Engine) -> None:
@@ -106,8 +110,10 @@ async def test_an_insight_that_does_worse_on_its_sources_is_refused(engine: Engi
     admission = await pool.propose(
         "Trains always arrive at Perrache.", author="swiftrail", sources=["t1"], replay=worse
     )
-    assert not admission.admitted and admission.reason == "does worse on its source tasks"
-    assert pool.all() == [] and guarded.memory.all() == []
+    assert not admission.admitted
+    assert admission.reason == "does worse on its source tasks"
+    assert pool.all() == []
+    assert guarded.memory.all() == []
 
 
 async def test_a_poisoned_insight_is_refused_before_any_replay(engine: Engine) -> None:
@@ -116,9 +122,12 @@ async def test_a_poisoned_insight_is_refused_before_any_replay(engine: Engine) -
     with pytest.raises(MemoryRejected, match="rejected"):
         await pool.propose(POISON, author="mallory", sources=["t1"], replay=counted)
     assert counted.calls == 0  # never reached a prompt, not even a replay's
-    assert pool.all() == [] and guarded.memory.all() == []
+    assert pool.all() == []
+    assert guarded.memory.all() == []
     [(text, provenance, reason)] = guarded.rejected
-    assert text == POISON and provenance.author == "mallory" and reason
+    assert text == POISON
+    assert provenance.author == "mallory"
+    assert reason
 
 
 async def test_near_duplicates_are_consolidated(engine: Engine) -> None:
@@ -127,7 +136,8 @@ async def test_near_duplicates_are_consolidated(engine: Engine) -> None:
     again = await pool.propose(
         HELPFUL.replace("use it", "pick it"), author="staywell", sources=["t3"], replay=replay
     )
-    assert again.admitted and again.consolidated_into is not None
+    assert again.admitted
+    assert again.consolidated_into is not None
     [entry] = pool.ranked()
     assert entry.sources == ("t1", "t3")
 
@@ -161,7 +171,8 @@ async def test_useless_stale_and_overflowing_entries_are_retired(engine: Engine)
     assert any("outranked" in (e.retired_why or "") for e in pool.all())
 
     now[0] += 31 * 86400
-    assert len(pool.retire()) == 2 and pool.ranked() == []
+    assert len(pool.retire()) == 2
+    assert pool.ranked() == []
 
 
 async def test_an_insight_needs_a_source(engine: Engine) -> None:

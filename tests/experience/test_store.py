@@ -19,7 +19,7 @@ from lamas.store.experience_tables import experience_records
 # The ledger tests' PostgreSQL server fixture (initdb on 127.0.0.1, skipped with a reason
 # where it cannot start), reused rather than copied.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "economy"))
-from test_ledger_postgres import server  # noqa: E402, F401
+from test_ledger_postgres import server  # noqa: F401
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -85,11 +85,13 @@ def test_the_cli_shows_stats_exports_and_takes_feedback(tmp_path: Path) -> None:
 
     shown = runner.invoke(app, ["experience", "show", "--db", url, "--failed"])
     assert shown.exit_code == 0, shown.output
-    assert "swiftrail" in shown.output and "railgo" not in shown.output
+    assert "swiftrail" in shown.output
+    assert "railgo" not in shown.output
 
     stats = runner.invoke(app, ["experience", "stats", "--db", url, "--by", "agent"])
     assert stats.exit_code == 0, stats.output
-    assert "swiftrail" in stats.output and "0%" in stats.output
+    assert "swiftrail" in stats.output
+    assert "0%" in stats.output
 
     out = tmp_path / "dpo.jsonl"
     done = runner.invoke(
@@ -99,7 +101,8 @@ def test_the_cli_shows_stats_exports_and_takes_feedback(tmp_path: Path) -> None:
     assert len(lines(out)) == 1
 
     bad = runner.invoke(app, ["experience", "feedback", "t9", "1", "--db", url])
-    assert bad.exit_code == 2 and "no experience recorded" in bad.output
+    assert bad.exit_code == 2
+    assert "no experience recorded" in bad.output
     good = runner.invoke(app, ["experience", "feedback", "t2", "0.5", "--db", url])
     assert good.exit_code == 0
     schema = runner.invoke(app, ["experience", "schema", "dpo"])

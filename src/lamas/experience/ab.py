@@ -1,8 +1,9 @@
 """A prompt-variant A/B harness: assign variants, measure success, pick the better one.
 
-Each variant is tried `min_trials` times, then assignment is Thompson sampling over each
-variant's Beta posterior (so traffic drifts to the better prompt while the test runs), and the winner is declared only when the
-posterior probability that it is best reaches `confidence` after `min_trials` each.
+Each variant is tried `min_trials` times, then assignment is Thompson sampling over
+each variant's Beta posterior (so traffic drifts to the better prompt while the test
+runs); a winner is declared once the posterior probability that it is best reaches
+`confidence`.
 """
 
 from __future__ import annotations
