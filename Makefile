@@ -59,6 +59,7 @@ bench: models
 	$(BIN)/python benchmarks/routing.py
 	$(BIN)/python benchmarks/credit.py
 	$(BIN)/python benchmarks/ledger.py
+	$(BIN)/python benchmarks/learning.py --qwen 6
 
 # Prompt-injection defences: attack success per defence and family, false positives on
 # clean traffic, added latency; the gullible scripted agent and the embedded model.
