@@ -49,6 +49,7 @@ from lamas.runtime.consensus import reach_consensus
 from lamas.runtime.network import Network
 from lamas.runtime.router import AgentSelector, CapabilityRouter
 from lamas.runtime.session import (
+    OFFERS,
     Event,
     EventKind,
     Session,
@@ -345,9 +346,12 @@ class Orchestrator:
             return_exceptions=True,
         )
         options: list[Option] = []
+        whole: set[str] = set()  # providers whose whole reply is their one option
         for agent, reply in zip(providers, replies, strict=True):
             if isinstance(reply, BaseException):
                 continue  # a provider that fails simply offers nothing
+            if OFFERS not in reply.data:
+                whole.add(agent)
             try:
                 # Each provider's best offers compete; the vote can pick any of them.
                 options.extend(options_from_reply(agent, reply.data)[:OFFERS_PER_PROVIDER])
@@ -375,7 +379,11 @@ class Orchestrator:
             self._emit("consensus", session.task.id, step=step.id, decision=decision)
             winner = next((o for o in options if o.key == decision.winner), options[0])
         run.agent = winner.proposer
-        run.output = dict(winner.data)
+        # A reply without "offers" (replicas of a song catalogue, say) is one option; its
+        # output is read as a lone provider's would be (its best-ranked choice).
+        run.output = (
+            chosen_output(dict(winner.data)) if winner.proposer in whole else dict(winner.data)
+        )
 
     async def _ask(
         self, session: Session, step: Step, agent: str | None, inputs: dict[str, Any]
