@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
-from helpers import TRAVEL, travel  # tests/experience is on the path
+from helpers import TRAVEL, music, travel  # tests/experience is on the path
 
 from lamas.agent.embeddings import MiniLMEmbedder
 from lamas.economy.ledger import Ledger
@@ -78,3 +78,30 @@ async def test_a_failed_step_is_recorded_and_teaches_the_router(
     chosen = store.records(task_id=session.task.id, capability="ticket.search")[0]
     assert chosen.strategy.selection == "bandit"
     assert router.bandit.arm("ticket.book", failed[0].agent).failures == 1
+
+
+async def test_replicas_settled_by_consensus_play_the_chosen_song(minilm: MiniLMEmbedder) -> None:
+    """A replica's reply has no "offers": the winning reply's best song is the output."""
+    orchestrator = music(minilm)
+    session = await orchestrator.submit("Play some relaxing jazz")
+    assert session.task.state is TaskState.COMPLETED, session.task.status_message
+    runs = {run.step.capability: run for run in session.runs.values()}
+    search, play = runs["song.search"], runs["song.play"]
+    assert search.agent in ("songs-1", "songs-2")
+    assert "song_id" in search.output
+    assert play.agent == search.agent
+
+
+async def test_the_router_learns_to_avoid_a_faulty_replica(
+    minilm: MiniLMEmbedder, tmp_path: Path
+) -> None:
+    store = ExperienceStore(create_engine(f"sqlite:///{tmp_path / 'x.db'}"))
+    router = ExperienceRouter(seed=2)
+    orchestrator = music(minilm, replicas=3, selector=router)
+    ExperienceRecorder(store, orchestrator).on_record.append(router.observe)
+    inject_faults(orchestrator.network, "songs-2", "song.play", 1.0)
+    states = [(await orchestrator.submit("Play some relaxing jazz")).task.state for _ in range(20)]
+    assert states[-10:].count(TaskState.COMPLETED) >= 9
+    plays = store.records(capability="song.play")
+    assert {r.agent for r in plays if not r.outcome.ok} == {"songs-2"}
+    assert sum(r.agent == "songs-2" for r in plays[-10:]) <= 1

@@ -1,12 +1,12 @@
 """A bandit over the agents that offer a capability: prefer better records, keep exploring.
 
 Each (capability, agent) is an arm with a Beta posterior on its success rate (Thompson
-sampling). An agent never seen starts from an optimistic prior, so a newcomer is tried
-early instead of being starved by incumbents with long good records; a few failures
-then bring it down to what it earns. Choosing at a step whose result later steps build
-on (a search whose offer is then booked with the same vendor), the agent's record at
-those later capabilities counts too: a vendor whose bookings fail is not picked to
-search.
+sampling). An agent never tried at a capability is tried first (then it starts from an
+optimistic prior), so a newcomer gets its chance instead of being starved by
+incumbents with long good records; a few failures then bring it down to what it earns.
+Choosing at a step whose result later steps build on (a search whose offer is then
+booked with the same vendor), the agent's record at those later capabilities counts
+too: a vendor whose bookings fail is not picked to search.
 """
 
 from __future__ import annotations
@@ -80,6 +80,9 @@ class ReplicaBandit:
         the ones the chosen agent will also serve for this task."""
         if not agents:
             raise InputError(f"no agents to choose from for {capability!r}")
+        untried = [a for a in agents if self.arm(capability, a).trials == 0]
+        if untried:
+            return untried[0]
         best, best_score = agents[0], -1.0
         for agent in agents:
             score = self.sample(capability, agent)

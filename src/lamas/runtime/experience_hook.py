@@ -4,8 +4,8 @@ Like the ledger hook, it listens to the orchestrator's events and watches the tr
 (who called whom on a task's behalf, at what list price); no agent writes its own
 records. When a task completes and a `LedgerRecorder` settled it, each agent's Shapley
 credit is written onto its steps (so create this recorder after the `LedgerRecorder`:
-listeners hear an event in the order they were added). Listeners added after it (a learning router, say) see
-each record through `on_record`.
+listeners hear an event in the order they were added). Whoever learns from the
+records (a learning router, say) sees each one through `on_record`.
 """
 
 from __future__ import annotations
