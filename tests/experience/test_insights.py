@@ -3,11 +3,12 @@ insight is refused), ranking by measured utility, consolidation and retirement."
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import sys
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, delete
 
 from lamas.agent.admission import GuardedMemory, MemoryRejected
 from lamas.agent.embeddings import HashingEmbedder
@@ -20,6 +21,11 @@ from lamas.llm import ScriptedModel
 from lamas.llm.base import ChatMessage
 from lamas.security.identity import KeyRing, PrivateKey
 from lamas.store import create_engine
+from lamas.store.experience_tables import insights
+from lamas.store.tables import episodes
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "economy"))
+from test_ledger_postgres import server  # noqa: F401
 
 KEY = PrivateKey.generate()
 # Source tasks: a question and the answer that counts as success.
@@ -64,9 +70,17 @@ class Counted:
         return await replay(sources, insight)
 
 
-@pytest.fixture
-def engine(tmp_path: Path) -> Engine:
-    return create_engine(f"sqlite:///{tmp_path / 'pool.db'}")
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    if request.param == "sqlite":
+        made = create_engine(f"sqlite:///{tmp_path / 'pool.db'}")
+    else:  # the ledger tests' server (see test_store.py)
+        made = create_engine(request.getfixturevalue("server"))
+        with made.begin() as connection:
+            connection.execute(delete(insights))
+            connection.execute(delete(episodes).where(episodes.c.agent_id == POOL_MEMORY))
+    yield made
+    made.dispose()
 
 
 def make_pool(engine: Engine, **options: object) -> tuple[InsightPool, GuardedMemory]:
