@@ -196,8 +196,6 @@ async def run_arm(
     network = orchestrator.network
     spent: list[Decimal] = []
     network.transport.observers.append(lambda e: spent.append(price_of(network, e)))
-    faulty, skill = faulty_for(name, seed)
-    fault_price = network.card(faulty).price(skill)
     per_round = []
     instructions = rows(name)
     for index in range(rounds):
@@ -215,7 +213,7 @@ async def run_arm(
             else:
                 outcomes["failed"] += 1
         faulted = counter.failed - failed_before
-        cost = sum(spent, Decimal(0)) - faulted * (fault_price.amount if fault_price else 0)
+        cost = sum(spent, Decimal(0))  # a call refused by fault is never delivered: not seen
         n = len(instructions)
         per_round.append(
             {
@@ -232,7 +230,7 @@ async def run_arm(
     return {
         "arm": arm,
         "network": name,
-        "faulty": faulty,
+        "faulty": faulty_for(name, seed)[0],
         "rounds": per_round,
         "records": store.count(),
     }

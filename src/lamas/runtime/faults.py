@@ -1,25 +1,57 @@
 """Fault injection: make one agent fail a share of its calls to a skill, reproducibly.
 
 For benchmarks and tests of learning and resilience ("one rail vendor fails half of its
-bookings"): the agent's registered handler, defences included, is wrapped so that a
-seeded coin decides which calls fail with a `DeliveryError` before reaching it.
+bookings"): the transport's access policy, asked before every delivery, is wrapped so
+that a seeded coin refuses that share of the agent's calls to the skill with a
+`DeliveryError`, as an outage would. Nothing else about the network changes (its
+agents, their order, their defences).
 """
 
 from __future__ import annotations
 
 import random
 
-from lamas.agent.agent import Agent
 from lamas.errors import DeliveryError, InputError
 from lamas.protocol.messages import Envelope
-from lamas.protocol.types import Context, Handler, Reply
 from lamas.runtime.network import Network
+from lamas.runtime.transport import AccessPolicy
 
 
 class FaultCounter:
     def __init__(self) -> None:
         self.calls = 0
         self.failed = 0
+
+
+class FaultPolicy:
+    """Refuses `rate` of the deliveries of `skill` to `agent_id`, then asks `inner`."""
+
+    def __init__(
+        self,
+        agent_id: str,
+        skill: str,
+        rate: float,
+        *,
+        seed: int = 0,
+        inner: AccessPolicy | None = None,
+    ) -> None:
+        self.agent_id = agent_id
+        self.skill = skill
+        self.rate = rate
+        self.inner = inner
+        self.counter = FaultCounter()
+        self._coin = random.Random(seed)
+
+    def check(self, envelope: Envelope) -> None:
+        if envelope.recipient == self.agent_id and envelope.skill == self.skill:
+            self.counter.calls += 1
+            if self._coin.random() < self.rate:
+                self.counter.failed += 1
+                raise DeliveryError(
+                    f"{self.agent_id}: {self.skill} is unavailable (injected fault)"
+                )
+        if self.inner is not None:
+            self.inner.check(envelope)
 
 
 def inject_faults(
@@ -31,18 +63,7 @@ def inject_faults(
     card = network.card(agent_id)
     if card.skill(skill) is None:
         raise InputError(f"{agent_id!r} offers no skill {skill!r} to inject faults into")
-    inner: Handler = network.transport.handler(agent_id)
-    coin = random.Random(seed)
-    counter = FaultCounter()
-
-    async def faulty(envelope: Envelope, context: Context) -> Reply:
-        if envelope.skill == skill:
-            counter.calls += 1
-            if coin.random() < rate:
-                counter.failed += 1
-                raise DeliveryError(f"{agent_id}: {skill} is unavailable (injected fault)")
-        return await inner(envelope, context)
-
-    network.remove(agent_id)
-    network.add(Agent(card, faulty))
-    return counter
+    transport = network.transport
+    policy = FaultPolicy(agent_id, skill, rate, seed=seed, inner=transport.policy)
+    transport.policy = policy
+    return policy.counter
