@@ -8,6 +8,7 @@ from records import record  # tests/experience is on the path
 from lamas.agent.embeddings import HashingEmbedder, MiniLMEmbedder
 from lamas.errors import InputError
 from lamas.experience.patterns import (
+    distill,
     error_shape,
     failure_clusters,
     performance,
@@ -79,3 +80,17 @@ def test_failure_clusters_group_errors_by_meaning(minilm: MiniLMEmbedder) -> Non
     assert "unavailable" in clusters[0].example
     assert "invalid" in clusters[1].example
     assert failure_clusters([record()], HashingEmbedder().embed) == []
+
+
+def test_distill_turns_a_clear_gap_into_a_candidate_insight() -> None:
+    rows = [record(task=f"a{i}", agent="railgo", at=i) for i in range(6)]
+    rows += [
+        record(task=f"b{i}", agent="swiftrail", ok=i % 3 == 0, error="down", at=i) for i in range(6)
+    ]
+    rows += [record(task="c", agent="staywell", capability="hotel.book")]
+    [candidate] = distill(rows)
+    assert candidate.capability == "ticket.book"
+    assert candidate.text.startswith("For ticket.book, prefer railgo (100% of 6 steps")
+    assert "swiftrail (33% of 6)" in candidate.text
+    assert set(candidate.sources) == {f"a{i}" for i in range(6)} | {f"b{i}" for i in range(6)}
+    assert distill(rows, min_gap=0.9) == []

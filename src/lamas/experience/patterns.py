@@ -162,3 +162,41 @@ def _distinct(values: Iterable[str]) -> tuple[str, ...]:
 
 def success_rate(records: Sequence[ExperienceRecord]) -> float:
     return sum(r.outcome.ok for r in records) / len(records) if records else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A distilled insight ready to be proposed to the shared pool."""
+
+    text: str
+    capability: str
+    sources: tuple[str, ...]
+    """The tasks it was drawn from (the pool replays them to verify it)."""
+
+
+def distill(
+    records: Iterable[ExperienceRecord], *, min_steps: int = 5, min_gap: float = 0.2
+) -> list[Candidate]:
+    """Lessons worth sharing: for each capability, an agent that succeeds clearly more
+    often than another (by `min_gap`, over at least `min_steps` steps each)."""
+    by_capability: dict[str, dict[str, list[ExperienceRecord]]] = defaultdict(
+        lambda: defaultdict(list)
+    )
+    for record in records:
+        by_capability[record.capability][record.agent].append(record)
+    found = []
+    for capability, agents in sorted(by_capability.items()):
+        rated = sorted(
+            ((success_rate(rs), agent, rs) for agent, rs in agents.items() if len(rs) >= min_steps),
+            key=lambda item: (-item[0], item[1]),
+        )
+        if len(rated) < 2 or rated[0][0] - rated[-1][0] < min_gap:
+            continue
+        (best, top, top_records), (worst, low, low_records) = rated[0], rated[-1]
+        text = (
+            f"For {capability}, prefer {top} ({best:.0%} of {len(top_records)} steps "
+            f"succeeded) over {low} ({worst:.0%} of {len(low_records)})."
+        )
+        tasks = tuple(dict.fromkeys(r.task_id for r in (*low_records, *top_records)))
+        found.append(Candidate(text, capability, tasks))
+    return found
