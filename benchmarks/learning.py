@@ -252,7 +252,8 @@ async def qwen_few_shot(limit: int, embedder: MiniLMEmbedder, folder: Path) -> d
     model = LocalModel("qwen2.5-coder-1.5b")
     store = ExperienceStore(create_engine(f"sqlite:///{folder / 'qwen.db'}"))
     retriever = FewShotRetriever(store, embedder.embed)
-    chosen = [r for r in rows("travel") if r.get("slots")][:limit]
+    labelled = [r for r in rows("travel") if r.get("slots")]
+    chosen = labelled[:: max(1, len(labelled) // limit)][:limit]  # spread over the set
     steps = []
     for row in chosen:
         routed = route_clauses(row["instruction"], router.scores, threshold=router.threshold)
@@ -274,7 +275,7 @@ async def qwen_few_shot(limit: int, embedder: MiniLMEmbedder, folder: Path) -> d
 
         def shots(skill: Any, request: str) -> list[tuple[str, str]]:
             found = retriever.examples(
-                request, agent="orchestrator", capability=skill.name, k=2, exclude=current["clause"]
+                request, agent="orchestrator", capability=skill.name, k=1, exclude=current["clause"]
             )
             return [(e.request, e.answer) for e in found]
 

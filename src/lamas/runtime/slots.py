@@ -83,7 +83,7 @@ class SlotFiller:
         for example, served in self.few_shot(skill, request) if self.few_shot else ():
             shots += [
                 ChatMessage("user", _prompt(skill, example, {}, [])),
-                ChatMessage("assistant", served),
+                ChatMessage("assistant", _answer_shape(skill, served)),
             ]
         try:
             completion = await self.model.complete(
@@ -122,6 +122,17 @@ class SlotFiller:
         missing = missing_slots(skill.input_schema, values)
         missing += [name for name in ambiguous if name not in missing]
         return Filled(values, missing, dropped, ambiguous)
+
+
+def _answer_shape(skill: Skill, served: str) -> str:
+    """An example's answer in the exact shape the model must answer in: every field of
+    the skill, null where the example had none (a stored step's inputs omit them)."""
+    try:
+        values = json.loads(served)
+    except ValueError:
+        values = {}
+    values = values if isinstance(values, dict) else {}
+    return json.dumps({name: values.get(name) for name in skill.input_schema.get("properties", {})})
 
 
 def _prompt(skill: Skill, request: str, known: dict[str, Any], earlier: list[str]) -> str:
