@@ -47,6 +47,10 @@ async def test_each_step_is_recorded_with_strategy_interactions_cost_and_credit(
     assert any(i.recipient == "personal" for i in book.interactions)
     assert book.resources.cost > 0  # its own list price at least
     assert all(r.outcome.ok for r in records)
+    # The orchestrator's slot filling is counted on the steps whose inputs it filled.
+    assert search.resources.prompt_tokens > 0
+    assert search.resources.completion_tokens > 0
+    assert book.resources.prompt_tokens == 0  # its inputs came from the search
     # Settled: every step's agent got its share of the Shapley credit.
     settlement = ledger.settlements[session.task.id]
     for agent, share in settlement.shares.items():

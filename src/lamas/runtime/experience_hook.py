@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal
 
 from lamas.experience.store import ExperienceStore
+from lamas.llm.base import Usage
 from lamas.protocol.experience import (
     ExperienceRecord,
     Interaction,
@@ -50,6 +51,10 @@ class ExperienceRecorder:
         self._instruction: dict[str, str] = {}
         # Envelopes of a task not yet claimed by a step, per agent involved.
         self._pending: dict[str, dict[str, list[Envelope]]] = defaultdict(lambda: defaultdict(list))
+        # The orchestrator's own model use (slot filling) per step: from one "filling"
+        # event to the next event of the task.
+        self._filling: dict[str, tuple[str, Usage]] = {}
+        self._tokens: dict[tuple[str, str], tuple[int, int]] = {}
         orchestrator.listeners.append(self.event)
         orchestrator.network.transport.observers.append(self.observe)
 
@@ -60,7 +65,21 @@ class ExperienceRecorder:
         for agent in {envelope.sender, envelope.recipient} - {self.orchestrator.agent_id}:
             pending[agent].append(envelope)
 
+    def _close_filling(self, task_id: str) -> None:
+        open_fill = self._filling.pop(task_id, None)
+        if open_fill is not None:
+            step_id, before = open_fill
+            now = self.orchestrator.model.usage
+            spent = self._tokens.get((task_id, step_id), (0, 0))
+            self._tokens[(task_id, step_id)] = (
+                spent[0] + now.prompt_tokens - before.prompt_tokens,
+                spent[1] + now.completion_tokens - before.completion_tokens,
+            )
+
     def event(self, event: Event) -> None:
+        self._close_filling(event.task_id)
+        if event.kind == "filling":
+            self._filling[event.task_id] = (event.data["step"], self.orchestrator.model.usage)
         if event.kind == "plan":
             session = self.orchestrator.sessions.get(event.task_id)
             if session is not None:
@@ -76,6 +95,8 @@ class ExperienceRecorder:
                 )
         if event.kind in ("done", "failed"):
             self._pending.pop(event.task_id, None)
+            for key in [k for k in self._tokens if k[0] == event.task_id]:
+                del self._tokens[key]
 
     def _step(self, task_id: str, run: StepRun) -> None:
         agent = run.agent or "(none)"
@@ -92,6 +113,7 @@ class ExperienceRecorder:
         tools = sorted(
             {e.skill for e in seen if e.sender == run.agent and e.skill} - {run.step.capability}
         )
+        tokens = self._tokens.get((task_id, run.step.id), (0, 0))
         selection = run.selected_by or ("consensus" if run.decision is not None else "only")
         try:
             entity = network.card(agent).entity if run.agent else ""
@@ -113,7 +135,13 @@ class ExperienceRecorder:
             inputs=dict(run.inputs),
             output=_bounded(run.output),
             outcome=StepOutcome(ok=run.error is None, error=run.error),
-            resources=StepResources(seconds=round(run.seconds, 6), calls=len(seen), cost=cost),
+            resources=StepResources(
+                seconds=round(run.seconds, 6),
+                calls=len(seen),
+                cost=cost,
+                prompt_tokens=tokens[0],
+                completion_tokens=tokens[1],
+            ),
             interactions=tuple(
                 Interaction(sender=e.sender, recipient=e.recipient, skill=e.skill) for e in seen
             ),
