@@ -93,8 +93,9 @@ class ExperienceRecorder:
                     event.task_id,
                     {a: Decimal(str(round(s, 4))) for a, s in settlement.shares.items()},
                 )
-        if event.kind in ("done", "failed"):
+        if event.kind in ("done", "failed"):  # a finished task's notes are let go
             self._pending.pop(event.task_id, None)
+            self._instruction.pop(event.task_id, None)
             for key in [k for k in self._tokens if k[0] == event.task_id]:
                 del self._tokens[key]
 
