@@ -236,7 +236,9 @@ async def run_arm(
     }
 
 
-async def qwen_few_shot(limit: int, embedder: MiniLMEmbedder, folder: Path) -> dict[str, Any]:
+async def qwen_few_shot(
+    limit: int, embedder: MiniLMEmbedder, folder: Path, model_name: str = "qwen2.5-coder-1.5b"
+) -> dict[str, Any]:
     """Slot filling on the embedded model, without and then with few-shot examples from
     the successful fills of the first pass (leave-one-out)."""
     from lamas.experience.fewshot import FewShotRetriever
@@ -249,7 +251,7 @@ async def qwen_few_shot(limit: int, embedder: MiniLMEmbedder, folder: Path) -> d
     spec = load_spec(ROOT / "examples" / "travel" / "network.yaml")
     skills = routable_skills((a.card for a in spec.agents), exclude=["orchestrator"])
     router = CapabilityRouter(skills, embedder)
-    model = LocalModel("qwen2.5-coder-1.5b")
+    model = LocalModel(model_name)
     store = ExperienceStore(create_engine(f"sqlite:///{folder / 'qwen.db'}"))
     retriever = FewShotRetriever(store, embedder.embed)
     labelled = [r for r in rows("travel") if r.get("slots")]
@@ -313,7 +315,7 @@ async def qwen_few_shot(limit: int, embedder: MiniLMEmbedder, folder: Path) -> d
             "exact_steps": exact,
             "seconds": time.perf_counter() - started,
         }
-    return {"instructions": len(chosen), "model": "qwen2.5-coder-1.5b", **passes}
+    return {"instructions": len(chosen), "model": model_name, **passes}
 
 
 def aggregate(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -382,7 +384,14 @@ async def main() -> int:
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--seeds", type=int, default=6, help="repeats (fault site, coins)")
     parser.add_argument("--networks", default="travel,music")
-    parser.add_argument("--qwen", type=int, default=0, help="instructions for the Qwen run")
+    parser.add_argument(
+        "--qwen", type=int, default=0, help="instructions for the few-shot run (embedded model)"
+    )
+    parser.add_argument(
+        "--fewshot-model",
+        default="qwen2.5-coder-1.5b",
+        help="the embedded model of the few-shot run (smollm2-135m: the weak test model)",
+    )
     args = parser.parse_args()
     console = Console()
     embedder = MiniLMEmbedder()
@@ -403,7 +412,11 @@ async def main() -> int:
             name: (await run_arm(name, "default", 1, 1, embedder, folder, rate=0.0))["rounds"][0]
             for name in networks
         }
-        qwen = await qwen_few_shot(args.qwen, embedder, folder) if args.qwen else None
+        qwen = (
+            await qwen_few_shot(args.qwen, embedder, folder, args.fewshot_model)
+            if args.qwen
+            else None
+        )
     result: dict[str, Any] = {
         "rounds": args.rounds,
         "seeds": args.seeds,

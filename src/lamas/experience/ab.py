@@ -65,12 +65,24 @@ class PromptABTest:
         self.successes[name] += int(ok)
 
     def stats(self) -> list[VariantStats]:
-        wins = dict.fromkeys(self.variants, 0)
-        for _ in range(self.samples):
-            wins[max(self.variants, key=self._draw)] += 1
+        """Each variant's record and its posterior probability of being the best (Monte
+        Carlo over `samples` joint draws)."""
+        import numpy as np
+
+        names = list(self.variants)
+        rng = np.random.default_rng(self.random.getrandbits(64))
+        draws = np.stack(
+            [
+                rng.beta(
+                    1 + self.successes[n], 1 + self.trials[n] - self.successes[n], self.samples
+                )
+                for n in names
+            ]
+        )
+        wins = np.bincount(draws.argmax(axis=0), minlength=len(names))
         return [
-            VariantStats(n, self.trials[n], self.successes[n], wins[n] / self.samples)
-            for n in self.variants
+            VariantStats(n, self.trials[n], self.successes[n], float(wins[i]) / self.samples)
+            for i, n in enumerate(names)
         ]
 
     def winner(self) -> str | None:
