@@ -461,7 +461,9 @@ async def main() -> int:
                 f"{p['seconds']:.0f}",
             )
         console.print(q)
-    return finish("learning", result)
+    # A few-shot-only run (`--networks none`) gets a file of its own, beside the curves.
+    name = "learning" if networks else f"learning-fewshot-{args.fewshot_model}"
+    return finish(name, result)
 
 
 if __name__ == "__main__":
