@@ -51,6 +51,14 @@ async def test_each_step_is_recorded_with_strategy_interactions_cost_and_credit(
     assert search.resources.prompt_tokens > 0
     assert search.resources.completion_tokens > 0
     assert book.resources.prompt_tokens == 0  # its inputs came from the search
+    assert search.filled == {
+        "origin": "Paris",
+        "destination": "Lyon",
+        "date": "2026-12-04",
+        "time_of_day": "morning",
+    }
+    assert book.filled == {}
+    assert "offer_id" in book.inputs
     # Settled: every step's agent got its share of the Shapley credit.
     settlement = ledger.settlements[session.task.id]
     for agent, share in settlement.shares.items():

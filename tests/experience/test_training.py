@@ -107,3 +107,18 @@ def test_the_cli_shows_stats_exports_and_takes_feedback(tmp_path: Path) -> None:
     assert good.exit_code == 0
     schema = runner.invoke(app, ["experience", "schema", "dpo"])
     assert json.loads(schema.output)["required"] == ["prompt", "chosen", "rejected"]
+
+
+def test_sft_for_slot_filling_teaches_what_came_from_the_users_words() -> None:
+    """A centralized orchestrator adds profile fields to the inputs: not a slot answer."""
+    base = record(clause="play some jazz", capability="song.search", agent="songs")
+    with_profile = base.model_copy(
+        update={
+            "inputs": {"genre": "jazz", "favourite_genres": ["soul"]},
+            "filled": {"genre": "jazz"},
+        }
+    )
+    [example] = sft_examples([with_profile])
+    assert json.loads(example["messages"][2]["content"]) == {"genre": "jazz"}
+    [reply] = sft_examples([with_profile], target="output")
+    assert json.loads(reply["messages"][2]["content"]) == {"status": "confirmed"}

@@ -26,7 +26,7 @@ def example_of(record: ExperienceRecord, *, answer: str = "inputs") -> Example:
     """A record as an example: the clause it served, and the inputs it was given (what an
     orchestrator's slot filler should answer) or the output it returned (what the
     serving agent should answer)."""
-    value = record.inputs if answer == "inputs" else record.output
+    value = record.slot_answer if answer == "inputs" else record.output
     return Example(record.step_instruction, json.dumps(value, sort_keys=True), record.id)
 
 

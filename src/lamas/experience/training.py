@@ -6,7 +6,8 @@
   preferred over one that failed (or one the user rated worse).
 
 The target is what a model would have to produce: `inputs` (the orchestrator's slot
-filling: clause -> the step's inputs, what the embedded model does in lamas) or
+filling: clause -> the values it took from the user's words, what the embedded model
+does in lamas; the step's full inputs for records without them) or
 `output` (the serving agent's reply). Every line is checked against `SFT_SCHEMA` /
 `DPO_SCHEMA` before it is written. `docs/training.md` has the fine-tuning recipe.
 """
@@ -36,12 +37,12 @@ def system_prompt(record: ExperienceRecord, target: Target) -> str:
 
 
 def _answer(record: ExperienceRecord, target: Target) -> str:
-    value = record.inputs if target == "inputs" else record.output
+    value = record.slot_answer if target == "inputs" else record.output
     return json.dumps(value, sort_keys=True, ensure_ascii=False)
 
 
 def _usable(record: ExperienceRecord, target: Target) -> bool:
-    value = record.inputs if target == "inputs" else record.output
+    value = record.slot_answer if target == "inputs" else record.output
     return bool(value) and bool(record.step_instruction.strip())
 
 

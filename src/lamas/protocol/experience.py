@@ -79,6 +79,11 @@ class ExperienceRecord(BaseModel):
     entity: str = ""
     strategy: Strategy = Field(default_factory=Strategy)
     inputs: dict[str, Any] = Field(default_factory=dict)
+    """Everything the serving agent was sent (filled values, upstream outputs, and in a
+    centralized network the profile fields the orchestrator added)."""
+    filled: dict[str, Any] = Field(default_factory=dict)
+    """What the orchestrator's slot filler took from the user's words for this step
+    (empty for a step whose inputs all came from earlier steps)."""
     output: dict[str, Any] = Field(default_factory=dict)
     outcome: StepOutcome
     resources: StepResources = Field(default_factory=StepResources)
@@ -88,6 +93,11 @@ class ExperienceRecord(BaseModel):
     interactions: tuple[Interaction, ...] = ()
     at: float = 0.0
     """When the step ended, seconds since the epoch."""
+
+    @property
+    def slot_answer(self) -> dict[str, Any]:
+        """What a slot filler should have answered: the filled values, else the inputs."""
+        return self.filled or self.inputs
 
     @property
     def kind(self) -> str:

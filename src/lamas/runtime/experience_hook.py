@@ -115,6 +115,8 @@ class ExperienceRecorder:
             {e.skill for e in seen if e.sender == run.agent and e.skill} - {run.step.capability}
         )
         tokens = self._tokens.get((task_id, run.step.id), (0, 0))
+        session = self.orchestrator.sessions.get(task_id)
+        filled = session.slots.get(run.step.id, {}) if session is not None else {}
         selection = run.selected_by or ("consensus" if run.decision is not None else "only")
         try:
             entity = network.card(agent).entity if run.agent else ""
@@ -134,6 +136,7 @@ class ExperienceRecorder:
                 selection=selection,
             ),
             inputs=dict(run.inputs),
+            filled={k: v for k, v in filled.items() if v is not None},
             output=_bounded(run.output),
             outcome=StepOutcome(ok=run.error is None, error=run.error),
             resources=StepResources(
