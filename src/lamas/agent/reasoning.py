@@ -9,7 +9,7 @@ With no tools the loop is plain chain of thought: think, then answer.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -107,6 +107,7 @@ class ReActLoop:
         max_tokens: int = 384,
         spotlight: Spotlight | None = None,
         confirm: Callable[[ToolCall], bool] | None = None,
+        few_shot: Callable[[str], Sequence[tuple[str, str]]] | None = None,
     ) -> None:
         self.model = model
         self.tools = tools or ToolRegistry()
@@ -121,6 +122,9 @@ class ReActLoop:
         self.max_steps = max_steps
         self.max_tokens = max_tokens
         self._schema = action_schema(self.tools)
+        # Learning from experience: the agent's own earlier questions that it answered
+        # well, with those answers, shown before the new question (`experience.fewshot`).
+        self.few_shot = few_shot
 
     async def run(
         self, question: str, *, history: list[ChatMessage] | None = None
@@ -130,6 +134,7 @@ class ReActLoop:
                 "system",
                 f"{self.system_prompt}\n\n{SPOTLIGHT_SYSTEM_NOTE}\n\n{tool_catalogue(self.tools)}",
             ),
+            *self._examples(question),
             *(history or []),
             ChatMessage("user", question),
         ]
@@ -170,6 +175,21 @@ class ReActLoop:
             return self.tools
         guard = ToolGuard(sensitive, confirm=self.confirm)
         return GuardedRegistry(self.tools, guard, instruction=instruction)
+
+    def _examples(self, question: str) -> list[ChatMessage]:
+        turns: list[ChatMessage] = []
+        for asked, answer in self.few_shot(question) if self.few_shot else ():
+            turns += worked_example(asked, answer)
+        return turns
+
+
+def worked_example(question: str, answer: str) -> list[ChatMessage]:
+    """A solved question as two turns in the loop's own format."""
+    step = {"thought": "As in a case I solved before.", "action": {"tool": FINAL, "answer": answer}}
+    return [
+        ChatMessage("user", f"(worked example) {question}"),
+        ChatMessage("assistant", json.dumps(step)),
+    ]
 
 
 def _read_step(data: Any) -> tuple[str, dict[str, Any]]:

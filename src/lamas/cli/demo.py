@@ -22,8 +22,10 @@ from rich.tree import Tree
 
 from lamas.economy.ledger import platform_ledger
 from lamas.errors import ConfigError
+from lamas.experience.store import ExperienceStore
 from lamas.protocol.messages import Envelope
 from lamas.protocol.tasks import TaskState
+from lamas.runtime.experience_hook import ExperienceRecorder
 from lamas.runtime.ledger_hook import LedgerRecorder
 from lamas.runtime.orchestrator import Orchestrator
 from lamas.runtime.session import Event, Session
@@ -166,6 +168,8 @@ async def run_demo(
         network.add(orchestrator.agent(card, middleware=defences.middleware() if defences else ()))
         # The user typed the instruction into their own demo: the ledger may keep it.
         recorder = LedgerRecorder(platform_ledger(), orchestrator, record_instruction=True)
+        # Every step also leaves an experience record (`lamas experience show`).
+        ExperienceRecorder(ExperienceStore(recorder.ledger.engine), orchestrator, ledger=recorder)
     if dashboard_port is not None:
         open_dashboard(console, recorder.ledger, dashboard_port, folder / "network.yaml")
     text = instruction or DEFAULT_INSTRUCTIONS[name]

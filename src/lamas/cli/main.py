@@ -14,6 +14,7 @@ from rich.table import Table
 
 from lamas.cli.dashboard import dashboard
 from lamas.cli.economy import bill, credit_app, market_app, payouts
+from lamas.cli.experience import experience_app
 from lamas.cli.ledger import ledger_app
 from lamas.cli.serve import ask, keys, registry, serve
 from lamas.cli.traffic import traffic_app
@@ -32,6 +33,7 @@ app.add_typer(ledger_app, name="ledger")
 app.add_typer(credit_app, name="credit")
 app.add_typer(market_app, name="market")
 app.add_typer(traffic_app, name="traffic")
+app.add_typer(experience_app, name="experience")
 app.command("bill")(bill)
 app.command("payouts")(payouts)
 app.command("dashboard")(dashboard)

@@ -47,8 +47,9 @@ from lamas.protocol.tasks import Artifact, Task, TaskState
 from lamas.protocol.types import Context, Middleware
 from lamas.runtime.consensus import reach_consensus
 from lamas.runtime.network import Network
-from lamas.runtime.router import CapabilityRouter
+from lamas.runtime.router import AgentSelector, CapabilityRouter
 from lamas.runtime.session import (
+    OFFERS,
     Event,
     EventKind,
     Session,
@@ -58,7 +59,7 @@ from lamas.runtime.session import (
     step_inputs,
     summarize,
 )
-from lamas.runtime.slots import Filled, SlotFiller
+from lamas.runtime.slots import FewShot, Filled, SlotFiller
 
 OFFERS_PER_PROVIDER = 3
 PROFILE_SKILL = "profile.get"
@@ -82,13 +83,18 @@ class Orchestrator:
         step_timeout: float = 60.0,
         on_event: Callable[[Event], None] | None = None,
         profile_fields: Iterable[str] = (),
+        selector: AgentSelector | None = None,
+        few_shot: FewShot | None = None,
     ) -> None:
         self.network = network
         self.model = model
         self.agent_id = agent_id
         self.skills: dict[str, Skill] = routable_skills(network.cards, exclude=[agent_id])
         self.router = CapabilityRouter(self.skills, embedder)
-        self.filler = SlotFiller(model, today=today)
+        self.filler = SlotFiller(model, today=today, few_shot=few_shot)
+        # Learning from experience: with a selector, a step several agents offer goes to
+        # the one it picks (a bandit over their records) instead of to a vote.
+        self.selector = selector
         self.rule = rule
         self.criticality = dict(criticality or {})
         self.max_rounds = max_rounds
@@ -304,6 +310,10 @@ class Orchestrator:
         try:
             if affinity in providers:
                 providers = [affinity]  # book with the vendor whose offer was chosen
+            elif self.selector is not None and len(providers) > 1:
+                later = [s.capability for s in session.plan.steps if step.id in s.depends_on]
+                providers = [self.selector.choose(step.capability, providers, later=later)]
+                run.selected_by = "bandit"
             if len(providers) > 1:
                 await self._by_consensus(session, step, providers, inputs, run)
             else:
@@ -336,9 +346,12 @@ class Orchestrator:
             return_exceptions=True,
         )
         options: list[Option] = []
+        whole: set[str] = set()  # providers whose whole reply is their one option
         for agent, reply in zip(providers, replies, strict=True):
             if isinstance(reply, BaseException):
                 continue  # a provider that fails simply offers nothing
+            if OFFERS not in reply.data:
+                whole.add(agent)
             try:
                 # Each provider's best offers compete; the vote can pick any of them.
                 options.extend(options_from_reply(agent, reply.data)[:OFFERS_PER_PROVIDER])
@@ -366,7 +379,11 @@ class Orchestrator:
             self._emit("consensus", session.task.id, step=step.id, decision=decision)
             winner = next((o for o in options if o.key == decision.winner), options[0])
         run.agent = winner.proposer
-        run.output = dict(winner.data)
+        # A reply without "offers" (replicas of a song catalogue, say) is one option; its
+        # output is read as a lone provider's would be (its best-ranked choice).
+        run.output = (
+            chosen_output(dict(winner.data)) if winner.proposer in whole else dict(winner.data)
+        )
 
     async def _ask(
         self, session: Session, step: Step, agent: str | None, inputs: dict[str, Any]

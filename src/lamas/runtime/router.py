@@ -12,11 +12,13 @@ clause's opening verb picks the action.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Protocol
 
 from lamas.agent.embeddings import Embedder
+from lamas.experience.bandit import ReplicaBandit
 from lamas.protocol.cards import Skill
+from lamas.protocol.experience import ExperienceRecord
 from lamas.protocol.instruction import (
     action_texts,
     mask_names,
@@ -97,3 +99,30 @@ class CapabilityRouter:
             return ranked
         rest = [(name, s) for name, s in ranked if name not in (top, chosen)]
         return [(chosen, score), (top, score), *rest]
+
+
+class AgentSelector(Protocol):
+    def choose(self, capability: str, agents: Sequence[str], *, later: Sequence[str] = ()) -> str:
+        """One of `agents` to serve `capability` (and the `later` capabilities that will
+        go to the same agent)."""
+        ...
+
+
+class ExperienceRouter:
+    """Prefers, among the agents (replicas, competing vendors) that offer a capability,
+    the ones with better records: Thompson sampling over their success (a new agent
+    starts optimistic, so it gets tried). Learns from each new experience record
+    (attach `observe` to an `ExperienceRecorder.on_record`) and from stored ones."""
+
+    def __init__(
+        self, *, seed: int | None = None, history: Iterable[ExperienceRecord] = ()
+    ) -> None:
+        self.bandit = ReplicaBandit(seed=seed)
+        self.bandit.learn(history)
+
+    def choose(self, capability: str, agents: Sequence[str], *, later: Sequence[str] = ()) -> str:
+        return self.bandit.choose(capability, agents, later=later)
+
+    def observe(self, record: ExperienceRecord) -> None:
+        if record.agent != "(none)":
+            self.bandit.update(record.capability, record.agent, record.outcome.ok)

@@ -39,6 +39,8 @@ class StepRun:
     decision: Decision | None = None
     error: str | None = None
     seconds: float = 0.0
+    selected_by: str = ""
+    """How the agent was chosen when a learned selector chose it ("bandit"), else ""."""
 
 
 @dataclass(slots=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,10 +47,19 @@ class Filled:
     """Fields the user left open between choices ("Lyon or Marseille"): asked, not guessed."""
 
 
+FewShot = Callable[[Skill, str], Sequence[tuple[str, str]]]
+"""Worked examples for a skill and a request: (request, the inputs JSON that served it)."""
+
+
 class SlotFiller:
-    def __init__(self, model: ChatModel, *, today: dt.date | None = None) -> None:
+    def __init__(
+        self, model: ChatModel, *, today: dt.date | None = None, few_shot: FewShot | None = None
+    ) -> None:
         self.model = model
         self.today = today or dt.date.today()
+        # Learning from experience: earlier requests whose inputs served well, shown to
+        # the model as worked examples (`lamas.experience.fewshot`).
+        self.few_shot = few_shot
 
     async def fill(
         self,
@@ -70,9 +79,15 @@ class SlotFiller:
             return Filled(known, [], [])
         prompt = _prompt(skill, request, known, earlier)
         system = SYSTEM.format(today=f"{self.today:%A}, {self.today.isoformat()}")
+        shots: list[ChatMessage] = []
+        for example, served in self.few_shot(skill, request) if self.few_shot else ():
+            shots += [
+                ChatMessage("user", _prompt(skill, example, {}, [])),
+                ChatMessage("assistant", _answer_shape(skill, served)),
+            ]
         try:
             completion = await self.model.complete(
-                [ChatMessage("system", system), ChatMessage("user", prompt)],
+                [ChatMessage("system", system), *shots, ChatMessage("user", prompt)],
                 schema=slot_schema(skill.input_schema),
                 max_tokens=160,
             )
@@ -107,6 +122,17 @@ class SlotFiller:
         missing = missing_slots(skill.input_schema, values)
         missing += [name for name in ambiguous if name not in missing]
         return Filled(values, missing, dropped, ambiguous)
+
+
+def _answer_shape(skill: Skill, served: str) -> str:
+    """An example's answer in the exact shape the model must answer in: every field of
+    the skill, null where the example had none (a stored step's inputs omit them)."""
+    try:
+        values = json.loads(served)
+    except ValueError:
+        values = {}
+    values = values if isinstance(values, dict) else {}
+    return json.dumps({name: values.get(name) for name in skill.input_schema.get("properties", {})})
 
 
 def _prompt(skill: Skill, request: str, known: dict[str, Any], earlier: list[str]) -> str:

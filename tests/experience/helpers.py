@@ -1,0 +1,87 @@
+"""Building the example networks with a scripted slot filler, for experience tests."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from lamas.llm import ScriptedModel
+from lamas.llm.base import ChatMessage
+from lamas.runtime.netfile import load
+from lamas.runtime.orchestrator import Orchestrator
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+TODAY = dt.date(2026, 11, 25)
+TRAVEL = (
+    "Book me a train from Paris to Lyon on December 4 in the morning, "
+    "and a hotel near Lyon Part-Dieu for two nights"
+)
+SLOTS = {
+    "ticket.search": {
+        "origin": "Paris",
+        "destination": "Lyon",
+        "date": "2026-12-04",
+        "time_of_day": "morning",
+    },
+    "hotel.search": {"city": "Lyon", "check_in": None, "nights": 2, "near": "Lyon Part-Dieu"},
+}
+
+
+def scripted_slots(messages: list[ChatMessage], schema: dict[str, Any] | None) -> dict[str, Any]:
+    service = next(
+        line.split()[1] for line in messages[-1].content.splitlines() if line.startswith("Service:")
+    )
+    assert schema is not None
+    return {name: SLOTS[service].get(name) for name in schema["properties"]}
+
+
+def travel(embedder: Any, **options: Any) -> Orchestrator:
+    spec, network = load(EXAMPLES / "travel" / "network.yaml", external=["orchestrator"])
+    orchestrator = Orchestrator(
+        network,
+        ScriptedModel(responder=scripted_slots),
+        embedder,
+        agent_id="orchestrator",
+        today=TODAY,
+        **options,
+    )
+    card = next(a.card for a in spec.agents if a.card.id == "orchestrator")
+    defences = network.defences
+    if defences is not None:
+        card = defences.signed_card(card)
+    network.add(orchestrator.agent(card, middleware=defences.middleware() if defences else ()))
+    return orchestrator
+
+
+def music(embedder: Any, replicas: int = 2, **options: Any) -> Orchestrator:
+    """The music network with its song agent as `replicas` replicas (songs-1, songs-2...)."""
+    from lamas.runtime.netfile import build, load_spec
+
+    spec = load_spec(EXAMPLES / "music" / "network.yaml")
+    agents = [
+        a.model_copy(update={"replicas": replicas}) if a.card.id == "songs" else a
+        for a in spec.agents
+    ]
+    spec = spec.model_copy(update={"agents": agents})
+    network = build(spec, base_dir=EXAMPLES / "music", external=["music-orchestrator"])
+
+    def jazz(messages: list[ChatMessage], schema: dict[str, Any] | None) -> dict[str, Any]:
+        assert schema is not None
+        wanted = {"genre": "jazz", "mood": "calm"}
+        return {name: wanted.get(name) for name in schema["properties"]}
+
+    orchestrator = Orchestrator(
+        network,
+        ScriptedModel(responder=jazz),
+        embedder,
+        agent_id="music-orchestrator",
+        today=TODAY,
+        **options,
+    )
+    card = next(a.card for a in spec.agents if a.card.id == "music-orchestrator")
+    defences = network.defences
+    if defences is not None:
+        card = defences.signed_card(card)
+    network.add(orchestrator.agent(card, middleware=defences.middleware() if defences else ()))
+    return orchestrator
