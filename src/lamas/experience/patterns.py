@@ -200,3 +200,23 @@ def distill(
         tasks = tuple(dict.fromkeys(r.task_id for r in (*low_records, *top_records)))
         found.append(Candidate(text, capability, tasks))
     return found
+
+
+@dataclass(frozen=True, slots=True)
+class Preference:
+    """What a routing insight asks: serve its capability with `prefer`, not `avoid`."""
+
+    prefer: str
+    avoid: str | None
+
+
+_PREFER = re.compile(r"\bprefer\s+(?P<prefer>[\w.:-]+)(?:.*?\bover\s+(?P<avoid>[\w.:-]+))?", re.S)
+
+
+def preference(text: str) -> Preference | None:
+    """The agent preference an insight states ("... prefer railgo (...) over swiftrail
+    (...)", as `distill` writes them), or None for an insight that states none."""
+    found = _PREFER.search(text)
+    if found is None:
+        return None
+    return Preference(found["prefer"].rstrip(".,"), (found["avoid"] or "").rstrip(".,") or None)

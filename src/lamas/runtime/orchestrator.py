@@ -59,7 +59,7 @@ from lamas.runtime.session import (
     step_inputs,
     summarize,
 )
-from lamas.runtime.slots import FewShot, Filled, SlotFiller
+from lamas.runtime.slots import SYSTEM, FewShot, Filled, Notes, SlotFiller
 
 OFFERS_PER_PROVIDER = 3
 PROFILE_SKILL = "profile.get"
@@ -85,13 +85,17 @@ class Orchestrator:
         profile_fields: Iterable[str] = (),
         selector: AgentSelector | None = None,
         few_shot: FewShot | None = None,
+        slot_prompt: str | None = None,
+        notes: Notes | None = None,
     ) -> None:
         self.network = network
         self.model = model
         self.agent_id = agent_id
         self.skills: dict[str, Skill] = routable_skills(network.cards, exclude=[agent_id])
         self.router = CapabilityRouter(self.skills, embedder)
-        self.filler = SlotFiller(model, today=today, few_shot=few_shot)
+        self.filler = SlotFiller(
+            model, today=today, few_shot=few_shot, system=slot_prompt or SYSTEM, notes=notes
+        )
         # Learning from experience: with a selector, a step several agents offer goes to
         # the one it picks (a bandit over their records) instead of to a vote.
         self.selector = selector
@@ -312,8 +316,12 @@ class Orchestrator:
                 providers = [affinity]  # book with the vendor whose offer was chosen
             elif self.selector is not None and len(providers) > 1:
                 later = [s.capability for s in session.plan.steps if step.id in s.depends_on]
-                providers = [self.selector.choose(step.capability, providers, later=later)]
-                run.selected_by = "bandit"
+                chosen = self.selector.choose(step.capability, providers, later=later)
+                # A selector may abstain (None: an insight selector with no lesson for
+                # this step and nothing behind it): the providers' offers are then voted on.
+                if chosen is not None:
+                    providers = [chosen]
+                    run.selected_by = getattr(self.selector, "selected_by", None) or "bandit"
             if len(providers) > 1:
                 await self._by_consensus(session, step, providers, inputs, run)
             else:

@@ -102,9 +102,11 @@ class CapabilityRouter:
 
 
 class AgentSelector(Protocol):
-    def choose(self, capability: str, agents: Sequence[str], *, later: Sequence[str] = ()) -> str:
+    def choose(
+        self, capability: str, agents: Sequence[str], *, later: Sequence[str] = ()
+    ) -> str | None:
         """One of `agents` to serve `capability` (and the `later` capabilities that will
-        go to the same agent)."""
+        go to the same agent), or None to leave the choice to the providers' vote."""
         ...
 
 

@@ -50,13 +50,29 @@ class Filled:
 FewShot = Callable[[Skill, str], Sequence[tuple[str, str]]]
 """Worked examples for a skill and a request: (request, the inputs JSON that served it)."""
 
+Notes = Callable[[Skill, str], Sequence[str]]
+"""Short lessons for a skill and a request (admitted insights of the shared pool)."""
+
 
 class SlotFiller:
     def __init__(
-        self, model: ChatModel, *, today: dt.date | None = None, few_shot: FewShot | None = None
+        self,
+        model: ChatModel,
+        *,
+        today: dt.date | None = None,
+        few_shot: FewShot | None = None,
+        system: str = SYSTEM,
+        notes: Notes | None = None,
     ) -> None:
         self.model = model
         self.today = today or dt.date.today()
+        # The system prompt (a template with {today}): a variant under A/B test can
+        # replace it (`lamas.runtime.prompt_ab`).
+        self.system = system
+        # Lessons from the shared insight pool relevant to a skill and request, told to
+        # the model in the system prompt (not as the user's words: they are no evidence
+        # for a value).
+        self.notes = notes
         # Learning from experience: earlier requests whose inputs served well, shown to
         # the model as worked examples (`lamas.experience.fewshot`).
         self.few_shot = few_shot
@@ -78,7 +94,10 @@ class SlotFiller:
         if not properties:
             return Filled(known, [], [])
         prompt = _prompt(skill, request, known, earlier)
-        system = SYSTEM.format(today=f"{self.today:%A}, {self.today.isoformat()}")
+        system = self.system.format(today=f"{self.today:%A}, {self.today.isoformat()}")
+        told = list(self.notes(skill, request)) if self.notes else []
+        if told:
+            system += "\nNotes from shared experience:\n" + "\n".join(f"- {n}" for n in told)
         shots: list[ChatMessage] = []
         for example, served in self.few_shot(skill, request) if self.few_shot else ():
             shots += [
