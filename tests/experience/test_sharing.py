@@ -4,9 +4,11 @@ with and without it, and then steers the next task of another orchestrator."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from pathlib import Path
 
+import pytest
 from helpers import EXAMPLES, TODAY, TRAVEL, scripted_slots  # tests/experience is on the path
 
 from lamas.agent.admission import GuardedMemory
@@ -148,3 +150,53 @@ async def test_insights_that_name_no_agent_are_notes_in_the_slot_filling_prompt(
     assert "Notes from shared experience:\n- In Lyon the main station is Lyon Part-Dieu." in system
     assert "prefer a" not in system  # a routing lesson acts through the selection
     assert use.used == [(None, "hotel.search", "noted")]
+
+
+def test_lamas_experience_distill_and_insights(
+    minilm: MiniLMEmbedder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    import lamas.agent.embeddings
+    from lamas.cli.main import app
+
+    monkeypatch.setenv("LAMAS_HOME", str(tmp_path))  # the platform key that signs
+    monkeypatch.setattr(lamas.agent.embeddings, "MiniLMEmbedder", lambda: minilm)
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    network = EXAMPLES / "travel" / "network.yaml"
+    build = netfile_build(network, minilm, faults=[(FAULTY, "ticket.book", 1.0)], today=TODAY)
+    explorer = build(
+        ScriptedModel(responder=scripted_slots), InsightUse(fixed([]), inner=Alternate())
+    )
+    ExperienceRecorder(ExperienceStore(create_engine(url)), explorer)
+
+    async def explore() -> None:
+        for _ in range(4):
+            await explorer.submit(TRAVEL)
+
+    asyncio.run(explore())
+
+    runner = CliRunner()
+    empty = runner.invoke(app, ["experience", "insights", "--db", url])
+    assert empty.exit_code == 0, empty.output
+    assert "empty" in empty.output
+    args = ["experience", "distill", "--network", str(network), "--db", url, "--min-steps", "2"]
+    bad = runner.invoke(app, [*args, "--fault", "swiftrail"])
+    assert bad.exit_code == 2
+    assert "AGENT:SKILL:RATE" in bad.output
+    # The replays meet the outage the records saw: a measured gain of 100%.
+    done = runner.invoke(
+        app, [*args, "--fault", f"{FAULTY}:ticket.book:1", "--today", TODAY.isoformat()]
+    )
+    assert done.exit_code == 0, done.output
+    assert "admitted" in done.output
+    assert "replayed" in done.output
+    listed = runner.invoke(app, ["experience", "insights", "--db", url])
+    assert listed.exit_code == 0, listed.output
+    assert f"prefer {GOOD}" in listed.output
+    assert "+1.00" in listed.output
+    again = runner.invoke(app, [*args, "--fault", f"{FAULTY}:ticket.book:1"])
+    assert "(0 tasks replayed)" in again.output  # the pool already holds it
+    assert "already" in again.output
+    for command in ("insights", "distill"):
+        assert runner.invoke(app, ["experience", command, "--help"]).exit_code == 0

@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+import lamas.cli.insights  # noqa: F401  (registers `lamas experience insights|distill`)
 from lamas.cli.dashboard import dashboard
 from lamas.cli.economy import bill, credit_app, market_app, payouts
 from lamas.cli.experience import experience_app
