@@ -175,7 +175,9 @@ class OrchestratorReplay:
         """Tasks replayed so far (each proposal replays its sources twice)."""
 
     async def __call__(self, sources: Sequence[str], insight: str | None) -> float:
-        tasks = list(dict.fromkeys(sources))[-self.max_tasks :]
+        tasks = list(dict.fromkeys(sources))
+        if len(tasks) > self.max_tasks:  # evenly spread (sources list one agent's first)
+            tasks = [tasks[i * len(tasks) // self.max_tasks] for i in range(self.max_tasks)]
         recorded = _RecordedFills()
         use = InsightUse(fixed([insight] if insight else []))
         orchestrator = self.build(ScriptedModel(responder=recorded), use)
