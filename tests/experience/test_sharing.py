@@ -24,6 +24,7 @@ from lamas.protocol.cards import Skill
 from lamas.protocol.tasks import TaskState
 from lamas.runtime.experience_hook import ExperienceRecorder
 from lamas.runtime.insights import InsightUse, OrchestratorReplay, fixed, netfile_build
+from lamas.runtime.session import Session
 from lamas.runtime.slots import SlotFiller
 from lamas.security.identity import PrivateKey
 from lamas.store import create_engine
@@ -200,3 +201,53 @@ def test_lamas_experience_distill_and_insights(
     assert "already" in again.output
     for command in ("insights", "distill"):
         assert runner.invoke(app, ["experience", command, "--help"]).exit_code == 0
+
+
+async def test_lamas_demo_with_insights_follows_an_admitted_lesson(
+    minilm: MiniLMEmbedder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    from rich.console import Console
+
+    import lamas.agent.embeddings
+    import lamas.llm.local
+    from lamas.cli.demo import run_demo
+    from lamas.cli.insights import open_pool
+
+    monkeypatch.setenv("LAMAS_HOME", str(tmp_path))
+    monkeypatch.setenv("LAMAS_DATABASE_URL", f"sqlite:///{tmp_path / 'demo.db'}")
+    monkeypatch.setattr(lamas.agent.embeddings, "MiniLMEmbedder", lambda: minilm)
+    monkeypatch.setattr(
+        lamas.llm.local, "LocalModel", lambda name: ScriptedModel(responder=scripted_slots)
+    )
+    pool, _ = open_pool(None, embedder=minilm)
+
+    async def helps(sources: Sequence[str], insight: str | None) -> float:
+        return 1.0 if insight else 0.5  # admission itself is tested above
+
+    lesson = f"For ticket.book, prefer {GOOD} (6 of 6) over {FAULTY} (3 of 6)."
+    admitted = await pool.propose(
+        lesson, author="peer", sources=["t"], replay=helps, capability="ticket.book"
+    )
+    assert admitted.insight is not None
+
+    async def demo(insights: bool) -> Session:
+        return await run_demo(
+            "travel",
+            TRAVEL,
+            model_name="scripted",
+            answers=[],
+            today=TODAY,
+            console=Console(file=io.StringIO()),
+            interactive=False,
+            insights=insights,
+        )
+
+    stock = await demo(False)
+    steered = await demo(True)
+    assert stock.runs["ticket.search"].agent == FAULTY  # the vote's pick
+    assert steered.task.state is TaskState.COMPLETED
+    assert steered.runs["ticket.search"].agent == GOOD
+    assert steered.runs["ticket.search"].selected_by == "insight"
+    assert pool.get(admitted.insight.id).uses == 1  # its outcome was reported

@@ -136,6 +136,7 @@ async def run_demo(
     console: Console,
     interactive: bool = True,
     dashboard_port: int | None = None,
+    insights: bool = False,
 ) -> Session:
     """Run a case study; with `dashboard_port`, the dashboard serves its ledger on that port
     from before the task starts (watch it on the Live page) and goes on after it ends."""
@@ -152,14 +153,20 @@ async def run_demo(
     network.transport.observers.append(narrator.envelope)
     with console.status(f"loading {model_name} and the MiniLM router..."):
         model = LocalModel(model_name)
+        embedder = MiniLMEmbedder()
+        # With `insights`, the shared pool's admitted lessons steer agent choice and are
+        # notes in the slot-filling prompt (`lamas experience distill` fills the pool).
+        use = _insight_use(embedder) if insights else None
         orchestrator = Orchestrator(
             network,
             model,
-            MiniLMEmbedder(),
+            embedder,
             agent_id=orchestrator_id,
             today=today,
             on_event=narrator.event,
             profile_fields=_profile_fields(spec) if spec.topology.centralized else (),
+            selector=use,
+            notes=use.notes if use is not None else None,
         )
         card = next(a.card for a in spec.agents if a.card.id == orchestrator_id)
         defences = network.defences
@@ -169,7 +176,11 @@ async def run_demo(
         # The user typed the instruction into their own demo: the ledger may keep it.
         recorder = LedgerRecorder(platform_ledger(), orchestrator, record_instruction=True)
         # Every step also leaves an experience record (`lamas experience show`).
-        ExperienceRecorder(ExperienceStore(recorder.ledger.engine), orchestrator, ledger=recorder)
+        experience = ExperienceRecorder(
+            ExperienceStore(recorder.ledger.engine), orchestrator, ledger=recorder
+        )
+        if use is not None:
+            experience.on_record.append(use.observe)  # each use's outcome, to the pool
     if dashboard_port is not None:
         open_dashboard(console, recorder.ledger, dashboard_port, folder / "network.yaml")
     text = instruction or DEFAULT_INSTRUCTIONS[name]
@@ -266,6 +277,14 @@ def open_dashboard(console: Console, ledger: Any, port: int, network_file: Path)
     if os.environ.get("DISPLAY") or sys.platform in ("darwin", "win32"):
         webbrowser.open(f"{server.url}/live")
     return server
+
+
+def _insight_use(embedder: Any) -> Any:
+    from lamas.cli.insights import open_pool
+    from lamas.runtime.insights import InsightUse
+
+    pool, _ = open_pool(None, embedder=embedder)
+    return InsightUse.of_pool(pool)
 
 
 def _profile_fields(spec: Any) -> tuple[str, ...]:

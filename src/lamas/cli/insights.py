@@ -20,7 +20,9 @@ if TYPE_CHECKING:
     from lamas.experience.insights import InsightPool
 
 
-def open_pool(db: str | None, capacity: int = 50) -> tuple[InsightPool, MiniLMEmbedder]:
+def open_pool(
+    db: str | None, capacity: int = 50, *, embedder: MiniLMEmbedder | None = None
+) -> tuple[InsightPool, MiniLMEmbedder]:
     """The pool in the database at `db`, its writes guarded and signed with the
     platform's key, embedded with MiniLM (as `lamas experience` always does)."""
     from lamas.agent.admission import GuardedMemory
@@ -33,7 +35,7 @@ def open_pool(db: str | None, capacity: int = 50) -> tuple[InsightPool, MiniLMEm
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     ledger = platform_ledger(db)
     assert ledger.signer is not None
-    embedder = MiniLMEmbedder()
+    embedder = embedder or MiniLMEmbedder()
     memory = EpisodicMemory(ledger.engine, embedder, POOL_MEMORY)
     gate = GuardedInsightGate(GuardedMemory(memory, screen=detector_screen), ledger.signer)
     pool = InsightPool(ledger.engine, embedder.embed, embedder.name, gate, capacity=capacity)

@@ -185,6 +185,14 @@ def demo(
         ),
     ] = False,
     port: Annotated[int, typer.Option(min=1, max=65535, help="the dashboard's port")] = 8765,
+    insights: Annotated[
+        bool,
+        typer.Option(
+            "--insights",
+            help="use the shared insight pool (`lamas experience distill`): its lessons "
+            "steer agent choice and are notes in the slot-filling prompt",
+        ),
+    ] = False,
 ) -> None:
     """Run a case study of the paper end to end: the plan, every message, consensus, the answer."""
     import datetime as dt
@@ -206,6 +214,7 @@ def demo(
                 today=day,
                 console=out,
                 dashboard_port=port if dashboard else None,
+                insights=insights,
             )
         )
     except LamasError as error:
