@@ -241,6 +241,12 @@ async def main() -> int:
             with console.status(f"seed {seed}: {args.rounds} rounds..."):
                 runs.append(await sharing_run(seed, args.rounds, embedder, Path(tmp)))
         ab = await prompt_ab(embedder, seed=1)
+        # The ceiling: the stock orchestrator with no fault (what no lesson can beat).
+        top = Labelled()
+        stock = netfile_build(NETWORK, embedder, defended=False, today=TODAY)(
+            ScriptedModel(responder=top), InsightUse(fixed([]))
+        )
+        ceiling = await run_round(stock, top)
     mean = [
         {
             key: statistics.mean(r["rounds"][i][key] for r in runs)
@@ -299,6 +305,7 @@ async def main() -> int:
         }
         for arm in ARMS
     }
+    console.print(f"ceiling (no fault, stock orchestrator): {ceiling:.0%}")
     console.print(json.dumps(summary))
     result = {
         "rounds": args.rounds,
@@ -306,6 +313,7 @@ async def main() -> int:
         "fault_rate": FAULT_RATE,
         "per_round_mean": mean,
         "summary": summary,
+        "ceiling_without_faults": ceiling,
         "runs": runs,
         "prompt_ab": ab,
     }
