@@ -70,7 +70,7 @@ bench: models
 	$(BIN)/python benchmarks/ledger.py
 	$(BIN)/python benchmarks/learning.py --qwen 6
 	$(BIN)/python benchmarks/learning.py --networks none --qwen 35 --fewshot-model smollm2-135m
-	$(BIN)/python benchmarks/sharing.py
+	$(BIN)/python benchmarks/sharing.py --ab-model smollm2-135m
 
 # Prompt-injection defences: attack success per defence and family, false positives on
 # clean traffic, added latency; the gullible scripted agent and the embedded model.

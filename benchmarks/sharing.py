@@ -180,14 +180,22 @@ class DateLiteral:
         }
 
 
-async def prompt_ab(embedder: MiniLMEmbedder, seed: int) -> dict[str, Any]:
+async def prompt_ab(
+    embedder: MiniLMEmbedder, seed: int, model_name: str | None = None, max_trials: int = 200
+) -> dict[str, Any]:
+    """The A/B run on the scripted model, or (`model_name`) on an embedded model."""
     labelled = [r for r in rows("travel") if r.get("slots")]
     labels = {r["instruction"]: r["slots"] for r in labelled}
     model = DateLiteral()
+    chat: Any = ScriptedModel(responder=model)
+    if model_name is not None:
+        from lamas.llm.local import LocalModel
+
+        chat = LocalModel(model_name)
 
     def make(prompt: str) -> Orchestrator:
         return netfile_build(NETWORK, embedder, today=TODAY, slot_prompt=prompt, defended=False)(
-            ScriptedModel(responder=model), InsightUse(fixed([]))
+            chat, InsightUse(fixed([]))
         )
 
     def right(instruction: str, session: Session) -> bool:
@@ -211,8 +219,10 @@ async def prompt_ab(embedder: MiniLMEmbedder, seed: int) -> dict[str, Any]:
         succeeded=right,
         before=before,
         seed=seed,
+        max_trials=max_trials,
     )
     return {
+        "model": model_name or "scripted",
         "best": verdict.best,
         "decided": verdict.decided,
         "trials": verdict.trials,
@@ -232,6 +242,12 @@ async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--seeds", type=int, default=4, help="repeats (fault site, coins)")
+    parser.add_argument(
+        "--ab-model",
+        default=None,
+        help="also run the prompt A/B on this embedded model (smollm2-135m: the test model)",
+    )
+    parser.add_argument("--ab-trials", type=int, default=40, help="its trial budget")
     args = parser.parse_args()
     console = Console()
     embedder = MiniLMEmbedder()
@@ -241,6 +257,14 @@ async def main() -> int:
             with console.status(f"seed {seed}: {args.rounds} rounds..."):
                 runs.append(await sharing_run(seed, args.rounds, embedder, Path(tmp)))
         ab = await prompt_ab(embedder, seed=1)
+        runs_ab = [ab]
+        if args.ab_model:
+            with console.status(f"prompt A/B on {args.ab_model}..."):
+                runs_ab.append(
+                    await prompt_ab(
+                        embedder, 1, model_name=args.ab_model, max_trials=args.ab_trials
+                    )
+                )
         # The ceiling: the stock orchestrator with no fault (what no lesson can beat).
         top = Labelled()
         stock = netfile_build(NETWORK, embedder, defended=False, today=TODAY)(
@@ -290,14 +314,21 @@ async def main() -> int:
                 f"{entry['wins']}/{entry['uses']} uses won"
             )
     ab_table = Table(title="slot-filling prompt A/B on the labelled travel instructions")
-    for column in ("variant", "trials", "success", "P(best)"):
+    for column in ("model", "variant", "trials", "success", "P(best)", "verdict"):
         ab_table.add_column(column)
-    for v in ab["variants"]:
-        ab_table.add_row(
-            v["name"], str(v["trials"]), f"{v['success_rate']:.0%}", f"{v['p_best']:.3f}"
-        )
+    for run in runs_ab:
+        for v in run["variants"]:
+            ab_table.add_row(
+                run["model"],
+                v["name"],
+                str(v["trials"]),
+                f"{v['success_rate']:.0%}",
+                f"{v['p_best']:.3f}",
+                f"{run['best']} ({'decided' if run['decided'] else 'undecided, best measured'})"
+                if v is run["variants"][0]
+                else "",
+            )
     console.print(ab_table)
-    console.print(f"A/B verdict: {ab['best']} ({'decided' if ab['decided'] else 'undecided'})")
     summary = {
         arm: {
             "round_1": mean[0][f"{arm}_success"],
@@ -315,7 +346,7 @@ async def main() -> int:
         "summary": summary,
         "ceiling_without_faults": ceiling,
         "runs": runs,
-        "prompt_ab": ab,
+        "prompt_ab": runs_ab,
     }
     return finish("sharing", result)
 
