@@ -124,3 +124,27 @@ class ModelOutputError(ModelError):
 
 class ToolError(LamasError):
     """A tool is unknown, or was defined wrongly."""
+
+
+# --- privacy ----------------------------------------------------------------
+
+
+class PrivacyError(LamasError):
+    """A privacy rule stopped something: a vault access, a leak, a spent budget."""
+
+
+class VaultKeyError(PrivacyError):
+    """The vault's key is missing, malformed, or not the key the vault was sealed with."""
+
+
+class AccessRefused(PrivacyError):
+    """A vault field was asked for without a valid grant (none, expired, another task or
+    another agent). The refusal is recorded in the ledger."""
+
+
+class VaultValueLeak(PrivacyError):
+    """An envelope that must carry only sealed references carried a vault value."""
+
+
+class BudgetExhausted(PrivacyError):
+    """A differentially private query would spend more privacy budget than is left."""

@@ -54,6 +54,9 @@ class EntryKind(StrEnum):
     OUTCOME = "outcome"
     CREDIT_ALLOCATED = "credit.allocated"
     PAYOUT = "payout"
+    DATA_GRANTED = "data.granted"
+    DATA_READ = "data.read"
+    DATA_REFUSED = "data.refused"
 
 
 # --- payloads, one model per kind ---------------------------------------------------------
@@ -135,6 +138,17 @@ class Payout(Wire):
     reference: str = ""
 
 
+class DataAccess(Wire):
+    """Who was let read which user-vault fields (or refused), for what: names, never values."""
+
+    vault_id: Name
+    fields: tuple[Name, ...] = ()
+    purpose: str = ""
+    grant_id: str | None = None
+    by: Name | None = Field(default=None, description="who asked for the grant or the read")
+    reason: str = Field(default="", description="why a read was refused")
+
+
 PAYLOADS: dict[EntryKind, type[Wire]] = {
     EntryKind.TASK_OPENED: TaskOpened,
     EntryKind.STEP_ASSIGNED: StepAssigned,
@@ -142,6 +156,9 @@ PAYLOADS: dict[EntryKind, type[Wire]] = {
     EntryKind.OUTCOME: Outcome,
     EntryKind.CREDIT_ALLOCATED: CreditAllocated,
     EntryKind.PAYOUT: Payout,
+    EntryKind.DATA_GRANTED: DataAccess,
+    EntryKind.DATA_READ: DataAccess,
+    EntryKind.DATA_REFUSED: DataAccess,
 }
 
 # Who an entry is about, where the kind needs one: "agent", "entity", or "agent or entity".
@@ -150,6 +167,9 @@ PARTIES: dict[EntryKind, str] = {
     EntryKind.STEP_DONE: "agent",
     EntryKind.CREDIT_ALLOCATED: "agent or entity",
     EntryKind.PAYOUT: "entity",
+    EntryKind.DATA_GRANTED: "agent",
+    EntryKind.DATA_READ: "agent",
+    EntryKind.DATA_REFUSED: "agent",
 }
 
 
