@@ -169,6 +169,13 @@ class Vault:
                 "key ($LAMAS_VAULT_KEY or the key file)"
             ) from None
 
+    def reveal(self, name: str) -> Any:
+        """A field's value for the vault's holder itself (the user's own agent, e.g. voting
+        by the user's preferences): not an access by anyone else, so not recorded."""
+        if name not in self._sealed:
+            raise InputError(f"no field {name!r} in the vault; it has {', '.join(self._sealed)}")
+        return self._value(name)
+
     def put(self, name: str, value: Any) -> None:
         self._sealed[name] = self._seal(name, value)
         self._save()
@@ -205,20 +212,44 @@ class Vault:
                 f"{', '.join(self._sealed)}"
             )
         if by is not None and by == agent:
+            self._record(
+                record,
+                "refused",
+                agent,
+                task_id,
+                tuple(fields),
+                purpose=purpose,
+                by=by,
+                reason="an agent cannot grant itself",
+            )
             raise AccessRefused(f"{by!r} asked for a grant to itself; only other agents get one")
         if not task_id or ttl <= 0:
             raise InputError("a grant needs the task it is for and a positive ttl")
         if self.consent is not None:
             beyond = sorted(set(fields) - self.consent.get(agent, frozenset()))
             if beyond:
-                self._record(record, "refused", agent, task_id, tuple(fields), purpose=purpose,
-                             by=by, reason=f"no consent for {agent} to read {', '.join(beyond)}")
+                self._record(
+                    record,
+                    "refused",
+                    agent,
+                    task_id,
+                    tuple(fields),
+                    purpose=purpose,
+                    by=by,
+                    reason=f"no consent for {agent} to read {', '.join(beyond)}",
+                )
                 raise AccessRefused(
                     f"the user has not consented to {agent!r} reading {', '.join(beyond)}"
                 )
         grant = Grant(
-            f"grant-{new_id()[:16]}", self.id, agent, tuple(dict.fromkeys(fields)), task_id,
-            purpose, self.clock() + ttl, by,
+            f"grant-{new_id()[:16]}",
+            self.id,
+            agent,
+            tuple(dict.fromkeys(fields)),
+            task_id,
+            purpose,
+            self.clock() + ttl,
+            by,
         )
         self._grants[grant.id] = grant
         refs = []
@@ -226,8 +257,16 @@ class Vault:
             token = secrets.token_urlsafe(24)
             self._tokens[token] = (grant.id, name)
             refs.append(SealedRef(field=name, vault_id=self.id, token=token))
-        self._record(record, "granted", agent, task_id, grant.fields, purpose=purpose,
-                     grant_id=grant.id, by=by)
+        self._record(
+            record,
+            "granted",
+            agent,
+            task_id,
+            grant.fields,
+            purpose=purpose,
+            grant_id=grant.id,
+            by=by,
+        )
         return grant, tuple(refs)
 
     def redeem(
@@ -248,17 +287,32 @@ class Vault:
             reason = self._refusal(ref, agent, task_id)
             if reason is not None:
                 grant = self._grants.get(self._tokens.get(ref.token, ("", ""))[0])
-                self._record(record, "refused", agent, task_id, (ref.field,), reason=reason,
-                             grant_id=grant.id if grant else None,
-                             purpose=grant.purpose if grant else "")
+                self._record(
+                    record,
+                    "refused",
+                    agent,
+                    task_id,
+                    (ref.field,),
+                    reason=reason,
+                    grant_id=grant.id if grant else None,
+                    purpose=grant.purpose if grant else "",
+                )
                 raise AccessRefused(f"{agent!r} may not read {ref.field!r}: {reason}")
             grant_id, name = self._tokens[ref.token]
             by_grant.setdefault(grant_id, []).append(name)
             values[name] = self._value(name)
         for grant_id, names in by_grant.items():
             grant = self._grants[grant_id]
-            self._record(record, "read", agent, task_id, tuple(names), purpose=grant.purpose,
-                         grant_id=grant_id, by=grant.by)
+            self._record(
+                record,
+                "read",
+                agent,
+                task_id,
+                tuple(names),
+                purpose=grant.purpose,
+                grant_id=grant_id,
+                by=grant.by,
+            )
         return values
 
     def _refusal(self, ref: SealedRef, agent: str, task_id: str | None) -> str | None:
@@ -311,3 +365,27 @@ class Vault:
         for sink in (record, self.audit):
             if sink is not None:
                 sink(entry)
+
+
+VAULT_DIR_ENV = "LAMAS_VAULT_DIR"
+
+
+def vault_path(name: str) -> Path:
+    """Where the vault called `name` lives: `$LAMAS_VAULT_DIR`, else `LAMAS_HOME/vaults`."""
+    from lamas.config import lamas_home
+
+    folder = os.environ.get(VAULT_DIR_ENV) or lamas_home() / "vaults"
+    return Path(folder) / f"{name}.vault"
+
+
+def open_or_create(
+    path: Path,
+    seed: Callable[[], Mapping[str, Any]],
+    key: VaultKey | str | None = None,
+    **options: Any,
+) -> Vault:
+    """The vault in `path`, made from `seed()` the first time (with a key made if none is
+    configured). Once made, the file is the truth: the seed is not read again."""
+    if path.exists():
+        return Vault.open(path, key, **options)
+    return Vault.create(seed(), key, path=path, **options)

@@ -35,6 +35,7 @@ from lamas.protocol.ledger import (
 from lamas.protocol.messages import Envelope
 from lamas.runtime.network import Network
 from lamas.runtime.orchestrator import Orchestrator
+from lamas.runtime.privacy_hook import profile_read_observer
 from lamas.runtime.session import Event, Session, StepRun
 
 
@@ -63,6 +64,8 @@ class LedgerRecorder:
         self._record: dict[str, list[bool]] = defaultdict(list)
         orchestrator.listeners.append(self.event)
         self.network.transport.observers.append(self.observe)
+        # A centralized orchestrator reading the profile itself is a read like any other.
+        self.network.transport.observers.append(profile_read_observer(ledger, self.network))
 
     def owner(self, agent: str) -> str:
         return self.network.card(agent).entity
