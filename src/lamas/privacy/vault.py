@@ -41,7 +41,8 @@ AccessKind = Literal["granted", "read", "refused"]
 
 @dataclass(frozen=True, slots=True)
 class Grant:
-    """Permission for one agent to read some fields once per ref, for one task, until expiry."""
+    """Permission for one agent to read some fields, for one task, until expiry; each of
+    its refs opens once."""
 
     id: str
     vault_id: str
@@ -103,6 +104,7 @@ class Vault:
         self._sealed: dict[str, str] = {}
         self._grants: dict[str, Grant] = {}
         self._tokens: dict[str, tuple[str, str]] = {}  # token -> (grant id, field)
+        self._spent: dict[str, tuple[str, str]] = {}  # tokens already redeemed
 
     # --- storage -------------------------------------------------------------------------
 
@@ -281,12 +283,14 @@ class Vault:
         (recorded) if any ref is unknown, expired, for another task or another agent."""
         if not refs:
             raise InputError("nothing to redeem: the request carries no sealed refs")
+        refs = list({ref.token: ref for ref in refs}.values())  # the same ref twice is one
         values: dict[str, Any] = {}
         by_grant: dict[str, list[str]] = {}
         for ref in refs:
             reason = self._refusal(ref, agent, task_id)
             if reason is not None:
-                grant = self._grants.get(self._tokens.get(ref.token, ("", ""))[0])
+                issued = self._tokens.get(ref.token) or self._spent.get(ref.token)
+                grant = self._grants.get(issued[0]) if issued else None
                 self._record(
                     record,
                     "refused",
@@ -301,6 +305,8 @@ class Vault:
             grant_id, name = self._tokens[ref.token]
             by_grant.setdefault(grant_id, []).append(name)
             values[name] = self._value(name)
+        for ref in refs:
+            self._spent[ref.token] = self._tokens.pop(ref.token)  # a ref opens once
         for grant_id, names in by_grant.items():
             grant = self._grants[grant_id]
             self._record(
@@ -320,7 +326,8 @@ class Vault:
             return f"the ref is for vault {ref.vault_id}, not {self.id}"
         entry = self._tokens.get(ref.token)
         if entry is None:
-            return "no grant issued this ref"
+            spent = ref.token in self._spent
+            return "the ref was redeemed already" if spent else "no grant issued this ref"
         grant = self._grants[entry[0]]
         if entry[1] != ref.field:
             return f"the ref's token was granted for {entry[1]!r}, not {ref.field!r}"
