@@ -69,6 +69,7 @@ class PrivacyBudget:
     delta: float = 0.0
     engine: Any = None  # a SQLAlchemy engine to keep the spending in; None: in memory
     history: list[tuple[str, float, float]] = field(default_factory=list)
+    _totals: tuple[int, float, float] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if self.epsilon <= 0 or not 0 <= self.delta < 1:
@@ -88,7 +89,11 @@ class PrivacyBudget:
 
     @property
     def spent(self) -> tuple[float, float]:
-        return (sum(e for _, e, _ in self.history), sum(d for _, _, d in self.history))
+        # Summed once per change, not per question: budgets answer thousands of queries.
+        if self._totals is None or self._totals[0] != len(self.history):
+            epsilon = math.fsum(e for _, e, _ in self.history)
+            self._totals = (len(self.history), epsilon, math.fsum(d for _, _, d in self.history))
+        return self._totals[1], self._totals[2]
 
     @property
     def remaining(self) -> tuple[float, float]:
@@ -112,6 +117,9 @@ class PrivacyBudget:
                     )
                 )
         self.history.append((query, epsilon, delta))
+        if self._totals is not None:
+            count, spent_epsilon, spent_delta = self._totals
+            self._totals = (count + 1, spent_epsilon + epsilon, spent_delta + delta)
 
     def check(self, query: str, epsilon: float, delta: float = 0.0) -> None:
         """Raise `BudgetExhausted` if `query` would overspend; spends nothing."""
