@@ -14,6 +14,7 @@ from rich.table import Table
 
 from lamas.cli.economy import bill, credit_app, market_app, payouts
 from lamas.cli.ledger import ledger_app
+from lamas.cli.privacy import privacy_app
 from lamas.cli.traffic import traffic_app
 from lamas.errors import LamasError
 
@@ -30,6 +31,7 @@ app.add_typer(ledger_app, name="ledger")
 app.add_typer(credit_app, name="credit")
 app.add_typer(market_app, name="market")
 app.add_typer(traffic_app, name="traffic")
+app.add_typer(privacy_app, name="privacy")
 app.command("bill")(bill)
 app.command("payouts")(payouts)
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Literal
@@ -246,4 +246,32 @@ class DPStatistics:
             query, [hits, trials], 2.0, epsilon, 0.0, "laplace", integer=True
         )
         value = min(max(noisy[0] / max(noisy[1], 1), 0.0), 1.0)
+        return Release(query, value, epsilon, 0.0, "laplace", scale)
+
+    def rates_by_group(
+        self,
+        pairs: Mapping[str, tuple[int, int]],
+        *,
+        max_contribution: int,
+        epsilon: float,
+        query: str = "rates",
+    ) -> Release:
+        """Per group (an agent, say), hits / trials from noisy counts of both, all groups
+        in one release: one user adds at most `max_contribution` trials in total, each
+        with at most one hit, so the whole vector's L1 sensitivity is 2 * max_contribution.
+        The value is {group: (noisy hits, noisy trials, rate in [0, 1])}."""
+        if max_contribution < 1:
+            raise InputError(f"{query}: max_contribution must be at least 1")
+        for group, (hits, trials) in pairs.items():
+            if not 0 <= hits <= trials:
+                raise InputError(f"{query}: {group} has {hits} hits of {trials} trials")
+        groups = list(pairs)
+        exact = [n for g in groups for n in pairs[g]]
+        noisy, scale = self._release(
+            query, exact, 2.0 * max_contribution, epsilon, 0.0, "laplace", integer=True
+        )
+        value = {}
+        for i, group in enumerate(groups):
+            hits, trials = max(noisy[2 * i], 0), max(noisy[2 * i + 1], 0)
+            value[group] = (hits, trials, min(hits / trials, 1.0) if trials else 0.0)
         return Release(query, value, epsilon, 0.0, "laplace", scale)
