@@ -292,3 +292,92 @@ async def test_no_canary_reaches_the_orchestrator_while_vendors_get_what_they_ne
     assert {e.agent for e in reads} <= {"railgo", "swiftrail", "staywell"}
     assert not [e for e in ledger.entries(kind=EntryKind.DATA_REFUSED)]
     assert all("home_address" not in e.payload["fields"] for e in reads)
+
+
+async def test_audit_shows_decentralized_travel_and_centralized_music(
+    embedder: MiniLMEmbedder, private_state: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from lamas.cli.main import app
+    from lamas.errors import AccessRefused
+    from lamas.protocol.messages import SealedRef
+
+    url = os.environ["LAMAS_DATABASE_URL"]
+    tasks = {}
+    for name, hub, options in [
+        ("travel", "orchestrator", {}),
+        ("music", "music-orchestrator", {"profile_fields": ("favourite_genres",)}),
+    ]:
+        folder = EXAMPLE.parent / name
+        spec, network = load(folder / "network.yaml", external=[hub])
+        slots = Slots()
+        slots.current = {
+            "ticket.search": {
+                "origin": "Paris",
+                "destination": "Lyon",
+                "date": "2026-12-04",
+                "time_of_day": "morning",
+            },
+            "hotel.search": {
+                "city": "Lyon",
+                "check_in": "2026-12-04",
+                "nights": 2,
+                "near": "Lyon Part-Dieu",
+            },
+            "song.search": {"mood": "calm", "genre": "jazz", "count": 3},
+        }
+        orchestrator = Orchestrator(
+            network, ScriptedModel(responder=slots), embedder, agent_id=hub, today=TODAY, **options
+        )
+        network.add(orchestrator.agent(next(a.card for a in spec.agents if a.card.id == hub)))
+        LedgerRecorder(platform_ledger(), orchestrator)
+        text = (
+            (
+                "Book me a train from Paris to Lyon on December 4 in the morning, and a hotel "
+                "near Lyon Part-Dieu for two nights"
+            )
+            if name == "travel"
+            else "Play some relaxing jazz"
+        )
+        session = await orchestrator.submit(text)
+        assert session.task.state is TaskState.COMPLETED, session.task.status_message
+        tasks[name] = session.task.id
+        if name == "travel":
+            # A vendor trying a ref it was never granted is refused, and that is recorded.
+            forged = SealedRef(field="passport_number", vault_id="vault-x", token="f" * 32)
+            with pytest.raises(AccessRefused):
+                await network.transport.request(
+                    Envelope(
+                        sender="railgo",
+                        recipient="personal",
+                        skill="vault.redeem",
+                        task_id=session.task.id,
+                        message=Message(parts=(forged,)),
+                    )
+                )
+
+    runner = CliRunner()
+    travel_audit = runner.invoke(
+        app, ["privacy", "audit", tasks["travel"], "--db", url], env={"COLUMNS": "200"}
+    )
+    assert travel_audit.exit_code == 0, travel_audit.output
+    out = travel_audit.output
+    assert "decentralized" in out
+    assert "staywell read: name, payment_card" in out
+    assert "read: name, passport_number, payment_card, preferences" in out
+    assert "REFUSED" in out
+    assert "orchestrator read:" not in out
+    music_audit = runner.invoke(
+        app, ["privacy", "audit", tasks["music"], "--db", url], env={"COLUMNS": "200"}
+    )
+    assert music_audit.exit_code == 0, music_audit.output
+    assert "centralized" in music_audit.output
+    assert "music-orchestrator read: favourite_genres" in music_audit.output
+    missing = runner.invoke(app, ["privacy", "audit", "no-such-task", "--db", url])
+    assert missing.exit_code == 2
+    assert "no entries for task 'no-such-task'" in missing.output
+    revenue = runner.invoke(app, ["privacy", "revenue", "--db", url, "--bits", "1024"])
+    assert revenue.exit_code == 0, revenue.output
+    assert "(exact)" in revenue.output
+    assert "secret sharing among" in revenue.output
