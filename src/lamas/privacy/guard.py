@@ -9,18 +9,19 @@ field it carried (its name, never its value).
 
 Sealed refs pass: they name a field and carry no value. Everything else is scanned:
 text parts, data parts (keys and values, at any depth), file names and inline bytes,
-and metadata.
+and metadata, as the words of the message's JSON text.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
+from pydantic_core import to_json
+
 from lamas.errors import VaultValueLeak
-from lamas.privacy.fingerprints import MIN_CHARS, Fingerprints
+from lamas.privacy.fingerprints import Fingerprints, tokens
 from lamas.protocol.messages import DataPart, Envelope, FilePart, Message, TextPart
 from lamas.protocol.types import Context, Handler, Middleware, Reply
 
@@ -34,67 +35,47 @@ class Rejection:
     field: str
 
 
-def _strings(value: Any) -> Iterator[str]:
-    if isinstance(value, str):
-        if len(value) >= MIN_CHARS:
-            yield value
-    elif isinstance(value, dict):
-        for key, inner in value.items():
-            yield from _strings(key)
-            yield from _strings(inner)
-    elif isinstance(value, list | tuple):
-        for inner in value:
-            yield from _strings(inner)
-    elif (
-        isinstance(value, int | float)
-        and not isinstance(value, bool)
-        and abs(value) >= 10 ** (MIN_CHARS - 1)  # a shorter number is no fingerprinted value
-    ):
-        yield str(value)
+def message_words(message: Message) -> list[bytes]:
+    """Every word `message` carries, in order, as the fingerprints tokenise it.
 
-
-def message_strings(message: Message) -> Iterator[str]:
-    """Every string in `message` that could carry a value (sealed refs carry none)."""
+    What a part carries (texts, data at any depth with its keys, file names and inline
+    bytes, metadata) goes through one JSON serialisation in Rust, with the escapes for
+    line breaks undone so that a value after a newline is still a word of its own.
+    Sealed refs carry no value and are skipped.
+    """
+    carried: list[Any] = [message.metadata]
     for part in message.parts:
         if isinstance(part, TextPart):
-            yield part.text
+            carried.append(part.text)
         elif isinstance(part, DataPart):
-            yield from _strings(part.data)
+            carried.append(part.data)
         elif isinstance(part, FilePart):
-            yield from _strings([part.file.name, part.file.uri, part.file.bytes])
+            carried.append(part.file.model_dump())
         else:
             continue
-        if part.metadata:
-            yield from _strings(part.metadata)
-    if message.metadata:
-        yield from _strings(message.metadata)
+        carried.append(part.metadata)
+    raw = to_json(carried, serialize_unknown=True)  # an odd object is scanned as its str()
+    if b"\\" in raw:
+        raw = raw.replace(b"\\n", b" ").replace(b"\\t", b" ").replace(b"\\r", b" ")
+    return tokens(raw)
 
 
 class PrivacyGuard:
     """Rejects envelopes carrying any value of the vaults whose fingerprints it holds."""
 
-    def __init__(self, fingerprints: Iterable[Fingerprints] = (), *, cache: int = 4096) -> None:
+    def __init__(self, fingerprints: Iterable[Fingerprints] = ()) -> None:
         self.fingerprints = list(fingerprints)
         self.rejected: list[Rejection] = []
         self.checked = 0
-        # Messages repeat strings (keys, offer ids, station names): each is scanned once.
-        self._find = lru_cache(maxsize=cache)(self._find_uncached)
 
     def add(self, fingerprints: Fingerprints) -> None:
         self.fingerprints.append(fingerprints)
-        self._find.cache_clear()
-
-    def _find_uncached(self, text: str) -> str | None:
-        for prints in self.fingerprints:
-            found = prints.find(text)
-            if found is not None:
-                return found
-        return None
 
     def leaked(self, message: Message) -> str | None:
         """The name of the vault field whose value `message` carries, or None."""
-        for text in message_strings(message):
-            found = self._find(text)
+        words = message_words(message)
+        for prints in self.fingerprints:
+            found = prints.find_tokens(words)
             if found is not None:
                 return found
         return None
