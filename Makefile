@@ -10,7 +10,7 @@ export OMP_WAIT_POLICY ?= passive
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install demo demo-music chat test test-slow bench bench-security lint models models-test clean
+.PHONY: install demo demo-music chat test test-slow bench bench-security bench-privacy lint models models-test clean
 
 install: $(STAMP)
 
@@ -59,11 +59,17 @@ bench: models
 	$(BIN)/python benchmarks/routing.py
 	$(BIN)/python benchmarks/credit.py
 	$(BIN)/python benchmarks/ledger.py
+	$(BIN)/python benchmarks/privacy.py
 
 # Prompt-injection defences: attack success per defence and family, false positives on
 # clean traffic, added latency; the gullible scripted agent and the embedded model.
 bench-security: models
 	$(BIN)/python benchmarks/injection.py
+
+# Privacy: the orchestrator guard's overhead per message against the defended foundation,
+# Paillier-2048, secret-shared sums over 3 and 10 parties, differentially private queries.
+bench-privacy: $(STAMP)
+	$(BIN)/python benchmarks/privacy.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build src/*.egg-info
