@@ -98,12 +98,12 @@ def _verdict(access: list[LedgerEntry], orchestrator: str | None) -> None:
         return
     if orchestrator in read:
         out.print(
-            f"[bold yellow]centralized[/]: the orchestrator {orchestrator} itself read the "
+            f"[bold yellow]centralized[/]: the orchestrator ({orchestrator}) itself read the "
             f"user's {', '.join(sorted(read[orchestrator]))}"
         )
     else:
         out.print(
-            f"[bold green]decentralized[/]: the orchestrator {orchestrator} read none of the "
+            f"[bold green]decentralized[/]: the orchestrator ({orchestrator}) read none of the "
             "user's data; each agent read only what its step was granted"
         )
 

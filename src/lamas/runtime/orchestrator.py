@@ -413,7 +413,7 @@ class Orchestrator:
             fields=needed,
             task_id=session.task.id,
             context_id=session.task.context_id,
-            purpose=f"{step.capability} ({step.id}): {step.instruction}"[:500],
+            purpose=f"{step.id}: {step.instruction}"[:500],
         )
 
     async def _profile(self, session: Session) -> list[str]:
