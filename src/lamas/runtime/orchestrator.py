@@ -160,7 +160,11 @@ class Orchestrator:
             return
         self._emit("plan", task_id, plan=session.plan)
         context = [*(f"Earlier the user said: {t}" for t in session.said[:-1])]
-        context += await self._profile(session)
+        try:
+            context += await self._profile(session)
+        except LamasError as error:  # e.g. the privacy guard refused a profile's values
+            await self._fail(session, f"cannot read the user's profile: {error}")
+            return
         last_date: str | None = None
         for step in session.plan.steps:
             skill = self.skills[step.capability]
