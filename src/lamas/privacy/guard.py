@@ -22,7 +22,7 @@ from pydantic_core import to_json
 
 from lamas.errors import VaultValueLeak
 from lamas.privacy.fingerprints import Fingerprints, tokens
-from lamas.protocol.messages import DataPart, Envelope, FilePart, Message, TextPart
+from lamas.protocol.messages import DataPart, Envelope, FilePart, Message, SealedRef, TextPart
 from lamas.protocol.types import Context, Handler, Middleware, Reply
 
 
@@ -43,8 +43,18 @@ def message_words(message: Message) -> list[bytes]:
     line breaks undone so that a value after a newline is still a word of its own.
     Sealed refs carry no value and are skipped.
     """
+    parts = message.parts
+    first = parts[0]
+    if (
+        message.metadata is None
+        and isinstance(first, DataPart)
+        and first.metadata is None
+        and all(isinstance(p, SealedRef) for p in parts[1:])
+    ):
+        # The common case (a data part, perhaps with sealed refs): one value to serialise.
+        return _words(to_json(first.data, serialize_unknown=True))
     carried: list[Any] = [message.metadata]
-    for part in message.parts:
+    for part in parts:
         if isinstance(part, TextPart):
             carried.append(part.text)
         elif isinstance(part, DataPart):
@@ -54,7 +64,10 @@ def message_words(message: Message) -> list[bytes]:
         else:
             continue
         carried.append(part.metadata)
-    raw = to_json(carried, serialize_unknown=True)  # an odd object is scanned as its str()
+    return _words(to_json(carried, serialize_unknown=True))  # an odd object: its str()
+
+
+def _words(raw: bytes) -> list[bytes]:
     if b"\\" in raw:
         raw = raw.replace(b"\\n", b" ").replace(b"\\t", b" ").replace(b"\\r", b" ")
     return tokens(raw)

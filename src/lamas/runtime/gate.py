@@ -17,10 +17,28 @@ from lamas.protocol.types import Context, Middleware, Reply
 from lamas.runtime.transport import Transport
 
 
+class _Call:
+    """The context of one send through the gate: who sends, and the request's timeout."""
+
+    __slots__ = ("_gate", "agent_id", "timeout")
+
+    def __init__(self, gate: Gate, timeout: float | None) -> None:
+        self._gate = gate
+        self.agent_id = gate.agent_id
+        self.timeout = timeout
+
+    async def request(self, envelope: Envelope, *, timeout: float | None = None) -> Message:
+        return await self._gate.request(envelope, timeout=timeout)
+
+    async def post(self, envelope: Envelope) -> None:
+        await self._gate.post(envelope)
+
+
 class Gate:
     """`request` and `post` through `middleware` (outermost first), then `transport`.
 
     It is a `Transport` itself, so code that takes one (consensus polling) can be given it.
+    The stack is composed once; each send costs its middleware and one small context.
     """
 
     def __init__(
@@ -29,15 +47,21 @@ class Gate:
         self.agent_id = agent_id
         self.transport = transport
         self.middleware = tuple(middleware)
+        self._request = compose(self._deliver_request, self.middleware)
+        self._post = compose(self._deliver_post, self.middleware)
+
+    async def _deliver_request(self, envelope: Envelope, context: Context) -> Reply:
+        timeout = context.timeout if isinstance(context, _Call) else None
+        return await self.transport.request(envelope, timeout=timeout)
+
+    async def _deliver_post(self, envelope: Envelope, context: Context) -> Reply:
+        await self.transport.post(envelope)
+        return None
 
     async def request(self, envelope: Envelope, *, timeout: float | None = None) -> Message:
         if not self.middleware:
             return await self.transport.request(envelope, timeout=timeout)
-
-        async def deliver(sent: Envelope, context: Context) -> Reply:
-            return await self.transport.request(sent, timeout=timeout)
-
-        reply = await compose(deliver, self.middleware)(envelope, self)
+        reply = await self._request(envelope, _Call(self, timeout))
         if reply is None:
             raise DeliveryError(f"a middleware of {self.agent_id} swallowed the reply")
         return reply
@@ -46,9 +70,4 @@ class Gate:
         if not self.middleware:
             await self.transport.post(envelope)
             return
-
-        async def deliver(sent: Envelope, context: Context) -> Reply:
-            await self.transport.post(sent)
-            return None
-
-        await compose(deliver, self.middleware)(envelope, self)
+        await self._post(envelope, _Call(self, None))
