@@ -204,6 +204,9 @@ async def test_no_canary_reaches_the_orchestrator_while_vendors_get_what_they_ne
     )
     defences = network.defences
     assert defences is not None
+    # 101 tasks back to back from one orchestrator are not what the callers' rate limits
+    # guard against; here they would only make the run's outcome depend on its speed.
+    defences.limits.per_caller["orchestrator"] = None
     card = defences.signed_card(next(a.card for a in spec.agents if a.card.id == "orchestrator"))
     network.add(
         orchestrator.agent(card, middleware=[*defences.middleware(), tap(seen), guard.middleware()])
@@ -231,13 +234,15 @@ async def test_no_canary_reaches_the_orchestrator_while_vendors_get_what_they_ne
     )
     assert reply.data["state"] == "completed", reply.text
     # ... and 100 random ones.
-    states = []
+    outcomes = []
     for _ in range(RANDOM_TASKS):
         text, slots.current = random_task(rng)
         session = await orchestrator.submit(text)
-        states.append(session.task.state)
-    completed = states.count(TaskState.COMPLETED)
-    assert completed >= 0.9 * RANDOM_TASKS, states
+        status = session.task.status_message
+        outcomes.append((session.task.state, text, status.text[:200] if status else ""))
+    completed = [o for o in outcomes if o[0] is TaskState.COMPLETED]
+    # A perfect (scripted) slot filler and the real router: every task books.
+    assert len(completed) == RANDOM_TASKS, [o for o in outcomes if o not in completed]
 
     # Nothing was ever rejected: no value came near the orchestrator at all.
     assert guard.rejected == []
