@@ -125,7 +125,7 @@ def test_refused_for_another_agent_another_task_or_after_expiry(
         vault.redeem(refs, agent=agent, task_id=task)
     assert records[-1].kind == "refused"
     assert records[-1].agent == agent
-    assert reason.split("'")[0].strip() in records[-1].reason or records[-1].reason
+    assert reason in records[-1].reason
     # The refusal spent nothing: the rightful agent can still redeem in time.
     clock.now = 1000.0
     assert vault.redeem(refs, agent="hotel", task_id="t1") == {"name": PROFILE["name"]}
