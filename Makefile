@@ -10,7 +10,7 @@ export OMP_WAIT_POLICY ?= passive
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install demo demo-music chat test test-slow bench bench-security bench-privacy lint models models-test clean
+.PHONY: install demo demo-music chat test test-slow test-browser bench bench-security bench-dashboard bench-privacy lint models models-test clean
 
 install: $(STAMP)
 
@@ -20,6 +20,11 @@ $(STAMP):
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 \
 		|| (apt-get update -qq && apt-get install -y -qq postgresql >/dev/null) \
 		|| echo "note: PostgreSQL not installed; its tests will be skipped"
+	@# Debian's chromium for the dashboard's browser tests (Playwright drives it; no
+	@# browser is downloaded by Playwright itself).
+	@test -x /usr/bin/chromium \
+		|| (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) \
+		|| echo "note: chromium not installed; the browser tests will be skipped"
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev,embed]'
@@ -54,6 +59,10 @@ test: lint models-test
 test-slow: models
 	$(BIN)/pytest -m slow -q
 
+# The dashboard in headless chromium (also part of `make test`); screenshots in tests/artifacts/.
+test-browser: $(STAMP)
+	$(BIN)/pytest -m browser -q tests/dashboard
+
 bench: models
 	$(BIN)/python benchmarks/bus.py
 	$(BIN)/python benchmarks/routing.py
@@ -66,6 +75,11 @@ bench: models
 bench-security: models
 	$(BIN)/python benchmarks/injection.py
 
+# Dashboard pages on a ledger of 100,000 entries with a 50-step task, against a bare
+# Starlette response in the same run.
+bench-dashboard: $(STAMP)
+	$(BIN)/python benchmarks/dashboard.py
+
 # Privacy: the orchestrator guard's overhead per message against the defended foundation,
 # Paillier-2048, secret-shared sums over 3 and 10 parties, differentially private queries.
 bench-privacy: $(STAMP)
@@ -73,3 +87,9 @@ bench-privacy: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build src/*.egg-info
+
+# Networked mode (A2A over HTTP): round-trip overhead per message against a bare
+# Starlette echo, and 1,000 concurrent tasks against one agent.
+.PHONY: bench-http
+bench-http: $(STAMP)
+	$(BIN)/python benchmarks/http.py

@@ -11,6 +11,7 @@ import pytest
 import lamas
 
 HEAVY = ["xllamacpp", "torch", "sentence_transformers", "sqlalchemy", "httpx", "openai", "numpy"]
+HEAVY += ["opentelemetry", "starlette", "uvicorn", "jinja2", "sse_starlette"]  # tracing, dashboard
 
 
 @pytest.mark.parametrize("name", lamas.__all__)
@@ -57,6 +58,7 @@ def test_protocol_imports_nothing_above_it() -> None:
 LAYERS = {
     "errors": 0,
     "config": 0,
+    "telemetry": 0,
     "protocol": 0,
     "store": 1,
     "llm": 2,

@@ -126,6 +126,25 @@ class ToolError(LamasError):
     """A tool is unknown, or was defined wrongly."""
 
 
+class AgentUnreachable(DeliveryError):
+    """A networked agent did not answer at all (refused, reset, no such host)."""
+
+    def __init__(self, agent: str, reason: str) -> None:
+        self.agent = agent
+        super().__init__(
+            f"agent {agent!r} could not be reached: {reason}; check that it is running and "
+            "that its card's url is right (a registry drops agents that stop answering)"
+        )
+
+
+class RemoteError(DeliveryError):
+    """A networked agent answered, but its task failed, was rejected or was canceled."""
+
+    def __init__(self, agent: str, reason: str) -> None:
+        self.agent = agent
+        super().__init__(f"agent {agent!r} did not complete the request: {reason}")
+
+
 # --- privacy ----------------------------------------------------------------
 
 

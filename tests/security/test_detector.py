@@ -19,15 +19,13 @@ from lamas.security.detector import (
     ClassifierLayer,
     Detector,
     InjectionDetected,
-    PerplexityLayer,
     QuarantineLog,
-    RuleLayer,
-    normalise,
     quantile_threshold,
-    readable,
-    readings,
     screen,
 )
+from lamas.security.normalise import normalise, readable, readings
+from lamas.security.perplexity import PerplexityLayer
+from lamas.security.rules import RuleLayer
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 CHANNELS = {"user", "tool_output", "document", "agent_message"}
@@ -142,6 +140,21 @@ def test_rule_data_sets_have_the_promised_shape() -> None:
     assert sum(c["kind"] == "hard_negative" for c in clean) >= 30
 
 
+def test_held_out_data_sets_have_the_same_shape() -> None:
+    """Written by someone who had not seen the defences; the benchmark only measures on them."""
+    attacks, clean = load("attacks_heldout.jsonl"), load("clean_heldout.jsonl")
+    assert len(attacks) >= 100
+    assert len(clean) >= 80
+    seen = {a["id"] for a in load("attacks.jsonl")} | {c["id"] for c in load("clean.jsonl")}
+    assert not seen & {case["id"] for case in attacks + clean}
+    for attack in attacks:
+        assert set(attack) == {"id", "family", "source", "channel", "payload", "goal"}
+        assert attack["channel"] in CHANNELS
+    for case in clean:
+        assert set(case) == {"id", "kind", "source", "channel", "text"}
+    assert sum(c["kind"] == "hard_negative" for c in clean) >= 25
+
+
 def test_rules_on_the_suites_flag_few_clean_messages() -> None:
     """A regression guard on the data; the benchmark reports the real figures. The rules were
     written with the suite in view, except the `held_out` family written after them."""
@@ -236,7 +249,7 @@ def test_perplexity_layer_needs_a_model_or_a_function() -> None:
 @pytest.mark.model
 def test_gguf_perplexity_ranks_adversarial_suffixes_above_prose() -> None:
     from lamas.llm import catalog
-    from lamas.security.detector import GGUFLogprobs
+    from lamas.security.perplexity import GGUFLogprobs
 
     logprobs = GGUFLogprobs(catalog.path("smollm2-135m"), max_tokens=24, threads=2)
     layer = PerplexityLayer(logprobs=logprobs, window=8)

@@ -9,9 +9,11 @@ With no tools the loop is plain chain of thought: think, then answer.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from lamas.agent.toolguard import GuardedRegistry, ToolCall, ToolGuard
 from lamas.agent.tools import ToolRegistry, ToolResult
 from lamas.errors import ModelOutputError
 from lamas.llm.base import ChatMessage, ChatModel, Usage
@@ -104,9 +106,14 @@ class ReActLoop:
         max_steps: int = 6,
         max_tokens: int = 384,
         spotlight: Spotlight | None = None,
+        confirm: Callable[[ToolCall], bool] | None = None,
     ) -> None:
         self.model = model
         self.tools = tools or ToolRegistry()
+        # Sensitive tools (payment, sending data out) run behind the tool-call guard: a call
+        # whose arguments came from a tool's output needs the question to ask for it, or
+        # `confirm` (a human) to allow it.
+        self.confirm = confirm
         self.system_prompt = system_prompt
         # Tool results are outside text: they reach the model only inside marked blocks
         # it is told never to obey (datamarked, so it can still read them).
@@ -127,6 +134,7 @@ class ReActLoop:
             ChatMessage("user", question),
         ]
         outcome = ReasoningResult(answer=None)
+        tools = self.guarded(question)
         for _ in range(self.max_steps):
             completion = await self.model.complete(
                 messages, schema=self._schema, max_tokens=self.max_tokens
@@ -147,12 +155,21 @@ class ReActLoop:
                 return outcome
             arguments = action.get("args") if isinstance(action.get("args"), dict) else {}
             assert isinstance(arguments, dict)
-            result = await self.tools.call(name, arguments)
+            result = await tools.call(name, arguments)
             outcome.steps.append(ReasoningStep(thought, name, arguments, result))
             marked = self.spotlight.mark(result.for_model(), source=f"tool:{name}")
             messages.append(ChatMessage("tool", f"Observation: {marked}"))
         outcome.stopped = "max_steps"
         return outcome
+
+    def guarded(self, instruction: str) -> ToolRegistry:
+        """The tools for one run: behind a `ToolGuard` judging by `instruction` whenever a
+        tool is sensitive (unless the registry given already guards itself)."""
+        sensitive = [t.name for t in self.tools if t.sensitive]
+        if not sensitive or isinstance(self.tools, GuardedRegistry):
+            return self.tools
+        guard = ToolGuard(sensitive, confirm=self.confirm)
+        return GuardedRegistry(self.tools, guard, instruction=instruction)
 
 
 def _read_step(data: Any) -> tuple[str, dict[str, Any]]:

@@ -23,7 +23,7 @@ from typing import Any
 
 from lamas.agent.tools import Tool, ToolRegistry, ToolResult
 from lamas.errors import InputError
-from lamas.security.detector import normalise, readings
+from lamas.security.normalise import normalise, readings
 
 # Words by which an instruction names an action, by the verb a tool's name starts with.
 ACTION_WORDS: dict[str, frozenset[str]] = {

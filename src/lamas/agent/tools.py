@@ -17,6 +17,7 @@ from typing import Any, overload
 
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
+from lamas import telemetry
 from lamas.errors import ToolError
 from lamas.protocol._validation import describe
 
@@ -50,8 +51,12 @@ class Tool:
         name: str | None = None,
         description: str | None = None,
         timeout: float = DEFAULT_TIMEOUT,
+        sensitive: bool = False,
     ) -> None:
         self.function = function
+        # A sensitive tool acts on the world (pays, sends data out): the ReAct loop lets
+        # untrusted content drive it only when the user's instruction asks for it.
+        self.sensitive = sensitive
         self.name = name or function.__name__
         doc = inspect.getdoc(function) or ""
         self.description = description or doc.split("\n\n")[0].strip() or self.name
@@ -70,6 +75,16 @@ class Tool:
 
     async def invoke(self, arguments: dict[str, Any]) -> ToolResult:
         """Validate `arguments`, call the tool within its timeout, and report what happened."""
+        if telemetry.TRACER is None:
+            return await self._invoke(arguments)
+        with telemetry.tool_call(self.name) as span:
+            result = await self._invoke(arguments)
+            span.set_attribute("lamas.tool.ok", result.ok)
+            if result.error:
+                span.set_attribute("lamas.tool.error", result.error[:500])
+            return result
+
+    async def _invoke(self, arguments: dict[str, Any]) -> ToolResult:
         started = time.perf_counter()
 
         def result(ok: bool, value: Any = None, error: str | None = None) -> ToolResult:
@@ -116,7 +131,11 @@ def tool(function: Callable[..., Any], /) -> Tool: ...
 
 @overload
 def tool(
-    *, name: str | None = None, description: str | None = None, timeout: float = DEFAULT_TIMEOUT
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    sensitive: bool = False,
 ) -> Callable[[Callable[..., Any]], Tool]: ...
 
 
@@ -127,11 +146,13 @@ def tool(
     name: str | None = None,
     description: str | None = None,
     timeout: float = DEFAULT_TIMEOUT,
+    sensitive: bool = False,
 ) -> Tool | Callable[[Callable[..., Any]], Tool]:
-    """Decorator: `@tool` or `@tool(timeout=5)` turns a typed function into a `Tool`."""
+    """Decorator: `@tool`, `@tool(timeout=5)` or `@tool(sensitive=True)` turns a typed
+    function into a `Tool`."""
 
     def wrap(fn: Callable[..., Any]) -> Tool:
-        return Tool(fn, name=name, description=description, timeout=timeout)
+        return Tool(fn, name=name, description=description, timeout=timeout, sensitive=sensitive)
 
     return wrap(function) if function is not None else wrap
 

@@ -134,7 +134,10 @@ async def run_demo(
     today: dt.date | None,
     console: Console,
     interactive: bool = True,
+    dashboard_port: int | None = None,
 ) -> Session:
+    """Run a case study; with `dashboard_port`, the dashboard serves its ledger on that port
+    from before the task starts (watch it on the Live page) and goes on after it ends."""
     from lamas.agent.embeddings import MiniLMEmbedder
     from lamas.llm.local import LocalModel
     from lamas.runtime.netfile import load
@@ -172,7 +175,10 @@ async def run_demo(
             *([guard.middleware()] if guard else ()),
         ]
         network.add(orchestrator.agent(card, middleware=stack))
-        recorder = LedgerRecorder(platform_ledger(), orchestrator)
+        # The user typed the instruction into their own demo: the ledger may keep it.
+        recorder = LedgerRecorder(platform_ledger(), orchestrator, record_instruction=True)
+    if dashboard_port is not None:
+        open_dashboard(console, recorder.ledger, dashboard_port, folder / "network.yaml")
     text = instruction or DEFAULT_INSTRUCTIONS[name]
     console.print(
         f"[bold]{spec.name}[/] ({spec.topology.kind}, "
@@ -190,6 +196,7 @@ async def run_demo(
     if session.task.status_message is not None:
         console.print(f"[bold green]answer:[/]\n{session.task.status_message.text}")
     report(console, session, narrator)
+    recorder.flush()
     if guard is not None:
         console.print(
             f"privacy: the orchestrator's guard checked {guard.checked} envelopes and rejected "
@@ -256,6 +263,22 @@ def show_settlement(
     )
     console.print(table)
     console.print("[dim]the ledger: `lamas ledger show --task ...`, `lamas ledger verify`[/]")
+
+
+def open_dashboard(console: Console, ledger: Any, port: int, network_file: Path) -> Any:
+    """Serve the dashboard over `ledger` on a thread, and open it in a browser if there is
+    a display (a text browser in this terminal would stall the demo)."""
+    import sys
+    import webbrowser
+
+    from lamas.dashboard.server import DashboardServer
+
+    server = DashboardServer(ledger, port=port, networks=[network_file])
+    server.start()
+    console.print(f"[bold]dashboard[/] on {server.url}/live")
+    if os.environ.get("DISPLAY") or sys.platform in ("darwin", "win32"):
+        webbrowser.open(f"{server.url}/live")
+    return server
 
 
 def _profile_fields(spec: Any) -> tuple[str, ...]:

@@ -143,11 +143,13 @@ def _summary(entry: LedgerEntry) -> str:
     """One short line per entry, by kind (`--json` shows everything)."""
     from lamas.protocol.ledger import (
         CreditAllocated,
+        MessageSent,
         Outcome,
         Payout,
         StepAssigned,
         StepDone,
         TaskOpened,
+        TaskStatus,
     )
 
     try:
@@ -171,6 +173,10 @@ def _summary(entry: LedgerEntry) -> str:
         text = f"{body.amount} {body.currency} by {body.rule}"
     elif isinstance(body, Payout):
         text = f"{body.amount} {body.currency} {body.reference}".rstrip()
+    elif isinstance(body, MessageSent):
+        text = f"{body.sender} -> {body.recipient} {body.skill or body.kind} ({body.mode})"
+    elif isinstance(body, TaskStatus):
+        text = f"{body.state}: {body.message}".rstrip(": ")
     else:  # pragma: no cover - every kind has a branch above
         text = json.dumps(entry.payload)
     return text if len(text) <= 60 else text[:57] + "..."

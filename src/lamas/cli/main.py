@@ -12,9 +12,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from lamas.cli.dashboard import dashboard
 from lamas.cli.economy import bill, credit_app, market_app, payouts
 from lamas.cli.ledger import ledger_app
 from lamas.cli.privacy import privacy_app
+from lamas.cli.serve import ask, keys, registry, serve
 from lamas.cli.traffic import traffic_app
 from lamas.errors import LamasError
 
@@ -34,6 +36,11 @@ app.add_typer(traffic_app, name="traffic")
 app.add_typer(privacy_app, name="privacy")
 app.command("bill")(bill)
 app.command("payouts")(payouts)
+app.command("dashboard")(dashboard)
+app.command("serve")(serve)
+app.command("registry")(registry)
+app.command("keys")(keys)
+app.command("ask")(ask)
 
 out = Console()
 err = Console(stderr=True)
@@ -170,6 +177,13 @@ def demo(
     today: Annotated[
         str | None, typer.Option(help="the date 'today' means, YYYY-MM-DD (default: today)")
     ] = None,
+    dashboard: Annotated[
+        bool,
+        typer.Option(
+            "--dashboard", help="serve the dashboard on the demo's ledger (stays up until Ctrl-C)"
+        ),
+    ] = False,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="the dashboard's port")] = 8765,
 ) -> None:
     """Run a case study of the paper end to end: the plan, every message, consensus, the answer."""
     import datetime as dt
@@ -184,11 +198,22 @@ def demo(
     try:
         session = asyncio.run(
             run_demo(
-                name, instruction, model_name=model, answers=answer or [], today=day, console=out
+                name,
+                instruction,
+                model_name=model,
+                answers=answer or [],
+                today=day,
+                console=out,
+                dashboard_port=port if dashboard else None,
             )
         )
     except LamasError as error:
         raise fail(error) from None
+    if dashboard:
+        from lamas.cli.dashboard import wait_for_interrupt
+
+        out.print(f"the dashboard stays up on http://127.0.0.1:{port} until Ctrl-C")
+        wait_for_interrupt()
     if session.task.state is not TaskState.COMPLETED:
         raise typer.Exit(code=1)
 

@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
 
+from lamas import telemetry
 from lamas.errors import ModelOutputError
 
 Role = Literal["system", "user", "assistant", "tool"]
@@ -112,4 +113,6 @@ class MeteredModel:
 
     def _record(self, completion: Completion) -> Completion:
         self._total = self._total + completion.usage
+        if telemetry.TRACER is not None:
+            telemetry.model_call(self.name, completion)
         return completion

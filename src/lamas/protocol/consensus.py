@@ -161,6 +161,8 @@ class Decision:
     ballots: tuple[Ballot, ...] = ()
     notes: tuple[str, ...] = field(default=(), hash=False)
     """Why voters abstained without meaning to (failed, timed out, answered garbage)."""
+    history: tuple[tuple[Ballot, ...], ...] = field(default=(), hash=False)
+    """Every round's ballots, first round first (set by a multi-round consensus)."""
 
 
 def decide(

@@ -57,6 +57,8 @@ class EntryKind(StrEnum):
     DATA_GRANTED = "data.granted"
     DATA_READ = "data.read"
     DATA_REFUSED = "data.refused"
+    MESSAGE = "message"
+    TASK_STATUS = "task.status"
 
 
 # --- payloads, one model per kind ---------------------------------------------------------
@@ -84,9 +86,18 @@ class ValueBasis(StrEnum):
     FLAT_FEE = "flat_fee"
 
 
+class PlannedStep(Wire):
+    """One step of a task's plan, as recorded: the plan's DAG is the steps and their edges."""
+
+    id: Name
+    capability: Name
+    depends_on: tuple[Name, ...] = ()
+
+
 class TaskOpened(Wire):
     instruction: str = ""
     requester: Name | None = None
+    steps: tuple[PlannedStep, ...] = Field(default=(), description="the plan, as a DAG")
 
 
 class StepAssigned(Wire):
@@ -103,10 +114,54 @@ class Resources(Wire):
     seconds: float = Field(default=0.0, ge=0, allow_inf_nan=False)
 
 
+class RecordedBallot(Wire):
+    voter: Name
+    choice: str | None = None
+    ranking: tuple[str, ...] = ()
+
+
+class ConsensusRecord(Wire):
+    """How competing offers for a step were settled: the rule, each round's ballots, the result."""
+
+    rule: Name
+    winner: str | None = None
+    support: float = Field(ge=0, allow_inf_nan=False)
+    threshold: float = Field(ge=0, allow_inf_nan=False)
+    reached: bool
+    fallback: bool = False
+    tally: dict[str, float] = Field(default_factory=dict)
+    rounds: tuple[tuple[RecordedBallot, ...], ...] = Field(
+        default=(), description="the ballots of each round, first round first"
+    )
+    notes: tuple[str, ...] = ()
+
+
 class StepDone(Wire):
     step_id: Name
     resources: Resources = Resources()
     ok: bool = True
+    error: str | None = None
+    consensus: ConsensusRecord | None = None
+
+
+class MessageSent(Wire):
+    """One envelope a transport accepted on a task's behalf: its routing facts, never its body."""
+
+    id: Name
+    sender: Name
+    recipient: Name
+    skill: str | None = None
+    kind: Name = "request"
+    mode: Name = "sync"
+    priority: int = Field(default=0, ge=0, le=9)
+    sent_at: float = Field(ge=0, allow_inf_nan=False, description="seconds since the epoch")
+
+
+class TaskStatus(Wire):
+    """A task changed state (A2A states: working, input-required, completed, failed, ...)."""
+
+    state: Name
+    message: str = ""
 
 
 class Outcome(Wire):
@@ -159,6 +214,8 @@ PAYLOADS: dict[EntryKind, type[Wire]] = {
     EntryKind.DATA_GRANTED: DataAccess,
     EntryKind.DATA_READ: DataAccess,
     EntryKind.DATA_REFUSED: DataAccess,
+    EntryKind.MESSAGE: MessageSent,
+    EntryKind.TASK_STATUS: TaskStatus,
 }
 
 # Who an entry is about, where the kind needs one: "agent", "entity", or "agent or entity".

@@ -95,6 +95,7 @@ async def reach_consensus(
 
     notes: list[str] = []
     previous: tuple[Ballot, ...] = ()
+    history: list[tuple[Ballot, ...]] = []
     for round_ in range(1, max_rounds + 1):
         envelopes = [
             Envelope(
@@ -111,10 +112,11 @@ async def reach_consensus(
         via = transport or network.transport
         polled = await asyncio.gather(*(_ballot(via, e, options, timeout) for e in envelopes))
         previous = tuple(ballot for ballot, _ in polled)
+        history.append(previous)
         notes.extend(f"round {round_}: {why}" for _, why in polled if why)
         decision = decide(previous, rule, threshold=threshold, weights=weights, options=options)
         if decision.reached:
-            return replace(decision, rounds=round_, notes=tuple(notes))
+            return replace(decision, rounds=round_, notes=tuple(notes), history=tuple(history))
     forced = fallback_vote(previous, options)
     log.info(
         "no consensus on %r after %d rounds; plurality chose %s",
@@ -123,7 +125,13 @@ async def reach_consensus(
         forced.winner,
     )
     # Keep the threshold that was missed (unanimity's is 1.0, whatever the criticality).
-    return replace(forced, rounds=max_rounds, threshold=decision.threshold, notes=tuple(notes))
+    return replace(
+        forced,
+        rounds=max_rounds,
+        threshold=decision.threshold,
+        notes=tuple(notes),
+        history=tuple(history),
+    )
 
 
 async def gather_options(

@@ -4,11 +4,18 @@ It listens to the orchestrator's events (and watches the transport for who calle
 whom on a task's behalf); no agent writes ledger entries by hand. When a task
 completes it is settled: its value as a game (`settlement.py`), Shapley credit,
 the platform fee and each entity's payout, all in the ledger.
+
+What the dashboard shows comes from here too: the plan's DAG (in `task.opened`), each
+consensus with every round's ballots (in `step.done`), every envelope's routing facts
+(`message`, never a body) and each change of the task's state (`task.status`). Messages
+are buffered and written with the task's next entry, in the same transaction, so that
+watching the transport costs no database write per envelope.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from decimal import Decimal
 
 from lamas.economy.ledger import Ledger, NewEntry
@@ -21,18 +28,26 @@ from lamas.economy.settlement import (
     components_of,
     settle,
 )
+from lamas.errors import LamasError
+from lamas.protocol.consensus import Decision
 from lamas.protocol.ledger import (
+    ConsensusRecord,
     CreditAllocated,
     EntryKind,
+    MessageSent,
     Outcome,
     Payout,
+    PlannedStep,
+    RecordedBallot,
     Resources,
     StepAssigned,
     StepDone,
     TaskOpened,
+    TaskStatus,
     ValueBasis,
 )
 from lamas.protocol.messages import Envelope
+from lamas.protocol.plan import Step
 from lamas.runtime.network import Network
 from lamas.runtime.orchestrator import Orchestrator
 from lamas.runtime.privacy_hook import profile_read_observer
@@ -51,6 +66,7 @@ class LedgerRecorder:
         flat_fee: Decimal = Decimal("0.05"),
         fee_rate: Decimal = Decimal("0.20"),
         currency: str = "EUR",
+        record_instruction: bool = False,
     ) -> None:
         self.ledger = ledger
         self.orchestrator = orchestrator
@@ -62,6 +78,12 @@ class LedgerRecorder:
         self.settlements: dict[str, Settlement] = {}
         self._called: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
         self._record: dict[str, list[bool]] = defaultdict(list)
+        # The user's words go into the ledger only when asked (a demo, an operator's own
+        # tasks); otherwise `task.opened` names what was planned.
+        self.record_instruction = record_instruction
+        self._messages: dict[str, list[NewEntry]] = defaultdict(list)
+        self._closed: set[str] = set()
+        self._opened: set[str] = set()
         orchestrator.listeners.append(self.event)
         self.network.transport.observers.append(self.observe)
         # A centralized orchestrator reading the profile itself is a read like any other.
@@ -72,37 +94,111 @@ class LedgerRecorder:
 
     # --- listening ----------------------------------------------------------------------
 
+    def _entity_of(self, agent: str) -> str | None:
+        try:
+            return self.owner(agent)
+        except LamasError:  # a caller from outside the network (a user, a test)
+            return None
+
     def observe(self, envelope: Envelope) -> None:
-        """Note who an agent called on a task's behalf (subcontracting)."""
-        if (
-            envelope.task_id
-            and envelope.sender != self.orchestrator.agent_id
-            and envelope.recipient in {c.id for c in self.network.cards}
-        ):
-            self._called[envelope.task_id][envelope.sender].add(envelope.recipient)
+        """Note who an agent called on a task's behalf (subcontracting), and keep the
+        envelope's routing facts for the task's next ledger entry."""
+        task_id = envelope.task_id
+        if not task_id:
+            return
+        if envelope.sender != self.orchestrator.agent_id and envelope.recipient in {
+            c.id for c in self.network.cards
+        }:
+            self._called[task_id][envelope.sender].add(envelope.recipient)
+        sent = NewEntry(
+            EntryKind.MESSAGE,
+            task_id,
+            MessageSent(
+                id=envelope.id[:128],
+                sender=envelope.sender,
+                recipient=envelope.recipient,
+                skill=envelope.skill,
+                kind=envelope.kind,
+                mode=envelope.mode,
+                priority=envelope.priority,
+                sent_at=envelope.sent_at,
+            ),
+            envelope.sender,
+            self._entity_of(envelope.sender),
+        )
+        if task_id in self._closed:
+            self.ledger.append_many([sent])  # after the task ended (its last log post)
+        else:
+            self._messages[task_id].append(sent)
+
+    def flush(self, task_id: str | None = None) -> None:
+        """Write the messages still buffered (of one task, or of all)."""
+        for each in [task_id] if task_id else list(self._messages):
+            self.ledger.append_many(self._messages.pop(each, []))
+
+    def _with_messages(self, task_id: str, entries: list[NewEntry]) -> None:
+        self.ledger.append_many([*self._messages.pop(task_id, []), *entries])
+
+    def _status(self, task_id: str, state: str, message: str = "") -> NewEntry:
+        return NewEntry(
+            EntryKind.TASK_STATUS,
+            task_id,
+            TaskStatus(state=state, message=message[:2000]),
+            self.orchestrator.agent_id,
+            self._entity_of(self.orchestrator.agent_id),
+        )
+
+    def _open(self, task_id: str, session: Session | None, steps: Sequence[Step]) -> None:
+        self._opened.add(task_id)
+        said = session.said[0] if session is not None and session.said else ""
+        self.ledger.append(
+            EntryKind.TASK_OPENED,
+            task_id=task_id,
+            agent=self.orchestrator.agent_id,
+            entity=self.owner(self.orchestrator.agent_id),
+            # The instruction is the user's words: unless asked to keep them, the ledger
+            # keeps what was planned.
+            payload=TaskOpened(
+                instruction=said if self.record_instruction else ", ".join(s.id for s in steps),
+                steps=tuple(
+                    PlannedStep(id=s.id, capability=s.capability, depends_on=s.depends_on)
+                    for s in steps
+                ),
+            ),
+        )
 
     def event(self, event: Event) -> None:
         session = self.orchestrator.sessions.get(event.task_id)
+        task_id = event.task_id
         if event.kind == "plan":
-            self.ledger.append(
-                EntryKind.TASK_OPENED,
-                task_id=event.task_id,
-                agent=self.orchestrator.agent_id,
-                entity=self.owner(self.orchestrator.agent_id),
-                # The instruction is the user's words: the ledger keeps what was planned.
-                payload=TaskOpened(instruction=", ".join(s.id for s in event.data["plan"].steps)),
+            self._open(task_id, session, event.data["plan"].steps)
+        elif event.kind == "failed" and task_id not in self._opened and session is not None:
+            # It failed before it had a plan (nothing routed): still a task in the ledger.
+            self._open(task_id, session, ())
+        if event.kind == "step":
+            self._step(task_id, event.data["run"])
+        elif event.kind == "question":
+            self._with_messages(
+                task_id, [self._status(task_id, "input-required", event.data["question"])]
             )
-        elif event.kind == "step":
-            self._step(event.task_id, event.data["run"])
+        elif event.kind == "failed":
+            self._closed.add(task_id)
+            self._with_messages(task_id, [self._status(task_id, "failed", event.data["reason"])])
         elif event.kind == "done" and session is not None:
-            self.settlements[event.task_id] = self._settle(session)
+            self._closed.add(task_id)
+            self._with_messages(
+                task_id, [self._status(task_id, "completed", event.data.get("summary", ""))]
+            )
+            self.settlements[task_id] = self._settle(session)
 
     def _step(self, task_id: str, run: StepRun) -> None:
         if run.agent is None:
+            self.flush(task_id)
             return
         self._record[run.agent].append(run.error is None)
         entity = self.owner(run.agent)
-        self.ledger.append_many(
+        self._with_messages(
+            task_id,
             [
                 NewEntry(
                     EntryKind.STEP_ASSIGNED,
@@ -118,11 +214,13 @@ class LedgerRecorder:
                         step_id=run.step.id,
                         resources=Resources(tool_calls=1, seconds=round(run.seconds, 6)),
                         ok=run.error is None,
+                        error=run.error[:2000] if run.error else None,
+                        consensus=_consensus(run.decision) if run.decision else None,
                     ),
                     run.agent,
                     entity,
                 ),
-            ]
+            ],
         )
 
     # --- settling -----------------------------------------------------------------------
@@ -204,3 +302,22 @@ class LedgerRecorder:
         ]
         self.ledger.append_many(entries)
         return settlement
+
+
+def _consensus(decision: Decision) -> ConsensusRecord:
+    """A decision as the ledger keeps it: every round's ballots, not just the last."""
+    rounds = decision.history or ((decision.ballots,) if decision.ballots else ())
+    return ConsensusRecord(
+        rule=decision.rule,
+        winner=decision.winner,
+        support=round(decision.support, 6),
+        threshold=round(decision.threshold, 6),
+        reached=decision.reached,
+        fallback=decision.fallback,
+        tally={key: round(value, 6) for key, value in decision.tally.items()},
+        rounds=tuple(
+            tuple(RecordedBallot(voter=b.voter, choice=b.choice, ranking=b.ranking) for b in each)
+            for each in rounds
+        ),
+        notes=tuple(note[:500] for note in decision.notes),
+    )

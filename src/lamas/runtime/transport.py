@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from lamas import telemetry
 from lamas.errors import (
     DeadlineExceeded,
     DeliveryError,
@@ -155,28 +156,50 @@ class LocalTransport:
 
     async def request(self, envelope: Envelope, *, timeout: float | None = None) -> Message:
         """Deliver `envelope` and wait for the reply, at most until its deadline or `timeout`."""
-        envelope = self._signed(envelope)
-        box = self._admit(envelope)
-        future: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
-        self._waiting.add(future)
+        span = None
+        if telemetry.TRACER is not None:  # off: this check is all tracing costs
+            span, envelope = telemetry.start_hop(envelope)
         try:
-            self._enqueue(box, envelope, future)
-            limit = _seconds_left(envelope.deadline, timeout)
-            if limit is None:
-                return await future
-            # asyncio.wait, not wait_for: a TimeoutError the handler itself raised must reach
-            # the caller as what it is, not pass for a missed deadline.
-            await asyncio.wait((future,), timeout=limit)
-            if not future.done():
-                raise DeadlineExceeded(envelope.recipient, limit)
-            return future.result()
+            envelope = self._signed(envelope)
+            box = self._admit(envelope)
+            future: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
+            self._waiting.add(future)
+            try:
+                self._enqueue(box, envelope, future)
+                limit = _seconds_left(envelope.deadline, timeout)
+                if limit is None:
+                    return await future
+                # asyncio.wait, not wait_for: a TimeoutError the handler itself raised must
+                # reach the caller as what it is, not pass for a missed deadline.
+                await asyncio.wait((future,), timeout=limit)
+                if not future.done():
+                    raise DeadlineExceeded(envelope.recipient, limit)
+                return future.result()
+            finally:
+                # On a deadline or a cancelled caller, the queued envelope is skipped unhandled.
+                future.cancel()
+                self._waiting.discard(future)
+        except BaseException as error:
+            if span is not None:
+                telemetry.end_span(span, error)
+                span = None
+            raise
         finally:
-            # On a deadline or a cancelled caller, the queued envelope is skipped unhandled.
-            future.cancel()
-            self._waiting.discard(future)
+            if span is not None:
+                span.end()
 
     async def post(self, envelope: Envelope) -> None:
         """Deliver `envelope` without waiting; a failure is kept in `dead_letters`."""
+        if telemetry.TRACER is not None:
+            span, envelope = telemetry.start_hop(envelope)
+            try:
+                envelope = self._signed(envelope)
+                self._enqueue(self._admit(envelope), envelope, None)
+            except BaseException as error:
+                telemetry.end_span(span, error)
+                raise
+            span.end()
+            return
         envelope = self._signed(envelope)
         self._enqueue(self._admit(envelope), envelope, None)
 
@@ -184,6 +207,10 @@ class LocalTransport:
         """Deliver `envelope` to every subscriber of its recipient topic; returns how many."""
         if self._closed:
             raise TransportClosed("transport is closed")
+        span = None
+        if telemetry.TRACER is not None:
+            span, envelope = telemetry.start_hop(envelope)
+            span.end()  # a publish hop ends once the envelope is queued for every member
         envelope = self._signed(envelope)
         members = self._topics.get(envelope.recipient, [])
         if self.policy is not None:
@@ -241,7 +268,11 @@ class LocalTransport:
                         continue  # the caller stopped waiting (deadline or cancel)
                     if envelope.deadline is not None and time.time() > envelope.deadline:
                         raise DeadlineExceeded(envelope.recipient, 0.0)
-                    reply = await box.handler(envelope, box.context)
+                    if telemetry.TRACER is None:
+                        reply = await box.handler(envelope, box.context)
+                    else:
+                        with telemetry.handling(envelope):
+                            reply = await box.handler(envelope, box.context)
                     if future is None:
                         continue
                     if reply is None:

@@ -1,0 +1,219 @@
+"""`lamas serve`, `lamas registry`, `lamas keys`: the networked mode (one A2A service per
+agent, a registry where they find each other)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from lamas.errors import LamasError
+
+err = Console(stderr=True)
+out = Console()
+
+KeysOption = Annotated[
+    Path,
+    typer.Option(
+        "--keys",
+        help="key folder: agents/<id>.key, entities/<entity>.key|.pub (`lamas keys` makes one)",
+    ),
+]
+
+
+def serve(
+    target: Annotated[
+        str,
+        typer.Argument(help="a network file (with --agent), or MODULE:ATTRIBUTE naming an Agent"),
+    ],
+    keys: KeysOption,
+    agent: Annotated[
+        str | None, typer.Option("--agent", help="the agent of the network file to serve")
+    ] = None,
+    port: Annotated[int, typer.Option(help="port to listen on (0: any free port)")] = 0,
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    registry: Annotated[
+        str | None, typer.Option(help="registry URL to publish to and find peers in")
+    ] = None,
+    public: Annotated[
+        bool,
+        typer.Option(help="accept plain, unsigned A2A requests as the network's user"),
+    ] = False,
+    model: Annotated[
+        str, typer.Option(help="orchestrator only: the model that fills plan steps")
+    ] = "qwen2.5-coder-1.5b",
+    ledger: Annotated[
+        str | None,
+        typer.Option(help="orchestrator only: ledger database URL (postgresql://...)"),
+    ] = None,
+    today: Annotated[
+        str | None, typer.Option(help="orchestrator only: pin today's date (YYYY-MM-DD)")
+    ] = None,
+) -> None:
+    """Serve one agent over A2A (JSON-RPC + SSE), its card at /.well-known/agent-card.json."""
+    _log_setup()
+    try:
+        asyncio.run(
+            _serve(target, keys, agent, port, host, registry, public, model, ledger, today)
+        )
+    except LamasError as error:
+        err.print(f"[bold red]error:[/] {error}")
+        raise typer.Exit(code=2) from None
+    except KeyboardInterrupt:
+        pass
+
+
+async def _serve(
+    target: str,
+    keys: Path,
+    agent: str | None,
+    port: int,
+    host: str,
+    registry: str | None,
+    public: bool,
+    model: str,
+    ledger: str | None,
+    today: str | None,
+) -> None:
+    from lamas.errors import ConfigError
+    from lamas.interop.keys import KeyFolder
+    from lamas.interop.launch import node_from_network, node_from_object, orchestrate
+
+    folder = KeyFolder(keys)
+    if target.endswith((".yaml", ".yml", ".json")):
+        if agent is None:
+            raise ConfigError("name the agent of the network file to serve with --agent")
+        spec, node, handler = node_from_network(
+            target, agent, folder, registry=registry, host=host, port=port, public=public
+        )
+        if handler is None:
+            from lamas.agent.embeddings import MiniLMEmbedder
+            from lamas.llm.local import LocalModel
+
+            day = dt.date.fromisoformat(today) if today else None
+            await orchestrate(
+                spec, node, LocalModel(model), MiniLMEmbedder(), today=day, ledger_url=ledger
+            )
+        else:
+            await node.start(handler)
+    else:
+        node, handler = node_from_object(
+            target, folder, registry=registry, host=host, port=port, public=public
+        )
+        await node.start(handler)
+    out.print(f"{node.id} serving A2A at {node.url}", highlight=False)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await node.close()
+
+
+def _log_setup() -> None:
+    """lamas's own events at INFO; not every HTTP request the node makes (registry sync)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def registry(
+    keys: KeysOption,
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8700,
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    interval: Annotated[float, typer.Option(help="seconds between health checks")] = 2.0,
+    misses: Annotated[
+        int, typer.Option(help="failed checks in a row before an agent is dropped")
+    ] = 2,
+) -> None:
+    """Run the registry: agents publish signed cards, orchestrators discover by capability."""
+    import uvicorn
+
+    from lamas.interop.keys import KeyFolder
+    from lamas.interop.registry import Registry, registry_app
+
+    _log_setup()
+    try:
+        state = Registry(KeyFolder(keys).trust(), interval=interval, misses=misses)
+    except LamasError as error:
+        err.print(f"[bold red]error:[/] {error}")
+        raise typer.Exit(code=2) from None
+    out.print(f"registry at http://{host}:{port}/", highlight=False)
+    uvicorn.run(registry_app(state), host=host, port=port, log_level="warning")
+
+
+def keys(
+    network: Annotated[Path, typer.Argument(help="the network file")],
+    folder: Annotated[Path, typer.Argument(help="where to write the keys")],
+) -> None:
+    """Make a key for every agent and entity of a network (existing keys are kept)."""
+    from lamas.interop.keys import make_keys
+    from lamas.runtime.netfile import load_spec
+
+    try:
+        spec = load_spec(network)
+        made = make_keys(folder, (a.card for a in spec.agents), callers=[spec.topology.entry])
+    except LamasError as error:
+        err.print(f"[bold red]error:[/] {error}")
+        raise typer.Exit(code=2) from None
+    out.print(f"keys for {len(spec.agents)} agents in {made.path}", highlight=False)
+
+
+def ask(
+    url: Annotated[str, typer.Argument(help="the A2A agent's URL (its card is read first)")],
+    text: Annotated[str, typer.Argument(help="what to ask, as plain text")],
+    answer: Annotated[
+        list[str] | None,
+        typer.Option(help="answer to a question the agent asks back (repeatable, in order)"),
+    ] = None,
+    timeout: Annotated[float, typer.Option(help="seconds to wait for the task to end")] = 300.0,
+) -> None:
+    """Ask any A2A agent something and show its task's updates as they stream in; when it
+    asks back (input-required), the next --answer continues the same task."""
+    try:
+        asyncio.run(_ask(url, text, list(answer or []), timeout))
+    except LamasError as error:
+        err.print(f"[bold red]error:[/] {error}")
+        raise typer.Exit(code=2) from None
+
+
+async def _ask(url: str, text: str, answers: list[str], timeout: float) -> None:
+    from a2a.helpers.proto_helpers import new_text_message
+    from a2a.types import Role
+    from a2a.types import TaskState as A2AState
+
+    from lamas.interop.client import A2AConnector
+
+    connector = A2AConnector(timeout=timeout)
+    try:
+        card = await connector.fetch_card(url)
+        out.print(f"[bold]{card.name}[/] at {url}", highlight=False)
+        message = new_text_message(text, role=Role.ROLE_USER)
+        while True:
+            waiting = None
+            async for event in connector.stream(url, message, timeout=timeout):
+                if event.HasField("status_update"):
+                    status = event.status_update.status
+                    words = " ".join(p.text for p in status.message.parts if p.HasField("text"))
+                    state = A2AState.Name(status.state).removeprefix("TASK_STATE_").lower()
+                    out.print(f"[cyan]{state}[/] {words}", highlight=False)
+                    if status.state == A2AState.TASK_STATE_INPUT_REQUIRED:
+                        waiting = event.status_update
+                elif event.HasField("artifact_update"):
+                    artifact = event.artifact_update.artifact
+                    out.print(f"[magenta]artifact[/] {artifact.name}", highlight=False)
+                elif event.HasField("message"):
+                    words = " ".join(p.text for p in event.message.parts if p.HasField("text"))
+                    out.print(words, highlight=False)
+            if waiting is None or not answers:
+                return
+            reply = answers.pop(0)
+            out.print(f"[bold]answer:[/] {reply}", highlight=False)
+            message = new_text_message(
+                reply, role=Role.ROLE_USER, task_id=waiting.task_id, context_id=waiting.context_id
+            )
+    finally:
+        await connector.close()

@@ -1,0 +1,196 @@
+"""Any lamas agent as an A2A v1.0 server: JSON-RPC over HTTP, streaming by SSE.
+
+`a2a_app(card, deliver)` is a Starlette app serving the agent card at
+`/.well-known/agent-card.json` (advertising exactly `card.url`) and JSON-RPC at `/`.
+Each A2A request becomes one lamas task on the agent's side, which moves through the
+A2A states as the agent works:
+
+- submitted when the request is taken, working while the agent handles it; every
+  envelope the agent sends on the task's behalf meanwhile is streamed as a working
+  status update ("asked railgo for ticket.search"), so a streaming client sees
+  progress as it happens;
+- the reply is streamed as an artifact, then the task ends completed; a reply whose
+  data says `state: input-required` (the orchestrator asking back) leaves the task
+  waiting for input, and the next message on that A2A task answers it;
+- an error ends it failed, with the error's type and text; a cancel stops the handler
+  (its coroutine is cancelled) and ends it canceled.
+
+`deliver` hands the envelope to the agent: normally the node's local transport, so that
+access rules, signature checks and rate limits apply exactly as in one process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from a2a.helpers.proto_helpers import new_task_from_user_message, new_text_message
+from a2a.server.agent_execution import AgentExecutor, RequestContext
+from a2a.server.events import EventQueue
+from a2a.server.request_handlers import DefaultRequestHandler
+from a2a.server.routes import create_agent_card_routes, create_jsonrpc_routes
+from a2a.server.tasks import InMemoryTaskStore, TaskUpdater
+from a2a.types import Message as A2AMessage
+from starlette.applications import Starlette
+
+from lamas.errors import MalformedMessage
+from lamas.interop.cards import to_a2a_card
+from lamas.interop.wire import ANONYMOUS, ENVELOPE_KEY, STATES, envelope_from_a2a, message_to_a2a
+from lamas.protocol.cards import AgentCard
+from lamas.protocol.messages import Envelope, Message
+from lamas.protocol.tasks import TaskState
+
+log = logging.getLogger(__name__)
+
+Deliver = Callable[[Envelope], Awaitable[Message]]
+
+
+class _Progress:
+    """An A2A task's updater and the progress updates still being sent for it."""
+
+    __slots__ = ("agent_id", "sending", "updater")
+
+    def __init__(self, updater: TaskUpdater, agent_id: str) -> None:
+        self.updater = updater
+        self.agent_id = agent_id
+        self.sending: set[asyncio.Task[None]] = set()
+
+    async def flush(self) -> None:
+        """Wait for every progress update sent so far (they precede the final state)."""
+        while self.sending:
+            await asyncio.gather(*tuple(self.sending), return_exceptions=True)
+
+
+_progress: contextvars.ContextVar[_Progress | None] = contextvars.ContextVar(
+    "lamas_a2a_progress", default=None
+)
+"""The A2A task being worked on in this asyncio context: envelopes sent within it are
+its progress. A context variable, because a handler's sub-requests run in its context."""
+
+
+def report_progress(envelope: Envelope) -> None:
+    """A transport observer: streams an envelope sent on an A2A task's behalf as progress."""
+    progress = _progress.get()
+    if progress is None or envelope.recipient == progress.agent_id:
+        return  # not an A2A task's work, or the request itself arriving
+    updater = progress.updater
+    what = envelope.skill or envelope.kind
+    text = f"{envelope.sender} asked {envelope.recipient} for {what}"
+    message = new_text_message(text, context_id=updater.context_id, task_id=updater.task_id)
+    # The observer is synchronous; the status update is sent from a task of its own,
+    # which the executor awaits before it ends the A2A task.
+    task = asyncio.get_running_loop().create_task(_quietly(updater, message))
+    progress.sending.add(task)
+    task.add_done_callback(progress.sending.discard)
+
+
+async def _quietly(updater: TaskUpdater, message: A2AMessage) -> None:
+    # RuntimeError: the task ended (canceled) first, and progress no longer matters.
+    with contextlib.suppress(RuntimeError):
+        await updater.update_status(STATES[TaskState.WORKING], message=message)
+
+
+class LamasExecutor(AgentExecutor):
+    """Runs A2A requests as lamas tasks of one agent (see the module's docstring)."""
+
+    def __init__(self, agent_id: str, deliver: Deliver, *, anonymous: str = ANONYMOUS) -> None:
+        self.agent_id = agent_id
+        self.deliver = deliver
+        self.anonymous = anonymous  # who a plain A2A request (no lamas envelope) is from
+        # An A2A task waiting for input -> the lamas task id the agent asked it under.
+        self._waiting: dict[str, str] = {}
+
+    async def execute(self, context: RequestContext, event_queue: EventQueue) -> None:
+        request = context.message
+        if request is None:
+            raise MalformedMessage("A2A request", ["it carries no message"])
+        task_id, context_id = context.task_id or "", context.context_id or ""
+        if context.current_task is None:
+            request.task_id, request.context_id = task_id, context_id
+            await event_queue.enqueue_event(new_task_from_user_message(request))
+        updater = TaskUpdater(event_queue, task_id, context_id)
+        try:
+            envelope = envelope_from_a2a(request, recipient=self.agent_id, sender=self.anonymous)
+        except MalformedMessage as error:
+            await updater.reject(_status(updater, f"MalformedMessage: {error}"))
+            return
+        if not _carries_envelope(request) and task_id in self._waiting:
+            envelope = envelope.model_copy(update={"task_id": self._waiting.pop(task_id)})
+        await updater.start_work(_status(updater, f"{self.agent_id} is working on it"))
+        progress = _Progress(updater, self.agent_id)
+        token = _progress.set(progress)
+        try:
+            reply = await self.deliver(envelope)
+        except Exception as error:  # the caller learns what failed; the server goes on
+            log.info("A2A task %s failed at %s: %s", task_id, self.agent_id, error)
+            await progress.flush()
+            await updater.failed(_status(updater, f"{type(error).__name__}: {error}"))
+            return
+        finally:
+            _progress.reset(token)
+        await progress.flush()
+        answer = message_to_a2a(reply)
+        answer.task_id, answer.context_id = task_id, context_id
+        await updater.add_artifact(list(answer.parts), name="reply", metadata=_meta(answer))
+        state = _reply_state(reply)
+        if state is TaskState.INPUT_REQUIRED:
+            lamas_task = reply.data.get("task_id")
+            if isinstance(lamas_task, str):
+                self._waiting[task_id] = lamas_task
+            await updater.requires_input(answer)
+        elif state is TaskState.FAILED:
+            await updater.failed(answer)
+        else:
+            await updater.complete(answer)
+
+    async def cancel(self, context: RequestContext, event_queue: EventQueue) -> None:
+        # The framework cancels execute()'s coroutine (and so the handler's work); here
+        # the task is only marked canceled.
+        task_id, context_id = context.task_id or "", context.context_id or ""
+        self._waiting.pop(task_id, None)
+        updater = TaskUpdater(event_queue, task_id, context_id)
+        await updater.cancel(_status(updater, f"canceled at {self.agent_id}"))
+
+
+def a2a_app(card: AgentCard, deliver: Deliver, *, anonymous: str = ANONYMOUS) -> Starlette:
+    """The Starlette app serving `card`'s agent over A2A (card at the well-known path,
+    JSON-RPC with SSE streaming at `/`); plain A2A requests come from `anonymous`."""
+    a2a_card = to_a2a_card(card)
+    handler = DefaultRequestHandler(
+        agent_executor=LamasExecutor(card.id, deliver, anonymous=anonymous),
+        task_store=InMemoryTaskStore(),
+        agent_card=a2a_card,
+    )
+    routes = [
+        *create_agent_card_routes(a2a_card),
+        *create_jsonrpc_routes(handler, rpc_url="/"),
+    ]
+    return Starlette(routes=routes)
+
+
+def _status(updater: TaskUpdater, text: str) -> A2AMessage:
+    return new_text_message(text, context_id=updater.context_id, task_id=updater.task_id)
+
+
+def _carries_envelope(message: A2AMessage) -> bool:
+    return message.HasField("metadata") and ENVELOPE_KEY in message.metadata.fields
+
+
+def _meta(message: A2AMessage) -> dict[str, Any]:
+    from google.protobuf.json_format import MessageToDict
+
+    return MessageToDict(message.metadata) if message.HasField("metadata") else {}
+
+
+def _reply_state(reply: Message) -> TaskState:
+    """The state a reply leaves its task in: what its data says (an orchestrator's reply
+    names its task's state), completed otherwise."""
+    state = reply.data.get("state")
+    try:
+        return TaskState(state) if isinstance(state, str) else TaskState.COMPLETED
+    except ValueError:
+        return TaskState.COMPLETED

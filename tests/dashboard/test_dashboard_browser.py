@@ -1,0 +1,195 @@
+"""The dashboard in a real browser: Debian's chromium, headless, driven by Playwright.
+
+A demo's ledger is served on a free port; each page is opened, the numbers it shows are
+checked against the ledger's entries, a task is followed to its detail and on to an
+agent, the Live page watches a task progress, and every page is saved as a screenshot in
+tests/artifacts/ (not committed).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import ARTIFACTS, TRAVEL_NETWORK, DemoLedger, free_port
+
+from lamas.dashboard.server import DashboardServer
+from lamas.economy.attribution import read_traffic
+from lamas.economy.ledger import Ledger
+from lamas.protocol.ledger import EntryKind, StepDone, TaskOpened, TaskStatus
+from lamas.security.identity import PrivateKey
+from lamas.store import create_engine
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="module")
+def server(demo_ledger: DemoLedger) -> Iterator[str]:
+    ledger = Ledger(create_engine(demo_ledger.url))  # the dashboard's own, read-only
+    dashboard = DashboardServer(ledger, port=free_port(), networks=[TRAVEL_NETWORK])
+    dashboard.start()
+    yield dashboard.url
+    dashboard.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"{CHROMIUM} is missing: `make install` installs Debian's chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=["--no-sandbox"]
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    tab = browser.new_page(viewport={"width": 1400, "height": 900})
+    yield tab
+    tab.close()
+
+
+def shot(page: Any, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"dashboard-{name}.png"), full_page=True)
+
+
+def credit_by_agent(demo_ledger: DemoLedger, task_id: str | None = None) -> dict[str, Decimal]:
+    found: dict[str, Decimal] = {}
+    for entry in demo_ledger.ledger.entries(task_id=task_id, kind=EntryKind.CREDIT_ALLOCATED):
+        assert entry.agent is not None
+        found[entry.agent] = found.get(entry.agent, Decimal(0)) + Decimal(entry.payload["amount"])
+    return found
+
+
+def test_from_the_task_list_to_a_task_and_an_agent(
+    page: Any, server: str, demo_ledger: DemoLedger
+) -> None:
+    task_id = demo_ledger.task_id
+    outcome = next(demo_ledger.ledger.entries(task_id=task_id, kind=EntryKind.OUTCOME))
+    value = Decimal(outcome.payload["value"])
+
+    page.goto(f"{server}/tasks")
+    assert page.locator("#tasks tbody tr").count() == 3
+    row = page.locator(f'tr[data-task="{task_id}"]')
+    assert row.locator(".value").inner_text() == f"{value:,} EUR"
+    assert row.locator(".status").inner_text() == "completed"
+    shot(page, "tasks")
+
+    page.fill("#search", "Part-Dieu")
+    page.press("#search", "Enter")
+    page.wait_for_url("**/tasks?q=Part-Dieu*")
+    assert page.locator("#tasks tbody tr").count() == 1
+
+    row.locator("a.task-link").click()
+    page.wait_for_url(f"**/tasks/{task_id}")
+    assert page.locator("#task-value").inner_text() == f"{value:,} EUR"
+    assert page.locator("#task-status").inner_text() == "completed"
+    assert page.locator("#plan svg .dag-step").count() == 4
+    messages = sum(1 for _ in demo_ledger.ledger.entries(task_id=task_id, kind=EntryKind.MESSAGE))
+    assert page.locator("#messages svg .message").count() == messages
+    assert page.locator("#consensus .decision").count() == 1
+    assert page.locator("#no-vault-reads").inner_text() == "no vault reads recorded"
+    credit = credit_by_agent(demo_ledger, task_id)
+    for agent, amount in credit.items():
+        cell = page.locator(f'#credit tr[data-agent="{agent}"] .shapley')
+        assert Decimal(cell.inner_text()) == amount
+    assert page.locator("#credit svg .bar").count() == 3 * len(credit)
+    for entry in demo_ledger.ledger.entries(task_id=task_id, kind=EntryKind.PAYOUT):
+        cell = page.locator(f'.payouts tr[data-entity="{entry.entity}"] .payout')
+        assert cell.inner_text() == f"{Decimal(entry.payload['amount']):,} EUR"
+    shot(page, "task")
+
+    booker = page.locator('.steps tr[data-step="hotel.book"] a.agent-link')
+    assert booker.inner_text() == "staywell"
+    booker.click()
+    page.wait_for_url("**/agents/staywell")
+    assert page.locator("#agent-entity").inner_text() == "staywell-hotels"
+    assert (
+        Decimal(page.locator("#agent-earnings").inner_text())
+        == credit_by_agent(demo_ledger)["staywell"]
+    )
+    assert page.locator("#agent-steps").inner_text() == "2"
+    assert page.locator("#agent-success").inner_text() == "100%"
+    shot(page, "agent")
+
+
+def test_network_and_economy_pages(page: Any, server: str, demo_ledger: DemoLedger) -> None:
+    earned = credit_by_agent(demo_ledger)
+    page.goto(f"{server}/network")
+    assert page.locator("#topology svg .node").count() == 7
+    for agent, amount in earned.items():
+        cell = page.locator(f'#agents tr[data-agent="{agent}"] .earnings')
+        assert Decimal(cell.inner_text().replace(",", "")) == amount
+    shot(page, "network")
+
+    page.goto(f"{server}/economy")
+    head = demo_ledger.ledger.head()
+    assert head is not None
+    assert page.locator("#verify-status").inner_text().startswith(f"ok: {head.sequence:,} entries")
+    paid: dict[str, Decimal] = {}
+    for entry in demo_ledger.ledger.entries(kind=EntryKind.PAYOUT):
+        assert entry.entity is not None
+        paid[entry.entity] = paid.get(entry.entity, Decimal(0)) + Decimal(entry.payload["amount"])
+    for entity, amount in paid.items():
+        cell = page.locator(f'#entity-totals tr[data-entity="{entity}"] td.num')
+        assert Decimal(cell.inner_text().replace(",", "")) == amount
+    for agent, row in read_traffic(demo_ledger.ledger).agents.items():
+        line = page.locator(f'#traffic-table tr[data-agent="{agent}"]')
+        assert line.locator(".ctr").inner_text() == f"{row.rates.ctr * 100:.2f}%"
+        assert line.locator(".cvr").inner_text() == f"{row.rates.cvr * 100:.2f}%"
+    shot(page, "economy")
+    page.click("#reverify")
+    page.wait_for_url("**/economy?verify=full")
+    assert "Full re-check just now: ok" in page.inner_text("#verification")
+
+
+@pytest.fixture
+def empty_server(tmp_path: Path) -> Iterator[tuple[str, str]]:
+    url = f"sqlite:///{tmp_path / 'live.db'}"
+    dashboard = DashboardServer(Ledger(create_engine(url)), port=free_port())
+    dashboard.start()
+    yield dashboard.url, url
+    dashboard.stop()
+
+
+def test_live_page_shows_a_task_appear_and_progress(
+    page: Any, empty_server: tuple[str, str]
+) -> None:
+    server, url = empty_server
+    page.goto(f"{server}/live")
+    page.wait_for_selector("#live-state.on")
+    # A writer the dashboard has never seen (its key is recorded with its first entry).
+    writer = Ledger(create_engine(url), PrivateKey.generate())
+    steps = [{"id": f"s{i}", "capability": "demo.step"} for i in range(3)]
+    opened = TaskOpened(instruction="a task watched live", steps=steps)
+    writer.append(EntryKind.TASK_OPENED, task_id="live-1", payload=opened)
+    row = page.locator('#live-tasks tr[data-task="live-1"]')
+    row.wait_for()
+    assert "0/3" in row.inner_text()
+    for done in range(1, 4):
+        step = StepDone(step_id=f"s{done - 1}")
+        writer.append(EntryKind.STEP_DONE, task_id="live-1", agent="worker", payload=step)
+        page.wait_for_function(
+            "n => document.querySelector('tr[data-task=\"live-1\"]').innerText.includes(n)",
+            arg=f"{done}/3",
+        )
+    writer.append(EntryKind.TASK_STATUS, task_id="live-1", payload=TaskStatus(state="completed"))
+    page.wait_for_function(
+        "() => document.querySelector('tr[data-task=\"live-1\"] .status').innerText === 'completed'"
+    )
+    time.sleep(0.9)  # let the highlight fade before the picture
+    shot(page, "live")
+    page.goto(f"{server}/economy")
+    assert page.locator("#verify-status").inner_text().startswith("ok: 5 entries")

@@ -1,0 +1,314 @@
+"""The travel network in networked mode, end to end: each agent its own process.
+
+A registry and the six service agents of examples/travel run as separate `lamas`
+processes on 127.0.0.1 (`lamas registry`, `lamas serve network.yaml --agent X`); the
+orchestrator is a node of its own here (the test drives it), served over A2A and asked
+the demo instruction by a plain A2A client with SSE streaming. Slot filling uses the
+scripted model, routing the real MiniLM embedder; the ledger is a real PostgreSQL
+server. The second test kills one rail vendor as the orchestrator asks it for tickets,
+and the task still completes through the other; the registry then drops the dead
+vendor, and takes it back when it is restarted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+
+from lamas.agent.embeddings import MiniLMEmbedder
+from lamas.interop.client import A2AConnector
+from lamas.interop.keys import KeyFolder, make_keys
+from lamas.interop.launch import node_from_network, orchestrate
+from lamas.interop.node import Node
+from lamas.llm import ScriptedModel
+from lamas.llm.base import ChatMessage
+from lamas.protocol import Envelope, TaskState
+from lamas.protocol.messages import Message
+from lamas.runtime.netfile import load_spec
+
+# One event loop for the module: the orchestrator's node lives across the tests.
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+NETWORK = EXAMPLES / "travel" / "network.yaml"
+SERVICES = ["personal", "railgo", "swiftrail", "staywell", "navigator", "logger"]
+TRAVEL = (
+    "Book me a train from Paris to Lyon on December 4 in the morning, "
+    "and a hotel near Lyon Part-Dieu for two nights"
+)
+SLOTS = {
+    "ticket.search": {
+        "origin": "Paris",
+        "destination": "Lyon",
+        "date": "2026-12-04",
+        "time_of_day": "morning",
+    },
+    "hotel.search": {"city": "Lyon", "check_in": None, "nights": 2, "near": "Lyon Part-Dieu"},
+}
+
+
+def scripted_slots(messages: list[ChatMessage], schema: dict[str, Any] | None) -> dict[str, Any]:
+    service = next(
+        line.split()[1] for line in messages[-1].content.splitlines() if line.startswith("Service:")
+    )
+    assert schema is not None
+    return {name: SLOTS[service].get(name) for name in schema["properties"]}
+
+
+def lamas_command(*args: str) -> list[str]:
+    return [sys.executable, "-c", "from lamas.cli.main import main; main()", *args]
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+class Cluster:
+    """The registry and the service agents, each a process of its own."""
+
+    def __init__(self, keys: Path, logs: Path) -> None:
+        self.keys = keys
+        self.logs = logs
+        self.registry_url = f"http://127.0.0.1:{free_port()}"
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+
+    def start(self, name: str, args: list[str]) -> None:
+        log = (self.logs / f"{name}.log").open("ab")
+        env = {**os.environ, "OMP_WAIT_POLICY": "passive"}
+        self.processes[name] = subprocess.Popen(
+            lamas_command(*args), stdout=log, stderr=subprocess.STDOUT, env=env
+        )
+
+    def start_registry(self) -> None:
+        port = self.registry_url.rsplit(":", 1)[1]
+        self.start(
+            "registry",
+            ["registry", "--keys", str(self.keys), "--port", port, "--interval", "0.3"],
+        )
+
+    def start_agent(self, agent: str) -> None:
+        args = ["serve", str(NETWORK), "--agent", agent, "--keys", str(self.keys)]
+        self.start(agent, [*args, "--registry", self.registry_url])
+
+    def ready(self) -> None:
+        """Wait until every service agent is listed in the registry as answering."""
+        self.wait_until(lambda: set(self.listed()) >= set(SERVICES), "every agent listed", 150)
+
+    def kill(self, name: str) -> None:
+        process = self.processes.pop(name)
+        process.kill()
+        process.wait(timeout=10)
+
+    def stop(self) -> None:
+        for name in list(self.processes):
+            self.kill(name)
+
+    def listed(self, *, every: bool = False) -> dict[str, bool]:
+        response = httpx.get(f"{self.registry_url}/agents", params={"all": "1"} if every else {})
+        return {a["card"]["id"]: a["healthy"] for a in response.json()["agents"]}
+
+    def wait_until(self, check: Any, what: str, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for name, process in self.processes.items():
+                if process.poll() is not None:
+                    log = (self.logs / f"{name}.log").read_text()[-2000:]
+                    raise AssertionError(f"{name} exited with {process.returncode}:\n{log}")
+            try:
+                if check():
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    base = tmp_path_factory.mktemp("networked")
+    spec = load_spec(NETWORK)
+    make_keys(base / "keys", (a.card for a in spec.agents), callers=[spec.topology.entry])
+    (base / "logs").mkdir()
+    running = Cluster(base / "keys", base / "logs")
+    try:
+        # Every process starts at once; `ready` waits for them (while the model loads).
+        running.start_registry()
+        for agent in SERVICES:
+            running.start_agent(agent)
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture(scope="module")
+def embedder() -> MiniLMEmbedder:
+    return MiniLMEmbedder()
+
+
+@pytest.fixture(scope="module")
+def ledger_url(request: pytest.FixtureRequest) -> str:
+    """PostgreSQL (a real server) where one can start; else a SQLite file, and the
+    PostgreSQL-specific assertion skips, saying why."""
+    try:
+        url: str = request.getfixturevalue("postgres_server")
+    except pytest.skip.Exception:
+        url = f"sqlite:///{request.getfixturevalue('tmp_path_factory').mktemp('db')}/ledger.db"
+    return url
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """LAMAS_HOME for the module (the platform's ledger key is made there)."""
+    folder = tmp_path_factory.mktemp("home")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("LAMAS_HOME", str(folder))
+        yield folder
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def orchestrator_node(
+    cluster: Cluster, embedder: MiniLMEmbedder, ledger_url: str, home: Path
+) -> AsyncIterator[tuple[Node, Any, Any]]:
+    cluster.ready()
+    spec, node, handler = node_from_network(
+        NETWORK, "orchestrator", KeyFolder(cluster.keys), registry=cluster.registry_url, public=True
+    )
+    assert handler is None  # the network file leaves the orchestrator to code
+    model = ScriptedModel(responder=scripted_slots)
+    import datetime as dt
+
+    orchestrator, recorder = await orchestrate(
+        spec, node, model, embedder, today=dt.date(2026, 11, 25), ledger_url=ledger_url
+    )
+    try:
+        yield node, orchestrator, recorder
+    finally:
+        await node.close()
+
+
+async def test_the_demo_instruction_runs_through_the_agents_processes_over_a2a(
+    orchestrator_node: tuple[Node, Any, Any], ledger_url: str
+) -> None:
+    node, orchestrator, recorder = orchestrator_node
+    seen: list[Envelope] = []
+    node.network.transport.observers.append(seen.append)
+    connector = A2AConnector()
+    try:
+        # A plain A2A client: the well-known card, then message/stream with a text part.
+        card = await connector.fetch_card(node.url)
+        assert card.supported_interfaces[0].url == node.url
+        from a2a.helpers.proto_helpers import new_text_message
+        from a2a.types import Role
+
+        events = [
+            event
+            async for event in connector.stream(
+                node.url, new_text_message(TRAVEL, role=Role.ROLE_USER), timeout=60
+            )
+        ]
+    finally:
+        await connector.close()
+    kinds = [event.WhichOneof("payload") for event in events]
+    assert kinds[0] == "task"
+    states = [e.status_update.status.state for e in events if e.HasField("status_update")]
+    from a2a.types import TaskState as A2AState
+
+    assert states[0] == A2AState.TASK_STATE_WORKING
+    assert states[-1] == A2AState.TASK_STATE_COMPLETED, events[-1]
+    updates = [e.status_update.status for e in events if e.HasField("status_update")]
+    progress = [u.message.parts[0].text for u in updates if u.state == A2AState.TASK_STATE_WORKING]
+    assert any("ticket.search" in text for text in progress), progress  # streamed as it went
+    assert not any("asked orchestrator" in text for text in progress)  # only its own asks
+    assert "artifact_update" in kinds
+    # The task ran across the processes: every step done by a remote agent.
+    session = next(iter(orchestrator.sessions.values()))
+    assert session.task.state is TaskState.COMPLETED, session.task.status_message
+    assert session.runs["ticket.book"].output["status"] == "confirmed"
+    assert session.runs["hotel.book"].output["status"] == "confirmed"
+    assert session.runs["ticket.book"].agent in {"railgo", "swiftrail"}
+    # Everything the orchestrator sent crossed the wire signed by it.
+    sent = [e for e in seen if e.sender == "orchestrator"]
+    assert sent
+    # The ledger (PostgreSQL when a server could start) holds the task, settled.
+    kinds_recorded = {e.kind.value for e in recorder.ledger.entries(task_id=session.task.id)}
+    assert {"task.opened", "step.done", "outcome"} <= kinds_recorded, kinds_recorded
+    assert recorder.ledger.verify().ok
+
+
+async def test_the_ledger_of_the_networked_run_is_in_postgresql(
+    orchestrator_node: tuple[Node, Any, Any], ledger_url: str
+) -> None:
+    if not ledger_url.startswith("postgresql"):
+        pytest.skip("no PostgreSQL server could start here (see the store tests' skip reason)")
+    _, orchestrator, recorder = orchestrator_node
+    session = await orchestrator.submit(TRAVEL)
+    assert session.task.state is TaskState.COMPLETED
+    assert recorder.ledger.engine.dialect.name == "postgresql"
+    entries = list(recorder.ledger.entries(task_id=session.task.id))
+    assert [e.kind.value for e in entries][:1] == ["task.opened"]
+    assert "payout" in {e.kind.value for e in entries}  # settled, in PostgreSQL
+
+
+async def test_a_rail_vendor_killed_mid_task_leaves_the_task_to_the_other(
+    orchestrator_node: tuple[Node, Any, Any], cluster: Cluster
+) -> None:
+    node, orchestrator, _ = orchestrator_node
+    killed: list[str] = []
+
+    def kill_swiftrail_when_asked(envelope: Envelope) -> None:
+        # As the orchestrator's request for tickets goes out, the vendor's process dies.
+        if envelope.recipient == "swiftrail" and not killed:
+            cluster.kill("swiftrail")
+            killed.append(envelope.skill or envelope.kind)
+
+    node.network.transport.observers.append(kill_swiftrail_when_asked)
+    session = await orchestrator.submit(TRAVEL)
+    assert killed == ["ticket.search"]
+    assert session.task.state is TaskState.COMPLETED, session.task.status_message
+    assert session.runs["ticket.search"].agent == "railgo"
+    assert session.runs["ticket.book"].agent == "railgo"
+    assert session.runs["ticket.book"].output["status"] == "confirmed"
+    # The registry's health checks drop the dead vendor; the orchestrator's node follows.
+    cluster.wait_until(lambda: "swiftrail" not in cluster.listed(), "swiftrail dropped", 20)
+    await _eventually(lambda: "swiftrail" not in node.network.transport)
+    assert cluster.listed(every=True)["swiftrail"] is False
+    # Restarted (on another port), it is back in discovery and in the orchestrator's network.
+    cluster.start_agent("swiftrail")
+    cluster.wait_until(lambda: cluster.listed().get("swiftrail") is True, "swiftrail back", 30)
+    await _eventually(lambda: "swiftrail" in node.network.transport)
+    assert [c.id for c in node.network.find("ticket.search")] == ["railgo", "swiftrail"]
+    reply = await node.network.transport.request(
+        Envelope(
+            sender="orchestrator",
+            recipient="swiftrail",
+            skill="ticket.search",
+            message=Message.of_data(
+                {"origin": "Paris", "destination": "Lyon", "date": "2026-12-04"}
+            ),
+        ),
+        timeout=30,
+    )
+    assert reply.data["offers"]
+
+
+async def _eventually(check: Any, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.1)
