@@ -8,8 +8,8 @@ have done had the winner been absent, which the record alone cannot show.
 
 Replays are real requests to the same handlers, marked as counterfactual in their
 metadata and under their own task ids; an agent with side effects should honour the
-mark. A step needing the user's data is granted its sealed refs by the coalition's vault
-holder, if it has one (the travel vendors then quote without redeeming them). Each
+mark. A step needing the user's data fails in a coalition without the user's vault;
+otherwise it is replayed without grants (a replay quotes, it reads no user data). Each
 coalition is replayed once: 2^n replays for n agents.
 """
 
@@ -23,9 +23,9 @@ from typing import Any
 from lamas.economy.revenue import CENT
 from lamas.economy.settlement import StepFacts, booked_amount, components_of
 from lamas.errors import InvalidPlan, LamasError
-from lamas.privacy.service import GRANT_SKILL, request_grant
+from lamas.privacy.service import GRANT_SKILL
 from lamas.protocol.cards import Skill
-from lamas.protocol.messages import Envelope, Message, SealedRef
+from lamas.protocol.messages import Envelope, Message
 from lamas.runtime.network import Network
 from lamas.runtime.session import Session, chosen_output, step_inputs
 
@@ -71,16 +71,15 @@ async def replay_value(
             output = None
             for agent in order:
                 try:
-                    task_id = f"{session.task.id}.{COUNTERFACTUAL}"
-                    refs = await _replay_grant(world, step.capability, agent, sender, task_id)
+                    _check_vault(world, step.capability, agent)
                     reply = await world.transport.request(
                         Envelope(
                             sender=sender,
                             recipient=agent,
                             skill=step.capability,
-                            task_id=task_id,
+                            task_id=f"{session.task.id}.{COUNTERFACTUAL}",
                             message=Message(
-                                parts=(*Message.of_data(inputs).parts, *refs),
+                                parts=Message.of_data(inputs).parts,
                                 metadata={COUNTERFACTUAL: True},
                             ),
                         ),
@@ -112,26 +111,13 @@ async def replay_value(
     return sum((c.value for c in components), Decimal(0)).quantize(CENT)
 
 
-async def _replay_grant(
-    world: Network, capability: str, agent: str, sender: str, task_id: str
-) -> tuple[SealedRef, ...]:
-    """The grant a step needing the user's data gets in the replayed world: none without a
-    vault holder in the coalition, which fails the step, as it would in life."""
+def _check_vault(world: Network, capability: str, agent: str) -> None:
+    """A step needing the user's data cannot be done in a coalition without the user's
+    vault (nobody could grant the data), as in life. A replay only quotes, so it is not
+    granted anything: what-ifs read no user data and leave no access in the ledger."""
     skill = world.card(agent).skill(capability)
-    if skill is None or not skill.vault_fields:
-        return ()
-    holders = world.find(GRANT_SKILL)
-    if not holders:
-        raise InvalidPlan(f"no vault in this coalition to grant {agent} its data")
-    return await request_grant(
-        world.transport.request,
-        sender=sender,
-        vault_agent=holders[0].id,
-        grantee=agent,
-        fields=skill.vault_fields,
-        task_id=task_id,
-        purpose=f"{capability}: counterfactual replay (quote only, nothing booked or read)",
-    )
+    if skill is not None and skill.vault_fields and not world.find(GRANT_SKILL):
+        raise InvalidPlan(f"no vault in this coalition to grant {agent} the user's data")
 
 
 async def counterfactual_values(
