@@ -292,10 +292,10 @@ async def test_no_canary_reaches_the_orchestrator_while_vendors_get_what_they_ne
         "swiftrail",
     }
     assert len(redeemed) == len(bookings)
-    reads = list(ledger.entries(kind=EntryKind.DATA_READ))
+    reads = list(ledger.entries(kind=EntryKind.VAULT_READ))
     assert len(reads) == len(bookings)
     assert {e.agent for e in reads} <= {"railgo", "swiftrail", "staywell"}
-    assert not [e for e in ledger.entries(kind=EntryKind.DATA_REFUSED)]
+    assert not [e for e in ledger.entries(kind=EntryKind.VAULT_REFUSED)]
     assert all("home_address" not in e.payload["fields"] for e in reads)
 
 

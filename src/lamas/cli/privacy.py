@@ -31,7 +31,7 @@ DbOption = Annotated[
     str | None,
     typer.Option("--db", help="database URL (default: $LAMAS_DATABASE_URL, else the local file)"),
 ]
-ACCESS = {"data.granted": "granted", "data.read": "read", "data.refused": "REFUSED"}
+ACCESS = {"vault.granted": "granted", "vault.read": "read", "vault.refused": "REFUSED"}
 
 
 def fail(error: Exception) -> typer.Exit:
@@ -88,7 +88,7 @@ def audit(
 def _verdict(access: list[LedgerEntry], orchestrator: str | None) -> None:
     read: dict[str, set[str]] = defaultdict(set)
     for entry in access:
-        if entry.kind.value == "data.read" and entry.agent:
+        if entry.kind.value == "vault.read" and entry.agent:
             read[entry.agent].update(entry.payload.get("fields", ()))
     for agent, fields in read.items():
         out.print(f"{agent} read: {', '.join(sorted(fields))}")

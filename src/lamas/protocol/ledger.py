@@ -54,9 +54,9 @@ class EntryKind(StrEnum):
     OUTCOME = "outcome"
     CREDIT_ALLOCATED = "credit.allocated"
     PAYOUT = "payout"
-    DATA_GRANTED = "data.granted"
-    DATA_READ = "data.read"
-    DATA_REFUSED = "data.refused"
+    VAULT_GRANTED = "vault.granted"
+    VAULT_READ = "vault.read"
+    VAULT_REFUSED = "vault.refused"
     MESSAGE = "message"
     TASK_STATUS = "task.status"
 
@@ -211,9 +211,9 @@ PAYLOADS: dict[EntryKind, type[Wire]] = {
     EntryKind.OUTCOME: Outcome,
     EntryKind.CREDIT_ALLOCATED: CreditAllocated,
     EntryKind.PAYOUT: Payout,
-    EntryKind.DATA_GRANTED: DataAccess,
-    EntryKind.DATA_READ: DataAccess,
-    EntryKind.DATA_REFUSED: DataAccess,
+    EntryKind.VAULT_GRANTED: DataAccess,
+    EntryKind.VAULT_READ: DataAccess,
+    EntryKind.VAULT_REFUSED: DataAccess,
     EntryKind.MESSAGE: MessageSent,
     EntryKind.TASK_STATUS: TaskStatus,
 }
@@ -224,9 +224,9 @@ PARTIES: dict[EntryKind, str] = {
     EntryKind.STEP_DONE: "agent",
     EntryKind.CREDIT_ALLOCATED: "agent or entity",
     EntryKind.PAYOUT: "entity",
-    EntryKind.DATA_GRANTED: "agent",
-    EntryKind.DATA_READ: "agent",
-    EntryKind.DATA_REFUSED: "agent",
+    EntryKind.VAULT_GRANTED: "agent",
+    EntryKind.VAULT_READ: "agent",
+    EntryKind.VAULT_REFUSED: "agent",
 }
 
 

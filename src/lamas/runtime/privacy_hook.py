@@ -18,9 +18,9 @@ from lamas.runtime.network import Network
 NO_TASK = "(no task)"
 PROFILE_SKILL = "profile.get"
 KINDS = {
-    "granted": EntryKind.DATA_GRANTED,
-    "read": EntryKind.DATA_READ,
-    "refused": EntryKind.DATA_REFUSED,
+    "granted": EntryKind.VAULT_GRANTED,
+    "read": EntryKind.VAULT_READ,
+    "refused": EntryKind.VAULT_REFUSED,
 }
 
 
@@ -85,7 +85,7 @@ def profile_read_observer(ledger: Ledger, network: Network) -> Callable[[Envelop
         if not names or not all(1 <= len(f) <= 128 for f in names):
             return  # a malformed request is refused by the agent itself: nothing is read
         ledger.append(
-            EntryKind.DATA_READ,
+            EntryKind.VAULT_READ,
             task_id=envelope.task_id or NO_TASK,
             agent=envelope.sender,
             payload=DataAccess(
