@@ -10,7 +10,7 @@ export OMP_WAIT_POLICY ?= passive
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install demo demo-music chat test test-slow test-browser bench bench-security bench-dashboard lint models models-test clean
+.PHONY: install demo demo-music chat test test-slow test-browser bench bench-security bench-dashboard bench-privacy lint models models-test clean
 
 install: $(STAMP)
 
@@ -70,6 +70,7 @@ bench: models
 	$(BIN)/python benchmarks/ledger.py
 	$(BIN)/python benchmarks/learning.py --qwen 6
 	$(BIN)/python benchmarks/learning.py --networks none --qwen 35 --fewshot-model smollm2-135m
+	$(BIN)/python benchmarks/privacy.py
 
 # Prompt-injection defences: attack success per defence and family, false positives on
 # clean traffic, added latency; the gullible scripted agent and the embedded model.
@@ -80,6 +81,11 @@ bench-security: models
 # Starlette response in the same run.
 bench-dashboard: $(STAMP)
 	$(BIN)/python benchmarks/dashboard.py
+
+# Privacy: the orchestrator guard's overhead per message against the defended foundation,
+# Paillier-2048, secret-shared sums over 3 and 10 parties, differentially private queries.
+bench-privacy: $(STAMP)
+	$(BIN)/python benchmarks/privacy.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build src/*.egg-info

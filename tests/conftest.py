@@ -17,3 +17,15 @@ def lamas_home(tmp_path: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
     """A fresh LAMAS_HOME for tests that write caches or databases."""
     monkeypatch.setenv("LAMAS_HOME", str(tmp_path))
     return tmp_path
+
+
+@pytest.fixture(autouse=True)
+def private_vaults(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Networks with a user vault (the travel example) keep it, and its key, out of the
+    user's home: a vault folder and key file per test."""
+    folder = tmp_path_factory.mktemp("vault")
+    monkeypatch.setenv("LAMAS_VAULT_DIR", str(folder))
+    monkeypatch.setenv("LAMAS_VAULT_KEY_FILE", str(folder / "vault.key"))
+    monkeypatch.delenv("LAMAS_VAULT_KEY", raising=False)

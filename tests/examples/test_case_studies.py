@@ -110,10 +110,19 @@ async def test_travel_books_train_and_hotel_without_the_orchestrator_seeing_the_
     assert session.runs["ticket.book"].output["status"] == "confirmed"
     assert session.runs["hotel.search"].inputs["check_in"] == "2026-12-04"  # carried over
     assert session.runs["hotel.book"].output["status"] == "confirmed"
-    # Vendors fetched the profile themselves; the orchestrator never asked for it ...
-    profile_asks = [e for e in seen if e.skill == "profile.get"]
-    assert profile_asks
-    assert all(e.sender != "orchestrator" for e in profile_asks)
+    # The vault granted each booking step its fields as sealed refs, the orchestrator passed
+    # them on, and the vendors redeemed them with the vault themselves ...
+    grants = [e for e in seen if e.skill == "vault.grant"]
+    assert sorted(e.message.data["agent"] for e in grants) == sorted(
+        [session.runs["ticket.book"].agent, "staywell"]
+    )
+    assert all(e.sender == "orchestrator" for e in grants)
+    redeemed = [e for e in seen if e.skill == "vault.redeem"]
+    assert sorted(e.sender for e in redeemed) == sorted(
+        [session.runs["ticket.book"].agent, "staywell"]
+    )
+    assert all(e.message.sealed_refs and not e.message.data for e in redeemed)
+    assert not [e for e in seen if e.skill == "profile.get"]
     # ... and no profile value is in anything it sent or got back.
     everything = json.dumps(
         [e.model_dump(mode="json") for e in seen if "orchestrator" in (e.sender, e.recipient)]
