@@ -94,7 +94,7 @@ clean:
 # Starlette echo, and 1,000 concurrent tasks against one agent.
 .PHONY: bench-http
 bench-http: $(STAMP)
-	$(BIN)/python benchmarks/http.py
+	$(BIN)/python benchmarks/a2a_http.py
 
 # Distributed mode: N agents in a graph on the local runtime and on Ray (2 shard actors);
 # seconds per round of N messages, throughput ratio, RSS of every process of the run.
