@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 
 import pytest
+
+# Shared helpers live in tests/support (`from support.casestudy import ...`), and the
+# PostgreSQL server fixture is available to every test.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+pytest_plugins = ["support.postgres"]
 
 # Never spin OpenMP threads in tests (2 shared cores); must precede any llama.cpp load.
 os.environ.setdefault("OMP_WAIT_POLICY", "passive")

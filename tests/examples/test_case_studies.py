@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.casestudy import EXAMPLES, SLOTS, TODAY, TRAVEL, scripted_slots
 
 from lamas.agent.embeddings import MiniLMEmbedder
 from lamas.llm import ScriptedModel
@@ -22,36 +23,11 @@ from lamas.protocol import Envelope, TaskState
 from lamas.runtime.netfile import load
 from lamas.runtime.orchestrator import Orchestrator
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-TODAY = dt.date(2026, 11, 25)
-TRAVEL = (
-    "Book me a train from Paris to Lyon on December 4 in the morning, "
-    "and a hotel near Lyon Part-Dieu for two nights"
-)
-SLOTS = {
-    "ticket.search": {
-        "origin": "Paris",
-        "destination": "Lyon",
-        "date": "2026-12-04",
-        "time_of_day": "morning",
-    },
-    "hotel.search": {"city": "Lyon", "check_in": None, "nights": 2, "near": "Lyon Part-Dieu"},
-    "song.search": {"mood": "calm", "genre": "jazz", "artist": None, "era": None, "count": 3},
-}
-
 
 @pytest.fixture(scope="module")
 def embedder() -> MiniLMEmbedder:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     return MiniLMEmbedder()
-
-
-def scripted_slots(messages: list[ChatMessage], schema: dict[str, Any] | None) -> dict[str, Any]:
-    service = next(
-        line.split()[1] for line in messages[-1].content.splitlines() if line.startswith("Service:")
-    )
-    assert schema is not None
-    return {name: SLOTS[service].get(name) for name in schema["properties"]}
 
 
 def build(name: str, orchestrator_id: str, embedder: MiniLMEmbedder, **options: Any):  # type: ignore[no-untyped-def]
