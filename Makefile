@@ -10,7 +10,7 @@ export OMP_WAIT_POLICY ?= passive
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install demo demo-music chat test test-slow test-browser bench bench-security bench-dashboard lint models models-test clean
+.PHONY: install demo demo-music chat test test-slow test-browser bench bench-security bench-dashboard bench-privacy lint models models-test clean
 
 install: $(STAMP)
 
@@ -70,6 +70,7 @@ bench: models
 	$(BIN)/python benchmarks/ledger.py
 	$(BIN)/python benchmarks/learning.py --qwen 6
 	$(BIN)/python benchmarks/learning.py --networks none --qwen 35 --fewshot-model smollm2-135m
+	$(BIN)/python benchmarks/privacy.py
 	$(BIN)/python benchmarks/sharing.py --ab-model smollm2-135m
 
 # Prompt-injection defences: attack success per defence and family, false positives on
@@ -82,6 +83,11 @@ bench-security: models
 bench-dashboard: $(STAMP)
 	$(BIN)/python benchmarks/dashboard.py
 
+# Privacy: the orchestrator guard's overhead per message against the defended foundation,
+# Paillier-2048, secret-shared sums over 3 and 10 parties, differentially private queries.
+bench-privacy: $(STAMP)
+	$(BIN)/python benchmarks/privacy.py
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build src/*.egg-info
 
@@ -89,7 +95,7 @@ clean:
 # Starlette echo, and 1,000 concurrent tasks against one agent.
 .PHONY: bench-http
 bench-http: $(STAMP)
-	$(BIN)/python benchmarks/http.py
+	$(BIN)/python benchmarks/a2a_http.py
 
 # Distributed mode: N agents in a graph on the local runtime and on Ray (2 shard actors);
 # seconds per round of N messages, throughput ratio, RSS of every process of the run.

@@ -2,11 +2,15 @@
 
 Each agent belongs to its own entity and owns a small local dataset in `data/`:
 
-- `personal` (the user): `profile.json`, the private profile. It hands out only
-  the fields asked for, and votes for the option that best fits the user.
+- `personal` (the user): the private profile in an encrypted vault (`lamas.privacy`),
+  made from `profile.json` on first use, with the user's consent in `consent.json`
+  (which agent may ever be granted which field). It grants fields per step, lets
+  the granted agent redeem them, records every access in the ledger, and votes for
+  the option that best fits the user.
 - `railgo`, `swiftrail` (two competing rail companies): one timetable each.
-  To book, a vendor fetches the traveller's details *directly* from `personal`
-  and never returns them, so the orchestrator never sees them.
+  A booking step comes with sealed refs to the traveller's details; the vendor
+  redeems them *directly* with `personal` and never returns them, so the
+  orchestrator never sees them.
 - `staywell` (a hotel chain): `hotels.csv`, with `places.csv` for distances.
 - `navigator` (a maps company): `roads_<city>.csv`, routed with Dijkstra.
 - `logger` (the platform's Transaction Logger): an append-only list of events.
@@ -57,6 +61,7 @@ from typing import Any
 
 from lamas.agent import skill_router
 from lamas.errors import ConfigError, DeliveryError, InputError, LamasError
+from lamas.privacy import redeem, vault_handler
 from lamas.protocol import AgentCard, Context, Envelope, Handler, Message, new_id
 
 log = logging.getLogger(__name__)
@@ -463,31 +468,20 @@ def vendor_ballot(voter: str, vendor: str, request: Mapping[str, Any]) -> JSON:
 # --- talking to other agents ------------------------------------------------
 
 
-async def fetch_profile(
-    context: Context,
-    card: AgentCard,
-    envelope: Envelope,
-    fields: Sequence[str],
-    *,
-    required: Iterable[str] = (),
-) -> JSON:
-    """Ask the personal agent, directly, for some of the traveller's profile fields;
-    a `required` one that comes back empty is a `BookingFailed`."""
-    reply = await context.request(
-        Envelope(
-            sender=card.id,
-            recipient=PERSONAL_ID,
-            skill="profile.get",
-            task_id=envelope.task_id,
-            context_id=envelope.context_id,
-            message=Message.of_data({"fields": list(fields)}),
-        )
-    )
-    profile = reply.data
-    missing = [f for f in required if not profile.get(f)]
+async def fetch_traveller(context: Context, envelope: Envelope, required: Iterable[str]) -> JSON:
+    """Redeem the sealed refs the step came with, directly with the personal agent's vault;
+    a `required` field that comes back empty is a `BookingFailed`."""
+    details = await redeem(context, envelope, vault_agent=PERSONAL_ID)
+    missing = [f for f in required if not details.get(f)]
     if missing:
-        raise BookingFailed(f"the personal agent gave no {', '.join(missing)}; cannot book")
-    return profile
+        raise BookingFailed(f"the vault gave no {', '.join(missing)}; cannot book")
+    return details
+
+
+def counterfactual(envelope: Envelope) -> bool:
+    """A what-if replay (lamas.runtime.counterfactual): quote, book nothing, read no data.
+    (The replay itself fails a booking in a coalition without the user's vault.)"""
+    return bool((envelope.message.metadata or {}).get("counterfactual"))
 
 
 async def record(
@@ -512,33 +506,47 @@ async def record(
         log.warning("%s could not log %s: %s", card.id, event, error)
 
 
-def _need_vault_fields(card: AgentCard, fields: Iterable[str]) -> None:
-    missing = sorted(set(fields) - set(card.vault_fields))
+def _need_vault_fields(card: AgentCard, skill: str, fields: Iterable[str]) -> None:
+    declared = card.skill(skill)
+    missing = sorted(set(fields) - set(declared.vault_fields if declared else ()))
     if missing:
-        raise ConfigError(f"{card.id!r} needs vault_fields {missing} on its card to book")
+        raise ConfigError(f"{card.id!r} needs vault_fields {missing} on its {skill} skill to book")
 
 
 # --- personal ---------------------------------------------------------------
 
 
-def personal(card: AgentCard) -> Handler:
-    """The user's own agent: hands out requested profile fields and votes for the user."""
-    profile = load_profile()
-    released = [f for f in card.vault_fields if f in profile]
+def load_consent() -> dict[str, list[str]]:
+    consent: dict[str, list[str]] = json.loads((DATA / "consent.json").read_text("utf-8"))
+    return consent
 
-    async def get(data: JSON, envelope: Envelope, context: Context) -> JSON:
-        unknown = [f for f in data["fields"] if f not in released]
-        if unknown:
-            raise UnknownName(
-                f"unknown profile field(s) {', '.join(map(repr, unknown))}; "
-                f"the profile has: {', '.join(released)}"
-            )
-        return {f: copy.deepcopy(profile[f]) for f in data["fields"]}
+
+def personal(card: AgentCard) -> Handler:
+    """The user's own agent: holds the vault (grants, redemptions, every access recorded in
+    the platform's ledger) and votes for the user by the preferences in it.
+
+    The vault is `travel-<id>` in `lamas.privacy.vault_path` (`$LAMAS_VAULT_DIR`), sealed
+    with the vault key (`$LAMAS_VAULT_KEY`, or a key file made on first use).
+    """
+    from lamas.economy.ledger import platform_ledger
+    from lamas.privacy.vault import open_or_create, vault_path
+    from lamas.runtime.privacy_hook import ledger_sink
+
+    vault = open_or_create(
+        vault_path(f"travel-{card.id}"),
+        load_profile,
+        consent=load_consent(),
+        audit=ledger_sink(platform_ledger),
+    )
+    preferences = vault.reveal("preferences") if "preferences" in vault.fields else {}
 
     async def vote(data: JSON, envelope: Envelope, context: Context) -> JSON:
-        return preference_ballot(profile, data)
+        return preference_ballot({"preferences": preferences}, data)
 
-    return skill_router(card, {"profile.get": get, "consensus.vote": vote})
+    voting = card.model_copy(
+        update={"skills": tuple(s for s in card.skills if s.name == "consensus.vote")}
+    )
+    return vault_handler(vault, other=skill_router(voting, {"consensus.vote": vote}))
 
 
 # --- ticket vendors ---------------------------------------------------------
@@ -552,8 +560,7 @@ def ticket_vendor(card: AgentCard, *, vendor: str, file_name: str) -> Handler:
     details from the personal agent) and vote."""
     services = timetable(file_name)
     by_service = {s.service: s for s in services}
-    _need_vault_fields(card, TRAVELLER_FIELDS)
-    wanted = [*TRAVELLER_FIELDS, *(["preferences"] if "preferences" in card.vault_fields else [])]
+    _need_vault_fields(card, "ticket.book", TRAVELLER_FIELDS)
     bookings: dict[str, JSON] = {}  # the vendor's own records, passenger details included
     seats_sold: Counter[tuple[str, str, bool]] = Counter()
 
@@ -622,7 +629,10 @@ def ticket_vendor(card: AgentCard, *, vendor: str, file_name: str) -> Handler:
 
     async def book(data: JSON, envelope: Envelope, context: Context) -> JSON:
         service, day = find_offer(data["offer_id"])
-        traveller = await fetch_profile(context, card, envelope, wanted, required=TRAVELLER_FIELDS)
+        if counterfactual(envelope):
+            quote = offer(service, day)
+            return {**quote, "status": "quoted", "booking_id": "", "seat": ""}
+        traveller = await fetch_traveller(context, envelope, TRAVELLER_FIELDS)
         if not luhn_valid(str(traveller["payment_card"])):
             raise BookingFailed("the payment card was declined (its number fails the checksum)")
         seat_pref = str((traveller.get("preferences") or {}).get("seat", "window")).casefold()
@@ -700,7 +710,7 @@ def find_place(name: str, city: str) -> Place:
 
 def staywell(card: AgentCard) -> Handler:
     """StayWell's agent: hotel search by distance to a place, and booking."""
-    _need_vault_fields(card, GUEST_FIELDS)
+    _need_vault_fields(card, "hotel.book", GUEST_FIELDS)
     bookings: dict[str, JSON] = {}
 
     def find_offer(offer_id: str) -> tuple[Hotel, date, int]:
@@ -751,12 +761,21 @@ def staywell(card: AgentCard) -> Handler:
 
     async def book(data: JSON, envelope: Envelope, context: Context) -> JSON:
         hotel, check_in, nights = find_offer(data["offer_id"])
-        guest = await fetch_profile(context, card, envelope, GUEST_FIELDS, required=GUEST_FIELDS)
+        total = round(hotel.price_per_night * nights, 2)
+        if counterfactual(envelope):
+            return {
+                "offer_id": data["offer_id"],
+                "hotel": hotel.name,
+                "total": total,
+                "currency": hotel.currency,
+                "status": "quoted",
+                "booking_id": "",
+            }
+        guest = await fetch_traveller(context, envelope, GUEST_FIELDS)
         if not luhn_valid(str(guest["payment_card"])):
             raise BookingFailed("the payment card was declined (its number fails the checksum)")
         booking_id = f"SW-{new_id()[:8].upper()}"
         bookings[booking_id] = {"offer_id": data["offer_id"], "guest": guest["name"]}
-        total = round(hotel.price_per_night * nights, 2)
         result = {
             "booking_id": booking_id,
             "offer_id": data["offer_id"],

@@ -143,3 +143,27 @@ class RemoteError(DeliveryError):
     def __init__(self, agent: str, reason: str) -> None:
         self.agent = agent
         super().__init__(f"agent {agent!r} did not complete the request: {reason}")
+
+
+# --- privacy ----------------------------------------------------------------
+
+
+class PrivacyError(LamasError):
+    """A privacy rule stopped something: a vault access, a leak, a spent budget."""
+
+
+class VaultKeyError(PrivacyError):
+    """The vault's key is missing, malformed, or not the key the vault was sealed with."""
+
+
+class AccessRefused(PrivacyError):
+    """A vault field was asked for without a valid grant (none, expired, another task or
+    another agent). The refusal is recorded in the ledger."""
+
+
+class VaultValueLeak(PrivacyError):
+    """An envelope that must carry only sealed references carried a vault value."""
+
+
+class BudgetExhausted(PrivacyError):
+    """A differentially private query would spend more privacy budget than is left."""

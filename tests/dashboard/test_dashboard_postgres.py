@@ -3,16 +3,11 @@ started here on 127.0.0.1; skipped, saying why, where none can start)."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from starlette.testclient import TestClient
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "economy"))
-from test_ledger_postgres import server  # noqa: F401 - the fixture, reused
 
 from lamas.dashboard.app import create_app
 from lamas.dashboard.index import LedgerIndex
@@ -24,8 +19,8 @@ from lamas.store import create_engine
 
 
 @pytest.fixture
-def ledger(server: str) -> Iterator[Ledger]:  # noqa: F811 - the fixture above
-    engine = create_engine(server)
+def ledger(postgres_server: str) -> Iterator[Ledger]:
+    engine = create_engine(postgres_server)
     with engine.begin() as conn:
         conn.exec_driver_sql("DELETE FROM ledger_entries")
         conn.exec_driver_sql("DELETE FROM ledger_signers")

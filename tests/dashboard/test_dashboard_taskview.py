@@ -26,10 +26,12 @@ def test_the_travel_task_in_full(demo_ledger: DemoLedger) -> None:
     entries = list(demo_ledger.ledger.entries(task_id=demo_ledger.task_id))
     assert len(detail.messages) == sum(1 for e in entries if e.kind is EntryKind.MESSAGE)
     assert [m.sent_at for m in detail.messages] == sorted(m.sent_at for m in detail.messages)
-    # The vendors fetched the traveller's details themselves: the orchestrator never did.
+    # The vendors redeemed the traveller's details with the vault themselves: the
+    # orchestrator never did. (The vault records its grants and reads in the platform's
+    # ledger, not in this test's own.)
     assert detail.profile_requests
     assert {m.sender for m in detail.profile_requests} <= {"railgo", "swiftrail", "staywell"}
-    assert detail.privacy == []  # no vault in this network: no vault reads recorded
+    assert detail.privacy == []
 
     (voted,) = detail.consensus_steps
     consensus = voted.consensus

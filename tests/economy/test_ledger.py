@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ledger_rows import row, tamper  # tests/economy is on the path
 from sqlalchemy import Engine, delete, insert, select, update
+from support.ledger_rows import row, tamper
 from typer.testing import CliRunner, Result
 
 from lamas.cli.ledger import ledger_app

@@ -1,29 +1,20 @@
 """The ledger on a real PostgreSQL server: append, batch, verify, tamper detection, and
 concurrent writers serialized by the advisory lock.
 
-The server is this module's own: initdb into a temporary directory, listening on 127.0.0.1
-on a free port, stopped at the end. PostgreSQL refuses to run as root, so as root it runs as
-the `postgres` user (runuser, else setpriv). Skipped, saying why, where no server can start.
+The server is started by the tests (`postgres_server`, tests/support/postgres.py) on
+127.0.0.1 and stopped at the end; skipped, saying why, where none can start.
 """
 
 from __future__ import annotations
 
-import glob
-import os
-import pwd
-import shutil
-import socket
-import subprocess
-import tempfile
 import threading
 from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
-from ledger_rows import row, tamper  # tests/economy is on the path
 from sqlalchemy import Engine, delete, update
+from support.ledger_rows import row, tamper
 
 from lamas.economy import Ledger, NewEntry
 from lamas.protocol.ledger import (
@@ -39,92 +30,10 @@ from lamas.security import KeyRing, PrivateKey
 from lamas.store import create_engine
 from lamas.store.ledger_tables import ledger_entries, ledger_signers
 
-psycopg = pytest.importorskip(
-    "psycopg", reason="the PostgreSQL driver: pip install 'psycopg[binary]'"
-)
-
-
-def _binary(name: str) -> str | None:
-    found = shutil.which(name)
-    if found:
-        return found
-    versions = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), key=_version)
-    return versions[-1] if versions else None
-
-
-def _version(path: str) -> int:
-    folder = Path(path).parent.parent.name
-    return int(folder) if folder.isdigit() else 0
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def _as_server_user(base: Path) -> list[str]:
-    """The command prefix that runs the server as a non-root user (nothing if not root)."""
-    if os.geteuid() != 0:
-        return []
-    try:
-        user = pwd.getpwnam("postgres")
-    except KeyError:
-        pytest.skip("running as root and there is no 'postgres' user to run PostgreSQL as")
-    os.chown(base, user.pw_uid, user.pw_gid)
-    if shutil.which("runuser"):
-        return ["runuser", "-u", "postgres", "--"]
-    if shutil.which("setpriv"):
-        return ["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--clear-groups"]
-    pytest.skip("running as root without runuser or setpriv to start PostgreSQL as 'postgres'")
-
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[str]:
-    initdb, pg_ctl = _binary("initdb"), _binary("pg_ctl")
-    if initdb is None or pg_ctl is None:
-        pytest.skip("no PostgreSQL server binaries (initdb, pg_ctl): apt-get install postgresql")
-    base = Path(tempfile.mkdtemp(prefix="lamas-pg-"))
-    try:
-        as_user = _as_server_user(base)
-        data, port = base / "data", _free_port()
-        init = [
-            initdb,
-            "-D",
-            str(data),
-            "-U",
-            "postgres",
-            "--auth=trust",
-            "-E",
-            "UTF8",
-            "--no-sync",
-        ]
-        made = subprocess.run([*as_user, *init], capture_output=True, text=True)
-        if made.returncode != 0:
-            pytest.skip(f"initdb failed: {made.stderr.strip()[-300:]}")
-        # fsync off: this server holds test data only; durability is SQLite's test's subject.
-        options = f"-h 127.0.0.1 -p {port} -k {base} -c fsync=off"
-        start = [*as_user, pg_ctl, "-D", str(data), "-l", str(base / "log"), "-w", "-t", "30"]
-        started = subprocess.run([*start, "-o", options, "start"], capture_output=True, text=True)
-        if started.returncode != 0:
-            log = (base / "log").read_text() if (base / "log").exists() else started.stderr
-            pytest.skip(f"PostgreSQL did not start: {log.strip()[-300:]}")
-        try:
-            admin = f"postgresql://postgres@127.0.0.1:{port}/postgres"
-            with psycopg.connect(admin, autocommit=True) as conn:
-                conn.execute("CREATE DATABASE lamas_test")
-            yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/lamas_test"
-        finally:
-            stop = [*as_user, pg_ctl, "-D", str(data), "-m", "immediate", "-w", "stop"]
-            subprocess.run(stop, capture_output=True, check=False)
-    finally:
-        shutil.rmtree(base, ignore_errors=True)
-
-
-@pytest.fixture(scope="module")
-def pg(server: str) -> Iterator[Engine]:
-    engine = create_engine(server)
+def pg(postgres_server: str) -> Iterator[Engine]:
+    engine = create_engine(postgres_server)
     yield engine
     engine.dispose()
 

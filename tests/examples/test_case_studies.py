@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.casestudy import EXAMPLES, SLOTS, TODAY, TRAVEL, scripted_slots
 
 from lamas.agent.embeddings import MiniLMEmbedder
 from lamas.llm import ScriptedModel
@@ -22,36 +23,11 @@ from lamas.protocol import Envelope, TaskState
 from lamas.runtime.netfile import load
 from lamas.runtime.orchestrator import Orchestrator
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-TODAY = dt.date(2026, 11, 25)
-TRAVEL = (
-    "Book me a train from Paris to Lyon on December 4 in the morning, "
-    "and a hotel near Lyon Part-Dieu for two nights"
-)
-SLOTS = {
-    "ticket.search": {
-        "origin": "Paris",
-        "destination": "Lyon",
-        "date": "2026-12-04",
-        "time_of_day": "morning",
-    },
-    "hotel.search": {"city": "Lyon", "check_in": None, "nights": 2, "near": "Lyon Part-Dieu"},
-    "song.search": {"mood": "calm", "genre": "jazz", "artist": None, "era": None, "count": 3},
-}
-
 
 @pytest.fixture(scope="module")
 def embedder() -> MiniLMEmbedder:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     return MiniLMEmbedder()
-
-
-def scripted_slots(messages: list[ChatMessage], schema: dict[str, Any] | None) -> dict[str, Any]:
-    service = next(
-        line.split()[1] for line in messages[-1].content.splitlines() if line.startswith("Service:")
-    )
-    assert schema is not None
-    return {name: SLOTS[service].get(name) for name in schema["properties"]}
 
 
 def build(name: str, orchestrator_id: str, embedder: MiniLMEmbedder, **options: Any):  # type: ignore[no-untyped-def]
@@ -110,10 +86,19 @@ async def test_travel_books_train_and_hotel_without_the_orchestrator_seeing_the_
     assert session.runs["ticket.book"].output["status"] == "confirmed"
     assert session.runs["hotel.search"].inputs["check_in"] == "2026-12-04"  # carried over
     assert session.runs["hotel.book"].output["status"] == "confirmed"
-    # Vendors fetched the profile themselves; the orchestrator never asked for it ...
-    profile_asks = [e for e in seen if e.skill == "profile.get"]
-    assert profile_asks
-    assert all(e.sender != "orchestrator" for e in profile_asks)
+    # The vault granted each booking step its fields as sealed refs, the orchestrator passed
+    # them on, and the vendors redeemed them with the vault themselves ...
+    grants = [e for e in seen if e.skill == "vault.grant"]
+    assert sorted(e.message.data["agent"] for e in grants) == sorted(
+        [session.runs["ticket.book"].agent, "staywell"]
+    )
+    assert all(e.sender == "orchestrator" for e in grants)
+    redeemed = [e for e in seen if e.skill == "vault.redeem"]
+    assert sorted(e.sender for e in redeemed) == sorted(
+        [session.runs["ticket.book"].agent, "staywell"]
+    )
+    assert all(e.message.sealed_refs and not e.message.data for e in redeemed)
+    assert not [e for e in seen if e.skill == "profile.get"]
     # ... and no profile value is in anything it sent or got back.
     everything = json.dumps(
         [e.model_dump(mode="json") for e in seen if "orchestrator" in (e.sender, e.recipient)]

@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 
 from lamas.agent import Agent
-from lamas.errors import AccessDenied, InputError, SchemaViolation
-from lamas.protocol import AgentCard, Context, Envelope, Message, Skill
+from lamas.errors import AccessDenied, AccessRefused, InputError, SchemaViolation
+from lamas.privacy import Vault, new_key, vault_handler
+from lamas.protocol import Envelope, Message
 from lamas.runtime import Network
 from lamas.runtime.netfile import build, load_module_file, load_spec
 
@@ -75,6 +76,37 @@ async def ask(
         message=Message.of_data(data),
     )
     reply = await net.transport.request(envelope)
+    return reply.data
+
+
+async def book(
+    net: Network, vendor: str, skill: str, offer_id: str, *, task_id: str = "trip-1"
+) -> dict[str, Any]:
+    """Book as the orchestrator does: the vault grants the vendor's skill its fields as
+    sealed refs, which go with the request."""
+    fields = net.card(vendor).skill(skill).vault_fields  # type: ignore[union-attr]
+    granted = await net.transport.request(
+        Envelope(
+            sender="orchestrator",
+            recipient="personal",
+            skill="vault.grant",
+            task_id=task_id,
+            message=Message.of_data(
+                {"agent": vendor, "fields": list(fields), "purpose": f"{skill} in a test"}
+            ),
+        )
+    )
+    reply = await net.transport.request(
+        Envelope(
+            sender="orchestrator",
+            recipient=vendor,
+            skill=skill,
+            task_id=task_id,
+            message=Message(
+                parts=(*Message.of_data({"offer_id": offer_id}).parts, *granted.sealed_refs)
+            ),
+        )
+    )
     return reply.data
 
 
@@ -290,7 +322,7 @@ async def test_bad_search_input_is_refused(network: Network) -> None:
         )
 
 
-async def test_booking_fetches_the_profile_directly_and_returns_none_of_it(
+async def test_booking_redeems_its_grant_directly_and_returns_none_of_it(
     network: Network,
 ) -> None:
     seen: list[Envelope] = []
@@ -306,7 +338,7 @@ async def test_booking_fetches_the_profile_directly_and_returns_none_of_it(
             time_of_day="evening",
         )
     )["offers"]
-    booking = await ask(network, "swiftrail", "ticket.book", offer_id=offers[0]["offer_id"])
+    booking = await book(network, "swiftrail", "ticket.book", offers[0]["offer_id"])
     assert booking["status"] == "confirmed"
     assert booking["vendor"] == "swiftrail"
     assert booking["offer_id"] == offers[0]["offer_id"]
@@ -314,12 +346,13 @@ async def test_booking_fetches_the_profile_directly_and_returns_none_of_it(
     assert booking["seat"]
     asked = [e for e in seen if e.recipient == "personal"]
     assert [(e.sender, e.skill, e.task_id) for e in asked] == [
-        ("swiftrail", "profile.get", "trip-1")
+        ("orchestrator", "vault.grant", "trip-1"),
+        ("swiftrail", "vault.redeem", "trip-1"),
     ]
-    assert {"name", "passport_number", "payment_card"} <= set(asked[0].message.data["fields"])
-    # the orchestrator never asked the personal agent for anything
-    assert not [e for e in seen if e.sender == "orchestrator" and e.recipient == "personal"]
-    text = json.dumps(booking)
+    redeemed = {r.field for r in asked[1].message.sealed_refs}
+    assert {"name", "passport_number", "payment_card"} <= redeemed
+    assert asked[1].message.data == {}  # refs only
+    text = json.dumps(booking) + json.dumps([e.model_dump(mode="json") for e in seen])
     for value in private_values():
         assert value not in text
     await settle()
@@ -332,10 +365,15 @@ async def test_booking_fetches_the_profile_directly_and_returns_none_of_it(
         assert value not in json.dumps(logged)
 
 
+async def test_booking_without_a_grant_is_refused(network: Network) -> None:
+    with pytest.raises(InputError, match="no sealed refs"):
+        await ask(network, "railgo", "ticket.book", offer_id=f"railgo:RG6101:{DAY}")
+
+
 async def test_seats_follow_the_preference_and_are_not_sold_twice(network: Network) -> None:
     offer_id = f"railgo:RG6101:{DAY}"
-    first = await ask(network, "railgo", "ticket.book", offer_id=offer_id)
-    second = await ask(network, "railgo", "ticket.book", offer_id=offer_id)
+    first = await book(network, "railgo", "ticket.book", offer_id)
+    second = await book(network, "railgo", "ticket.book", offer_id)
     assert first["seat"] != second["seat"]
     assert first["booking_id"] != second["booking_id"]
     assert PROFILE["preferences"]["seat"] == "window"
@@ -344,35 +382,27 @@ async def test_seats_follow_the_preference_and_are_not_sold_twice(network: Netwo
 
 async def test_booking_an_unknown_offer_is_a_clear_error(network: Network) -> None:
     with pytest.raises(InputError, match="unknown offer 'railgo:RG0000"):
-        await ask(network, "railgo", "ticket.book", offer_id=f"railgo:RG0000:{DAY}")
+        await book(network, "railgo", "ticket.book", f"railgo:RG0000:{DAY}")
     with pytest.raises(InputError, match=r"as returned by ticket.search"):
-        await ask(network, "railgo", "ticket.book", offer_id=f"swiftrail:SR7601:{DAY}")
+        await book(network, "railgo", "ticket.book", f"swiftrail:SR7601:{DAY}")
     with pytest.raises(SchemaViolation):
         await ask(network, "railgo", "ticket.book")
 
 
-async def test_a_card_failing_the_checksum_is_declined_without_being_echoed() -> None:
+async def test_a_card_failing_the_checksum_is_declined_without_being_echoed(
+    tmp_path: Path,
+) -> None:
     assert travel.luhn_valid(PROFILE["payment_card"])
     assert not travel.luhn_valid("4970 1012 3456 7890")
     assert not travel.luhn_valid("4970-abcd")
     spec = load_spec(EXAMPLE / "network.yaml")
     cards = {a.card.id: a.card for a in spec.agents}
-
-    async def careless_user(envelope: Envelope, context: Context) -> Message:
-        profile = {**PROFILE, "payment_card": "4970 1012 3456 7890"}
-        return Message.of_data({f: profile[f] for f in envelope.message.data["fields"]})
-
+    careless = Vault.create({**PROFILE, "payment_card": "4970 1012 3456 7890"}, new_key())
     net = Network()
-    user = AgentCard(
-        id="personal",
-        name="P",
-        entity="user",
-        skills=(Skill(name="profile.get", description="profile"),),
-    )
-    net.add(Agent(user, careless_user))
+    net.add(Agent(cards["personal"], vault_handler(careless)))
     net.add(Agent(cards["railgo"], travel.railgo(cards["railgo"])))
     with pytest.raises(travel.BookingFailed, match="declined") as raised:
-        await ask(net, "railgo", "ticket.book", offer_id=f"railgo:RG6101:{DAY}")
+        await book(net, "railgo", "ticket.book", f"railgo:RG6101:{DAY}")
     assert "3456" not in str(raised.value)
     await net.transport.close()
 
@@ -380,13 +410,45 @@ async def test_a_card_failing_the_checksum_is_declined_without_being_echoed() ->
 # --- personal ---------------------------------------------------------------
 
 
-async def test_profile_get_returns_only_the_fields_asked_for(network: Network) -> None:
-    reply = await ask(network, "personal", "profile.get", fields=["name", "preferences"])
-    assert reply == {"name": PROFILE["name"], "preferences": PROFILE["preferences"]}
-    with pytest.raises(InputError, match=r"unknown profile field.*'salary'.*passport_number"):
-        await ask(network, "personal", "profile.get", fields=["name", "salary"])
-    with pytest.raises(SchemaViolation):
-        await ask(network, "personal", "profile.get", fields=[])
+async def test_the_vault_grants_refs_without_values_and_only_with_consent(
+    network: Network,
+) -> None:
+    reply = await network.transport.request(
+        Envelope(
+            sender="orchestrator",
+            recipient="personal",
+            skill="vault.grant",
+            task_id="trip-1",
+            message=Message.of_data(
+                {"agent": "staywell", "fields": ["name", "payment_card"], "purpose": "hotel"}
+            ),
+        )
+    )
+    assert [r.field for r in reply.sealed_refs] == ["name", "payment_card"]
+    assert reply.data["agent"] == "staywell"
+    for value in private_values():
+        assert value not in reply.model_dump_json()
+    # The user's consent (data/consent.json) lets the hotel read neither passport nor address.
+    for fields in (["passport_number"], ["home_address"]):
+        with pytest.raises(AccessRefused, match="not consented"):
+            await ask(
+                network, "personal", "vault.grant", agent="staywell", fields=fields, purpose="x"
+            )
+    with pytest.raises(AccessRefused, match="itself"):
+        await ask(
+            network, "personal", "vault.grant", agent="orchestrator", fields=["name"], purpose="x"
+        )
+    # A ref does not open for another agent, even one allowed to talk to the vault.
+    with pytest.raises(AccessRefused, match="grant is for 'staywell'"):
+        await network.transport.request(
+            Envelope(
+                sender="railgo",
+                recipient="personal",
+                skill="vault.redeem",
+                task_id="trip-1",
+                message=Message(parts=reply.sealed_refs),
+            )
+        )
 
 
 def ticket(key: str, vendor: str, hhmm: str, price: float) -> dict[str, Any]:
@@ -621,18 +683,19 @@ async def test_hotel_booking_keeps_the_guest_private(network: Network) -> None:
     offers = (await ask(network, "staywell", "hotel.search", city="Nice", check_in=DAY, nights=2))[
         "offers"
     ]
-    booking = await ask(network, "staywell", "hotel.book", offer_id=offers[0]["offer_id"])
+    booking = await book(network, "staywell", "hotel.book", offers[0]["offer_id"])
     assert booking["status"] == "confirmed"
     assert booking["hotel"] == offers[0]["hotel"]
     assert booking["check_out"] == "2025-06-14"
     assert booking["total"] == offers[0]["total"]
     assert [(e.sender, e.recipient, e.skill) for e in seen if e.recipient == "personal"] == [
-        ("staywell", "personal", "profile.get")
+        ("orchestrator", "personal", "vault.grant"),
+        ("staywell", "personal", "vault.redeem"),
     ]
     for value in private_values():
         assert value not in json.dumps(booking)
     with pytest.raises(InputError, match="unknown offer"):
-        await ask(network, "staywell", "hotel.book", offer_id="staywell:NOPE:2025-06-12:1")
+        await book(network, "staywell", "hotel.book", "staywell:NOPE:2025-06-12:1")
 
 
 # --- navigation -------------------------------------------------------------

@@ -3,7 +3,6 @@ insight is refused), ranking by measured utility, consolidation and retirement."
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -23,9 +22,6 @@ from lamas.security.identity import KeyRing, PrivateKey
 from lamas.store import create_engine
 from lamas.store.experience_tables import insights
 from lamas.store.tables import episodes
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "economy"))
-from test_ledger_postgres import server  # noqa: F401
 
 KEY = PrivateKey.generate()
 # Source tasks: a question and the answer that counts as success.
@@ -75,7 +71,7 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     if request.param == "sqlite":
         made = create_engine(f"sqlite:///{tmp_path / 'pool.db'}")
     else:  # the ledger tests' server (see test_store.py)
-        made = create_engine(request.getfixturevalue("server"))
+        made = create_engine(request.getfixturevalue("postgres_server"))
         with made.begin() as connection:
             connection.execute(delete(insights))
             connection.execute(delete(episodes).where(episodes.c.agent_id == POOL_MEMORY))

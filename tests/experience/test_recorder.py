@@ -42,8 +42,9 @@ async def test_each_step_is_recorded_with_strategy_interactions_cost_and_credit(
     book = by_capability["ticket.book"]
     assert book.agent == search.agent  # booked with the vendor whose offer won
     assert book.strategy.selection == "only"
-    # The booking agent fetched the passenger from the personal agent and logged it.
-    assert "profile.get" in book.strategy.tools
+    # The booking agent redeemed the passenger's sealed refs with the personal agent's
+    # vault and logged it.
+    assert "vault.redeem" in book.strategy.tools
     assert any(i.recipient == "personal" for i in book.interactions)
     assert book.resources.cost > 0  # its own list price at least
     assert all(r.outcome.ok for r in records)

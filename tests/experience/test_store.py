@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -18,8 +17,6 @@ from lamas.store.experience_tables import experience_records
 
 # The ledger tests' PostgreSQL server fixture (initdb on 127.0.0.1, skipped with a reason
 # where it cannot start), reused rather than copied.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "economy"))
-from test_ledger_postgres import server  # noqa: F401
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -27,7 +24,7 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     if request.param == "sqlite":
         made = create_engine(f"sqlite:///{tmp_path / 'x.db'}")
     else:
-        made = create_engine(request.getfixturevalue("server"))
+        made = create_engine(request.getfixturevalue("postgres_server"))
         with made.begin() as connection:
             connection.execute(delete(experience_records))
     yield made

@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
+from support.casestudy import EXAMPLES, TRAVEL, scripted_slots
 
 from lamas.agent.embeddings import MiniLMEmbedder
 from lamas.interop.client import A2AConnector
@@ -31,7 +32,6 @@ from lamas.interop.keys import KeyFolder, make_keys
 from lamas.interop.launch import node_from_network, orchestrate
 from lamas.interop.node import Node
 from lamas.llm import ScriptedModel
-from lamas.llm.base import ChatMessage
 from lamas.protocol import Envelope, TaskState
 from lamas.protocol.messages import Message
 from lamas.runtime.netfile import load_spec
@@ -39,30 +39,8 @@ from lamas.runtime.netfile import load_spec
 # One event loop for the module: the orchestrator's node lives across the tests.
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 NETWORK = EXAMPLES / "travel" / "network.yaml"
 SERVICES = ["personal", "railgo", "swiftrail", "staywell", "navigator", "logger"]
-TRAVEL = (
-    "Book me a train from Paris to Lyon on December 4 in the morning, "
-    "and a hotel near Lyon Part-Dieu for two nights"
-)
-SLOTS = {
-    "ticket.search": {
-        "origin": "Paris",
-        "destination": "Lyon",
-        "date": "2026-12-04",
-        "time_of_day": "morning",
-    },
-    "hotel.search": {"city": "Lyon", "check_in": None, "nights": 2, "near": "Lyon Part-Dieu"},
-}
-
-
-def scripted_slots(messages: list[ChatMessage], schema: dict[str, Any] | None) -> dict[str, Any]:
-    service = next(
-        line.split()[1] for line in messages[-1].content.splitlines() if line.startswith("Service:")
-    )
-    assert schema is not None
-    return {name: SLOTS[service].get(name) for name in schema["properties"]}
 
 
 def lamas_command(*args: str) -> list[str]:

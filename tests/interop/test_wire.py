@@ -145,7 +145,12 @@ def test_someone_elses_a2a_card_still_maps() -> None:
     card = from_a2a_card(foreign)
     assert card.id == "Personal-Agent"
     assert card.url == "http://h/"
-    assert [s.name for s in card.skills] == ["profile.get", "consensus.vote"]
+    assert [s.name for s in card.skills] == [
+        "vault.grant",
+        "vault.redeem",
+        "vault.fingerprints",
+        "consensus.vote",
+    ]
 
 
 def test_a_card_whose_lamas_form_names_another_url_is_refused() -> None:

@@ -47,7 +47,7 @@ async def test_an_envelope_forged_in_another_agents_name_is_rejected(travel) -> 
         Envelope(
             sender="staywell",
             recipient="personal",
-            skill="profile.get",
+            skill="vault.redeem",
             message=Message.of_data({"fields": ["passport_number"]}),
         ),
         PrivateKey.generate(),
@@ -65,7 +65,7 @@ async def test_an_unknown_outsider_is_refused(travel) -> None:  # type: ignore[n
             Envelope(
                 sender="mallory",
                 recipient="personal",
-                skill="profile.get",
+                skill="vault.redeem",
                 message=Message.of_data({"fields": ["name"]}),
             )
         )
@@ -114,7 +114,7 @@ async def test_an_injection_from_another_agent_is_quarantined(travel) -> None:  
             Envelope(
                 sender="staywell",
                 recipient="personal",
-                skill="profile.get",
+                skill="vault.redeem",
                 message=Message.of_data(
                     {
                         "fields": ["name"],

@@ -16,13 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.casestudy import TRAVEL as INSTRUCTION
+from support.casestudy import scripted_slots
 from typer.testing import CliRunner
 
 from lamas.agent.embeddings import MiniLMEmbedder
 from lamas.cli.main import app
 from lamas.errors import ConfigError
 from lamas.llm import ScriptedModel
-from lamas.llm.base import ChatMessage
 from lamas.protocol import TaskState
 from lamas.runtime import Network
 from lamas.runtime.netfile import load_spec
@@ -38,19 +39,6 @@ from lamas.runtime.ray_transport import RayTransport  # noqa: E402
 pytestmark = pytest.mark.ray
 
 TRAVEL = Path(__file__).resolve().parents[2] / "examples" / "travel" / "network.yaml"
-INSTRUCTION = (
-    "Book me a train from Paris to Lyon on December 4 in the morning, "
-    "and a hotel near Lyon Part-Dieu for two nights"
-)
-SLOTS = {
-    "ticket.search": {
-        "origin": "Paris",
-        "destination": "Lyon",
-        "date": "2026-12-04",
-        "time_of_day": "morning",
-    },
-    "hotel.search": {"city": "Lyon", "check_in": None, "nights": 2, "near": "Lyon Part-Dieu"},
-}
 
 
 @pytest.fixture(scope="module")
@@ -64,14 +52,6 @@ def ray_session() -> Iterator[None]:
 def embedder() -> MiniLMEmbedder:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     return MiniLMEmbedder()
-
-
-def scripted_slots(messages: list[ChatMessage], schema: dict[str, Any] | None) -> dict[str, Any]:
-    service = next(
-        line.split()[1] for line in messages[-1].content.splitlines() if line.startswith("Service:")
-    )
-    assert schema is not None
-    return {name: SLOTS[service].get(name) for name in schema["properties"]}
 
 
 async def book(network: Network, embedder: MiniLMEmbedder) -> Session:

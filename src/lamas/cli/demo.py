@@ -28,6 +28,7 @@ from lamas.protocol.tasks import TaskState
 from lamas.runtime.experience_hook import ExperienceRecorder
 from lamas.runtime.ledger_hook import LedgerRecorder
 from lamas.runtime.orchestrator import Orchestrator
+from lamas.runtime.privacy_hook import guard_from_network
 from lamas.runtime.session import Event, Session
 
 DEFAULT_INSTRUCTIONS = {
@@ -150,6 +151,11 @@ async def run_demo(
     orchestrator_id = ORCHESTRATOR_IDS[name]
     spec, network = load(folder / "network.yaml", external=[orchestrator_id])
     narrator = Narrator(console)
+    # Decentralized: the orchestrator's privacy guard, from the vault's fingerprints, checks
+    # everything it receives and sends for the user's data (it handles sealed refs only).
+    guard = (
+        None if spec.topology.centralized else await guard_from_network(network, orchestrator_id)
+    )
     network.transport.observers.append(narrator.envelope)
     with console.status(f"loading {model_name} and the MiniLM router..."):
         model = LocalModel(model_name)
@@ -165,6 +171,7 @@ async def run_demo(
             today=today,
             on_event=narrator.event,
             profile_fields=_profile_fields(spec) if spec.topology.centralized else (),
+            middleware=[guard.middleware(outbound=True)] if guard else (),
             selector=use,
             notes=use.notes if use is not None else None,
         )
@@ -172,7 +179,11 @@ async def run_demo(
         defences = network.defences
         if defences is not None:
             card = defences.signed_card(card)
-        network.add(orchestrator.agent(card, middleware=defences.middleware() if defences else ()))
+        stack = [
+            *(defences.middleware() if defences else ()),
+            *([guard.middleware()] if guard else ()),
+        ]
+        network.add(orchestrator.agent(card, middleware=stack))
         # The user typed the instruction into their own demo: the ledger may keep it.
         recorder = LedgerRecorder(platform_ledger(), orchestrator, record_instruction=True)
         # Every step also leaves an experience record (`lamas experience show`).
@@ -201,6 +212,12 @@ async def run_demo(
         console.print(f"[bold green]answer:[/]\n{session.task.status_message.text}")
     report(console, session, narrator)
     recorder.flush()
+    if guard is not None:
+        console.print(
+            f"privacy: the orchestrator's guard checked {guard.checked} envelopes and rejected "
+            f"{len(guard.rejected)}; it only ever held sealed refs to the user's data"
+        )
+    console.print(f"[dim]who read the user's data: `lamas privacy audit {session.task.id}`[/]")
     settlement = recorder.settlements.get(session.task.id)
     if settlement is not None:
         what_if = await counterfactual_shares(orchestrator, recorder, session, settlement)

@@ -17,6 +17,7 @@ from lamas.cli.dashboard import dashboard
 from lamas.cli.economy import bill, credit_app, market_app, payouts
 from lamas.cli.experience import experience_app
 from lamas.cli.ledger import ledger_app
+from lamas.cli.privacy import privacy_app
 from lamas.cli.serve import ask, keys, registry, serve
 from lamas.cli.traffic import traffic_app
 from lamas.errors import LamasError
@@ -35,6 +36,7 @@ app.add_typer(credit_app, name="credit")
 app.add_typer(market_app, name="market")
 app.add_typer(traffic_app, name="traffic")
 app.add_typer(experience_app, name="experience")
+app.add_typer(privacy_app, name="privacy")
 app.command("bill")(bill)
 app.command("payouts")(payouts)
 app.command("dashboard")(dashboard)

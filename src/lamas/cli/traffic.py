@@ -114,8 +114,31 @@ def simulate(
 
 
 @traffic_app.command("report")
-def report(db: DbOption = None, batch: BatchOption = None) -> None:
-    """Each agent's traffic, revenue and attributed conversion value, read from the ledger."""
+def report(
+    db: DbOption = None,
+    batch: BatchOption = None,
+    dp_epsilon: Annotated[
+        float | None,
+        typer.Option(
+            "--dp-epsilon",
+            help="also show the CTR per agent as shared with advertisers: impressions and "
+            "clicks released with epsilon-differential privacy (Laplace noise), paid from "
+            "the batch's privacy budget",
+        ),
+    ] = None,
+    dp_budget: Annotated[
+        float,
+        typer.Option("--dp-budget", help="the batch's total privacy budget (epsilon), tracked"),
+    ] = 3.0,
+    dp_ads: Annotated[
+        int,
+        typer.Option(
+            "--dp-ads", help="the most ads one journey shows (bounds one user's effect; 4 in sims)"
+        ),
+    ] = 4,
+) -> None:
+    """Each agent's traffic, revenue and attributed conversion value, read from the ledger;
+    with --dp-epsilon, the CTR per agent as advertisers get it, under differential privacy."""
     from sqlalchemy.exc import SQLAlchemyError
 
     from lamas.economy.attribution import read_traffic
@@ -129,6 +152,46 @@ def report(db: DbOption = None, batch: BatchOption = None) -> None:
     except SQLAlchemyError as error:
         raise fail(RuntimeError(f"cannot read the ledger: {error}")) from None
     show(traffic, f"traffic of batch {batch}" if batch else "traffic of every batch")
+    if dp_epsilon is not None:
+        try:
+            show_private_ctr(traffic, db, batch, dp_epsilon, dp_budget, dp_ads)
+        except LamasError as error:
+            raise fail(error) from None
+
+
+def show_private_ctr(
+    traffic: TrafficReport,
+    db: str | None,
+    batch: str | None,
+    epsilon: float,
+    budget: float,
+    max_ads: int,
+) -> None:
+    """The CTR per agent released under epsilon-DP, from the batch's tracked budget."""
+    from lamas.privacy.dp import DPStatistics, PrivacyBudget
+    from lamas.store import create_engine
+
+    dataset = f"traffic:{batch or '*'}"
+    stats = DPStatistics(PrivacyBudget(dataset, epsilon=budget, engine=create_engine(db)))
+    pairs = {a.agent: (a.rates.clicks, a.rates.impressions) for a in traffic.agents.values()}
+    release = stats.rates_by_group(
+        pairs, max_contribution=max_ads, epsilon=epsilon, query="traffic report: CTR per agent"
+    )
+    table = Table(
+        title=f"CTR shared with advertisers ({epsilon:g}-differentially private, Laplace "
+        f"scale {release.scale:g})"
+    )
+    for column in ("agent", "impr. (noisy)", "clicks (noisy)", "CTR (noisy)", "CTR (exact)"):
+        table.add_column(column, justify="left" if column == "agent" else "right")
+    for agent, (clicks, impressions, ctr) in release.value.items():
+        exact = traffic.agents[agent].rates.ctr
+        table.add_row(agent, str(impressions), str(clicks), f"{ctr:.1%}", f"{exact:.1%}")
+    out.print(table)
+    left = stats.budget.remaining[0]
+    out.print(
+        f"[dim]privacy budget of {dataset}: {left:g} of {budget:g} epsilon left; the exact "
+        "column is the platform's own view and is never shared.[/]"
+    )
 
 
 def show(report: TrafficReport, title: str) -> None:

@@ -20,6 +20,7 @@ from lamas.protocol.credit import equal_split, last_touch
 from lamas.protocol.ledger import EntryKind, LedgerEntry
 
 PROFILE_SKILL = "profile.get"  # a request to the user's personal agent for profile fields
+REDEEM_SKILL = "vault.redeem"  # the same, under a grant: sealed refs redeemed with the vault
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,7 +146,7 @@ def read_task(ledger: Ledger, task_id: str) -> TaskDetail | None:
                 float(payload.get("sent_at", 0.0)),
             )
             detail.messages.append(row)
-            if row.skill == PROFILE_SKILL:
+            if row.skill in (PROFILE_SKILL, REDEEM_SKILL):
                 detail.profile_requests.append(row)
         elif entry.kind is EntryKind.TASK_STATUS:
             detail.status = str(payload.get("state", detail.status))

@@ -90,7 +90,9 @@ def settle(
     quality: Mapping[str, float] | None = None,
 ) -> Settlement:
     """Credit by Shapley, then the platform fee and the payouts, exact to the cent."""
-    shares = game.shares()
+    # Shapley sums floats: a null player can come out at -1e-17. That is float noise, not
+    # a negative credit, so it is read as the 0.0 it is.
+    shares = {p: 0.0 if abs(v) < 1e-9 else v for p, v in game.shares().items()}
     split = split_revenue(
         game.total.quantize(CENT), shares, owners=owners, fee_rate=fee_rate, quality=quality
     )

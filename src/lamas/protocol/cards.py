@@ -44,6 +44,10 @@ class Skill(Wire):
         default=(),
         description="skills whose output this skill's input is built from (e.g. book <- search)",
     )
+    vault_fields: tuple[str, ...] = Field(
+        default=(),
+        description="user-vault fields each call needs; granted as sealed refs, never as values",
+    )
 
     @field_validator("input_schema", "output_schema")
     @classmethod
@@ -88,6 +92,13 @@ class AgentCard(Wire):
         unknown = sorted({p.skill for p in self.prices} - set(names))
         if unknown:
             raise ValueError(f"prices name skills the card does not offer: {', '.join(unknown)}")
+        for skill in self.skills:
+            beyond = sorted(set(skill.vault_fields) - set(self.vault_fields))
+            if beyond:
+                raise ValueError(
+                    f"skill {skill.name!r} needs vault fields the card does not declare in "
+                    f"vault_fields: {', '.join(beyond)}"
+                )
         return self
 
     def skill(self, name: str) -> Skill | None:

@@ -54,6 +54,9 @@ class EntryKind(StrEnum):
     OUTCOME = "outcome"
     CREDIT_ALLOCATED = "credit.allocated"
     PAYOUT = "payout"
+    VAULT_GRANTED = "vault.granted"
+    VAULT_READ = "vault.read"
+    VAULT_REFUSED = "vault.refused"
     MESSAGE = "message"
     TASK_STATUS = "task.status"
 
@@ -190,6 +193,17 @@ class Payout(Wire):
     reference: str = ""
 
 
+class DataAccess(Wire):
+    """Who was let read which user-vault fields (or refused), for what: names, never values."""
+
+    vault_id: Name
+    fields: tuple[Name, ...] = ()
+    purpose: str = ""
+    grant_id: str | None = None
+    by: Name | None = Field(default=None, description="who asked for the grant or the read")
+    reason: str = Field(default="", description="why a read was refused")
+
+
 PAYLOADS: dict[EntryKind, type[Wire]] = {
     EntryKind.TASK_OPENED: TaskOpened,
     EntryKind.STEP_ASSIGNED: StepAssigned,
@@ -197,6 +211,9 @@ PAYLOADS: dict[EntryKind, type[Wire]] = {
     EntryKind.OUTCOME: Outcome,
     EntryKind.CREDIT_ALLOCATED: CreditAllocated,
     EntryKind.PAYOUT: Payout,
+    EntryKind.VAULT_GRANTED: DataAccess,
+    EntryKind.VAULT_READ: DataAccess,
+    EntryKind.VAULT_REFUSED: DataAccess,
     EntryKind.MESSAGE: MessageSent,
     EntryKind.TASK_STATUS: TaskStatus,
 }
@@ -207,6 +224,9 @@ PARTIES: dict[EntryKind, str] = {
     EntryKind.STEP_DONE: "agent",
     EntryKind.CREDIT_ALLOCATED: "agent or entity",
     EntryKind.PAYOUT: "entity",
+    EntryKind.VAULT_GRANTED: "agent",
+    EntryKind.VAULT_READ: "agent",
+    EntryKind.VAULT_REFUSED: "agent",
 }
 
 

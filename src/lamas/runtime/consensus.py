@@ -35,6 +35,7 @@ from lamas.protocol.consensus import (
 from lamas.protocol.messages import Envelope, Message
 from lamas.protocol.types import Context, Handler, Reply
 from lamas.runtime.network import Network
+from lamas.runtime.transport import Transport
 
 log = logging.getLogger(__name__)
 
@@ -60,13 +61,16 @@ async def reach_consensus(
     max_rounds: int = 3,
     task_id: str | None = None,
     timeout: float = DEFAULT_TIMEOUT,
+    transport: Transport | None = None,
 ) -> Decision:
     """Ask `voters` to choose among `options` until a decision reaches the threshold of
     `criticality` (see `threshold_for`), at most `max_rounds` times, then fall back to a
     plurality vote. `timeout` bounds each voter's answer in each round.
 
     The decision's `rounds` says how many rounds ran, `notes` why voters abstained
-    against their will. Bad arguments raise before any envelope is sent.
+    against their will. Bad arguments raise before any envelope is sent. `transport`
+    (default: the network's) is what the ballots go through, e.g. the sender's guarded
+    gate.
     """
     options, voters = tuple(options), tuple(voters)
     threshold = threshold_for(criticality)
@@ -105,7 +109,8 @@ async def reach_consensus(
             )
             for voter in voters
         ]
-        polled = await asyncio.gather(*(_ballot(network, e, options, timeout) for e in envelopes))
+        via = transport or network.transport
+        polled = await asyncio.gather(*(_ballot(via, e, options, timeout) for e in envelopes))
         previous = tuple(ballot for ballot, _ in polled)
         history.append(previous)
         notes.extend(f"round {round_}: {why}" for _, why in polled if why)
@@ -171,12 +176,12 @@ def vote_handler(choose: Chooser) -> Handler:
 
 
 async def _ballot(
-    network: Network, envelope: Envelope, options: Sequence[Option], timeout: float
+    transport: Transport, envelope: Envelope, options: Sequence[Option], timeout: float
 ) -> tuple[Ballot, str | None]:
     """One voter's ballot for one round; any failure of that voter is its abstention."""
     voter = envelope.recipient
     try:
-        reply = await network.transport.request(envelope, timeout=timeout)
+        reply = await transport.request(envelope, timeout=timeout)
         return parse_vote(voter, reply.data, options), None
     except Exception as error:  # one voter's failure, whatever it is, must not end the round
         why = f"{voter} abstains: {type(error).__name__}: {error}"

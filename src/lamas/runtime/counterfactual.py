@@ -8,7 +8,9 @@ have done had the winner been absent, which the record alone cannot show.
 
 Replays are real requests to the same handlers, marked as counterfactual in their
 metadata and under their own task ids; an agent with side effects should honour the
-mark. Each coalition is replayed once: 2^n replays for n agents.
+mark. A step needing the user's data fails in a coalition without the user's vault;
+otherwise it is replayed without grants (a replay quotes, it reads no user data). Each
+coalition is replayed once: 2^n replays for n agents.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from typing import Any
 
 from lamas.economy.revenue import CENT
 from lamas.economy.settlement import StepFacts, booked_amount, components_of
-from lamas.errors import LamasError
+from lamas.errors import InvalidPlan, LamasError
+from lamas.privacy.service import GRANT_SKILL
 from lamas.protocol.cards import Skill
 from lamas.protocol.messages import Envelope, Message
 from lamas.runtime.network import Network
@@ -68,6 +71,7 @@ async def replay_value(
             output = None
             for agent in order:
                 try:
+                    _check_vault(world, step.capability, agent)
                     reply = await world.transport.request(
                         Envelope(
                             sender=sender,
@@ -105,6 +109,15 @@ async def replay_value(
         # A task that did not complete earns its bookings, never the completion fee.
         components = tuple(c for c in components if c.label != "task")
     return sum((c.value for c in components), Decimal(0)).quantize(CENT)
+
+
+def _check_vault(world: Network, capability: str, agent: str) -> None:
+    """A step needing the user's data cannot be done in a coalition without the user's
+    vault (nobody could grant the data), as in life. A replay only quotes, so it is not
+    granted anything: what-ifs read no user data and leave no access in the ledger."""
+    skill = world.card(agent).skill(capability)
+    if skill is not None and skill.vault_fields and not world.find(GRANT_SKILL):
+        raise InvalidPlan(f"no vault in this coalition to grant {agent} the user's data")
 
 
 async def counterfactual_values(

@@ -50,6 +50,7 @@ from lamas.protocol.messages import Envelope
 from lamas.protocol.plan import Step
 from lamas.runtime.network import Network
 from lamas.runtime.orchestrator import Orchestrator
+from lamas.runtime.privacy_hook import profile_read_observer
 from lamas.runtime.session import Event, Session, StepRun
 
 
@@ -85,6 +86,8 @@ class LedgerRecorder:
         self._opened: set[str] = set()
         orchestrator.listeners.append(self.event)
         self.network.transport.observers.append(self.observe)
+        # A centralized orchestrator reading the profile itself is a read like any other.
+        self.network.transport.observers.append(profile_read_observer(ledger, self.network))
 
     def owner(self, agent: str) -> str:
         return self.network.card(agent).entity

@@ -9,8 +9,9 @@ step's output passed to the steps that depend on it as data. Where several
 agents compete for a step, their offers are settled by consensus.
 
 The orchestrator only handles what the user typed and what agents return: a
-specialised agent that needs a private field fetches it from the user's
-personal agent itself (the decentralized star of the paper's §4.2).
+step whose skill needs private fields (`Skill.vault_fields`) is sent with sealed
+refs that the vault's holder granted for it, and the specialised agent redeems
+them with the vault itself (the decentralized star of the paper's §4.2).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from lamas.agent.agent import Agent
 from lamas.agent.embeddings import Embedder
 from lamas.errors import InvalidPlan, LamasError
 from lamas.llm.base import ChatModel, Usage
+from lamas.privacy.service import GRANT_SKILL, request_grant
 from lamas.protocol.cards import AgentCard, Skill
 from lamas.protocol.consensus import (
     VOTE_SKILL,
@@ -41,11 +43,12 @@ from lamas.protocol.instruction import (
     routable_skills,
     route_clauses,
 )
-from lamas.protocol.messages import DataPart, Envelope, Message, TextPart
+from lamas.protocol.messages import DataPart, Envelope, Message, SealedRef, TextPart
 from lamas.protocol.plan import Step
 from lamas.protocol.tasks import Artifact, Task, TaskState
 from lamas.protocol.types import Context, Middleware
 from lamas.runtime.consensus import reach_consensus
+from lamas.runtime.gate import Gate
 from lamas.runtime.network import Network
 from lamas.runtime.router import AgentSelector, CapabilityRouter
 from lamas.runtime.session import (
@@ -85,10 +88,14 @@ class Orchestrator:
         profile_fields: Iterable[str] = (),
         selector: AgentSelector | None = None,
         few_shot: FewShot | None = None,
+        middleware: Iterable[Middleware] = (),
         slot_prompt: str | None = None,
         notes: Notes | None = None,
     ) -> None:
         self.network = network
+        # Everything the orchestrator sends goes through this gate, wrapped in `middleware`
+        # (a privacy guard, say), which also sees every reply that comes back.
+        self.gate = Gate(agent_id, network.transport, middleware)
         self.model = model
         self.agent_id = agent_id
         self.skills: dict[str, Skill] = routable_skills(network.cards, exclude=[agent_id])
@@ -163,7 +170,11 @@ class Orchestrator:
             return
         self._emit("plan", task_id, plan=session.plan)
         context = [*(f"Earlier the user said: {t}" for t in session.said[:-1])]
-        context += await self._profile(session)
+        try:
+            context += await self._profile(session)
+        except LamasError as error:  # e.g. the privacy guard refused a profile's values
+            await self._fail(session, f"cannot read the user's profile: {error}")
+            return
         last_date: str | None = None
         for step in session.plan.steps:
             skill = self.skills[step.capability]
@@ -377,6 +388,7 @@ class Orchestrator:
                 voters=voters,
                 # Voters judge by everything the user asked for this step, follow-ups too.
                 question=" ".join([step.instruction, *session.follow_ups]),
+                transport=self.gate,
                 rule=self.rule,
                 criticality=self.criticality.get(step.capability, 0.5),
                 sender=self.agent_id,
@@ -398,22 +410,47 @@ class Orchestrator:
     ) -> Message:
         if agent is None:
             raise InvalidPlan(f"no agent offers {step.capability}")
+        refs = await self._grant(session, step, agent)
         envelope = Envelope(
             sender=self.agent_id,
             recipient=agent,
             skill=step.capability,
             task_id=session.task.id,
             context_id=session.task.context_id,
-            message=Message.of_data(inputs),
+            message=Message(parts=(*Message.of_data(inputs).parts, *refs)),
         )
-        return await self.network.transport.request(envelope, timeout=self.step_timeout)
+        return await self.gate.request(envelope, timeout=self.step_timeout)
+
+    async def _grant(self, session: Session, step: Step, agent: str) -> tuple[SealedRef, ...]:
+        """Sealed refs to the user's data the agent's skill needs, granted for this step
+        by the vault's holder: the orchestrator passes them on and never sees a value."""
+        skill = self.network.card(agent).skill(step.capability)
+        needed = skill.vault_fields if skill is not None else ()
+        if not needed:
+            return ()
+        holders = self.network.find(GRANT_SKILL)
+        if not holders:
+            raise InvalidPlan(
+                f"{agent}'s {step.capability} needs the user's {', '.join(needed)}, but no "
+                f"agent of this network holds a vault ({GRANT_SKILL})"
+            )
+        return await request_grant(
+            self.gate.request,
+            sender=self.agent_id,
+            vault_agent=holders[0].id,
+            grantee=agent,
+            fields=needed,
+            task_id=session.task.id,
+            context_id=session.task.context_id,
+            purpose=f"{step.id}: {step.instruction}"[:500],
+        )
 
     async def _profile(self, session: Session) -> list[str]:
         """The user's profile as context for filling inputs (centralized mode only)."""
         providers = self.network.find(PROFILE_SKILL) if self.profile_fields else []
         if not providers:
             return []
-        reply = await self.network.transport.request(
+        reply = await self.gate.request(
             Envelope(
                 sender=self.agent_id,
                 recipient=providers[0].id,
@@ -473,7 +510,7 @@ class Orchestrator:
     async def _log(self, session: Session, event: str, data: dict[str, Any]) -> None:
         """Post an event to the network's transaction logger, if it has one."""
         for card in self.network.find(LOG_SKILL):
-            await self.network.transport.post(
+            await self.gate.post(
                 Envelope(
                     sender=self.agent_id,
                     recipient=card.id,

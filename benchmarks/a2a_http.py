@@ -12,7 +12,8 @@ Both servers run in one separate process (`--serve`), on 127.0.0.1, each with uv
 the client here uses one pooled httpx client per side. Rounds alternate A2A and bare
 so that machine noise hits both. Prints a table and writes JSON to benchmarks/results/.
 
-Run: `python benchmarks/http.py` (or `make bench-http`).
+Run: `python benchmarks/a2a_http.py` (or `make bench-http`). Not named http.py: the
+benchmarks folder is on sys.path when a benchmark runs, and would shadow the stdlib.
 """
 
 # ruff: noqa: E402 -- the imports follow the path fix below, on purpose
