@@ -46,7 +46,6 @@ import os
 import random
 import re
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Sequence
@@ -56,13 +55,6 @@ from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("OMP_WAIT_POLICY", "passive")
-# benchmarks/http.py would shadow the standard library's `http` (the script's folder is
-# first on the path), which the embedder's hub client imports: take the real one first.
-sys.path.remove(_HERE := str(Path(__file__).resolve().parent))
-import http.client  # noqa: F401
-
-sys.path.insert(0, _HERE)
-
 from _results import finish  # benchmarks/ is on the path when run as a script
 from rich.console import Console
 from rich.table import Table

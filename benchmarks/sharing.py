@@ -30,7 +30,6 @@ import asyncio
 import json
 import os
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -38,13 +37,6 @@ from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("OMP_WAIT_POLICY", "passive")
-# benchmarks/http.py would shadow the standard library's `http` (the script's folder is
-# first on the path), which the embedder's hub client imports: take the real one first.
-sys.path.remove(_HERE := str(Path(__file__).resolve().parent))
-import http.client  # noqa: F401
-
-sys.path.insert(0, _HERE)
-
 from _results import finish  # benchmarks/ is on the path when run as a script
 from learning import FAULT_RATE, ROOT, TODAY, Labelled, RandomSelector, faulty_for, rows
 from rich.console import Console

@@ -2,39 +2,16 @@
 
 from __future__ import annotations
 
-import datetime as dt
-from pathlib import Path
 from typing import Any
+
+from support.casestudy import EXAMPLES, TODAY, TRAVEL, scripted_slots
 
 from lamas.llm import ScriptedModel
 from lamas.llm.base import ChatMessage
 from lamas.runtime.netfile import load
 from lamas.runtime.orchestrator import Orchestrator
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-TODAY = dt.date(2026, 11, 25)
-TRAVEL = (
-    "Book me a train from Paris to Lyon on December 4 in the morning, "
-    "and a hotel near Lyon Part-Dieu for two nights"
-)
-SLOTS = {
-    "ticket.search": {
-        "origin": "Paris",
-        "destination": "Lyon",
-        "date": "2026-12-04",
-        "time_of_day": "morning",
-    },
-    "hotel.search": {"city": "Lyon", "check_in": None, "nights": 2, "near": "Lyon Part-Dieu"},
-}
-
-
-def scripted_slots(messages: list[ChatMessage], schema: dict[str, Any] | None) -> dict[str, Any]:
-    service = next(
-        line.split()[1] for line in messages[-1].content.splitlines() if line.startswith("Service:")
-    )
-    assert schema is not None
-    return {name: SLOTS[service].get(name) for name in schema["properties"]}
-
+__all__ = ["EXAMPLES", "TODAY", "TRAVEL", "music", "scripted_slots", "travel"]
 
 def travel(embedder: Any, **options: Any) -> Orchestrator:
     spec, network = load(EXAMPLES / "travel" / "network.yaml", external=["orchestrator"])
