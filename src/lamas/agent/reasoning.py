@@ -11,13 +11,15 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from lamas.agent.toolguard import GuardedRegistry, ToolCall, ToolGuard
 from lamas.agent.tools import ToolRegistry, ToolResult
 from lamas.errors import ModelOutputError
 from lamas.llm.base import ChatMessage, ChatModel, Usage
 from lamas.security.spotlight import SPOTLIGHT_SYSTEM_NOTE, Spotlight
+
+if TYPE_CHECKING:
+    from lamas.agent.toolguard import ToolCall
 
 FINAL = "final_answer"
 THOUGHT_MAX_CHARS = 600
@@ -171,7 +173,13 @@ class ReActLoop:
         """The tools for one run: behind a `ToolGuard` judging by `instruction` whenever a
         tool is sensitive (unless the registry given already guards itself)."""
         sensitive = [t.name for t in self.tools if t.sensitive]
-        if not sensitive or isinstance(self.tools, GuardedRegistry):
+        if not sensitive:
+            return self.tools
+        # Loaded on use: the guard reads text as the detector does (its rules and
+        # normalisation), which `import lamas` should not pay for.
+        from lamas.agent.toolguard import GuardedRegistry, ToolGuard
+
+        if isinstance(self.tools, GuardedRegistry):
             return self.tools
         guard = ToolGuard(sensitive, confirm=self.confirm)
         return GuardedRegistry(self.tools, guard, instruction=instruction)
