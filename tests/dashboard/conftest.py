@@ -5,6 +5,7 @@ traffic; all recorded by the real ledger hook in a SQLite file."""
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import sys
 from dataclasses import dataclass
@@ -89,6 +90,16 @@ def demo_ledger(tmp_path_factory: pytest.TempPathFactory) -> DemoLedger:
 
     url = f"sqlite:///{tmp_path_factory.mktemp('dashboard') / 'ledger.db'}"
     ledger = Ledger(create_engine(url), PrivateKey.generate())
-    task_id, waiting_id, failed_id = asyncio.run(_run(ledger))
+    # The personal agent's vault records grants and reads in the platform's ledger (the
+    # configured database): make that this one, as it is in `lamas demo`.
+    saved = os.environ.get("LAMAS_DATABASE_URL")
+    os.environ["LAMAS_DATABASE_URL"] = url
+    try:
+        task_id, waiting_id, failed_id = asyncio.run(_run(ledger))
+    finally:
+        if saved is None:
+            del os.environ["LAMAS_DATABASE_URL"]
+        else:
+            os.environ["LAMAS_DATABASE_URL"] = saved
     batch = _traffic(ledger)
     return DemoLedger(url, ledger, task_id, waiting_id, failed_id, batch)

@@ -39,7 +39,8 @@ def test_task_page_has_every_section(client: TestClient, demo_ledger: DemoLedger
     assert page.status_code == 200
     for section in ('id="plan"', 'id="messages"', 'id="consensus"', 'id="privacy"', 'id="credit"'):
         assert section in page.text
-    assert "no vault reads recorded" in page.text
+    assert "no vault reads recorded" not in page.text
+    assert "vault.read" in page.text
     assert page.text.count("<svg") == 3  # plan, sequence diagram, credit chart
     outcome = next(demo_ledger.ledger.entries(task_id=demo_ledger.task_id, kind=EntryKind.OUTCOME))
     assert f"{Decimal(outcome.payload['value']):,} EUR" in page.text

@@ -100,7 +100,9 @@ def test_from_the_task_list_to_a_task_and_an_agent(
     messages = sum(1 for _ in demo_ledger.ledger.entries(task_id=task_id, kind=EntryKind.MESSAGE))
     assert page.locator("#messages svg .message").count() == messages
     assert page.locator("#consensus .decision").count() == 1
-    assert page.locator("#no-vault-reads").inner_text() == "no vault reads recorded"
+    reads = page.locator('#privacy tr.vault-entry[data-kind="vault.read"]')
+    assert reads.count() == 2  # the ticket and the hotel vendor, under their grants
+    assert page.locator('#privacy tr.vault-entry[data-agent="orchestrator"]').count() == 0
     credit = credit_by_agent(demo_ledger, task_id)
     for agent, amount in credit.items():
         cell = page.locator(f'#credit tr[data-agent="{agent}"] .shapley')

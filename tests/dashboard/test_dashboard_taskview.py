@@ -27,11 +27,12 @@ def test_the_travel_task_in_full(demo_ledger: DemoLedger) -> None:
     assert len(detail.messages) == sum(1 for e in entries if e.kind is EntryKind.MESSAGE)
     assert [m.sent_at for m in detail.messages] == sorted(m.sent_at for m in detail.messages)
     # The vendors redeemed the traveller's details with the vault themselves: the
-    # orchestrator never did. (The vault records its grants and reads in the platform's
-    # ledger, not in this test's own.)
+    # orchestrator was granted nothing and read nothing.
     assert detail.profile_requests
     assert {m.sender for m in detail.profile_requests} <= {"railgo", "swiftrail", "staywell"}
-    assert detail.privacy == []
+    reads = {e.agent for e in detail.privacy if e.kind.value == "vault.read"}
+    assert reads == {plan["ticket.book"].agent, plan["hotel.book"].agent}
+    assert all(e.agent != "orchestrator" for e in detail.privacy)
 
     (voted,) = detail.consensus_steps
     consensus = voted.consensus
