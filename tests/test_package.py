@@ -19,6 +19,13 @@ def test_every_exported_name_exists(name: str) -> None:
     assert getattr(lamas, name) is not None
 
 
+def test_every_public_name_has_a_home_to_load_it_from() -> None:
+    """`lamas` loads its public names on first access (PEP 562): each must say where from."""
+    assert set(lamas.__all__) == {*lamas._HOME, "__version__"}
+    with pytest.raises(AttributeError, match="no attribute 'Nope'"):
+        _ = lamas.Nope  # type: ignore[attr-defined]
+
+
 def test_import_lamas_loads_no_heavy_dependency() -> None:
     code = f"import sys, json, lamas; print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))"
     loaded = json.loads(
