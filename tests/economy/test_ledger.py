@@ -28,7 +28,6 @@ from lamas.errors import InputError, MalformedMessage
 from lamas.protocol.ledger import (
     GENESIS,
     RAW_FIELDS,
-    ChainHead,
     CreditAllocated,
     EntryKind,
     LedgerCorrupted,
@@ -42,8 +41,8 @@ from lamas.protocol.ledger import (
     content_bytes,
     entry_hash,
     signing_message,
-    verify_entries,
 )
+from lamas.protocol.ledger_verify import ChainHead, verify_entries
 from lamas.security import KeyRing, PrivateKey
 from lamas.store import create_engine
 from lamas.store.ledger_tables import ledger_entries, ledger_signers

@@ -14,7 +14,8 @@ from lamas.errors import LamasError
 
 if TYPE_CHECKING:
     from lamas.economy.ledger import Ledger
-    from lamas.protocol.ledger import ChainHead, LedgerEntry
+    from lamas.protocol.ledger import LedgerEntry
+    from lamas.protocol.ledger_verify import ChainHead
 
 ledger_app = typer.Typer(
     help="The ledger: verify its hash chain and signatures, show entries, make signing keys.",
@@ -95,7 +96,8 @@ def verify(
 
 
 def _anchor(text: str) -> ChainHead:
-    from lamas.protocol.ledger import ChainHead, LedgerInputError
+    from lamas.protocol.ledger import LedgerInputError
+    from lamas.protocol.ledger_verify import ChainHead
 
     sequence, _, digest = text.partition(":")
     if not sequence.isdigit() or len(digest) != 64:

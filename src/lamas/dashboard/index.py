@@ -23,7 +23,8 @@ from typing import Any
 from sqlalchemy import select
 
 from lamas.economy.ledger import Ledger
-from lamas.protocol.ledger import RAW_FIELDS, ChainVerifier, Raw, VerifyReport
+from lamas.protocol.ledger import RAW_FIELDS, Raw
+from lamas.protocol.ledger_verify import ChainVerifier, VerifyReport
 from lamas.security.identity import KeyRing
 from lamas.store.ledger_tables import ledger_entries
 

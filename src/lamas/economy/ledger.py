@@ -33,19 +33,16 @@ from lamas.errors import MalformedMessage
 from lamas.protocol.ledger import (
     GENESIS,
     RAW_FIELDS,
-    ChainHead,
-    ChainVerifier,
     Draft,
     EntryKind,
     LedgerEntry,
     LedgerInputError,
-    SignatureVerifier,
-    VerifyReport,
     content_bytes,
     draft,
     format_time,
     signing_message,
 )
+from lamas.protocol.ledger_verify import ChainHead, ChainVerifier, SignatureVerifier, VerifyReport
 from lamas.security.identity import KeyRing, PrivateKey, PublicKey
 from lamas.store.ledger_tables import ledger_entries, ledger_signers
 from lamas.store.tables import metadata
