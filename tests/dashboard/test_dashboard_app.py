@@ -41,6 +41,8 @@ def test_task_page_has_every_section(client: TestClient, demo_ledger: DemoLedger
         assert section in page.text
     assert "no vault reads recorded" not in page.text
     assert "vault.read" in page.text
+    # the entity behind each reader, from its card (the vault records agents only)
+    assert "<td>staywell</td><td>staywell-hotels</td>" in page.text
     assert page.text.count("<svg") == 3  # plan, sequence diagram, credit chart
     outcome = next(demo_ledger.ledger.entries(task_id=demo_ledger.task_id, kind=EntryKind.OUTCOME))
     assert f"{Decimal(outcome.payload['value']):,} EUR" in page.text

@@ -106,6 +106,8 @@ def create_app(
             request,
             "task.html",
             t=detail,
+            # Vault entries name the agent only; its card names the entity behind it.
+            entity_of={a: c.entity for a, c in board.network.cards.items()},
             plan_svg=plan_svg,
             sequence_svg=sequence_svg,
             credit_svg=credit_svg,
