@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from lamas.cli._common import DbOption, fail, open_ledger
 from lamas.errors import LamasError
 
 if TYPE_CHECKING:
@@ -20,28 +21,11 @@ credit_app = typer.Typer(help="Credit allocation: Shapley and the alternatives, 
 market_app = typer.Typer(help="The marketplace: agents' skills and prices.")
 
 out = Console()
-err = Console(stderr=True)
 
-DbOption = Annotated[
-    str | None,
-    typer.Option("--db", help="database URL (default: $LAMAS_DATABASE_URL, else the local file)"),
-]
 NetworkOption = Annotated[
     list[Path] | None,
     typer.Option("--network", "-n", help="network files whose cards carry the prices"),
 ]
-
-
-def fail(error: Exception) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {error}")
-    return typer.Exit(code=2)
-
-
-def _ledger(url: str | None) -> Ledger:
-    from lamas.economy.ledger import Ledger
-    from lamas.store import create_engine
-
-    return Ledger(create_engine(url))
 
 
 def _cards(networks: list[Path] | None) -> dict[str, AgentCard]:
@@ -63,7 +47,7 @@ def credit_compare(
     from lamas.protocol.ledger import EntryKind
 
     try:
-        entries = list(_ledger(db).entries(task_id=task_id))
+        entries = list(open_ledger(db).entries(task_id=task_id))
         outcome = next((e for e in entries if e.kind == EntryKind.OUTCOME), None)
         if outcome is None:
             raise LamasError(f"task {task_id!r} has no outcome in the ledger (not completed?)")
@@ -138,7 +122,7 @@ def bill(
         if entity not in {c.entity for c in cards.values()}:
             known = ", ".join(sorted({c.entity for c in cards.values()}))
             raise LamasError(f"no agent of entity {entity!r} in these networks (entities: {known})")
-        lines = make_bill(cards, usage(_ledger(db)), entity=entity, period=period)
+        lines = make_bill(cards, usage(open_ledger(db)), entity=entity, period=period)
     except LamasError as error:
         raise fail(error) from None
     if fmt == "csv":
@@ -182,7 +166,7 @@ def payouts(
     owed: dict[tuple[str, str], Decimal] = {}
     tasks: dict[tuple[str, str], set[str]] = {}
     try:
-        for entry in _ledger(db).entries(kind=EntryKind.PAYOUT):
+        for entry in open_ledger(db).entries(kind=EntryKind.PAYOUT):
             if entry.at.strftime("%Y-%m") != period or entry.entity is None:
                 continue
             key = (entry.entity, str(entry.payload["currency"]))

@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from lamas.cli._common import DbOption, fail, open_engine
 from lamas.errors import LamasError
 
 if TYPE_CHECKING:
@@ -22,33 +23,17 @@ experience_app = typer.Typer(
 )
 
 out = Console()
-err = Console(stderr=True)
 
-DbOption = Annotated[
-    str | None,
-    typer.Option("--db", help="database URL (default: $LAMAS_DATABASE_URL, else the local file)"),
-]
 AgentOption = Annotated[str | None, typer.Option("--agent", help="only this agent's steps")]
 CapabilityOption = Annotated[
     str | None, typer.Option("--capability", help="only steps of this capability")
 ]
 
 
-def fail(error: Exception) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {error}")
-    return typer.Exit(code=2)
-
-
 def _open(url: str | None) -> ExperienceStore:
-    from sqlalchemy.exc import SQLAlchemyError
-
     from lamas.experience.store import ExperienceStore
-    from lamas.store import create_engine
 
-    try:
-        return ExperienceStore(create_engine(url))
-    except SQLAlchemyError as error:
-        raise fail(RuntimeError(f"cannot open the database: {error}")) from None
+    return ExperienceStore(open_engine(url))
 
 
 def _records(

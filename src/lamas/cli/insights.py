@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from lamas.cli.experience import DbOption, experience_app, fail, out
+from lamas.cli._common import DbOption, fail
+from lamas.cli.experience import experience_app, out
 from lamas.errors import LamasError
 
 if TYPE_CHECKING:

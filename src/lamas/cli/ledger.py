@@ -10,10 +10,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from lamas.cli._common import DbOption, err, fail, open_ledger
 from lamas.errors import LamasError
 
 if TYPE_CHECKING:
-    from lamas.economy.ledger import Ledger
     from lamas.protocol.ledger import LedgerEntry
     from lamas.protocol.ledger_verify import ChainHead
 
@@ -23,29 +23,7 @@ ledger_app = typer.Typer(
 )
 
 out = Console()
-err = Console(stderr=True)
 
-DbOption = Annotated[
-    str | None,
-    typer.Option("--db", help="database URL (default: $LAMAS_DATABASE_URL, else the local file)"),
-]
-
-
-def fail(error: Exception) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {error}")
-    return typer.Exit(code=2)
-
-
-def _open(url: str | None) -> Ledger:
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from lamas.economy.ledger import Ledger
-    from lamas.store import create_engine
-
-    try:
-        return Ledger(create_engine(url))
-    except SQLAlchemyError as error:
-        raise fail(RuntimeError(f"cannot open the database: {error}")) from None
 
 
 @ledger_app.command("verify")
@@ -71,7 +49,7 @@ def verify(
 
     try:
         pinned = _anchor(anchor) if anchor else None
-        ledger = _open(db)
+        ledger = open_ledger(db)
         ring = KeyRing.load(*keys) if keys else None
         ledger.keyring = ring
         with err.status("verifying...") as status:
@@ -118,7 +96,7 @@ def show(
 ) -> None:
     """List entries, oldest first."""
     try:
-        entries = list(_open(db).entries(task_id=task, kind=kind, after=after, limit=limit))
+        entries = list(open_ledger(db).entries(task_id=task, kind=kind, after=after, limit=limit))
     except LamasError as error:
         raise fail(error) from None
     if as_json:

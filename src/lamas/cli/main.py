@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 import lamas.cli.insights  # noqa: F401  (registers `lamas experience insights|distill`)
+from lamas.cli._common import err, fail
 from lamas.cli.dashboard import dashboard
 from lamas.cli.economy import bill, credit_app, market_app, payouts
 from lamas.cli.experience import experience_app
@@ -46,12 +47,6 @@ app.command("keys")(keys)
 app.command("ask")(ask)
 
 out = Console()
-err = Console(stderr=True)
-
-
-def fail(error: Exception) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {error}")
-    return typer.Exit(code=2)
 
 
 @app.command()

@@ -12,10 +12,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from lamas.cli._common import DbOption, fail, open_ledger
 from lamas.errors import LamasError
 
 if TYPE_CHECKING:
-    from lamas.economy.ledger import Ledger
     from lamas.protocol.ledger import LedgerEntry
 
 privacy_app = typer.Typer(
@@ -25,30 +25,8 @@ privacy_app = typer.Typer(
 )
 
 out = Console()
-err = Console(stderr=True)
 
-DbOption = Annotated[
-    str | None,
-    typer.Option("--db", help="database URL (default: $LAMAS_DATABASE_URL, else the local file)"),
-]
 ACCESS = {"vault.granted": "granted", "vault.read": "read", "vault.refused": "REFUSED"}
-
-
-def fail(error: Exception) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {error}")
-    return typer.Exit(code=2)
-
-
-def _ledger(url: str | None) -> Ledger:
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from lamas.economy.ledger import Ledger
-    from lamas.store import create_engine
-
-    try:
-        return Ledger(create_engine(url))
-    except SQLAlchemyError as error:
-        raise fail(RuntimeError(f"cannot open the database: {error}")) from None
 
 
 @privacy_app.command("audit")
@@ -58,7 +36,7 @@ def audit(
 ) -> None:
     """Who was granted, read or refused which of the user's fields for TASK_ID, and why;
     and whether the orchestrator itself handled any (a centralized architecture)."""
-    entries = list(_ledger(db).entries(task_id=task_id))
+    entries = list(open_ledger(db).entries(task_id=task_id))
     if not entries:
         raise fail(LookupError(f"the ledger has no entries for task {task_id!r}"))
     opened = next((e for e in entries if e.kind.value == "task.opened"), None)
@@ -147,7 +125,7 @@ def revenue(
     from lamas.privacy.sharing import joint_sum
 
     totals: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
-    for entry in _ledger(db).entries(kind="payout"):
+    for entry in open_ledger(db).entries(kind="payout"):
         currency = str(entry.payload["currency"])
         totals[(entry.entity or "?", currency)] += Decimal(str(entry.payload["amount"]))
     if not totals:

@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from lamas.cli._common import DbOption, fail
 from lamas.errors import LamasError
 
 if TYPE_CHECKING:
@@ -23,7 +24,6 @@ traffic_app = typer.Typer(
 )
 
 out = Console()
-err = Console(stderr=True)
 
 # How the travel example's agents reach users in a simulation: (reach, ctr, funnel stage).
 # The maps agent is everywhere early (awareness) and rarely clicked; the vendors are met
@@ -37,19 +37,10 @@ TRAVEL_AUDIENCES = {
 DEFAULT_AUDIENCE = (1.0, 0.10, 1)
 NOT_ADVERTISERS = {"platform", "user"}  # entities whose agents show no ads
 
-DbOption = Annotated[
-    str | None,
-    typer.Option("--db", help="database URL (default: $LAMAS_DATABASE_URL, else the local file)"),
-]
 BatchOption = Annotated[
     str | None,
     typer.Option("--batch", help="the batch id (default for simulate: traffic-s<SEED>-n<N>)"),
 ]
-
-
-def fail(error: Exception) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {error}")
-    return typer.Exit(code=2)
 
 
 @traffic_app.command("simulate")
