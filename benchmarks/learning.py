@@ -62,7 +62,6 @@ from rich.table import Table
 from lamas.agent.embeddings import MiniLMEmbedder
 from lamas.experience.store import ExperienceStore
 from lamas.llm import ScriptedModel
-from lamas.llm.base import ChatMessage
 from lamas.protocol.messages import Envelope
 from lamas.protocol.tasks import TaskState
 from lamas.runtime.experience_hook import ExperienceRecorder
@@ -70,6 +69,7 @@ from lamas.runtime.faults import inject_faults
 from lamas.runtime.netfile import build, load_spec
 from lamas.runtime.orchestrator import Orchestrator
 from lamas.runtime.router import ExperienceRouter
+from lamas.runtime.slots import LabelledSlots
 from lamas.store import create_engine
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -95,23 +95,6 @@ class RandomSelector:
 
     def choose(self, capability: str, agents: Sequence[str], *, later: Sequence[str] = ()) -> str:
         return self.random.choice(list(agents))
-
-
-class Labelled:
-    """The scripted slot filler: the current instruction's labelled slots."""
-
-    def __init__(self) -> None:
-        self.slots: dict[str, dict[str, Any]] = {}
-
-    def __call__(self, messages: list[ChatMessage], schema: dict[str, Any] | None) -> Any:
-        service = next(
-            line.split()[1]
-            for line in messages[-1].content.splitlines()
-            if line.startswith("Service:")
-        )
-        assert schema is not None
-        wanted = self.slots.get(service, {})
-        return {name: wanted.get(name) for name in schema["properties"]}
 
 
 def rows(network: str) -> list[dict[str, Any]]:
@@ -142,7 +125,7 @@ def build_network(
     network = build(
         spec, base_dir=ROOT / "examples" / name, external=[orchestrator_id], defended=False
     )
-    labelled = Labelled()
+    labelled = LabelledSlots()
     selector: Any = None
     if arm == "no-learning":
         selector = RandomSelector(seed)
@@ -203,7 +186,7 @@ async def run_arm(
         outcomes = {"completed": 0, "failed": 0, "asked": 0}
         started = time.perf_counter()
         for row in instructions:
-            labelled.slots = row.get("slots", {})
+            labelled.labels = row.get("slots", {})
             session = await orchestrator.submit(row["instruction"])
             if session.task.state is TaskState.COMPLETED:
                 outcomes["completed"] += 1

@@ -38,7 +38,7 @@ from typing import Any
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 from _results import finish  # benchmarks/ is on the path when run as a script
-from learning import FAULT_RATE, ROOT, TODAY, Labelled, RandomSelector, faulty_for, rows
+from learning import FAULT_RATE, ROOT, TODAY, RandomSelector, faulty_for, rows
 from rich.console import Console
 from rich.table import Table
 
@@ -57,7 +57,7 @@ from lamas.runtime.insights import InsightUse, OrchestratorReplay, fixed, netfil
 from lamas.runtime.orchestrator import Orchestrator
 from lamas.runtime.prompt_ab import ab_slot_prompts
 from lamas.runtime.session import Session
-from lamas.runtime.slots import SYSTEM
+from lamas.runtime.slots import SYSTEM, LabelledSlots
 from lamas.security.identity import PrivateKey
 from lamas.store import create_engine
 
@@ -66,11 +66,11 @@ ARMS = ("peer", "default", "shared-insights")
 TERSE = "Extract the fields of the service call from the request as JSON."
 
 
-async def run_round(orchestrator: Orchestrator, labelled: Labelled) -> float:
+async def run_round(orchestrator: Orchestrator, labelled: LabelledSlots) -> float:
     completed = 0
     instructions = rows("travel")
     for row in instructions:
-        labelled.slots = row.get("slots", {})
+        labelled.labels = row.get("slots", {})
         session = await orchestrator.submit(row["instruction"])
         completed += session.task.state is TaskState.COMPLETED
     return completed / len(instructions)
@@ -95,7 +95,7 @@ async def sharing_run(
             today=TODAY,
         )
 
-    labels = {arm: Labelled() for arm in ARMS}
+    labels = {arm: LabelledSlots() for arm in ARMS}
     peer = build(1)(
         ScriptedModel(responder=labels["peer"]), InsightUse(fixed([]), inner=RandomSelector(seed))
     )
@@ -152,23 +152,14 @@ async def sharing_run(
     }
 
 
-class DateLiteral:
+class DateLiteral(LabelledSlots):
     """A scripted slot filler that leaves dates out unless its prompt gives the format."""
 
-    def __init__(self) -> None:
-        self.labels: dict[str, dict[str, Any]] = {}
-
     def __call__(self, messages: list[ChatMessage], schema: dict[str, Any] | None) -> Any:
-        service = next(
-            line.split()[1]
-            for line in messages[-1].content.splitlines()
-            if line.startswith("Service:")
-        )
         told = "YYYY-MM-DD" in messages[0].content
-        wanted = self.labels.get(service, {})
         return {
-            name: None if ("date" in name or name == "check_in") and not told else wanted.get(name)
-            for name in (schema or {}).get("properties", {})
+            name: None if ("date" in name or name == "check_in") and not told else value
+            for name, value in super().__call__(messages, schema).items()
         }
 
 
@@ -258,7 +249,7 @@ async def main() -> int:
                     )
                 )
         # The ceiling: the stock orchestrator with no fault (what no lesson can beat).
-        top = Labelled()
+        top = LabelledSlots()
         stock = netfile_build(NETWORK, embedder, defended=False, today=TODAY)(
             ScriptedModel(responder=top), InsightUse(fixed([]))
         )

@@ -25,7 +25,6 @@ import pytest
 from lamas.agent.embeddings import MiniLMEmbedder
 from lamas.economy.ledger import platform_ledger
 from lamas.llm import ScriptedModel
-from lamas.llm.base import ChatMessage
 from lamas.privacy import Vault, load_key
 from lamas.privacy.vault import vault_path
 from lamas.protocol import Envelope, Message, TaskState
@@ -36,6 +35,7 @@ from lamas.runtime.netfile import load, load_module_file
 from lamas.runtime.orchestrator import Orchestrator
 from lamas.runtime.privacy_hook import guard_from_network
 from lamas.runtime.session import Event
+from lamas.runtime.slots import LabelledSlots
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "travel"
 TODAY = dt.date(2026, 11, 25)
@@ -127,23 +127,6 @@ def random_task(rng: random.Random) -> tuple[str, dict[str, dict[str, Any]]]:
     return text, {"ticket.search": ticket, "hotel.search": hotel}
 
 
-class Slots:
-    """The scripted model's answers: the current task's slots, by service."""
-
-    def __init__(self) -> None:
-        self.current: dict[str, dict[str, Any]] = {}
-
-    def __call__(self, messages: list[ChatMessage], schema: dict[str, Any] | None) -> Any:
-        service = next(
-            line.split()[1]
-            for line in messages[-1].content.splitlines()
-            if line.startswith("Service:")
-        )
-        assert schema is not None
-        known = self.current.get(service, {})
-        return {name: known.get(name) for name in schema["properties"]}
-
-
 def tap(into: list[Any]) -> Middleware:
     """Records every envelope and every reply that passes (outermost: before the guard)."""
 
@@ -192,7 +175,7 @@ async def test_no_canary_reaches_the_orchestrator_while_vendors_get_what_they_ne
     assert len(guard.fingerprints[0]) >= 5  # every field with a canary is fingerprinted
     seen: list[Any] = []  # everything the orchestrator received or sent
     events: list[Event] = []
-    slots = Slots()
+    slots = LabelledSlots()
     orchestrator = Orchestrator(
         network,
         ScriptedModel(responder=slots),
@@ -219,7 +202,7 @@ async def test_no_canary_reaches_the_orchestrator_while_vendors_get_what_they_ne
         "Book me a train from Paris to Lyon on December 4 in the morning, "
         "and a hotel near Lyon Part-Dieu for two nights"
     )
-    slots.current = {
+    slots.labels = {
         "ticket.search": {
             "origin": "Paris",
             "destination": "Lyon",
@@ -236,7 +219,7 @@ async def test_no_canary_reaches_the_orchestrator_while_vendors_get_what_they_ne
     # ... and 100 random ones.
     outcomes = []
     for _ in range(RANDOM_TASKS):
-        text, slots.current = random_task(rng)
+        text, slots.labels = random_task(rng)
         session = await orchestrator.submit(text)
         status = session.task.status_message
         outcomes.append((session.task.state, text, status.text[:200] if status else ""))
@@ -316,8 +299,8 @@ async def test_audit_shows_decentralized_travel_and_centralized_music(
     ]:
         folder = EXAMPLE.parent / name
         spec, network = load(folder / "network.yaml", external=[hub])
-        slots = Slots()
-        slots.current = {
+        slots = LabelledSlots()
+        slots.labels = {
             "ticket.search": {
                 "origin": "Paris",
                 "destination": "Lyon",

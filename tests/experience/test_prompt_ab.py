@@ -19,32 +19,22 @@ from lamas.runtime.insights import InsightUse, fixed, netfile_build
 from lamas.runtime.orchestrator import Orchestrator
 from lamas.runtime.prompt_ab import ab_slot_prompts
 from lamas.runtime.session import Session
-from lamas.runtime.slots import SYSTEM
+from lamas.runtime.slots import SYSTEM, LabelledSlots
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "instructions.jsonl"
 TERSE = "Extract the fields of the service call from the request as JSON."
 
 
-class DateLiteral:
+class DateLiteral(LabelledSlots):
     """A scripted model that answers each instruction's labelled slots, but, like a
     small model not told how, leaves dates out unless its system prompt gives their
     format."""
 
-    def __init__(self) -> None:
-        self.labels: dict[str, dict[str, Any]] = {}
-
     def __call__(self, messages: list[ChatMessage], schema: dict[str, Any] | None) -> Any:
-        service = next(
-            line.split()[1]
-            for line in messages[-1].content.splitlines()
-            if line.startswith("Service:")
-        )
         told = "YYYY-MM-DD" in messages[0].content
-        wanted = self.labels.get(service, {})
-        properties = (schema or {}).get("properties", {})
         return {
-            name: None if ("date" in name or name == "check_in") and not told else wanted.get(name)
-            for name in properties
+            name: None if ("date" in name or name == "check_in") and not told else value
+            for name, value in super().__call__(messages, schema).items()
         }
 
 

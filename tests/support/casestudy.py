@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from lamas.llm.base import ChatMessage
+from lamas.runtime.slots import LabelledSlots
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 TODAY = dt.date(2026, 11, 25)
@@ -27,10 +28,11 @@ SLOTS: dict[str, dict[str, Any]] = {
 }
 
 
+_LABELLED = LabelledSlots(SLOTS)
+
+
 def scripted_slots(messages: list[ChatMessage], schema: dict[str, Any] | None) -> dict[str, Any]:
     """The slot filler's answer for the service named in the prompt, from `SLOTS`."""
-    service = next(
-        line.split()[1] for line in messages[-1].content.splitlines() if line.startswith("Service:")
-    )
     assert schema is not None
-    return {name: SLOTS[service].get(name) for name in schema["properties"]}
+    answer: dict[str, Any] = _LABELLED(messages, schema)
+    return answer

@@ -24,11 +24,12 @@ from typing import TYPE_CHECKING, Any
 
 from lamas.experience.patterns import preference
 from lamas.llm import ScriptedModel
-from lamas.llm.base import ChatMessage, ChatModel
+from lamas.llm.base import ChatModel
 from lamas.protocol.cards import Skill
 from lamas.protocol.experience import ExperienceRecord
 from lamas.protocol.tasks import TaskState
 from lamas.runtime.router import AgentSelector
+from lamas.runtime.slots import LabelledSlots
 
 if TYPE_CHECKING:
     from lamas.agent.embeddings import Embedder
@@ -178,7 +179,8 @@ class OrchestratorReplay:
         tasks = list(dict.fromkeys(sources))
         if len(tasks) > self.max_tasks:  # evenly spread (sources list one agent's first)
             tasks = [tasks[i * len(tasks) // self.max_tasks] for i in range(self.max_tasks)]
-        recorded = _RecordedFills()
+        # The slot filler answers as the original run filled (the values its records kept).
+        recorded = LabelledSlots()
         use = InsightUse(fixed([insight] if insight else []))
         orchestrator = self.build(ScriptedModel(responder=recorded), use)
         completed = 0
@@ -186,27 +188,11 @@ class OrchestratorReplay:
             records = self.store.records(task_id=task_id)
             if not records:
                 continue
-            recorded.fills = {r.capability: r.filled for r in records}
+            recorded.labels = {r.capability: r.filled for r in records}
             session = await orchestrator.submit(records[0].instruction)
             completed += session.task.state is TaskState.COMPLETED
             self.runs += 1
         return completed / len(tasks) if tasks else 0.0
-
-
-class _RecordedFills:
-    """A slot filler's answers as the original run filled them: per service, the values
-    its record kept (null for the rest)."""
-
-    def __init__(self) -> None:
-        self.fills: dict[str, dict[str, Any]] = {}
-
-    def __call__(self, messages: list[ChatMessage], schema: dict[str, Any] | None) -> Any:
-        request = messages[-1].content
-        service = next(
-            (line.split()[1] for line in request.splitlines() if line.startswith("Service:")), ""
-        )
-        wanted = self.fills.get(service, {})
-        return {name: wanted.get(name) for name in (schema or {}).get("properties", {})}
 
 
 def netfile_build(

@@ -154,8 +154,33 @@ def _answer_shape(skill: Skill, served: str) -> str:
     return json.dumps({name: values.get(name) for name in skill.input_schema.get("properties", {})})
 
 
+SERVICE_LINE = "Service: "
+"""How a slot-filling request names the skill it fills (`_prompt` writes it)."""
+
+
+def asked_service(messages: Sequence[ChatMessage]) -> str:
+    """The skill a slot-filling request (the last message) asks about; "" if none."""
+    for line in messages[-1].content.splitlines() if messages else ():
+        if line.startswith(SERVICE_LINE):
+            return line[len(SERVICE_LINE) :].split()[0]
+    return ""
+
+
+class LabelledSlots:
+    """A scripted slot filler (a `ScriptedModel` responder) that knows the answers: per
+    skill, the values to give (`labels`); null for every other field. Replays of recorded
+    tasks, benchmarks and tests set `labels` before each instruction."""
+
+    def __init__(self, labels: Mapping[str, Mapping[str, Any]] | None = None) -> None:
+        self.labels: Mapping[str, Mapping[str, Any]] = labels or {}
+
+    def __call__(self, messages: list[ChatMessage], schema: dict[str, Any] | None) -> Any:
+        wanted = self.labels.get(asked_service(messages), {})
+        return {name: wanted.get(name) for name in (schema or {}).get("properties", {})}
+
+
 def _prompt(skill: Skill, request: str, known: dict[str, Any], earlier: list[str]) -> str:
-    lines = [f"Service: {skill.name} - {skill.description}", "Fields:"]
+    lines = [f"{SERVICE_LINE}{skill.name} - {skill.description}", "Fields:"]
     for name, prop in skill.input_schema.get("properties", {}).items():
         kind = prop.get("type", "value")
         choices = f" one of {prop['enum']}" if "enum" in prop else ""
