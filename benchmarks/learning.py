@@ -142,10 +142,7 @@ def build_network(
         profile_fields=profile if spec.topology.centralized else (),
     )
     card = next(a.card for a in spec.agents if a.card.id == orchestrator_id)
-    defences = network.defences
-    if defences is not None:
-        card = defences.signed_card(card)
-    network.add(orchestrator.agent(card, middleware=defences.middleware() if defences else ()))
+    orchestrator.join(card)
     store = ExperienceStore(create_engine(f"sqlite:///{db}"))
     recorder = ExperienceRecorder(store, orchestrator)
     if isinstance(selector, ExperienceRouter):

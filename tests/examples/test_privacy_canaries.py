@@ -190,10 +190,8 @@ async def test_no_canary_reaches_the_orchestrator_while_vendors_get_what_they_ne
     # 101 tasks back to back from one orchestrator are not what the callers' rate limits
     # guard against; here they would only make the run's outcome depend on its speed.
     defences.limits.per_caller["orchestrator"] = None
-    card = defences.signed_card(next(a.card for a in spec.agents if a.card.id == "orchestrator"))
-    network.add(
-        orchestrator.agent(card, middleware=[*defences.middleware(), tap(seen), guard.middleware()])
-    )
+    card = next(a.card for a in spec.agents if a.card.id == "orchestrator")
+    orchestrator.join(card, middleware=[tap(seen), guard.middleware()])
     ledger = platform_ledger()
     LedgerRecorder(ledger, orchestrator)
 

@@ -24,10 +24,7 @@ def travel(embedder: Any, **options: Any) -> Orchestrator:
         **options,
     )
     card = next(a.card for a in spec.agents if a.card.id == "orchestrator")
-    defences = network.defences
-    if defences is not None:
-        card = defences.signed_card(card)
-    network.add(orchestrator.agent(card, middleware=defences.middleware() if defences else ()))
+    orchestrator.join(card)
     return orchestrator
 
 
@@ -57,8 +54,5 @@ def music(embedder: Any, replicas: int = 2, **options: Any) -> Orchestrator:
         **options,
     )
     card = next(a.card for a in spec.agents if a.card.id == "music-orchestrator")
-    defences = network.defences
-    if defences is not None:
-        card = defences.signed_card(card)
-    network.add(orchestrator.agent(card, middleware=defences.middleware() if defences else ()))
+    orchestrator.join(card)
     return orchestrator

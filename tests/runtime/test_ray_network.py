@@ -62,10 +62,9 @@ async def book(network: Network, embedder: MiniLMEmbedder) -> Session:
         agent_id="orchestrator",
         today=dt.date(2026, 11, 25),
     )
-    defences = network.defences
-    assert defences is not None
+    assert network.defences is not None
     card = next(a.card for a in load_spec(TRAVEL).agents if a.card.id == "orchestrator")
-    network.add(orchestrator.agent(defences.signed_card(card), middleware=defences.middleware()))
+    orchestrator.join(card)
     return await orchestrator.submit(INSTRUCTION)
 
 

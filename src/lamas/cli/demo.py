@@ -176,14 +176,7 @@ async def run_demo(
             notes=use.notes if use is not None else None,
         )
         card = next(a.card for a in spec.agents if a.card.id == orchestrator_id)
-        defences = network.defences
-        if defences is not None:
-            card = defences.signed_card(card)
-        stack = [
-            *(defences.middleware() if defences else ()),
-            *([guard.middleware()] if guard else ()),
-        ]
-        network.add(orchestrator.agent(card, middleware=stack))
+        orchestrator.join(card, middleware=[guard.middleware()] if guard else ())
         # The user typed the instruction into their own demo: the ledger may keep it.
         recorder = LedgerRecorder(platform_ledger(), orchestrator, record_instruction=True)
         # Every step also leaves an experience record (`lamas experience show`).

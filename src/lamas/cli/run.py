@@ -111,10 +111,7 @@ async def _orchestrate(
             profile_fields=_profile_fields(spec) if spec.topology.centralized else (),
         )
     card = next(a.card for a in spec.agents if a.card.id == orchestrator_id)
-    defences = network.defences
-    if defences is not None:
-        card = defences.signed_card(card)
-    network.add(orchestrator.agent(card, middleware=defences.middleware() if defences else ()))
+    orchestrator.join(card)
     session = await orchestrator.submit(instruction)
     pending = list(answers)
     while session.task.state is TaskState.INPUT_REQUIRED and pending:

@@ -238,11 +238,7 @@ def netfile_build(
             profile_fields=profile if spec.topology.centralized else (),
             **options,
         )
-        defences = network.defences
-        signed = defences.signed_card(card) if defences is not None else card
-        network.add(
-            orchestrator.agent(signed, middleware=defences.middleware() if defences else ())
-        )
+        orchestrator.join(card)
         for number, (agent, skill, rate) in enumerate(faults):
             inject_faults(network, agent, skill, rate, seed=seed + number)
         return orchestrator

@@ -462,6 +462,17 @@ class Orchestrator:
         )
         return [f"The user's profile: {json.dumps(reply.data)}"]
 
+    def join(self, card: AgentCard, *, middleware: Iterable[Middleware] = ()) -> Agent:
+        """Add this orchestrator to its network as `card`'s agent, signed and defended as the
+        network's own agents are (the network's defences first, then `middleware`)."""
+        defences = self.network.defences
+        if defences is not None:
+            card = defences.signed_card(card)
+        stack = [*(defences.middleware() if defences is not None else ()), *middleware]
+        agent = self.agent(card, middleware=stack)
+        self.network.add(agent)
+        return agent
+
     def agent(self, card: AgentCard, *, middleware: Iterable[Middleware] = ()) -> Agent:
         """This orchestrator as an agent: an instruction in (text, or data `instruction`),
         the task's state and its answer or question out; a reply on a task waiting for
