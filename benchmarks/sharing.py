@@ -55,8 +55,7 @@ from lamas.protocol.tasks import TaskState
 from lamas.runtime.experience_hook import ExperienceRecorder
 from lamas.runtime.insights import InsightUse, OrchestratorReplay, fixed, netfile_build
 from lamas.runtime.orchestrator import Orchestrator
-from lamas.runtime.prompt_ab import ab_slot_prompts
-from lamas.runtime.session import Session
+from lamas.runtime.prompt_ab import ab_slot_prompts, filled_as_labelled
 from lamas.runtime.slots import SYSTEM, LabelledSlots
 from lamas.security.identity import PrivateKey
 from lamas.store import create_engine
@@ -181,17 +180,6 @@ async def prompt_ab(
             chat, InsightUse(fixed([]))
         )
 
-    def right(instruction: str, session: Session) -> bool:
-        if session.task.state is not TaskState.COMPLETED or session.plan is None:
-            return False
-        filled = {s.capability: session.slots.get(s.id, {}) for s in session.plan.steps}
-        return all(
-            filled.get(capability, {}).get(name) == value
-            for capability, slots in labels[instruction].items()
-            for name, value in slots.items()
-            if value is not None
-        )
-
     def before(instruction: str) -> None:
         model.labels = labels[instruction]
 
@@ -199,7 +187,7 @@ async def prompt_ab(
         {"stock": SYSTEM, "terse": TERSE},
         list(labels),
         make,
-        succeeded=right,
+        succeeded=filled_as_labelled(labels),
         before=before,
         seed=seed,
         max_trials=max_trials,

@@ -17,8 +17,7 @@ from lamas.llm import ScriptedModel
 from lamas.llm.base import ChatMessage
 from lamas.runtime.insights import InsightUse, fixed, netfile_build
 from lamas.runtime.orchestrator import Orchestrator
-from lamas.runtime.prompt_ab import ab_slot_prompts
-from lamas.runtime.session import Session
+from lamas.runtime.prompt_ab import ab_slot_prompts, filled_as_labelled
 from lamas.runtime.slots import SYSTEM, LabelledSlots
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "instructions.jsonl"
@@ -58,18 +57,6 @@ async def test_the_better_slot_filling_prompt_wins_by_measured_success(
         built[prompt] = orchestrator
         return orchestrator
 
-    def right(instruction: str, session: Session) -> bool:
-        """Completed, with every labelled slot filled as labelled."""
-        if session.task.state.value != "completed" or session.plan is None:
-            return False
-        filled = {s.capability: session.slots.get(s.id, {}) for s in session.plan.steps}
-        return all(
-            filled.get(capability, {}).get(name) == value
-            for capability, slots in labels[instruction].items()
-            for name, value in slots.items()
-            if value is not None
-        )
-
     def before(instruction: str) -> None:
         model.labels = labels[instruction]
 
@@ -77,7 +64,7 @@ async def test_the_better_slot_filling_prompt_wins_by_measured_success(
         {"stock": SYSTEM, "terse": TERSE},
         [r["instruction"] for r in rows],
         make,
-        succeeded=right,
+        succeeded=filled_as_labelled(labels),
         before=before,
         seed=5,
         min_trials=8,

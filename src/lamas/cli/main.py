@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import sys
 from pathlib import Path
@@ -192,15 +193,10 @@ def demo(
     ] = False,
 ) -> None:
     """Run a case study of the paper end to end: the plan, every message, consensus, the answer."""
-    import datetime as dt
-
     from lamas.cli.demo import run_demo
     from lamas.protocol.tasks import TaskState
 
-    try:
-        day = dt.date.fromisoformat(today) if today else None
-    except ValueError:
-        raise fail(ValueError(f"--today must be YYYY-MM-DD, got {today!r}")) from None
+    day = _day(today)
     try:
         session = asyncio.run(
             run_demo(
@@ -252,14 +248,9 @@ def run_command(
     ] = None,
 ) -> None:
     """Run a network definition on the local or the Ray runtime, unchanged, and ask it once."""
-    import datetime as dt
-
     from lamas.cli.run import run_network
 
-    try:
-        day = dt.date.fromisoformat(today) if today else None
-    except ValueError:
-        raise fail(ValueError(f"--today must be YYYY-MM-DD, got {today!r}")) from None
+    day = _day(today)
     try:
         done = asyncio.run(
             run_network(
@@ -280,6 +271,14 @@ def run_command(
         raise fail(error) from None
     if not done:
         raise typer.Exit(code=1)
+
+
+def _day(today: str | None) -> dt.date | None:
+    """The `--today` option as a date (None: the real today); a bad one ends the command."""
+    try:
+        return dt.date.fromisoformat(today) if today else None
+    except ValueError:
+        raise fail(ValueError(f"--today must be YYYY-MM-DD, got {today!r}")) from None
 
 
 def _read_question() -> str:

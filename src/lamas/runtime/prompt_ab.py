@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from lamas.errors import InputError
 from lamas.experience.ab import PromptABTest, VariantStats
@@ -26,6 +27,24 @@ Succeeded = Callable[[str, Session], bool]
 
 def completed(instruction: str, session: Session) -> bool:
     return session.task.state is TaskState.COMPLETED
+
+
+def filled_as_labelled(labels: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> Succeeded:
+    """Success for instructions with known slots (`labels[instruction][capability][field]`):
+    the task completed and every labelled (non-null) slot was filled as labelled."""
+
+    def succeeded(instruction: str, session: Session) -> bool:
+        if session.task.state is not TaskState.COMPLETED or session.plan is None:
+            return False
+        filled = {s.capability: session.slots.get(s.id, {}) for s in session.plan.steps}
+        return all(
+            filled.get(capability, {}).get(name) == value
+            for capability, slots in labels[instruction].items()
+            for name, value in slots.items()
+            if value is not None
+        )
+
+    return succeeded
 
 
 @dataclass(frozen=True, slots=True)
