@@ -24,10 +24,16 @@ import time
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from lamas.errors import DeadlineExceeded, DeliveryError, TransportClosed, UnknownAgent
+from lamas.errors import DeliveryError, TransportClosed, UnknownAgent
 from lamas.protocol.messages import Envelope, Message
 from lamas.runtime.sharding import Placement, RemoteError, pack
-from lamas.runtime.transport import AccessPolicy, DeadLetter, LocalTransport, _seconds_left
+from lamas.runtime.transport import (
+    AccessPolicy,
+    DeadLetter,
+    LocalTransport,
+    _seconds_left,
+    reply_within,
+)
 
 log = logging.getLogger(__name__)
 
@@ -90,12 +96,7 @@ class RayTransport(LocalTransport):
         limit = _seconds_left(envelope.deadline, timeout)
         try:
             self._queue_request(shard, (envelope, limit, future))
-            if limit is None:
-                return await future
-            await asyncio.wait((future,), timeout=limit)
-            if not future.done():
-                raise DeadlineExceeded(envelope.recipient, limit)
-            return future.result()
+            return await reply_within(future, envelope.recipient, limit)
         finally:
             future.cancel()
             self._waiting.discard(future)

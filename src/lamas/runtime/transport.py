@@ -167,14 +167,7 @@ class LocalTransport:
             try:
                 self._enqueue(box, envelope, future)
                 limit = _seconds_left(envelope.deadline, timeout)
-                if limit is None:
-                    return await future
-                # asyncio.wait, not wait_for: a TimeoutError the handler itself raised must
-                # reach the caller as what it is, not pass for a missed deadline.
-                await asyncio.wait((future,), timeout=limit)
-                if not future.done():
-                    raise DeadlineExceeded(envelope.recipient, limit)
-                return future.result()
+                return await reply_within(future, envelope.recipient, limit)
             finally:
                 # On a deadline or a cancelled caller, the queued envelope is skipped unhandled.
                 future.cancel()
@@ -305,6 +298,20 @@ class LocalTransport:
             return
         log.warning("one-way envelope %s to %s failed: %s", envelope.id, envelope.recipient, error)
         self.dead_letters.append(DeadLetter(envelope, error, time.time()))
+
+
+async def reply_within(
+    future: asyncio.Future[Message], recipient: str, limit: float | None
+) -> Message:
+    """The reply `future` will hold, or `DeadlineExceeded` after `limit` seconds."""
+    if limit is None:
+        return await future
+    # asyncio.wait, not wait_for: a TimeoutError the handler itself raised must reach the
+    # caller as what it is, not pass for a missed deadline.
+    await asyncio.wait((future,), timeout=limit)
+    if not future.done():
+        raise DeadlineExceeded(recipient, limit)
+    return future.result()
 
 
 def _seconds_left(deadline: float | None, timeout: float | None) -> float | None:
