@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 import socket
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +21,8 @@ ROOT = Path(__file__).resolve().parents[2]
 async def test_the_demo_serves_its_task_on_the_dashboard(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    sys.path.insert(0, str(ROOT / "tests" / "examples"))
-    try:
-        from test_case_studies import scripted_slots
-    finally:
-        sys.path.pop(0)
+    from support.casestudy import scripted_slots
+
     import lamas.llm.local
     from lamas.cli.demo import run_demo
     from lamas.dashboard.server import DashboardServer

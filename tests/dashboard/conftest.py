@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-import sys
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -38,11 +37,8 @@ def free_port() -> int:
 
 
 async def _run(ledger: Ledger) -> tuple[str, str, str]:
-    sys.path.insert(0, str(ROOT / "tests" / "examples"))
-    try:
-        from test_case_studies import TRAVEL, build  # the case-study tests' own set-up
-    finally:
-        sys.path.pop(0)
+    from support.casestudy import TRAVEL, build  # the case-study tests' own set-up
+
     from lamas.agent.embeddings import MiniLMEmbedder
     from lamas.protocol.tasks import TaskState
     from lamas.runtime.ledger_hook import LedgerRecorder

@@ -14,37 +14,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.casestudy import EXAMPLES, SLOTS, TODAY, TRAVEL, scripted_slots
+from support.casestudy import EXAMPLES, SLOTS, TODAY, TRAVEL, build, scripted_slots
 
 from lamas.agent.embeddings import MiniLMEmbedder
 from lamas.llm import ScriptedModel
 from lamas.llm.base import ChatMessage
-from lamas.protocol import Envelope, TaskState
-from lamas.runtime.netfile import load
-from lamas.runtime.orchestrator import Orchestrator
+from lamas.protocol import TaskState
 
 
 @pytest.fixture(scope="module")
 def embedder() -> MiniLMEmbedder:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     return MiniLMEmbedder()
-
-
-def build(name: str, orchestrator_id: str, embedder: MiniLMEmbedder, **options: Any):  # type: ignore[no-untyped-def]
-    spec, network = load(EXAMPLES / name / "network.yaml", external=[orchestrator_id])
-    seen: list[Envelope] = []
-    network.transport.observers.append(seen.append)
-    orchestrator = Orchestrator(
-        network,
-        ScriptedModel(responder=scripted_slots),
-        embedder,
-        agent_id=orchestrator_id,
-        today=TODAY,
-        **options,
-    )
-    card = next(a.card for a in spec.agents if a.card.id == orchestrator_id)
-    network.add(orchestrator.agent(card))
-    return orchestrator, seen
 
 
 def profile_values(name: str) -> list[str]:

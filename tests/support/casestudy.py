@@ -7,7 +7,12 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
+from lamas.agent.embeddings import Embedder
+from lamas.llm import ScriptedModel
 from lamas.llm.base import ChatMessage
+from lamas.protocol import Envelope
+from lamas.runtime.netfile import load
+from lamas.runtime.orchestrator import Orchestrator
 from lamas.runtime.slots import LabelledSlots
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -36,3 +41,24 @@ def scripted_slots(messages: list[ChatMessage], schema: dict[str, Any] | None) -
     assert schema is not None
     answer: dict[str, Any] = _LABELLED(messages, schema)
     return answer
+
+
+def build(
+    name: str, orchestrator_id: str, embedder: Embedder, **options: Any
+) -> tuple[Orchestrator, list[Envelope]]:
+    """The example network `name` with a scripted-slots orchestrator joined as
+    `orchestrator_id`, and the list every envelope on its transport is appended to."""
+    spec, network = load(EXAMPLES / name / "network.yaml", external=[orchestrator_id])
+    seen: list[Envelope] = []
+    network.transport.observers.append(seen.append)
+    orchestrator = Orchestrator(
+        network,
+        ScriptedModel(responder=scripted_slots),
+        embedder,
+        agent_id=orchestrator_id,
+        today=TODAY,
+        **options,
+    )
+    card = next(a.card for a in spec.agents if a.card.id == orchestrator_id)
+    network.add(orchestrator.agent(card))
+    return orchestrator, seen
