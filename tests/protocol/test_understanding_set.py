@@ -22,26 +22,64 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 SET = ROOT / "tests" / "data" / "understanding.jsonl"
-NETWORKS = {"travel": ROOT / "examples/travel/network.yaml", "music": ROOT / "examples/music/network.yaml"}
+NETWORKS = {
+    "travel": ROOT / "examples/travel/network.yaml",
+    "music": ROOT / "examples/music/network.yaml",
+}
 PREFIX = {"travel": "tr-", "music": "mu-"}
-ROW_KEYS = {"id", "split", "network", "today", "timezone", "instruction", "tags", "plan", "answers", "outcome"}
+ROW_KEYS = {
+    "id",
+    "split",
+    "network",
+    "today",
+    "timezone",
+    "instruction",
+    "tags",
+    "plan",
+    "answers",
+    "outcome",
+}
 OUTCOME_KEYS = {"question", "bookings", "searches", "not_offered"}
 TAGS = {
-    "relative_date", "clock_time", "duration", "past_date", "misspelling", "vague_place", "landmark",
-    "station", "out_of_scope", "context", "conditional", "return_trip", "multi_leg", "preference",
-    "question", "music", "search_only",
+    "relative_date",
+    "clock_time",
+    "duration",
+    "past_date",
+    "misspelling",
+    "vague_place",
+    "landmark",
+    "station",
+    "out_of_scope",
+    "context",
+    "conditional",
+    "return_trip",
+    "multi_leg",
+    "preference",
+    "question",
+    "music",
+    "search_only",
 }
 DATE_KEYS = {"date", "check_in"}
 TIME_KEYS = {"depart_at", "depart_after", "depart_before"}
-BOOKING_EXTRA = {"skill", "depart_after", "depart_before", "station_from", "station_to", "pick",
-                 "max_tempo_bpm", "title"}
+BOOKING_EXTRA = {
+    "skill",
+    "depart_after",
+    "depart_before",
+    "station_from",
+    "station_to",
+    "pick",
+    "max_tempo_bpm",
+    "title",
+}
 PICKS = {"earliest", "latest", "cheapest", "newest", "oldest"}
 HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
 
 @cache
 def rows() -> list[dict[str, Any]]:
-    return [json.loads(line) for line in SET.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [
+        json.loads(line) for line in SET.read_text(encoding="utf-8").splitlines() if line.strip()
+    ]
 
 
 @cache
@@ -89,17 +127,20 @@ def test_enough_out_of_scope_and_question_rows() -> None:
     assert sum(r["outcome"]["question"] is not None for r in all_rows) >= 20
     # out-of-scope clauses both alone and mixed with in-scope ones
     oos = [r for r in all_rows if r["outcome"]["not_offered"]]
-    assert any(not r["plan"]["steps"] for r in oos) and any(r["plan"]["steps"] for r in oos)
+    assert any(not r["plan"]["steps"] for r in oos)
+    assert any(r["plan"]["steps"] for r in oos)
 
 
 @pytest.mark.parametrize("row", rows(), ids=ids)
 def test_row(row: dict[str, Any]) -> None:
     assert set(row) == ROW_KEYS
     assert row["id"].startswith(PREFIX[row["network"]])
-    assert isinstance(row["instruction"], str) and row["instruction"].strip()
+    assert isinstance(row["instruction"], str)
+    assert row["instruction"].strip()
     ZoneInfo(row["timezone"])
     today = dt.date.fromisoformat(row["today"])
-    assert row["tags"] and set(row["tags"]) <= TAGS, set(row["tags"]) - TAGS
+    assert row["tags"]
+    assert set(row["tags"]) <= TAGS, set(row["tags"]) - TAGS
     assert len(row["tags"]) == len(set(row["tags"]))
     assert ("music" in row["tags"]) == (row["network"] == "music")
     offered = skills(row["network"])
@@ -122,13 +163,15 @@ def test_row(row: dict[str, Any]) -> None:
     # the outcome: bookings and searches of offered skills, never in the past
     for booking in outcome["bookings"]:
         skill = booking["skill"]
-        assert skill in offered and skill in done
+        assert skill in offered
+        assert skill in done
         search = skill.split(".")[0] + ".search"
         assert set(booking) <= offered[search] | BOOKING_EXTRA | {"origin", "destination", "city"}
         assert booking.get("pick", "earliest") in PICKS
         check_values(booking, today)
     for search in outcome["searches"]:
-        assert search["skill"] in offered and search["skill"] in done
+        assert search["skill"] in offered
+        assert search["skill"] in done
         assert set(search) - {"skill"} <= offered[search["skill"]]
         check_values(search, today)
     assert steps or outcome["not_offered"] or outcome["question"], "a row must expect something"
@@ -138,7 +181,8 @@ def test_row(row: dict[str, Any]) -> None:
     assert ("question" in row["tags"]) == (question is not None)
     assert bool(row["answers"]) == (question is not None)
     if question is not None:
-        assert set(question) == {"about", "mentions"} and question["about"]
+        assert set(question) == {"about", "mentions"}
+        assert question["about"]
         assert all(isinstance(m, str) and m for m in question["mentions"])
 
     # out of scope: tagged, and reported the same way in the plan and the outcome
@@ -158,4 +202,5 @@ def check_values(slots: dict[str, Any], today: dt.date) -> None:
         if key in TIME_KEYS:
             assert HHMM.match(value), f"{key}={value} is not HH:MM"
         if key in {"nights", "min_stars", "count", "max_duration_s", "max_tempo_bpm"}:
-            assert isinstance(value, int) and value >= 1, f"{key}={value}"
+            assert isinstance(value, int), f"{key}={value}"
+            assert value >= 1, f"{key}={value}"
