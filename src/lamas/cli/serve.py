@@ -58,9 +58,7 @@ def serve(
     """Serve one agent over A2A (JSON-RPC + SSE), its card at /.well-known/agent-card.json."""
     _log_setup()
     try:
-        asyncio.run(
-            _serve(target, keys, agent, port, host, registry, public, model, ledger, today)
-        )
+        asyncio.run(_serve(target, keys, agent, port, host, registry, public, model, ledger, today))
     except LamasError as error:
         err.print(f"[bold red]error:[/] {error}")
         raise typer.Exit(code=2) from None

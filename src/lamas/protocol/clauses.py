@@ -77,8 +77,12 @@ def is_return(clause: str) -> bool:
 
 
 def asks_round_trip(text: str) -> bool:
-    """"a return ticket" / "round trip" in one clause: both ways, the return date asked."""
-    return bool(re.search(r"\b(?:round[- ]trip|return\s+(?:ticket|trip|journey)|aller[- ]retour)\b", text, re.I))
+    """ "a return ticket" / "round trip" in one clause: both ways, the return date asked."""
+    return bool(
+        re.search(
+            r"\b(?:round[- ]trip|return\s+(?:ticket|trip|journey)|aller[- ]retour)\b", text, re.I
+        )
+    )
 
 
 def _after_subject(clause: str) -> str:
@@ -87,5 +91,5 @@ def _after_subject(clause: str) -> str:
 
 
 def _mentions_new_trip(clause: str) -> bool:
-    """"back from Lyon to Paris" names both ends: a trip of its own, not the reverse leg."""
+    """ "back from Lyon to Paris" names both ends: a trip of its own, not the reverse leg."""
     return bool(re.search(r"\bfrom\s+\S+.*\bto\s+\S+", clause, re.I))

@@ -10,7 +10,7 @@ only the names its input schema has) and ranks the offers it gets back by the re
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -102,6 +102,17 @@ class Preferences:
         kept = [o for o in offers if self._keeps(o)] or list(offers)
         key = _PICK_KEYS.get(self.pick or "")
         return sorted(kept, key=key) if key is not None else kept
+
+    def best(self, offers: Iterable[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+        """The one offer the user's pick singles out ("the first train"), or None when the
+        pick does not decide (no pick, or a tie at the top)."""
+        key = _PICK_KEYS.get(self.pick or "")
+        ranked = self.rank(list(offers))
+        if key is None or not ranked:
+            return None
+        if len(ranked) > 1 and key(ranked[0]) == key(ranked[1]):
+            return None
+        return ranked[0]
 
     def _keeps(self, offer: Mapping[str, Any]) -> bool:
         stars = _number(offer.get("stars"))

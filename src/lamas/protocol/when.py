@@ -201,7 +201,9 @@ def _date_of(text: str, today: dt.date) -> tuple[dt.date | None, tuple[str, ...]
         elif (match.group(1) or "").casefold() == "next" and today.weekday() < 5:
             saturday += dt.timedelta(days=7)
         return saturday, (match.group(0),), True
-    found = _search(_without_clock_words(text), today)
+    found = [(ph, m) for ph, m in _search(text, today) if _says_a_day(ph)]
+    if not found:  # a clock window can hide the day from dateparser ("between 2 and 5pm on...")
+        found = [(ph, m) for ph, m in _search(_WINDOW.sub(" ", text), today) if _says_a_day(ph)]
     if not found:
         return None, (), True
     phrase, moment = found[0]
@@ -224,19 +226,22 @@ def _same_day(date: dt.date, year: int) -> dt.date | None:
         return None
 
 
-def _without_clock_words(text: str) -> str:
-    """The text without its clock times and parts of day, which dateparser would read as
-    today's date ("at 9am" alone is a time, not a day)."""
-    stripped = _WINDOW.sub(" ", text)
-    stripped = re.sub(
-        r"\b(?:in\s+the\s+|this\s+)?(?:early\s+|late\s+)?(?:morning|afternoon|evening|night)\b",
-        " ",
-        stripped,
-        flags=re.I,
+_DAY_WORD = re.compile(
+    r"\d{4}-\d{2}-\d{2}|\b\d{1,2}(?:st|nd|rd|th|er)?\b(?!\s*(?:am|pm|h\b|:|o'?clock))|"
+    r"\b(?:today|tomorrow|demain|aujourd'hui|yesterday|week|weeks|month|months|day|days|"
+    r"monday|tuesday|wednesday|thursday|friday|saturday|sunday|mon|tue|tues|wed|thu|thurs|fri|"
+    r"sat|sun|lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche)\b",
+    re.I,
+)
+
+
+def _says_a_day(phrase: str) -> bool:
+    """Whether a phrase dateparser found names a day ("at 9am" or "in the morning" alone is
+    a time: dateparser would make it today), by a day word or a month with a day."""
+    cleaned = _WINDOW.sub(" ", phrase)
+    return bool(
+        _DAY_WORD.search(cleaned) or (_MONTH_NAMED.search(cleaned) and re.search(r"\d", cleaned))
     )
-    stripped = _NIGHTS.sub(" ", stripped)
-    stripped = _A_WEEK_STAY.sub(" ", stripped)
-    return stripped
 
 
 @lru_cache(maxsize=4096)

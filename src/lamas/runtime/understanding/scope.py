@@ -88,17 +88,42 @@ _FILLER = re.compile(
 )
 
 
+_VERBS = [
+    "book",
+    "reserve",
+    "find",
+    "search",
+    "look",
+    "get",
+    "buy",
+    "show",
+    "give",
+    "play",
+    "put",
+    "start",
+    "plan",
+    "take",
+    "order",
+    "rent",
+    "hire",
+    "call",
+    "arrange",
+    "organise",
+    "organize",
+    "recommend",
+    "suggest",
+    "list",
+    "see",
+    "check",
+    "queue",
+    "stream",
+]
 _OPENING = re.compile(
     r"^\s*(?:(?:please|hi|hey|ok|okay|so|and|then|also|now)[,\s]+)*"
     r"(?:(?:i|we)(?:'d|\s+would|'ll|\s+will)?\s+(?:really\s+)?(?:need|want|like|love|fancy|"
     r"take|be\s+needing|prefer)(?:\s+to\s+(?:book|get|have|hear|find|reserve|listen\s+to))?|"
     r"(?:can|could|would|will)\s+you\s+(?:please\s+)?\w+|"
-    r"(?:"
-    + "|".join(
-        "book reserve find search look get buy show give play put start plan take order rent hire "
-        "call arrange organise organize recommend suggest list see check queue stream".split()
-    )
-    + r")(?:\s+(?:me|us|for\s+me|up|on|out|for))?)\b",
+    r"(?:" + "|".join(_VERBS) + r")(?:\s+(?:me|us|for\s+me|up|on|out|for))?)\b",
     re.I,
 )
 
@@ -171,7 +196,7 @@ class ScopeJudge:
         cached = self._cache.get(key)
         if cached is None:
             words, matrix = self._family(capability)
-            cached = (
+            cached = 1.0 if word.casefold() in words else (
                 float((matrix @ self.embedder.embed([word.casefold()])[0]).max()) if words else 0.0
             )
             self._cache[key] = cached
@@ -179,8 +204,10 @@ class ScopeJudge:
 
     def judge(self, capability: str, clause: str) -> Verdict:
         words = tuple(object_words(clause))
-        if not words:
-            return Verdict(True, 1.0, ())
+        lexicon, _ = self._family(capability)
+        if not words or not lexicon:
+            # No object, or a skill that says nothing of what it serves: routing decides.
+            return Verdict(True, 1.0, words)
         score = min(self.similarity(capability, w) for w in words)
         return Verdict(score >= self.threshold, score, words)
 
