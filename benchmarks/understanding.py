@@ -371,7 +371,7 @@ def main(argv: list[str] | None = None) -> int:
             steps, not_offered = plan_of(planners[row["network"]], row["instruction"])
             scored = score_plan(row, steps, not_offered)
             scores.append(scored)
-            if args.verbose and not scored["clean"]:
+            if args.verbose and not scored["clean"] and split == "dev":  # never study heldout
                 print(f"  {row['id']}: {steps} not_offered={not_offered} <- {row['instruction']}")
         oos_rows = [s for s, r in zip(scores, rows, strict=True) if r["plan"]["not_offered"]]
         entry = {"rows": len(rows), "routing": rate([s["routing"] for s in scores]),
@@ -399,7 +399,7 @@ def main(argv: list[str] | None = None) -> int:
                 results.append(result)
                 mark = "ok" if result["right"] else "WRONG"
                 print(f"  [{index}/{len(rows)}] {row['id']} {mark} {result['seconds']:.1f}s", file=sys.stderr)
-                if args.verbose and not result["right"]:
+                if args.verbose and not result["right"] and split == "dev":
                     print(f"    {row['instruction']}\n    {result['problems']} asked={result['asked']}", file=sys.stderr)
             slots_right = sum(r["slots_right"] for r in results)
             slots_total = sum(r["slots_total"] for r in results)

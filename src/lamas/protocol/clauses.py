@@ -31,13 +31,25 @@ _STATEMENT = re.compile(
     re.I,
 )
 _CONDITION = re.compile(
-    r"\b(?:if\s+(?:there\s+(?:is|are|'s)|you\s+(?:can\s+)?find|one\s+is|it'?s|it\s+is|so|"
+    r"\b(?:if\s+(?:there\s+(?:is|are|'s)|you\s+(?:can\s+)?find|one\s+is|it'?s|it\s+is|so|yes|"
     r"possible|available|any|they\s+have)|should\s+there\s+be|in\s+case\s+there|when\s+available|"
     r"if\s+one\s+exists)\b",
     re.I,
 )
 _ANAPHOR_BOOKING = re.compile(
-    r"\b(?:book|reserve|buy|take|get)\s+(?:it|that|one|them|this|the\s+(?:one|room|ticket|seat))\b",
+    r"\b(?:book|reserve|buy|take|get|grab|put)\s+(?:(?:me|us)\s+on\s+)?(?:it|that|one|them|this|"
+    r"the\s+(?:one|room|ticket|seat|cheapest|earliest|first|best|last|latest|nearest|closest))\b",
+    re.I,
+)
+_SEARCH_ONLY = re.compile(
+    r"\b(?:don'?t|do\s+not|no|without|not\s+yet|nothing\s+to)\s+(?:book|booking|reserv\w*|buy)"
+    r"|\bdon'?t\s+book\b|\bjust\s+(?:looking|checking|searching)\b|\bno\s+booking\b",
+    re.I,
+)
+_QUESTION_OR_VERB = re.compile(
+    r"\b(?:what|which|when|how|where|is\s+there|are\s+there|any|show|list|find|search|look|"
+    r"check|see|tell|compare|book|reserve|buy|get|need|want|like|take|play|put|start|hear|"
+    r"listen|queue|stream|give|grab|recommend|suggest|mets|joue|réserve|trouve|cherche)\b",
     re.I,
 )
 _RETURN = re.compile(
@@ -52,6 +64,8 @@ class Role(Enum):
     CONTEXT = "context"
     CONDITIONAL = "conditional"
     RETURN = "return"
+    SEARCH_ONLY = "search-only"
+    """"don't book anything yet": the clause before it only looks."""
 
 
 def role_of(clause: str, *, first: bool = False) -> Role:
@@ -60,11 +74,24 @@ def role_of(clause: str, *, first: bool = False) -> Role:
     still asks for something."""
     if _CONDITION.search(clause) and _ANAPHOR_BOOKING.search(clause):
         return Role.CONDITIONAL
+    if not first and _SEARCH_ONLY.search(clause):
+        return Role.SEARCH_ONLY
     if not first and is_return(clause) and not _mentions_new_trip(clause):
         return Role.RETURN
     if not first and _STATEMENT.search(clause) and not _REQUEST.search(_after_subject(clause)):
         return Role.CONTEXT
     return Role.STEP
+
+
+def is_verbless(clause: str) -> bool:
+    """ "train Paris Lyon friday 8am": no verb, no question. To a booking assistant such a
+    terse request asks for the thing itself (book it), not a list to look at."""
+    return not _QUESTION_OR_VERB.search(clause)
+
+
+def only_looks(clause: str) -> bool:
+    """Whether the clause says not to book ("no booking please", "just looking")."""
+    return bool(_SEARCH_ONLY.search(clause))
 
 
 def is_conditional(text: str) -> bool:
@@ -74,6 +101,25 @@ def is_conditional(text: str) -> bool:
 
 def is_return(clause: str) -> bool:
     return bool(_RETURN.search(clause))
+
+
+def return_part(clause: str) -> str | None:
+    """The way back said inside a trip's own clause ("Paris to Rennes on the 1st, back on
+    the 4th" -> "back on the 4th"), or None."""
+    match = re.search(
+        r"[,;]?\s*\b(?:and\s+|then\s+)?(?:back|return(?:ing)?|coming\s+back)\b.*$", clause, re.I
+    )
+    if match is None or match.start() < 8:
+        return None
+    return match.group(0).strip(" ,;")
+
+
+_BOOKING_VERB = re.compile(r"\b(?:book|reserve|buy|get\s+me|grab|réserve[rz]?)\b", re.I)
+
+
+def says_book(clause: str) -> bool:
+    """Whether the clause's own verb commits ("book", "reserve", "buy")."""
+    return bool(_BOOKING_VERB.search(clause))
 
 
 def asks_round_trip(text: str) -> bool:

@@ -74,12 +74,15 @@ def split_clauses(instruction: str) -> list[str]:
 
 
 _PRONOUNS = frozenset({"me", "us"})
+_ASKING = frozenset({"can", "could", "would", "will"})
 
 
 def verb_phrase(clause: str) -> str:
     """The words that open a clause before its object: "Book me" of "Book me a train",
     "I need" of "I need a room", "Find" of "Find trains ..."; '' for a bare noun phrase."""
     words = clause.split()
+    if len(words) > 2 and words[1].casefold() == "you" and words[0].casefold() in _ASKING:
+        return " ".join(words[:3])  # "Can you book", "could you find"
     for index, word in enumerate(words[:4]):
         if word.casefold() in _DETERMINERS:
             return " ".join(words[:index])

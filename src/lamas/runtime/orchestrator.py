@@ -63,7 +63,7 @@ from lamas.runtime.session import (
 )
 from lamas.runtime.slots import SYSTEM, FewShot, Filled, Notes, SlotFiller
 from lamas.runtime.understanding import Understander
-from lamas.runtime.understanding.inputs import Prepared, prefill, settle
+from lamas.runtime.understanding.inputs import Prepared, prefill, served_words, settle
 from lamas.runtime.understanding.outcome import answer_text, rank_offers
 
 OFFERS_PER_PROVIDER = 3
@@ -102,7 +102,7 @@ class Orchestrator:
         self.agent_id = agent_id
         self.skills: dict[str, Skill] = routable_skills(network.cards, exclude=[agent_id])
         self.router = CapabilityRouter(self.skills, embedder)
-        self.understander = Understander(self.skills, embedder)
+        self.understander = Understander(self.skills, embedder, served=served_words(network))
         self.today = today or dt.date.today()
         self.filler = SlotFiller(
             model, today=today, few_shot=few_shot, system=slot_prompt or SYSTEM, notes=notes

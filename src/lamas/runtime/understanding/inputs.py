@@ -136,3 +136,20 @@ def vocabulary_for(cards: Iterable[AgentCard], skill: str, slot: str) -> Vocabul
     """The names every provider of `skill` publishes for `slot`, merged (None: free text)."""
     found = [v for c in cards if (v := Vocabulary.from_card(c, skill, slot)) is not None]
     return Vocabulary.merged(found) if found else None
+
+
+SERVED_VOCABULARY_LIMIT = 150
+"""Vocabularies this short name kinds of thing served (genres, moods), not places."""
+
+
+def served_words(network: Any) -> dict[str, list[str]]:
+    """Per skill, the names its providers publish in short vocabularies (genres, moods):
+    words for what the skill serves, for the out-of-scope judge."""
+    words: dict[str, list[str]] = {}
+    for card in network.cards:
+        for skill in card.skills:
+            for slot in skill.input_schema.get("properties", {}):
+                vocabulary = Vocabulary.from_card(card, skill.name, slot)
+                if vocabulary is not None and len(vocabulary.names) <= SERVED_VOCABULARY_LIMIT:
+                    words.setdefault(skill.name, []).extend(vocabulary.names)
+    return words

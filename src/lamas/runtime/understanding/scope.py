@@ -83,7 +83,11 @@ _FILLER = re.compile(
     r"great|new|newest|latest|best|please|also|just|really|quick|little|few|couple|of|"
     r"something|somewhere|anything|stuff|thing|things|it|them|that|there|here|i|we|"
     r"star|stars|quiet|big|small|direct|fast|slow|available|another|other|how|much|what|"
-    r"are|is|found|get|far|which|where|when|who|there)\b",
+    r"are|is|found|get|far|which|where|when|who|there|tonight|tomorrow|today|week|weekend|"
+    r"nights?|days?|mornings?|evenings?|afternoons?|monday|tuesday|wednesday|thursday|friday|"
+    r"saturday|sunday|both|times|time|each|every|way|ways|too|as|well|only|yet|now|then|"
+    r"random|whatever|different|similar|favou?rite|popular|famous|classic|old|oldest|recent|"
+    r"earliest|possible|more|less|lot|lots|bit|kind|sort)\b",
     re.I,
 )
 
@@ -136,7 +140,8 @@ def object_words(clause: str) -> list[str]:
     rest = masked[opening.end() :] if opening else masked
     head = _PREPOSITION.split(rest, maxsplit=1)[0]
     head = _FILLER.sub(" ", head.replace("someplace", " "))
-    return [w for w in re.findall(r"[A-Za-z][A-Za-z'-]{2,}", head)]
+    # Capitalised words are names (places, artists): what they are is the vendors' to say.
+    return [w for w in re.findall(r"[A-Za-z][A-Za-z'-]{2,}", head) if not w[0].isupper()]
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,12 +160,18 @@ class ScopeJudge:
         embedder: Embedder,
         *,
         threshold: float | None = None,
+        served: Mapping[str, Iterable[str]] | None = None,
     ) -> None:
         """`threshold` None: calibrated on this network's skills (their examples in scope,
         `NEGATIVE_OBJECTS` out of it), never below `OBJECT_THRESHOLD`."""
         self.embedder = embedder
         self.threshold = OBJECT_THRESHOLD if threshold is None else threshold
         self._skills = dict(skills)
+        # Words a skill's vendors publish for what they serve (genres, moods): any of them
+        # names a thing the family offers.
+        self._served = {
+            name: [w.casefold() for w in words] for name, words in (served or {}).items()
+        }
         self._lexicon: dict[str, tuple[list[str], Vectors]] = {}
         self._cache: dict[str, float] = {}
         if threshold is None and self._skills:
@@ -181,6 +192,8 @@ class ScopeJudge:
             words.update(w.casefold() for w in name.split(".")[0].split("_"))
             for text in (*skill.examples, _DESCRIPTION_HEAD.split(skill.description)[0]):
                 words.update(w.casefold() for w in object_words(text))
+            for term in self._served.get(name, ()):
+                words.update(re.findall(r"[a-z][a-z'-]{2,}", term))
         return sorted(words)
 
     def _family(self, capability: str) -> tuple[list[str], Vectors]:
@@ -196,8 +209,14 @@ class ScopeJudge:
         cached = self._cache.get(key)
         if cached is None:
             words, matrix = self._family(capability)
-            cached = 1.0 if word.casefold() in words else (
-                float((matrix @ self.embedder.embed([word.casefold()])[0]).max()) if words else 0.0
+            cached = (
+                1.0
+                if word.casefold() in words
+                else (
+                    float((matrix @ self.embedder.embed([word.casefold()])[0]).max())
+                    if words
+                    else 0.0
+                )
             )
             self._cache[key] = cached
         return cached
