@@ -337,9 +337,9 @@ def build(network: str, model: Any, embedder: Any) -> Any:
 
 
 def make_model(name: str) -> Any:
-    from lamas.llm.catalog import load_model
+    from lamas.llm.local import LocalModel
 
-    return load_model(name)
+    return LocalModel(name)
 
 
 def rate(items: list[bool]) -> float:
