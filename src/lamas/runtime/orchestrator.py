@@ -180,8 +180,16 @@ class Orchestrator:
         except InvalidPlan as error:
             await self._fail(session, f"{error}; this network can: {', '.join(self.skills)}")
             return
+        plan = session.plan
+
+        def first_of(step_id: str) -> str:
+            """The step a chain starts from (the search a booking requires): its inputs
+            come from the user's words."""
+            step = plan.step(step_id)
+            return first_of(step.depends_on[0]) if step.depends_on else step_id
+
         session.reverse_of = {
-            back_step: there_step
+            first_of(back_step): first_of(there_step)
             for back, there in understood.returns.items()
             if (back_step := made[back]) and (there_step := made[there])
         }
