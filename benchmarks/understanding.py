@@ -39,15 +39,25 @@ os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data" / "understanding.jsonl"
 RESULTS = ROOT / "benchmarks" / "results" / "understanding.json"
-NETWORKS = {"travel": ("orchestrator", "examples/travel/network.yaml"),
-            "music": ("music-orchestrator", "examples/music/network.yaml")}
-BOOKINGS = {"ticket.book": "ticket.search", "hotel.book": "hotel.search", "song.play": "song.search"}
+NETWORKS = {
+    "travel": ("orchestrator", "examples/travel/network.yaml"),
+    "music": ("music-orchestrator", "examples/music/network.yaml"),
+}
+BOOKINGS = {
+    "ticket.book": "ticket.search",
+    "hotel.book": "hotel.search",
+    "song.play": "song.search",
+}
 
 
 def load_rows(split: str, only: Iterable[str] = ()) -> list[dict[str, Any]]:
     rows = [json.loads(line) for line in DATA.read_text().splitlines() if line.strip()]
     wanted = set(only)
-    return [r for r in rows if (split == "all" or r["split"] == split) and (not wanted or r["id"] in wanted)]
+    return [
+        r
+        for r in rows
+        if (split == "all" or r["split"] == split) and (not wanted or r["id"] in wanted)
+    ]
 
 
 def fold(text: Any) -> str:
@@ -64,13 +74,16 @@ def plan_of(orchestrator: Any, instruction: str) -> tuple[list[str], list[str]]:
     from lamas.errors import InvalidPlan
     from lamas.protocol.instruction import plan_with_clauses, route_clauses
 
-    routed = route_clauses(instruction, orchestrator.router.scores, threshold=orchestrator.router.threshold)
+    routed = route_clauses(
+        instruction, orchestrator.router.scores, threshold=orchestrator.router.threshold
+    )
     understood = orchestrator.understander.understand(routed)
     if not understood.routed:
         return [], understood.not_offered
     try:
-        plan, _ = plan_with_clauses(instruction, understood.routed, orchestrator.skills,
-                                    optional=understood.conditional)
+        plan, _ = plan_with_clauses(
+            instruction, understood.routed, orchestrator.skills, optional=understood.conditional
+        )
     except InvalidPlan:
         return [], understood.not_offered
     return [s.capability for s in plan.steps], understood.not_offered
@@ -81,10 +94,15 @@ def score_plan(row: Mapping[str, Any], steps: list[str], not_offered: list[str])
     # A question row's expected plan is the plan after the answers; the first plan has
     # the same steps (the answer fills slots, it adds none).
     routing = set(steps) == set(expected)
-    clean = Counter(steps) == Counter(expected) and len(not_offered) == len(row["plan"]["not_offered"])
-    return {"routing": routing, "clean": clean,
-            "out_of_scope_reported": len(not_offered) >= len(row["plan"]["not_offered"]),
-            "false_out_of_scope": len(not_offered) > len(row["plan"]["not_offered"])}
+    clean = Counter(steps) == Counter(expected) and len(not_offered) == len(
+        row["plan"]["not_offered"]
+    )
+    return {
+        "routing": routing,
+        "clean": clean,
+        "out_of_scope_reported": len(not_offered) >= len(row["plan"]["not_offered"]),
+        "false_out_of_scope": len(not_offered) > len(row["plan"]["not_offered"]),
+    }
 
 
 # --- end to end ------------------------------------------------------------------------
@@ -111,7 +129,13 @@ def booked(session: Any) -> list[dict[str, Any]]:
         for v in run.output.values():
             if isinstance(v, dict):
                 offer.update(v)
-        found.append({"skill": step.capability, "offer": offer, "search_step": step.depends_on[0] if step.depends_on else None})
+        found.append(
+            {
+                "skill": step.capability,
+                "offer": offer,
+                "search_step": step.depends_on[0] if step.depends_on else None,
+            }
+        )
     return found
 
 
@@ -135,7 +159,9 @@ def same_place(said: Any, got: Any) -> bool:
     return bool(a and b) and (a == b or a in b or b in a)
 
 
-def matches(expected: Mapping[str, Any], offer: Mapping[str, Any], others: list[Mapping[str, Any]]) -> list[str]:
+def matches(
+    expected: Mapping[str, Any], offer: Mapping[str, Any], others: list[Mapping[str, Any]]
+) -> list[str]:
     """The expected key fields `offer` misses (empty: a right booking)."""
     wrong = []
     inputs = offer.get("_inputs") or {}
@@ -152,7 +178,11 @@ def matches(expected: Mapping[str, Any], offer: Mapping[str, Any], others: list[
             if not same_place(value, offer.get(key)):
                 wrong.append(f"{key}={offer.get(key)!r}, wanted {value!r}")
         elif key in ("date", "check_in"):
-            got = _date_of(offer) if key == "date" else (offer.get("check_in") or inputs.get("check_in"))
+            got = (
+                _date_of(offer)
+                if key == "date"
+                else (offer.get("check_in") or inputs.get("check_in"))
+            )
             if str(got)[:10] != value:
                 wrong.append(f"{key}={got!r}, wanted {value!r}")
         elif key == "nights":
@@ -166,7 +196,11 @@ def matches(expected: Mapping[str, Any], offer: Mapping[str, Any], others: list[
         elif key in ("depart_after", "depart_before"):
             got = _minutes(offer.get("depart", ""))
             limit = _minutes(value)
-            if got is None or limit is None or (got < limit if key == "depart_after" else got > limit):
+            if (
+                got is None
+                or limit is None
+                or (got < limit if key == "depart_after" else got > limit)
+            ):
                 wrong.append(f"depart={offer.get('depart')!r}, wanted {key} {value}")
         elif key == "min_stars":
             if (offer.get("stars") or 0) < value:
@@ -178,7 +212,9 @@ def matches(expected: Mapping[str, Any], offer: Mapping[str, Any], others: list[
         elif key == "era":
             year = offer.get("year")
             decade = "".join(c for c in str(value) if c.isdigit())[:4]
-            if year is None or (len(decade) == 4 and not (int(decade) <= int(year) < int(decade) + 10)):
+            if year is None or (
+                len(decade) == 4 and not (int(decade) <= int(year) < int(decade) + 10)
+            ):
                 wrong.append(f"year={year!r}, wanted {value}")
         elif key == "pick":
             wrong += _pick_wrong(value, offer, others)
@@ -192,11 +228,17 @@ def _pick_wrong(pick: str, offer: Mapping[str, Any], others: list[Mapping[str, A
         times = [m for o in others if (m := _minutes(o.get("depart", ""))) is not None]
         got = _minutes(offer.get("depart", ""))
         best = min(times) if pick == "earliest" else max(times)
-        return [] if got == best else [f"depart={offer.get('depart')}, not the {pick} of {len(times)}"]
+        return (
+            [] if got == best else [f"depart={offer.get('depart')}, not the {pick} of {len(times)}"]
+        )
     if pick == "cheapest":
         key = "total" if "total" in offer else "price"
         prices = [o.get(key) for o in others if o.get(key) is not None]
-        return [] if offer.get(key) == min(prices, default=None) else [f"{key}={offer.get(key)}, not the cheapest"]
+        return (
+            []
+            if offer.get(key) == min(prices, default=None)
+            else [f"{key}={offer.get(key)}, not the cheapest"]
+        )
     if pick in ("newest", "oldest"):
         years = [o.get("year") for o in others if o.get("year") is not None]
         best = max(years, default=None) if pick == "newest" else min(years, default=None)
@@ -204,7 +246,9 @@ def _pick_wrong(pick: str, offer: Mapping[str, Any], others: list[Mapping[str, A
     return []
 
 
-async def offers_seen(orchestrator: Any, booking: Mapping[str, Any], skill: str, task_id: str) -> list[dict[str, Any]]:
+async def offers_seen(
+    orchestrator: Any, booking: Mapping[str, Any], skill: str, task_id: str
+) -> list[dict[str, Any]]:
     """Every offer the booking's search could have chosen among (asked again of its vendor)."""
     from lamas.protocol.messages import Envelope, Message
 
@@ -215,13 +259,22 @@ async def offers_seen(orchestrator: Any, booking: Mapping[str, Any], skill: str,
     for provider in providers:
         try:
             reply = await orchestrator.gate.request(
-                Envelope(sender=orchestrator.agent_id, recipient=provider, skill=skill, task_id=task_id,
-                         message=Message.of_data(dict(inputs))), timeout=30)
+                Envelope(
+                    sender=orchestrator.agent_id,
+                    recipient=provider,
+                    skill=skill,
+                    task_id=task_id,
+                    message=Message.of_data(dict(inputs)),
+                ),
+                timeout=30,
+            )
         except Exception:
             continue
         data = reply.data
         lists = [v for v in data.values() if isinstance(v, list)]
-        found += [o for o in (data.get("offers") or (lists[0] if lists else [])) if isinstance(o, dict)]
+        found += [
+            o for o in (data.get("offers") or (lists[0] if lists else [])) if isinstance(o, dict)
+        ]
     return found
 
 
@@ -245,9 +298,16 @@ async def run_row(orchestrator: Any, row: Mapping[str, Any]) -> dict[str, Any]:
     seconds = time.perf_counter() - started
     used = orchestrator.model.usage
     expected = row["outcome"]
-    result: dict[str, Any] = {"id": row["id"], "split": row["split"], "network": row["network"],
-                              "state": session.task.state.value, "asked": asked, "seconds": seconds,
-                              "tokens": (used.prompt_tokens - before.prompt_tokens) + (used.completion_tokens - before.completion_tokens)}
+    result: dict[str, Any] = {
+        "id": row["id"],
+        "split": row["split"],
+        "network": row["network"],
+        "state": session.task.state.value,
+        "asked": asked,
+        "seconds": seconds,
+        "tokens": (used.prompt_tokens - before.prompt_tokens)
+        + (used.completion_tokens - before.completion_tokens),
+    }
     problems: list[str] = []
     wanted_question = expected.get("question") is not None
     result["necessary_question"] = bool(asked) and wanted_question
@@ -263,7 +323,11 @@ async def run_row(orchestrator: Any, row: Mapping[str, Any]) -> dict[str, Any]:
         if match is None:
             problems.append(f"unexpected {booking['skill']}")
             continue
-        others = await offers_seen(orchestrator, booking, BOOKINGS[booking["skill"]], session.task.id) if "pick" in match else []
+        others = (
+            await offers_seen(orchestrator, booking, BOOKINGS[booking["skill"]], session.task.id)
+            if "pick" in match
+            else []
+        )
         wrong = matches(match, booking["offer"], others)
         candidates = [e for e in pending if e["skill"] == booking["skill"]]
         best = min(candidates, key=lambda e: len(matches(e, booking["offer"], others)))
@@ -295,17 +359,27 @@ def slot_accuracy(row: Mapping[str, Any], session: Any) -> tuple[int, int]:
         wanted = step.get("slots") or {}
         if not wanted:
             continue
-        candidates = [s for s in session.plan.steps if s.capability == step["capability"] and s.id not in used]
+        candidates = [
+            s for s in session.plan.steps if s.capability == step["capability"] and s.id not in used
+        ]
         got: dict[str, Any] = {}
         if candidates:
             used.add(candidates[0].id)
             run = session.runs.get(candidates[0].id)
-            got = dict(run.inputs) if run is not None else dict(session.slots.get(candidates[0].id, {}))
+            got = (
+                dict(run.inputs)
+                if run is not None
+                else dict(session.slots.get(candidates[0].id, {}))
+            )
         for name, value in wanted.items():
             total += 1
             said = got.get(name)
             if isinstance(value, str) and isinstance(said, str):
-                right += same_place(value, said) if name not in ("date", "check_in", "time_of_day") else value == said
+                right += (
+                    same_place(value, said)
+                    if name not in ("date", "check_in", "time_of_day")
+                    else value == said
+                )
             else:
                 right += said == value
     return right, total
@@ -328,9 +402,17 @@ def build(network: str, model: Any, embedder: Any) -> Any:
 
     hub, path = NETWORKS[network]
     spec, net = load(ROOT / path, external=[hub])
-    orchestrator = Orchestrator(net, model, embedder, agent_id=hub,
-                                profile_fields=next((a.card.vault_fields for a in spec.agents if a.card.entity == "user"), ())
-                                if spec.topology.centralized else ())
+    orchestrator = Orchestrator(
+        net,
+        model,
+        embedder,
+        agent_id=hub,
+        profile_fields=next(
+            (a.card.vault_fields for a in spec.agents if a.card.entity == "user"), ()
+        )
+        if spec.topology.centralized
+        else (),
+    )
     card = next(a.card for a in spec.agents if a.card.id == hub)
     orchestrator.join(card)
     return orchestrator
@@ -342,6 +424,18 @@ def make_model(name: str) -> Any:
     return LocalModel(name)
 
 
+PLAN_W = [8, 5, 8, 11, 13, 10]
+E2E_W = [8, 5, 7, 7, 9, 11, 9, 12, 11, 9]
+
+
+def line(cells: list[Any], widths: list[int]) -> str:
+    """One row of a table: the first cell left-aligned, the rest right-aligned."""
+    first, *rest = cells
+    return " ".join(
+        [f"{first!s:{widths[0]}}", *(f"{c!s:>{w}}" for c, w in zip(rest, widths[1:], strict=True))]
+    )
+
+
 def rate(items: list[bool]) -> float:
     return sum(items) / len(items) if items else float("nan")
 
@@ -349,9 +443,13 @@ def rate(items: list[bool]) -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--split", choices=["dev", "heldout", "all"], default="all")
-    parser.add_argument("--models", nargs="*", default=[], help="catalog names for the end-to-end runs")
+    parser.add_argument(
+        "--models", nargs="*", default=[], help="catalog names for the end-to-end runs"
+    )
     parser.add_argument("--rows", nargs="*", default=[], help="only these row ids")
-    parser.add_argument("--limit", type=int, default=0, help="at most this many rows per split end to end")
+    parser.add_argument(
+        "--limit", type=int, default=0, help="at most this many rows per split end to end"
+    )
     parser.add_argument("--verbose", action="store_true", help="print each wrong row's problems")
     args = parser.parse_args(argv)
     from lamas.agent.embeddings import MiniLMEmbedder
@@ -363,7 +461,7 @@ def main(argv: list[str] | None = None) -> int:
     # --- plan, no LLM
     planners = {n: build(n, ScriptedModel(responder=lambda m, s: {}), embedder) for n in NETWORKS}
     print("\nPlan without a model (MiniLM routing + clause roles + calibrated out-of-scope)")
-    print(f"{'split':8} {'rows':>5} {'routing':>8} {'clean plan':>11} {'oos reported':>13} {'false oos':>10}")
+    print(line(["split", "rows", "routing", "clean plan", "oos reported", "false oos"], PLAN_W))
     for split in splits:
         rows = load_rows(split, args.rows)
         scores = []
@@ -374,21 +472,24 @@ def main(argv: list[str] | None = None) -> int:
             if args.verbose and not scored["clean"] and split == "dev":  # never study heldout
                 print(f"  {row['id']}: {steps} not_offered={not_offered} <- {row['instruction']}")
         oos_rows = [s for s, r in zip(scores, rows, strict=True) if r["plan"]["not_offered"]]
-        entry = {"rows": len(rows), "routing": rate([s["routing"] for s in scores]),
-                 "clean_plan": rate([s["clean"] for s in scores]),
-                 "out_of_scope_reported": rate([s["out_of_scope_reported"] for s in oos_rows]),
-                 "false_out_of_scope": rate([s["false_out_of_scope"] for s in scores])}
+        entry = {
+            "rows": len(rows),
+            "routing": rate([s["routing"] for s in scores]),
+            "clean_plan": rate([s["clean"] for s in scores]),
+            "out_of_scope_reported": rate([s["out_of_scope_reported"] for s in oos_rows]),
+            "false_out_of_scope": rate([s["false_out_of_scope"] for s in scores]),
+        }
         report["plan"][split] = entry
-        print(f"{split:8} {entry['rows']:>5} {entry['routing']:>8.1%} {entry['clean_plan']:>11.1%} "
-              f"{entry['out_of_scope_reported']:>13.1%} {entry['false_out_of_scope']:>10.1%}")
+        rates = ("routing", "clean_plan", "out_of_scope_reported", "false_out_of_scope")
+        print(line([split, entry["rows"], *(f"{entry[k]:.1%}" for k in rates)], PLAN_W))
     # --- end to end
     for name in args.models:
         model = make_model(name)
         orchestrators = {n: build(n, model, embedder) for n in NETWORKS}
         report["end_to_end"][name] = {}
         print(f"\nEnd to end on {name}")
-        print(f"{'split':8} {'rows':>5} {'right':>7} {'slots':>7} {'q needed':>9} {'q needless':>11} "
-              f"{'q missed':>9} {'past booked':>12} {'s/task p50':>11} {'tok/task':>9}")
+        heads = ["split", "rows", "right", "slots", "q needed", "q needless", "q missed"]
+        print(line([*heads, "past booked", "s/task p50", "tok/task"], E2E_W))
         for split in splits:
             rows = load_rows(split, args.rows)
             if args.limit:
@@ -398,24 +499,35 @@ def main(argv: list[str] | None = None) -> int:
                 result = asyncio.run(run_row(orchestrators[row["network"]], row))
                 results.append(result)
                 mark = "ok" if result["right"] else "WRONG"
-                print(f"  [{index}/{len(rows)}] {row['id']} {mark} {result['seconds']:.1f}s", file=sys.stderr)
+                print(
+                    f"  [{index}/{len(rows)}] {row['id']} {mark} {result['seconds']:.1f}s",
+                    file=sys.stderr,
+                )
                 if args.verbose and not result["right"] and split == "dev":
-                    print(f"    {row['instruction']}\n    {result['problems']} asked={result['asked']}", file=sys.stderr)
+                    said = f"{result['problems']} asked={result['asked']}"
+                    print(f"    {row['instruction']}\n    {said}", file=sys.stderr)
             slots_right = sum(r["slots_right"] for r in results)
             slots_total = sum(r["slots_total"] for r in results)
-            entry = {"rows": len(results), "right": rate([r["right"] for r in results]),
-                     "slot_accuracy": slots_right / slots_total if slots_total else float("nan"),
-                     "questions_necessary": sum(r["necessary_question"] for r in results),
-                     "questions_needless": sum(r["needless_question"] for r in results),
-                     "questions_missed": sum(r["missed_question"] for r in results),
-                     "past_dates_booked": sum(r["past_booked"] for r in results),
-                     "seconds_p50": statistics.median([r["seconds"] for r in results]) if results else 0.0,
-                     "tokens_mean": statistics.mean([r["tokens"] for r in results]) if results else 0.0,
-                     "rows_detail": results}
+            entry = {
+                "rows": len(results),
+                "right": rate([r["right"] for r in results]),
+                "slot_accuracy": slots_right / slots_total if slots_total else float("nan"),
+                "questions_necessary": sum(r["necessary_question"] for r in results),
+                "questions_needless": sum(r["needless_question"] for r in results),
+                "questions_missed": sum(r["missed_question"] for r in results),
+                "past_dates_booked": sum(r["past_booked"] for r in results),
+                "seconds_p50": statistics.median([r["seconds"] for r in results])
+                if results
+                else 0.0,
+                "tokens_mean": statistics.mean([r["tokens"] for r in results]) if results else 0.0,
+                "rows_detail": results,
+            }
             report["end_to_end"][name][split] = entry
-            print(f"{split:8} {entry['rows']:>5} {entry['right']:>7.1%} {entry['slot_accuracy']:>7.1%} "
-                  f"{entry['questions_necessary']:>9} {entry['questions_needless']:>11} {entry['questions_missed']:>9} "
-                  f"{entry['past_dates_booked']:>12} {entry['seconds_p50']:>11.1f} {entry['tokens_mean']:>9.0f}")
+            cells = [split, entry["rows"], f"{entry['right']:.1%}", f"{entry['slot_accuracy']:.1%}"]
+            cells += [entry[k] for k in ("questions_necessary", "questions_needless")]
+            cells += [entry["questions_missed"], entry["past_dates_booked"]]
+            cells += [f"{entry['seconds_p50']:.1f}", f"{entry['tokens_mean']:.0f}"]
+            print(line(cells, E2E_W))
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(report, indent=2, default=str))
     print(f"\nwrote {RESULTS.relative_to(ROOT)}")
