@@ -1,0 +1,42 @@
+"""Which agents are live: an offer from an agent that is not is withdrawn from choices.
+
+An agent is live while it is in the network (a registry that drops an agent that stops
+answering removes it there) and its last call did not fail for want of an answer
+(unreachable, timed out). One good answer makes it live again. Its failures in its own
+right (bad input, a declined card) say nothing about whether it is there.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+
+from lamas.errors import UnknownAgent
+from lamas.runtime.network import Network
+from lamas.runtime.recovery.retry import is_transient
+
+
+class Liveness:
+    """The agents whose last call failed for want of an answer, and since when."""
+
+    def __init__(self) -> None:
+        self.down: dict[str, float] = {}
+
+    def answered(self, agent: str) -> None:
+        self.down.pop(agent, None)
+
+    def failed(self, agent: str, error: BaseException) -> None:
+        if is_transient(error):
+            self.down[agent] = time.monotonic()
+
+    def is_live(self, agent: str, network: Network) -> bool:
+        if agent in self.down:
+            return False
+        try:
+            network.card(agent)
+        except UnknownAgent:  # dropped by the registry, or never there
+            return False
+        return True
+
+    def live(self, agents: Iterable[str], network: Network) -> list[str]:
+        return [a for a in agents if self.is_live(a, network)]
