@@ -77,6 +77,8 @@ class Recovery:
         self.liveness = Liveness()
         self.tasks: dict[str, TaskRecovery] = {}
         self.retries = 0
+        self.resuming: asyncio.Future[list[Session]] | None = None
+        """The resumption of unfinished tasks, when started in the background."""
         self._orchestrator: Orchestrator | None = None
 
     def attach(self, orchestrator: Orchestrator) -> None:
