@@ -194,7 +194,8 @@ async def test_compensation_asks_the_user_when_a_booking_is_worth_keeping_alone(
     dies_before(network, "hotel.book")
     session = await orchestrator.submit(TRAVEL)
     assert session.task.state is TaskState.INPUT_REQUIRED
-    assert session.question is not None and "Keep ticket.book" in session.question
+    assert session.question is not None
+    assert "Keep ticket.book" in session.question
     session = await orchestrator.answer(session.task.id, "yes")
     assert session.task.state is TaskState.FAILED
     assert session.task.status_message is not None
@@ -242,7 +243,8 @@ async def test_idempotency_key_reaches_the_vendor_and_cancel_refunds_once(
     run = session.runs["ticket.book"]
     key = f"{session.task.id}:ticket.book"
     served = IdempotentResults(str(run.agent), bookings).get(key)
-    assert served is not None and served.result["booking_id"] == run.output["booking_id"]
+    assert served is not None
+    assert served.result["booking_id"] == run.output["booking_id"]
     network = orchestrator.network
 
     async def cancel() -> dict[str, Any]:
@@ -257,7 +259,8 @@ async def test_idempotency_key_reaches_the_vendor_and_cancel_refunds_once(
         return reply.data
 
     first, second = await cancel(), await cancel()
-    assert first["status"] == "cancelled" and first["refund"] == run.output["price"]
+    assert first["status"] == "cancelled"
+    assert first["refund"] == run.output["price"]
     assert "already cancelled" in second["note"]
     with pytest.raises(Exception, match="no booking"):
         await network.transport.request(

@@ -125,6 +125,9 @@ class Node:
         if self.registry is None:
             return set()
         listed = await self.registry.discover(every=True)
+        if self._server is not None and all(r.card.id != self.id for r, _ in listed):
+            # A registry restarted empty: publish again, so that peers find us.
+            await self.registry.publish(self.registration)
         healthy: set[str] = set()
         for registration, ok in listed:
             card = registration.card

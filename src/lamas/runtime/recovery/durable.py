@@ -129,9 +129,12 @@ class TaskStore:
     """Task snapshots in the store (`url`: SQLite by default, PostgreSQL by URL)."""
 
     def __init__(self, url: str | None = None) -> None:
+        from lamas.runtime.recovery.idempotency import create_table
         from lamas.store.engine import create_engine
+        from lamas.store.recovery_tables import orchestrator_tasks
 
-        self.engine = create_engine(url)
+        self.engine = create_engine(url, create_tables=False)
+        create_table(self.engine, orchestrator_tasks)
 
     def save(self, orchestrator: str, session: Session, state: TaskRecovery) -> None:
         from sqlalchemy import insert, update

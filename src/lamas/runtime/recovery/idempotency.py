@@ -76,8 +76,12 @@ class IdempotentResults:
         self._engine: Any = None
         if url:
             from lamas.store.engine import create_engine
+            from lamas.store.recovery_tables import idempotent_results
 
-            self._engine = create_engine(url)
+            # Only this table: several vendor processes may open one file at once, and
+            # each creating every lamas table would race.
+            self._engine = create_engine(url, create_tables=False)
+            create_table(self._engine, idempotent_results)
         self._memory: dict[str, Served] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
@@ -195,3 +199,16 @@ class IdempotentResults:
 
 def _served(row: Any) -> Served:
     return Served(row.key, row.skill, row.task_id, json.loads(row.result), row.status)
+
+
+def create_table(engine: Any, table: Any) -> None:
+    """Create `table` if it is missing; another process creating it at the same moment
+    is not an error."""
+    from sqlalchemy import inspect
+    from sqlalchemy.exc import DBAPIError
+
+    try:
+        table.create(engine, checkfirst=True)
+    except DBAPIError:
+        if not inspect(engine).has_table(table.name):
+            raise

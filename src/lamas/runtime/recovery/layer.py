@@ -30,7 +30,7 @@ from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
-from lamas.errors import AgentUnreachable, LamasError
+from lamas.errors import AgentUnreachable, LamasError, UnknownAgent
 from lamas.protocol.consensus import Option
 from lamas.protocol.messages import Envelope, Message, new_id
 from lamas.protocol.plan import Step
@@ -40,7 +40,7 @@ from lamas.runtime.recovery.admission import Admission, Lanes
 from lamas.runtime.recovery.durable import Attempt, TaskRecovery, TaskStore
 from lamas.runtime.recovery.idempotency import IDEMPOTENCY_KEY, idempotency_key, with_key
 from lamas.runtime.recovery.liveness import Liveness
-from lamas.runtime.recovery.retry import Backoff, RetryPolicy
+from lamas.runtime.recovery.retry import Backoff, RetryPolicy, is_transient
 from lamas.runtime.session import Event, Session, StepRun, downstream
 
 if TYPE_CHECKING:
@@ -373,8 +373,12 @@ class Recovery:
         try:
             reply = await policy.call(
                 attempt.compensation,
-                lambda left: orchestrator.gate.request(envelope, timeout=left),
+                lambda left: orchestrator.gate.request(
+                    envelope.model_copy(update={"id": new_id()}), timeout=left
+                ),
                 deadline=time.monotonic() + orchestrator.step_timeout,
+                # A vendor the registry dropped while it was down is waited for too.
+                retry_on=lambda error: is_transient(error) or isinstance(error, UnknownAgent),
             )
         except Exception as error:
             attempt.status = "pending"

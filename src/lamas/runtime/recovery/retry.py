@@ -118,6 +118,7 @@ class RetryPolicy:
         *,
         deadline: float | None = None,
         on_retry: Callable[[BaseException, int], None] | None = None,
+        retry_on: Callable[[BaseException], bool] = is_transient,
     ) -> T:
         """`attempt(timeout)` until it succeeds, fails for good, runs out of tries or the
         `deadline` (a `time.monotonic()` instant) passes; each try is given what is left
@@ -149,7 +150,7 @@ class RetryPolicy:
         retrying = AsyncRetrying(
             stop=stop,
             wait=wait,
-            retry=retry_if_exception(is_transient),
+            retry=retry_if_exception(retry_on),
             reraise=True,
             before_sleep=before_sleep,
             sleep=asyncio.sleep,
