@@ -48,6 +48,17 @@ class Skill(Wire):
         default=(),
         description="user-vault fields each call needs; granted as sealed refs, never as values",
     )
+    compensation: str | None = Field(
+        default=None,
+        pattern=SKILL_NAME_PATTERN,
+        description="the skill of the same agent that undoes this one (ticket.book -> "
+        "ticket.cancel), asked with the booking's idempotency key when its task cannot complete",
+    )
+    keep_alone: bool = Field(
+        default=False,
+        description="when its task cannot complete, ask the user whether to keep this booking "
+        "instead of undoing it (it is worth having on its own)",
+    )
 
     @field_validator("input_schema", "output_schema")
     @classmethod
@@ -168,6 +179,18 @@ class AgentCard(Wire):
 
     def price(self, skill: str) -> Price | None:
         return next((p for p in self.prices if p.skill == skill), None)
+
+    @model_validator(mode="after")
+    def _compensations_offered(self) -> AgentCard:
+        names = {s.name for s in self.skills}
+        missing = [
+            f"{s.name} -> {s.compensation}"
+            for s in self.skills
+            if s.compensation and s.compensation not in names
+        ]
+        if missing:
+            raise ValueError(f"compensating skills the card does not offer: {', '.join(missing)}")
+        return self
 
     @classmethod
     def parse(cls, data: str | bytes | dict[str, Any]) -> AgentCard:

@@ -156,9 +156,12 @@ def spec_defences(spec: NetworkSpec, *, seed: bytes | None = None) -> Defences:
     """Keys and signed cards for every agent of `spec`; outside callers are the topology's
     entry (the user) and the senders the rules name. Processes sharing `seed` share keys."""
     named = [r.sender for r in spec.rules if not any(ch in r.sender for ch in "*?[")]
-    return default_defences(
+    defences = default_defences(
         (card for _, card in spec_cards(spec)), callers=[spec.topology.entry, *named], seed=seed
     )
+    # The hub acts for the platform's tasks: exempt from per-caller rate limits.
+    defences.platform = frozenset([spec.topology.hub] if spec.topology.hub else [])
+    return defences
 
 
 def build_agents(

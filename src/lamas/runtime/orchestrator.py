@@ -50,6 +50,7 @@ from lamas.protocol.vocabulary import suggestions_of
 from lamas.runtime.consensus import reach_consensus
 from lamas.runtime.gate import Gate
 from lamas.runtime.network import Network
+from lamas.runtime.recovery import Recovery
 from lamas.runtime.router import AgentSelector, CapabilityRouter
 from lamas.runtime.session import (
     OFFERS,
@@ -93,11 +94,16 @@ class Orchestrator:
         middleware: Iterable[Middleware] = (),
         slot_prompt: str | None = None,
         notes: Notes | None = None,
+        recovery: Recovery | None = None,
     ) -> None:
         self.network = network
+        # Retries, live-only choices, idempotency, compensation, durable state, admission
+        # (runtime/recovery/): its hooks below are marked `recovery:`.
+        self.recovery = recovery or Recovery()
         # Everything the orchestrator sends goes through this gate, wrapped in `middleware`
-        # (a privacy guard, say), which also sees every reply that comes back.
-        self.gate = Gate(agent_id, network.transport, middleware)
+        # (a privacy guard, say), which also sees every reply that comes back; innermost,
+        # the recovery layer's retries.
+        self.gate = Gate(agent_id, network.transport, [*middleware, self.recovery.middleware()])
         self.model = model
         self.agent_id = agent_id
         self.skills: dict[str, Skill] = routable_skills(network.cards, exclude=[agent_id])
@@ -122,12 +128,14 @@ class Orchestrator:
         self.profile_fields = tuple(profile_fields)
         self.sessions: dict[str, Session] = {}
         self._by_context: dict[str, str] = {}
+        self.recovery.attach(self)
 
     # --- the two entry points ---------------------------------------------------------
 
     async def submit(self, instruction: str, *, context_id: str | None = None) -> Session:
         """Start a task for `instruction`. With the `context_id` of an earlier task, the
         instruction is a follow-up: it changes that task's inputs and re-runs what changed."""
+        self.recovery.check_admission()  # recovery: `Busy` at the edge, nothing started
         previous = self.sessions.get(self._by_context.get(context_id or "", ""))
         if previous is not None and previous.task.state is TaskState.INPUT_REQUIRED:
             return await self.answer(previous.task.id, instruction)
@@ -149,6 +157,8 @@ class Orchestrator:
             raise InvalidPlan(
                 f"task {task_id} is {session.task.state.value}, not waiting for an answer"
             )
+        if await self.recovery.answered(session, text):  # recovery: keep or undo a booking
+            return session
         session.said.append(text)
         reply = Message.of_text(text, role="user")
         session.task = session.task.moved_to(TaskState.WORKING, reply)
@@ -390,6 +400,12 @@ class Orchestrator:
             if any(r.error is not None and r.step.id in session.waiting_on for r in runs):
                 await self._ask_or_run(session)  # a vendor's suggestions: the user chooses
                 return
+            failed_now = [run for run in runs if run.error is not None]
+            if failed_now and self.recovery.rechoose(session, failed_now):
+                # recovery: an agent is gone; its steps run again with the next live one
+                done = {s for s, r in session.runs.items() if r.error is None}
+                stopped = {s for s in stopped if s in session.runs}
+                continue
         task = session.task
         for step in plan.steps:
             ran = session.runs.get(step.id)
@@ -404,8 +420,10 @@ class Orchestrator:
         failed = [s for s in plan.steps if s.id in stopped and not s.optional]
         if failed:
             session.task = task
-            await self._fail(session, summary)
+            # recovery: bookings worth keeping alone are asked about, the rest undone
+            await self.recovery.unwind(session, summary)
             return
+        await self.recovery.release_abandoned(session)  # recovery: undo what did not stand
         session.task = task.moved_to(TaskState.COMPLETED, Message.of_text(summary))
         self._emit("done", task.id, summary=summary)
         await self._log(session, "task.completed", {"summary": summary})
@@ -440,6 +458,8 @@ class Orchestrator:
         run.inputs = inputs
         providers = [card.id for card in self.network.find(step.capability)]
         try:
+            # recovery: only live agents, and none excluded for this step
+            providers = self.recovery.live_providers(session, step, providers, affinity)
             if affinity in providers:
                 providers = [affinity]  # book with the vendor whose offer was chosen
             elif self.selector is not None and len(providers) > 1:
@@ -501,7 +521,8 @@ class Orchestrator:
                 options.extend(options_from_reply(agent, ranked)[:OFFERS_PER_PROVIDER])
             except InvalidVote:
                 continue
-        if not options and answered:
+        options = self.recovery.live_options(options)  # recovery: withdraw the gone
+        if not options and answered and not reasons:
             run.output = {}  # every provider answered, none had an offer: nothing found
             return
         if not options:
@@ -532,7 +553,8 @@ class Orchestrator:
             )
             run.decision = decision
             self._emit("consensus", session.task.id, step=step.id, decision=decision)
-            winner = next((o for o in options if o.key == decision.winner), options[0])
+            # recovery: the decided offer if its agent is still live, else the best live one
+            winner = self.recovery.live_winner(options, decision.winner, decision.tally)
         run.agent = winner.proposer
         # A reply without "offers" (replicas of a song catalogue, say) is one option; its
         # output is read as a lone provider's would be (its best-ranked choice).
@@ -577,7 +599,10 @@ class Orchestrator:
             skill=step.capability,
             task_id=session.task.id,
             context_id=session.task.context_id,
-            message=Message(parts=(*Message.of_data(inputs).parts, *refs)),
+            # recovery: the step's idempotency key (a booking is noted before it is sent)
+            message=self.recovery.keyed(
+                session, step, agent, Message(parts=(*Message.of_data(inputs).parts, *refs))
+            ),
         )
         return await self.gate.request(envelope, timeout=self.step_timeout)
 
@@ -661,7 +686,8 @@ class Orchestrator:
         before = self.model.usage
         started = time.perf_counter()
         try:
-            await work
+            async with self.recovery.running():  # recovery: in its turn under load
+                await work
         finally:
             session.seconds += time.perf_counter() - started
             used = self.model.usage
