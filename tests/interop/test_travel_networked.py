@@ -36,6 +36,7 @@ from lamas.runtime.netfile import load_spec
 # One event loop for the module: the orchestrator's node lives across the tests.
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
+
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     base = tmp_path_factory.mktemp("networked")

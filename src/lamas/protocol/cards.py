@@ -78,8 +78,8 @@ class PublishedVocabulary(Wire):
 
     kind: str = Field(min_length=1, description="what the names are, e.g. city, station, genre")
     names: tuple[str, ...] = Field(min_length=1)
-    aliases: dict[str, str] = Field(
-        default_factory=dict, description="another spelling -> the canonical name it means"
+    aliases: dict[str, tuple[str, ...]] = Field(
+        default_factory=dict, description="a name -> the other spellings it goes by"
     )
     within: dict[str, str] = Field(
         default_factory=dict, description="a name -> the name it lies within (a station's city)"
@@ -89,7 +89,7 @@ class PublishedVocabulary(Wire):
     def _aliases_name_names(self) -> PublishedVocabulary:
         known = set(self.names)
         dangling = sorted(
-            {f"{a} -> {n}" for a, n in self.aliases.items() if n not in known}
+            {f"{n} (aliases)" for n in self.aliases if n not in known}
             | {f"{n} (within)" for n in self.within if n not in known}
         )
         if dangling:

@@ -22,17 +22,25 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
 from lamas.errors import UnknownTerm
 from lamas.protocol.cards import AgentCard, PublishedVocabulary, vocabulary_refs
 
-SUGGESTION_CUTOFF = 70.0
-"""The weighted-ratio score (0-100) below which a known name is no suggestion: above it,
-typos and missing words ("Marseile", "Saint Charles station"); below, unrelated names."""
+SUGGESTION_CUTOFF = 72.0
+"""The score (0-100, `similarity`) below which a known name is no suggestion: above it,
+typos and missing words ("Marseile", "Lion", "k-pop"); below, unrelated names ("London"
+is no "Lyon", "Big Ben" no "Saint-Bénigne"), which rapidfuzz's WRatio would let through."""
+SUBSET_WEIGHT = 0.9
+"""How much a word-subset match ("nimes" in "nimes centre") counts against a full one."""
 MIN_HELD_KEY = 4
 """The shortest name found *inside* a longer word ("the eiffel tower near..."): shorter
 keys ("nice", "metz" are 4) would match any sentence by chance below that."""
+
+LISTED = 20
+"""An unknown name's error lists the known names when there are at most this many."""
+
+V = TypeVar("V")
 
 _DID_YOU_MEAN = re.compile(r'did you mean ((?:"[^"]+"(?:, | or )?)+)\?')
 
@@ -44,29 +52,34 @@ def fold(text: str) -> str:
     return " ".join(re.sub(r"[^0-9a-z&]+", " ", plain.casefold()).split())
 
 
-def _frozen(mapping: Mapping[str, str]) -> Mapping[str, str]:
+def _frozen(mapping: Mapping[str, V]) -> Mapping[str, V]:
     return MappingProxyType(dict(mapping))
 
 
 @dataclass(frozen=True)
 class Vocabulary:
-    """The names one slot accepts: canonical `names`, `aliases` (another spelling -> its
-    canonical name), the `kind` of name, and `within` (a name -> the name it lies in, e.g.
-    a station -> its city)."""
+    """The names one slot accepts: canonical `names`, `aliases` (a name -> the other
+    spellings it goes by), the `kind` of name, and `within` (a name -> the name it lies
+    in, e.g. a station -> its city). An alias may belong to several names ("Bastille" in
+    Paris and in Grenoble): looked up, it is ambiguous until the vocabulary is narrowed
+    with `in_place`."""
 
     kind: str
     names: tuple[str, ...]
-    aliases: Mapping[str, str] = field(default_factory=lambda: _frozen({}))
+    aliases: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: _frozen({}))
     within: Mapping[str, str] = field(default_factory=lambda: _frozen({}))
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "aliases", _frozen(self.aliases))
+        object.__setattr__(self, "names", tuple(self.names))
+        aliases = {n: tuple(a) for n, a in self.aliases.items()}
+        object.__setattr__(self, "aliases", _frozen(aliases))
         object.__setattr__(self, "within", _frozen(self.within))
         keys: dict[str, set[str]] = {}
         for name in self.names:
             keys.setdefault(fold(name), set()).add(name)
-        for alias, name in self.aliases.items():
-            keys.setdefault(fold(alias), set()).add(name)
+        for name, spellings in aliases.items():
+            for alias in spellings:
+                keys.setdefault(fold(alias), set()).add(name)
         keys.pop("", None)
         object.__setattr__(self, "_keys", {k: frozenset(v) for k, v in keys.items()})
 
@@ -96,7 +109,10 @@ class Vocabulary:
         """One vocabulary with every part's names (kinds joined by '|')."""
         parts = list(parts)
         names = tuple(dict.fromkeys(n for p in parts for n in p.names))
-        aliases = {a: n for p in parts for a, n in p.aliases.items()}
+        aliases: dict[str, tuple[str, ...]] = {}
+        for part in parts:
+            for name, spellings in part.aliases.items():
+                aliases[name] = tuple(dict.fromkeys((*aliases.get(name, ()), *spellings)))
         within = {n: w for p in parts for n, w in p.within.items()}
         return cls("|".join(dict.fromkeys(p.kind for p in parts)), names, aliases, within)
 
@@ -106,7 +122,7 @@ class Vocabulary:
         return Vocabulary(
             kind or self.kind,
             tuple(n for n in self.names if n in keep),
-            {a: n for a, n in self.aliases.items() if n in keep},
+            {n: a for n, a in self.aliases.items() if n in keep},
             {n: w for n, w in self.within.items() if n in keep},
         )
 
@@ -126,6 +142,10 @@ class Vocabulary:
         index: Mapping[str, frozenset[str]] = self.__dict__["_keys"]
         return index
 
+    def named(self, text: str) -> tuple[str, ...]:
+        """The names `text` is exactly (a name or an alias, folded), no partial matches."""
+        return tuple(sorted(self._index.get(fold(text), ())))
+
     def candidates(self, text: str) -> tuple[str, ...]:
         """The canonical names `text` may stand for, by the module's rules, best first."""
         key = fold(text)
@@ -139,10 +159,15 @@ class Vocabulary:
         if part_of:
             return tuple(sorted(part_of))
         held = [k for k in index if len(k) >= MIN_HELD_KEY and f" {k} " in padded]
-        if held:
-            longest = max(len(k) for k in held)
-            return tuple(sorted({n for k in held if len(k) == longest for n in index[k]}))
-        return ()
+        if not held:
+            return ()
+        # "the main station in Marseille": a place named with its container is the place.
+        named = {n for k in held for n in index[k]}
+        inside = {n for n in named if self.within.get(n) in named}
+        if inside:
+            return tuple(sorted(inside))
+        longest = max(len(k) for k in held)
+        return tuple(sorted({n for k in held if len(k) == longest for n in index[k]}))
 
     def lookup(self, text: str) -> str | None:
         """The one canonical name `text` stands for, or None (unknown or ambiguous)."""
@@ -151,19 +176,14 @@ class Vocabulary:
 
     def suggest(self, text: str, limit: int = 3) -> tuple[str, ...]:
         """The known names closest to `text`, best first (none when nothing is close)."""
-        from rapidfuzz import fuzz, process, utils
+        from rapidfuzz import process
 
         key = fold(text)
         if not key:
             return ()
         index = self._index
         scored = process.extract(
-            key,
-            list(index),
-            scorer=fuzz.WRatio,
-            processor=utils.default_process,
-            limit=limit * 4,
-            score_cutoff=SUGGESTION_CUTOFF,
+            key, list(index), scorer=similarity, limit=limit * 4, score_cutoff=SUGGESTION_CUTOFF
         )
         best: dict[str, float] = {}
         for found_key, score, _ in scored:
@@ -172,15 +192,19 @@ class Vocabulary:
         ranked = sorted(best, key=lambda n: (-best[n], len(n), n))
         return tuple(ranked[:limit])
 
-    def resolve(self, text: str, *, slot: str | None = None) -> str:
-        """The canonical name `text` stands for, or an `UnknownTerm` that names the slot,
-        the closest names as `suggestions`, and says them in its message."""
+    def resolve(
+        self, text: str, *, slot: str | None = None, error: type[UnknownTerm] = UnknownTerm
+    ) -> str:
+        """The canonical name `text` stands for, or an `UnknownTerm` (or the subclass
+        `error`) that names the slot, has the closest names as `suggestions`, and says them
+        in its message."""
         found = self.candidates(text)
         if len(found) == 1:
             return found[0]
-        what = slot or self.kind
+        kind = self.kind.replace("|", " or ")
+        what = slot or kind
         if found:
-            raise UnknownTerm(
+            raise error(
                 f"{what} {text!r} is ambiguous: did you mean {quoted(found[:6])}?",
                 slot=slot,
                 value=text,
@@ -189,19 +213,30 @@ class Vocabulary:
                 ambiguous=True,
             )
         close = self.suggest(text)
+        listed = ", ".join(self.names[:LISTED])
+        more = f" and {len(self.names) - LISTED} more" if len(self.names) > LISTED else ""
+        known = f"the known {kind} names are: {listed}{more}"
         if close:
             hint = f"did you mean {quoted(close)}?"
+            if len(self.names) <= LISTED:
+                hint += f" ({known})"
         else:
-            listed = ", ".join(self.names[:12])
-            more = f" and {len(self.names) - 12} more" if len(self.names) > 12 else ""
-            hint = f"the known {self.kind} names are: {listed}{more}"
-        raise UnknownTerm(
-            f"unknown {what} {text!r} (not a known {self.kind}); {hint}",
+            hint = known
+        raise error(
+            f"unknown {what} {text!r} (not a known {kind}); {hint}",
             slot=slot,
             value=text,
             kind=self.kind,
             suggestions=close,
         )
+
+
+def similarity(a: str, b: str, **_: Any) -> float:
+    """How alike two folded names are, 0-100: the edit-distance ratio, or a little less
+    for one name's words all being among the other's (rapidfuzz's scorer signature)."""
+    from rapidfuzz import fuzz
+
+    return max(fuzz.ratio(a, b), SUBSET_WEIGHT * fuzz.token_set_ratio(a, b))
 
 
 def quoted(names: Iterable[str]) -> str:

@@ -23,7 +23,15 @@ OFFERS = "offers"
 """A reply whose data holds a list under this key offers choices; the step's output is one."""
 
 EventKind = Literal[
-    "filling", "routed", "plan", "question", "step", "consensus", "done", "failed", "message",
+    "filling",
+    "routed",
+    "plan",
+    "question",
+    "step",
+    "consensus",
+    "done",
+    "failed",
+    "message",
     "compensated",
 ]
 
