@@ -114,11 +114,17 @@ def return_part(clause: str) -> str | None:
     return match.group(0).strip(" ,;")
 
 
-_BOOKING_VERB = re.compile(r"\b(?:book|reserve|buy|get\s+me|grab|réserve[rz]?)\b", re.I)
+_BOOKING_VERB = re.compile(
+    r"\b(?:book|reserve|buy|get\s+(?:me|us)|grab|réserve[rz]?|(?:i|we)\s+(?:need|want)\s+(?:a|an|the)|"
+    r"(?:i|we)\s+(?:need|want|have)\s+to\s+(?:get|go|travel|be)|"
+    r"(?:i|we)(?:'d|\s+would)\s+like\s+(?:a|an|the))\b",
+    re.I,
+)
 
 
 def says_book(clause: str) -> bool:
-    """Whether the clause's own verb commits ("book", "reserve", "buy")."""
+    """Whether the clause's own verb commits ("book", "reserve", "buy", "I need a room":
+    asking for the thing itself, not for information about it)."""
     return bool(_BOOKING_VERB.search(clause))
 
 

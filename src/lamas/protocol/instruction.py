@@ -64,11 +64,15 @@ def split_clauses(instruction: str) -> list[str]:
     clause is "book me a hotel", so the hotel is booked, not merely searched for.
     """
     pieces = [p.strip() for p in _SEPARATORS.split(instruction) if p and p.strip()]
-    verb = verb_phrase(pieces[0]) if pieces else ""
+    verb = ""
     shared = []
     for index, piece in enumerate(pieces):
         if index and verb and piece.split()[0].casefold() in _DETERMINERS:
             piece = f"{verb} {piece}"
+        elif piece.split()[0].casefold() not in _DETERMINERS:
+            # The nearest verb before a bare noun phrase is its verb: in "I'm going to
+            # Lyon. Book a train and a hotel" the hotel is booked, not "gone to".
+            verb = verb_phrase(piece)
         shared.append(piece)
     return shared
 

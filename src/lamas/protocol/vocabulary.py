@@ -146,6 +146,27 @@ class Vocabulary:
         """The names `text` is exactly (a name or an alias, folded), no partial matches."""
         return tuple(sorted(self._index.get(fold(text), ())))
 
+    def exact(self, text: str) -> tuple[str, ...]:
+        """The canonical names `text` is, exactly (a name or an alias, folded)."""
+        return tuple(sorted(self._index.get(fold(text), ())))
+
+    def mentioned(self, text: str, *, longest: int = 5) -> list[str]:
+        """The names said in `text`, in order, each from the longest run of words that is
+        a name or alias ("Gare de Lyon" is one station, not the city of Lyon)."""
+        words = fold(text).split()
+        found: list[str] = []
+        start = 0
+        while start < len(words):
+            for size in range(min(longest, len(words) - start), 0, -1):
+                names = self._index.get(" ".join(words[start : start + size]))
+                if names and len(names) == 1:
+                    found.extend(names)
+                    start += size
+                    break
+            else:
+                start += 1
+        return found
+
     def candidates(self, text: str) -> tuple[str, ...]:
         """The canonical names `text` may stand for, by the module's rules, best first."""
         key = fold(text)

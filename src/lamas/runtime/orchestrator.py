@@ -63,8 +63,15 @@ from lamas.runtime.session import (
     step_inputs,
 )
 from lamas.runtime.slots import SYSTEM, FewShot, Filled, Notes, SlotFiller
+from lamas.runtime.today import TODAY_KEY
 from lamas.runtime.understanding import Understander
-from lamas.runtime.understanding.inputs import Prepared, prefill, served_words, settle
+from lamas.runtime.understanding.inputs import (
+    Prepared,
+    prefill,
+    served_words,
+    settle,
+    trip_places,
+)
 from lamas.runtime.understanding.outcome import answer_text, rank_offers
 
 OFFERS_PER_PROVIDER = 3
@@ -108,7 +115,9 @@ class Orchestrator:
         self.agent_id = agent_id
         self.skills: dict[str, Skill] = routable_skills(network.cards, exclude=[agent_id])
         self.router = CapabilityRouter(self.skills, embedder)
-        self.understander = Understander(self.skills, embedder, served=served_words(network))
+        self.understander = Understander(
+            self.skills, embedder, served=served_words(network), places=trip_places(network)
+        )
         self.today = today or dt.date.today()
         self.filler = SlotFiller(
             model, today=today, few_shot=few_shot, system=slot_prompt or SYSTEM, notes=notes
@@ -601,7 +610,14 @@ class Orchestrator:
             context_id=session.task.context_id,
             # recovery: the step's idempotency key (a booking is noted before it is sent)
             message=self.recovery.keyed(
-                session, step, agent, Message(parts=(*Message.of_data(inputs).parts, *refs))
+                session,
+                step,
+                agent,
+                Message(
+                    parts=(*Message.of_data(inputs).parts, *refs),
+                    # The vendor judges "in the past" against the task's today, not its clock.
+                    metadata={TODAY_KEY: self.today.isoformat()},
+                ),
             ),
         )
         return await self.gate.request(envelope, timeout=self.step_timeout)

@@ -152,4 +152,18 @@ def served_words(network: Any) -> dict[str, list[str]]:
                 vocabulary = Vocabulary.from_card(card, skill.name, slot)
                 if vocabulary is not None and len(vocabulary.names) <= SERVED_VOCABULARY_LIMIT:
                     words.setdefault(skill.name, []).extend(vocabulary.names)
+                    words[skill.name].extend(vocabulary.aliases)
     return words
+
+
+def trip_places(network: Any) -> Vocabulary | None:
+    """The names a trip's origin may take on this network (cities and their stations), from
+    the vendors' published vocabularies; None when none publishes one."""
+    found = [
+        v
+        for card in network.cards
+        for skill in card.skills
+        if {"origin", "destination"} <= set(skill.input_schema.get("required", []))
+        and (v := Vocabulary.from_card(card, skill.name, "origin")) is not None
+    ]
+    return Vocabulary.merged(found) if found else None

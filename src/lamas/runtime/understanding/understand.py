@@ -29,6 +29,7 @@ from lamas.protocol.clauses import (
 )
 from lamas.protocol.instruction import RoutedClause, related_by_requirement
 from lamas.protocol.preferences import Preferences, extract
+from lamas.protocol.vocabulary import Vocabulary
 from lamas.protocol.when import When, resolve
 from lamas.runtime.understanding.scope import ScopeJudge, object_words
 
@@ -66,8 +67,12 @@ class Understander:
         embedder: Embedder,
         *,
         served: Mapping[str, Iterable[str]] | None = None,
+        places: Vocabulary | None = None,
     ) -> None:
+        """`places`: the names a trip's ends may take (cities, and stations within them),
+        to tell a trip ("Le Mans to Angers") from directions inside one city."""
         self.skills = dict(skills)
+        self.places = places
         self.scope = ScopeJudge(self.skills, embedder, served=served)
         self.music = any(any(h in name for h in MUSIC_HINTS) for name in self.skills)
         self.trip = self._trip_skill()
@@ -134,7 +139,8 @@ class Understander:
                 )
                 continue
             if capability is None or (not words and is_verbless(clause.text)):
-                if previous is not None and _modifies(clause.text, words):
+                trip = self._is_trip(clause.text)
+                if previous is not None and _modifies(clause.text, words) and not trip:
                     # "Saturday night", "mornings both times": more about the clause before.
                     result.routed[-1] = RoutedClause(
                         f"{previous.text}, {clause.text}", previous.capability, previous.score
@@ -157,12 +163,25 @@ class Understander:
         return result
 
     def _is_trip(self, text: str) -> bool:
-        return self.trip is not None and bool(_TRIP.search(text))
+        """Two places in different cities ("Le Mans to Angers", "next friday paris lyon"),
+        or, without a vocabulary to tell, "X to Y" between names."""
+        if self.trip is None:
+            return False
+        if self.places is not None:
+            return len(self.cities_in(text)) >= 2
+        return bool(_TRIP.search(text))
+
+    def cities_in(self, text: str) -> list[str]:
+        """The distinct cities `text` names, directly or by one of their stations."""
+        if self.places is None:
+            return []
+        cities = [self.places.within.get(n, n) for n in self.places.mentioned(text)]
+        return list(dict.fromkeys(cities))
 
     def _capability(self, clause: RoutedClause) -> str | None:
         """The routed capability, or the trip's for a clause that names two places."""
         capability = clause.capability
-        if self._is_trip(clause.text) and self._trip_like(capability):
+        if self._is_trip(clause.text) and (self.places is not None or self._trip_like(capability)):
             keep = capability is not None and capability in related_by_requirement(
                 self.trip or "", self.skills
             )
