@@ -142,6 +142,12 @@ SERVED_VOCABULARY_LIMIT = 150
 """Vocabularies this short name kinds of thing served (genres, moods), not places."""
 
 
+def _common_nouns(names: Iterable[str]) -> bool:
+    """Kinds of thing ("jazz", "calm"), not proper names (artists, cities): most lower case."""
+    listed = list(names)
+    return sum(n == n.lower() for n in listed) * 2 > len(listed)
+
+
 def served_words(network: Any) -> dict[str, list[str]]:
     """Per skill, the names its providers publish in short vocabularies (genres, moods):
     words for what the skill serves, for the out-of-scope judge."""
@@ -150,7 +156,11 @@ def served_words(network: Any) -> dict[str, list[str]]:
         for skill in card.skills:
             for slot in skill.input_schema.get("properties", {}):
                 vocabulary = Vocabulary.from_card(card, skill.name, slot)
-                if vocabulary is not None and len(vocabulary.names) <= SERVED_VOCABULARY_LIMIT:
+                if (
+                    vocabulary is not None
+                    and len(vocabulary.names) <= SERVED_VOCABULARY_LIMIT
+                    and _common_nouns(vocabulary.names)
+                ):
                     words.setdefault(skill.name, []).extend(vocabulary.names)
                     words[skill.name].extend(vocabulary.aliases)
     return words
