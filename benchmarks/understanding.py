@@ -419,6 +419,12 @@ def build(network: str, model: Any, embedder: Any) -> Any:
 
 
 def make_model(name: str) -> Any:
+    """A catalog model, or "none": no model at all (every input from the vendors'
+    vocabularies, dates and preferences; what they cannot give is asked)."""
+    if name == "none":
+        from lamas.llm.scripted import ScriptedModel
+
+        return ScriptedModel(responder=lambda messages, schema: {})
     from lamas.llm.local import LocalModel
 
     return LocalModel(name)
@@ -504,7 +510,7 @@ def main(argv: list[str] | None = None) -> int:
                     file=sys.stderr,
                 )
                 if args.verbose and not result["right"] and split == "dev":
-                    said = f"{result['problems']} asked={result['asked']}"
+                    said = f"{result['problems']} asked={result['asked']} -> {result['state']}"
                     print(f"    {row['instruction']}\n    {said}", file=sys.stderr)
             slots_right = sum(r["slots_right"] for r in results)
             slots_total = sum(r["slots_total"] for r in results)

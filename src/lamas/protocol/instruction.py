@@ -113,6 +113,10 @@ _NAME = re.compile(
 _STOP = frozenset(
     {"the", "and", "for", "from", "into", "onto", "with", "between", "near", "this", "that"}
     | {"there", "then", "please", "you", "can"}
+    # Time alone ("Tomorrow,", "Saturday night") is more about a clause, not a request.
+    | {"today", "tonight", "tomorrow", "morning", "afternoon", "evening", "night", "nights"}
+    | {"week", "weekend", "next", "monday", "tuesday", "wednesday", "thursday", "friday"}
+    | {"saturday", "sunday", "day", "days"}
 )
 
 
@@ -157,8 +161,9 @@ def route_clauses(instruction: str, score: Scorer, *, threshold: float) -> list[
             routed[-1] = RoutedClause(merged, capability, best)
         else:
             routed.append(RoutedClause(piece, None, best))
-    # A leading fragment that named nothing belongs to the clause after it.
-    if len(routed) > 1 and routed[0].capability is None:
+    # A leading fragment that named nothing belongs to the clause after it; one that names
+    # something no skill serves ("order a pizza") stays apart, to be reported as such.
+    if len(routed) > 1 and routed[0].capability is None and not names_something(routed[0].text):
         first, second = routed[0], routed[1]
         merged = f"{first.text} {second.text}"
         capability, best = _best(score(merged))

@@ -170,7 +170,7 @@ def resolve(text: str, today: dt.date) -> When:
         if window is not None:
             when = replace(when, after=window[0], before=window[1])
     when = _with_clock_window(when, text)
-    nights = _nights(text)
+    nights = _nights(text, today)
     end = _range_end(text, today, when.date)
     if nights is None and end is not None and when.date is not None and end > when.date:
         nights = (end - when.date).days
@@ -181,8 +181,83 @@ def resolve(text: str, today: dt.date) -> When:
     return when
 
 
+_HOLIDAYS: dict[str, tuple[int, int]] = {
+    "christmas eve": (12, 24),
+    "christmas day": (12, 25),
+    "christmas": (12, 25),
+    "noël": (12, 25),
+    "boxing day": (12, 26),
+    "new year's eve": (12, 31),
+    "new years eve": (12, 31),
+    "nye": (12, 31),
+    "new year's day": (1, 1),
+    "new years day": (1, 1),
+    "halloween": (10, 31),
+    "bastille day": (7, 14),
+    "valentine's day": (2, 14),
+    "valentines day": (2, 14),
+    "fête de la musique": (6, 21),
+    "fete de la musique": (6, 21),
+}
+"""Days people name instead of dates (fixed dates; Easter is computed)."""
+_HOLIDAY = re.compile(
+    r"\b(easter\s+monday|easter(?:\s+sunday)?|"
+    + "|".join(re.escape(k) for k in sorted(_HOLIDAYS, key=len, reverse=True))
+    + r")\b",
+    re.I,
+)
+_ORDINAL = re.compile(r"\b(?:on\s+)?(?:the\s+)?(\d{1,2})(?:st|nd|rd|th)\b", re.I)
+_NIGHT_PAIR = re.compile(
+    r"\b(tonight|today|tomorrow|(?:mon|tues|wednes|thurs|fri|satur|sun)day)\s*(?:night)?\s+"
+    r"(?:and|&|\+)\s+(tomorrow|(?:mon|tues|wednes|thurs|fri|satur|sun)day)\s+nights?\b",
+    re.I,
+)
+
+
+def _holiday(text: str, today: dt.date) -> tuple[dt.date, str] | None:
+    match = _HOLIDAY.search(text)
+    if match is None:
+        return None
+    said = match.group(1).casefold()
+    for year in (today.year, today.year + 1):
+        if said.startswith("easter"):
+            from dateutil.easter import easter  # type: ignore[import-untyped]
+
+            day = easter(year) + dt.timedelta(days=1 if "monday" in said else 0)
+        else:
+            month, dom = _HOLIDAYS[said]
+            day = dt.date(year, month, dom)
+        if day >= today:
+            return day, match.group(0)
+    return None
+
+
+def _ordinal_day(text: str, today: dt.date) -> tuple[dt.date, str] | None:
+    """ "on the 10th" with no month: the next 10th (this month's, else the next month that
+    has one). A month named beside it is dateparser's ("the 3rd of next month")."""
+    for match in _ORDINAL.finditer(text):
+        around = text[max(0, match.start() - 12) : match.end() + 16]
+        if _MONTH_NAMED.search(around) or re.search(r"\bof\s+(?:next|this)\b", around, re.I):
+            continue
+        day = int(match.group(1))
+        if not 1 <= day <= 31:
+            continue
+        year, month = today.year, today.month
+        for _ in range(13):
+            try:
+                candidate = dt.date(year, month, day)
+            except ValueError:
+                candidate = None
+            if candidate is not None and candidate >= today:
+                return candidate, match.group(0)
+            year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return None
+
+
 def _date_of(text: str, today: dt.date) -> tuple[dt.date | None, tuple[str, ...], bool]:
     """(date, the phrase it came from, whether the wording implies "the next one")."""
+    if holiday := _holiday(text, today):
+        return holiday[0], (holiday[1],), True
     if match := _DAY_AFTER_TOMORROW.search(text):
         return today + dt.timedelta(days=2), (match.group(0),), True
     if match := _WEEK_FROM.search(text):
@@ -201,6 +276,8 @@ def _date_of(text: str, today: dt.date) -> tuple[dt.date | None, tuple[str, ...]
         elif (match.group(1) or "").casefold() == "next" and today.weekday() < 5:
             saturday += dt.timedelta(days=7)
         return saturday, (match.group(0),), True
+    if found_day := _ordinal_day(text, today):
+        return found_day[0], (found_day[1],), True
     found = [(ph, m) for ph, m in _search(text, today) if _says_a_day(ph)]
     if not found:  # a clock window can hide the day from dateparser ("between 2 and 5pm on...")
         found = [(ph, m) for ph, m in _search(_WINDOW.sub(" ", text), today) if _says_a_day(ph)]
@@ -344,9 +421,15 @@ def _afternoon_if_implied(clock: str, said: str, part: str | None) -> str:
     return clock
 
 
-def _nights(text: str) -> int | None:
+def _nights(text: str, today: dt.date | None = None) -> int | None:
     if _A_WEEK_STAY.search(text):
         return 7
+    pair = _NIGHT_PAIR.search(text)
+    if pair is not None and today is not None:
+        first, _, _ = _date_of(pair.group(1), today)
+        last, _, _ = _date_of(pair.group(2), first or today)
+        if first is not None and last is not None and last >= first:
+            return (last - first).days + 1
     match = _NIGHTS.search(text)
     if not match:
         return None
@@ -363,11 +446,8 @@ def _range_end(text: str, today: dt.date, start: dt.date | None) -> dt.date | No
     match = _END.search(text)
     if not match or start is None:
         return None
-    found = _search(match.group(1), start)
-    if not found:
-        return None
-    end = found[0][1].date()
-    if end <= start:
+    end, _, _ = _date_of(match.group(1), start)
+    if end is None or end <= start:
         return None
     if (end - start).days > 31:
         return None

@@ -65,6 +65,7 @@ from lamas.runtime.session import (
 from lamas.runtime.slots import SYSTEM, FewShot, Filled, Notes, SlotFiller
 from lamas.runtime.today import TODAY_KEY
 from lamas.runtime.understanding import Understander
+from lamas.runtime.understanding.gazetteer import slot_vocabularies
 from lamas.runtime.understanding.inputs import (
     Prepared,
     prefill,
@@ -119,6 +120,12 @@ class Orchestrator:
             self.skills, embedder, served=served_words(network), places=trip_places(network)
         )
         self.today = today or dt.date.today()
+        # The names each skill's providers publish, per input: found in the user's words
+        # without a model (runtime/understanding/gazetteer.py).
+        self.vocabularies = {
+            name: slot_vocabularies(skill, network.find(name))
+            for name, skill in self.skills.items()
+        }
         self.filler = SlotFiller(
             model, today=today, few_shot=few_shot, system=slot_prompt or SYSTEM, notes=notes
         )
@@ -221,6 +228,7 @@ class Orchestrator:
             await self._fail(session, f"cannot read the user's profile: {error}")
             return
         carried = None
+        destination: str | None = None
         for step in session.plan.steps:
             skill = self.skills[step.capability]
             session.preferences[step.id] = self.understander.preferences(step.instruction)
@@ -233,15 +241,20 @@ class Orchestrator:
                 background=[*understood.context, instruction],
                 carried=carried,
                 preferences=session.preferences[step.id],
+                vocabularies=self.vocabularies.get(step.capability),
+                context=understood.context,
+                destination=destination,
             )
             if prepared.when.date is not None:
                 carried = prepared.when
+
             session.prepared[step.id] = prepared
             self._emit("filling", task_id, step=step.id, model=self.model.name)
             filled = await self.filler.fill(
                 skill, step.instruction, known=prepared.known, context=context
             )
             self._settle(session, step, filled, prepared)
+            destination = session.slots[step.id].get("destination") or destination
         await self._ask_or_run(session)
 
     def _settle(self, session: Session, step: Step, filled: Filled, prepared: Prepared) -> None:
@@ -284,6 +297,7 @@ class Orchestrator:
                 skill,
                 text,
                 today=self.today,
+                vocabularies=self.vocabularies.get(step.capability),
                 preferences=session.preferences.get(step_id) or self.understander.preferences(text),
             )
             session.past.pop(step_id, None)

@@ -21,6 +21,7 @@ from lamas.protocol.cards import AgentCard, Skill
 from lamas.protocol.preferences import Preferences
 from lamas.protocol.vocabulary import Vocabulary
 from lamas.protocol.when import When, resolve
+from lamas.runtime.understanding.gazetteer import said_inputs
 from lamas.runtime.understanding.understand import time_inputs
 
 SWAPPED = (("origin", "destination"),)
@@ -54,10 +55,15 @@ def prefill(
     background: Iterable[str] = (),
     carried: When | None = None,
     preferences: Preferences,
+    vocabularies: Mapping[str, Vocabulary] | None = None,
+    context: Iterable[str] = (),
+    destination: str | None = None,
 ) -> Prepared:
     """The inputs of `skill` that `clause` gives without a model. A clause that says no
     date takes the `carried` one (a date said in an earlier clause holds for later ones),
-    else one from the `background` (context clauses, the whole request)."""
+    else one from the `background` (context clauses, the whole request). Names come from the
+    clause, then from the `context` clauses; a stay with no city is at the `destination` of
+    the trip before it."""
     when = resolve(clause, today)
     if when.date is None and carried is not None and carried.date is not None:
         when = _with_date(when, carried)
@@ -67,7 +73,24 @@ def prefill(
             if found.date is not None:
                 when = _with_date(when, found)
                 break
-    known = time_inputs(skill, when)
+    known = said_inputs(skill, clause, vocabularies) if vocabularies else {}
+    for text in context if vocabularies else ():
+        # Names the clause leaves out may be in the rest of the request ("I'm going to a
+        # conference in Lyon ... get me a train there from Paris").
+        for slot, value in said_inputs(skill, text, vocabularies or {}).items():
+            if value in known.values():
+                continue
+            if slot == "origin" and "origin" in known and "destination" not in known:
+                slot = "destination"
+            known.setdefault(slot, value)
+    city = skill.input_schema.get("properties", {}).get("city")
+    if city is not None and "city" not in known and destination and vocabularies:
+        # A stay after a trip is where the trip goes: "a train to Lyon and a hotel".
+        cities = vocabularies.get("city")
+        place = cities.within.get(destination, destination) if cities else destination
+        if cities is None or place in cities.names:
+            known["city"] = place
+    known.update(time_inputs(skill, when))
     known.update(preferences.search_inputs(skill.input_schema))
     past = when.said[0] if when.past and when.said else None
     if past:
