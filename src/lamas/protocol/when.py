@@ -206,6 +206,11 @@ _HOLIDAY = re.compile(
     + r")\b",
     re.I,
 )
+_NEXT_WEEK_DAY = re.compile(
+    r"\bnext\s+week(?:\s+on)?\s+(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b"
+    r"|\b(?:on\s+)?(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\s+next\s+week\b",
+    re.I,
+)
 _ORDINAL = re.compile(r"\b(?:on\s+)?(?:the\s+)?(\d{1,2})(?:st|nd|rd|th)\b", re.I)
 _NIGHT_PAIR = re.compile(
     r"\b(tonight|today|tomorrow|(?:mon|tues|wednes|thurs|fri|satur|sun)day)\s*(?:night)?\s+"
@@ -256,8 +261,8 @@ def _ordinal_day(text: str, today: dt.date) -> tuple[dt.date, str] | None:
 
 def _date_of(text: str, today: dt.date) -> tuple[dt.date | None, tuple[str, ...], bool]:
     """(date, the phrase it came from, whether the wording implies "the next one")."""
-    if holiday := _holiday(text, today):
-        return holiday[0], (holiday[1],), True
+    if holiday := _holiday(text, today - dt.timedelta(days=PAST_SLIP_DAYS)):
+        return holiday[0], (holiday[1],), holiday[0] >= today
     if match := _DAY_AFTER_TOMORROW.search(text):
         return today + dt.timedelta(days=2), (match.group(0),), True
     if match := _WEEK_FROM.search(text):
@@ -278,6 +283,11 @@ def _date_of(text: str, today: dt.date) -> tuple[dt.date | None, tuple[str, ...]
         return saturday, (match.group(0),), True
     if found_day := _ordinal_day(text, today):
         return found_day[0], (found_day[1],), True
+    if week := _NEXT_WEEK_DAY.search(text):
+        monday = today + dt.timedelta(days=7 - today.weekday())
+        day = _WEEKDAYS.index((week.group(1) or week.group(2)).casefold())
+        return monday + dt.timedelta(days=day), (week.group(0),), True
+    text = _A_WEEK_STAY.sub(" ", _NIGHTS.sub(" ", text))  # "for a week" is a length, not a day
     found = [(ph, m) for ph, m in _search(text, today) if _says_a_day(ph)]
     if not found:  # a clock window can hide the day from dateparser ("between 2 and 5pm on...")
         found = [(ph, m) for ph, m in _search(_WINDOW.sub(" ", text), today) if _says_a_day(ph)]

@@ -11,6 +11,7 @@ suggestions.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -39,8 +40,26 @@ class Mention:
     """The word before it, folded ("from", "to", ...; "" at the start)."""
 
 
+FUZZY_SCORE = 85.0
+"""How close (rapidfuzz ratio, 0-100) a misspelt word must be to one known name to stand
+for it ("Bordaux", "Strasbourgh", "Grenobel"), when it is the only such name."""
+
+
+def _misspelt(word: str, vocabulary: Vocabulary) -> str | None:
+    from rapidfuzz import fuzz
+
+    key = fold(word)
+    if len(key) < 5 or not word[:1].isalpha():
+        return None
+    close = [
+        n for n in vocabulary.suggest(word, limit=2) if fuzz.ratio(key, fold(n)) >= FUZZY_SCORE
+    ]
+    return close[0] if len(close) == 1 else None
+
+
 def mentions(text: str, vocabulary: Vocabulary) -> list[Mention]:
-    """Every name of `vocabulary` said in `text`, in order (longest runs first)."""
+    """Every name of `vocabulary` said in `text`, in order (longest runs first); a single
+    capitalised or cued word that no name is, but one name is close to, stands for it."""
     words = re.findall(r"[\w'\u2019]+(?:-[\w'\u2019]+)*|->|→|\u2013|>|-", text)
     keys = [fold(w) for w in words]
     found: list[Mention] = []
@@ -55,8 +74,24 @@ def mentions(text: str, vocabulary: Vocabulary) -> list[Mention]:
                 start += size
                 break
         else:
+            cue = words[start - 1].casefold() if start else ""
+            word = words[start]
+            if (word[:1].isupper() or cue in _FROM | _TO | {"in"}) and (
+                near := _misspelt(word, vocabulary)
+            ):
+                found.append(Mention(near, start, cue))
             start += 1
-    return found
+    return _without_choices(found, words)
+
+
+def _without_choices(found: list[Mention], words: list[str]) -> list[Mention]:
+    """Names offered as a choice ("to Lyon or Marseille") are no answer: the user is asked."""
+    hesitant: set[int] = set()
+    for first, second in itertools.pairwise(found):
+        between = [w.casefold() for w in words[first.start + 1 : second.start]]
+        if between and between[-1] == "or" and len(between) <= 3:
+            hesitant.update((first.start, second.start))
+    return [m for m in found if m.start not in hesitant]
 
 
 def trip_ends(text: str, vocabulary: Vocabulary) -> dict[str, str]:

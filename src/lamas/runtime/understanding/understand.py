@@ -53,6 +53,12 @@ class Understanding:
 _TRIP = re.compile(
     r"\b(?:from\s+)?[A-Z][\w'.-]*(?:[\s-][A-Z][\w'.-]*)*\s*(?:\bto\b|->|→|>|\u2013)\s*[A-Z]",
 )
+_PARTICIPLE = re.compile(
+    r"^\s*(?:leaving|departing|arriving|getting\s+in|coming\s+back|returning|going|staying|"
+    r"anything|any\s+time|preferably|ideally|with|without|in\s+the|at\s+the|by|around|before|"
+    r"after)\b",
+    re.I,
+)
 _TIME_WORDS = re.compile(
     r"\b(?:mon|tues|wednes|thurs|fri|satur|sun)day|\b(?:tonight|tomorrow|today|morning|afternoon|"
     r"evening|night|nights|weekend|week|day|days)\b|\d",
@@ -110,6 +116,11 @@ class Understander:
             if role is Role.CONDITIONAL and previous is not None and previous.capability:
                 booking = self._committing(previous.capability)
                 if booking is not None:
+                    # "book one if there is, 2 nights": the condition's words are the search's.
+                    previous = RoutedClause(
+                        f"{previous.text}, {clause.text}", previous.capability, previous.score
+                    )
+                    result.routed[-1] = previous
                     if booking == previous.capability:
                         result.conditional.add(len(result.routed) - 1)
                     else:
@@ -119,6 +130,12 @@ class Understander:
             if role is Role.RETURN and previous is not None and previous.capability:
                 result.returns[len(result.routed)] = len(result.routed) - 1
                 result.routed.append(RoutedClause(clause.text, previous.capability, clause.score))
+                continue
+            if role is Role.CONTEXT and previous is not None and _PARTICIPLE.match(clause.text):
+                # "leaving after 2pm", "arriving at Montparnasse": more about the step before.
+                result.routed[-1] = RoutedClause(
+                    f"{previous.text}, {clause.text}", previous.capability, previous.score
+                )
                 continue
             if role is Role.CONTEXT:
                 result.context.append(clause.text)
@@ -146,6 +163,9 @@ class Understander:
                         f"{previous.text}, {clause.text}", previous.capability, previous.score
                     )
                     continue
+                if capability is None and not words and not trip:
+                    result.context.append(clause.text)  # "Halloween weekend in Paris!"
+                    continue
                 if capability is None:
                     result.not_offered.append(clause.text)
                     continue
@@ -155,8 +175,9 @@ class Understander:
                 continue
             if is_verbless(clause.text) or says_book(clause.text):
                 capability = self._committing(capability) or capability
-            result.routed.append(RoutedClause(clause.text, capability, clause.score))
             back = return_part(clause.text) if self._is_trip(clause.text) else None
+            there = clause.text[: clause.text.rfind(back)].rstrip(" ,;") if back else clause.text
+            result.routed.append(RoutedClause(there or clause.text, capability, clause.score))
             if asks_round_trip(clause.text) or back is not None:
                 result.returns[len(result.routed)] = len(result.routed) - 1
                 result.routed.append(RoutedClause(back or clause.text, capability, clause.score))
