@@ -72,12 +72,11 @@ def fold(text: Any) -> str:
 def plan_of(orchestrator: Any, instruction: str) -> tuple[list[str], list[str]]:
     """(capabilities of the plan's steps, clauses reported as not offered), no LLM."""
     from lamas.errors import InvalidPlan
-    from lamas.protocol.instruction import plan_with_clauses, route_clauses
+    from lamas.protocol.instruction import plan_with_clauses
 
-    routed = route_clauses(
-        instruction, orchestrator.router.scores, threshold=orchestrator.router.threshold
-    )
-    understood = orchestrator.understander.understand(routed)
+    routed = orchestrator.understander.route(instruction, orchestrator.router)
+    router = orchestrator.router
+    understood = orchestrator.understander.understand(routed, router.scores, router.threshold)
     if not understood.routed:
         return [], understood.not_offered
     try:

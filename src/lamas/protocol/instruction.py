@@ -71,13 +71,42 @@ def split_clauses(instruction: str) -> list[str]:
             piece = f"{verb} {piece}"
         elif piece.split()[0].casefold() not in _DETERMINERS:
             # The nearest verb before a bare noun phrase is its verb: in "I'm going to
-            # Lyon. Book a train and a hotel" the hotel is booked, not "gone to".
-            verb = verb_phrase(piece)
+            # Lyon. Book a train and a hotel" the hotel is booked, not "gone to". A
+            # participle ("leaving before 10") or a place is no verb to share.
+            said = verb_phrase(piece)
+            asks = set(said.casefold().split()) & (_ASKING_VERBS | {"need", "want", "like"})
+            verb = said if asks else ""
         shared.append(piece)
     return shared
 
 
 _PRONOUNS = frozenset({"me", "us"})
+_ASKING_VERBS = frozenset(
+    [
+        "book",
+        "reserve",
+        "find",
+        "search",
+        "get",
+        "buy",
+        "show",
+        "give",
+        "play",
+        "put",
+        "start",
+        "plan",
+        "take",
+        "order",
+        "rent",
+        "hire",
+        "call",
+        "arrange",
+        "recommend",
+        "suggest",
+        "list",
+        "check",
+    ]
+)
 _ASKING = frozenset({"can", "could", "would", "will"})
 
 
@@ -142,7 +171,13 @@ def names_something(fragment: str, *, continuation: bool = False) -> bool:
     return any(w not in _STOP and w != "someplace" for w in words)
 
 
-def route_clauses(instruction: str, score: Scorer, *, threshold: float) -> list[RoutedClause]:
+def route_clauses(
+    instruction: str,
+    score: Scorer,
+    *,
+    threshold: float,
+    standalone: Callable[[str], bool] | None = None,
+) -> list[RoutedClause]:
     """Route each clause of `instruction` to its best capability.
 
     A fragment whose best score is under `threshold` names no capability of its
@@ -155,6 +190,10 @@ def route_clauses(instruction: str, score: Scorer, *, threshold: float) -> list[
         capability, best = _best(score(piece))
         if best >= threshold and names_something(piece, continuation=index > 0):
             routed.append(RoutedClause(piece, capability, best))
+        elif standalone is not None and standalone(piece):
+            # A piece that stands on its own (a trip between two cities, say) is a clause
+            # even when its words route weakly ("Le Mans to Angers in the afternoon").
+            routed.append(RoutedClause(piece, capability, max(best, threshold)))
         elif routed:
             merged = f"{routed[-1].text} and {piece}"
             capability, best = _best(score(merged))

@@ -40,7 +40,6 @@ from lamas.protocol.instruction import (
     plan_with_clauses,
     question_for,
     routable_skills,
-    route_clauses,
 )
 from lamas.protocol.messages import DataPart, Envelope, Message, SealedRef, TextPart
 from lamas.protocol.plan import Step
@@ -185,8 +184,8 @@ class Orchestrator:
     async def _start(self, session: Session, instruction: str) -> None:
         task_id = session.task.id
         session.task = session.task.moved_to(TaskState.WORKING)
-        routed = route_clauses(instruction, self.router.scores, threshold=self.router.threshold)
-        understood = self.understander.understand(routed)
+        routed = self.understander.route(instruction, self.router)
+        understood = self.understander.understand(routed, self.router.scores, self.router.threshold)
         session.routed = understood.routed
         session.not_offered = understood.not_offered
         self._emit(

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,7 +27,7 @@ from lamas.protocol.clauses import (
     role_of,
     says_book,
 )
-from lamas.protocol.instruction import RoutedClause, related_by_requirement
+from lamas.protocol.instruction import RoutedClause, related_by_requirement, route_clauses
 from lamas.protocol.preferences import Preferences, extract
 from lamas.protocol.vocabulary import Vocabulary
 from lamas.protocol.when import When, resolve
@@ -94,7 +94,19 @@ class Understander:
                 return name
         return None
 
-    def understand(self, routed: Sequence[RoutedClause]) -> Understanding:
+    def route(self, instruction: str, router: Any) -> list[RoutedClause]:
+        """The instruction's clauses routed by `router` (a `CapabilityRouter`); a trip
+        between two cities is a clause of its own however weakly its words route."""
+        return route_clauses(
+            instruction, router.scores, threshold=router.threshold, standalone=self._is_trip
+        )
+
+    def understand(
+        self,
+        routed: Sequence[RoutedClause],
+        scores: Callable[[str], list[tuple[str, float]]] | None = None,
+        threshold: float = 0.0,
+    ) -> Understanding:
         result = Understanding(routed=[])
         for index, clause in enumerate(routed):
             role = role_of(clause.text, first=index == 0 and len(routed) == 1)
@@ -170,6 +182,14 @@ class Understander:
                     result.not_offered.append(clause.text)
                     continue
             verdict = self.scope.judge(capability, clause.text)
+            if not verdict.offered and scores is not None:
+                # The nearest skill may be near for another reason ("a hotel near the
+                # cathedral" routes to directions): the next skill whose family serves the
+                # thing asked for takes it.
+                for other, score in scores(clause.text)[1:4]:
+                    if score >= threshold and self.scope.judge(other, clause.text).offered:
+                        capability, verdict = other, self.scope.judge(other, clause.text)
+                        break
             if not verdict.offered:
                 result.not_offered.append(clause.text)
                 continue
