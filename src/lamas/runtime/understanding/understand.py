@@ -53,6 +53,7 @@ class Understanding:
 _TRIP = re.compile(
     r"\b(?:from\s+)?[A-Z][\w'.-]*(?:[\s-][A-Z][\w'.-]*)*\s*(?:\bto\b|->|→|>|\u2013)\s*[A-Z]",
 )
+_ACQUIRE = re.compile(r"\b(?:rent|hire|order|buy|book|reserve|purchase|call\s+me)\b", re.I)
 _PARTICIPLE = re.compile(
     r"^\s*(?:leaving|departing|arriving|getting\s+in|coming\s+back|returning|going|staying|"
     r"anything|any\s+time|preferably|ideally|with|without|in\s+the|at\s+the|by|around|before|"
@@ -181,16 +182,20 @@ class Understander:
                 if capability is None:
                     result.not_offered.append(clause.text)
                     continue
-            verdict = self.scope.judge(capability, clause.text)
-            if not verdict.offered and scores is not None:
+            offered = self._serves(capability, clause.text)
+            if not offered and scores is not None:
                 # The nearest skill may be near for another reason ("a hotel near the
-                # cathedral" routes to directions): the next skill whose family serves the
-                # thing asked for takes it.
-                for other, score in scores(clause.text)[1:4]:
-                    if score >= threshold and self.scope.judge(other, clause.text).offered:
-                        capability, verdict = other, self.scope.judge(other, clause.text)
+                # cathedral" routes to directions): the next skill that serves the thing
+                # asked for takes it.
+                for other, score in scores(clause.text)[:4]:
+                    if (
+                        other != capability
+                        and score >= threshold
+                        and self._serves(other, clause.text)
+                    ):
+                        capability, offered = other, True
                         break
-            if not verdict.offered:
+            if not offered:
                 result.not_offered.append(clause.text)
                 continue
             if is_verbless(clause.text) or says_book(clause.text):
@@ -228,6 +233,14 @@ class Understander:
             )
             capability = capability if keep else self.trip
         return capability
+
+    def _serves(self, capability: str, text: str) -> bool:
+        """Whether `capability`'s family offers what `text` asks for: the thing asked for
+        is its kind of thing (`ScopeJudge`), and acquiring it ("rent a car", "order a
+        taxi") is asked only of a family that books."""
+        if not self.scope.judge(capability, text).offered:
+            return False
+        return not (_ACQUIRE.search(text) and self._committing(capability) is None)
 
     def _trip_like(self, capability: str | None) -> bool:
         """A clause naming two places ("X to Y") is a trip unless routing found another
