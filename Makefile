@@ -66,6 +66,7 @@ test-browser: $(STAMP)
 bench: models
 	$(BIN)/python benchmarks/bus.py
 	$(BIN)/python benchmarks/routing.py
+	$(BIN)/python benchmarks/understanding.py --models none smollm2-135m qwen2.5-coder-1.5b --split heldout
 	$(BIN)/python benchmarks/credit.py
 	$(BIN)/python benchmarks/ledger.py
 	$(BIN)/python benchmarks/learning.py --qwen 6
