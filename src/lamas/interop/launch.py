@@ -108,9 +108,18 @@ async def orchestrate(
     node's agent, recording its tasks in the ledger at `ledger_url` if given (PostgreSQL
     in networked mode). Returns the orchestrator and its ledger recorder."""
     from lamas.runtime.orchestrator import Orchestrator
+    from lamas.runtime.today import stamp_today
 
     await node.join([a.card.id for a in spec.agents], timeout=join_timeout)
-    orchestrator = Orchestrator(node.network, model, embedder, agent_id=node.id, today=today)
+    orchestrator = Orchestrator(
+        node.network,
+        model,
+        embedder,
+        agent_id=node.id,
+        today=today,
+        # the agents check dates against the same today (lamas.runtime.today)
+        middleware=[stamp_today(today)] if today else (),
+    )
     recorder = None
     if ledger_url is not None:
         from lamas.economy.ledger import platform_ledger
