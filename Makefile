@@ -107,3 +107,9 @@ bench-population: $(STAMP)
 # The Ray tests alone (they also run in `make test`): a local Ray session per module.
 test-ray: $(STAMP)
 	$(BIN)/pytest -m ray -q
+
+# The example vendors' data (travel timetables, places, hotels, maps; the music catalogue)
+# and their published vocabularies, regenerated from the curated tables in data/src/.
+.PHONY: vendor-data
+vendor-data: $(STAMP)
+	$(BIN)/python scripts/gen_vendor_data.py

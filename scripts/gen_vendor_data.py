@@ -592,7 +592,7 @@ def music(out: Path) -> dict[str, str]:
         if r["genre"] not in GENRES or r["mood"] not in MOODS:
             raise ValueError(f"{r['title']!r}: unknown genre {r['genre']!r} or mood {r['mood']!r}")
         year, bpm, seconds = int(r["year"]), int(r["tempo_bpm"]), int(r["duration_s"])
-        if not (1600 <= year <= 2026 and 40 <= bpm <= 220 and 60 <= seconds <= 1800):
+        if not (1600 <= year <= 2026 and 40 <= bpm <= 320 and 60 <= seconds <= 1800):
             raise ValueError(f"{r['title']!r}: year, tempo or duration out of range")
         songs.append(
             [f"s{index:03d}", r["title"], r["artist"], r["genre"], r["mood"], bpm, year, seconds]

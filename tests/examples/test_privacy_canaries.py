@@ -36,6 +36,7 @@ from lamas.runtime.orchestrator import Orchestrator
 from lamas.runtime.privacy_hook import guard_from_network
 from lamas.runtime.session import Event
 from lamas.runtime.slots import LabelledSlots
+from lamas.runtime.today import stamp_today
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "travel"
 TODAY = dt.date(2026, 11, 25)
@@ -183,7 +184,8 @@ async def test_no_canary_reaches_the_orchestrator_while_vendors_get_what_they_ne
         agent_id="orchestrator",
         today=TODAY,
         on_event=events.append,
-        middleware=[tap(seen), guard.middleware(outbound=True)],
+        # the vendors check dates against the task's today, not the real one
+        middleware=[tap(seen), guard.middleware(outbound=True), stamp_today(TODAY)],
     )
     defences = network.defences
     assert defences is not None
@@ -314,7 +316,13 @@ async def test_audit_shows_decentralized_travel_and_centralized_music(
             "song.search": {"mood": "calm", "genre": "jazz", "count": 3},
         }
         orchestrator = Orchestrator(
-            network, ScriptedModel(responder=slots), embedder, agent_id=hub, today=TODAY, **options
+            network,
+            ScriptedModel(responder=slots),
+            embedder,
+            agent_id=hub,
+            today=TODAY,
+            middleware=[stamp_today(TODAY)],
+            **options,
         )
         network.add(orchestrator.agent(next(a.card for a in spec.agents if a.card.id == hub)))
         LedgerRecorder(platform_ledger(), orchestrator)

@@ -116,10 +116,18 @@ async def orchestrate(
     are resumed once the node serves (`orchestrator.recovery.resuming` is that work),
     and new requests beyond its admission limits get 503 + Retry-After."""
     from lamas.runtime.orchestrator import Orchestrator
+    from lamas.runtime.today import stamp_today
 
     await node.join([a.card.id for a in spec.agents], timeout=join_timeout)
     orchestrator = Orchestrator(
-        node.network, model, embedder, agent_id=node.id, today=today, recovery=recovery
+        node.network,
+        model,
+        embedder,
+        agent_id=node.id,
+        today=today,
+        recovery=recovery,
+        # the agents check dates against the same today (lamas.runtime.today)
+        middleware=[stamp_today(today)] if today else (),
     )
     recorder = None
     if ledger_url is not None:

@@ -37,6 +37,9 @@ MIN_HELD_KEY = 4
 """The shortest name found *inside* a longer word ("the eiffel tower near..."): shorter
 keys ("nice", "metz" are 4) would match any sentence by chance below that."""
 
+MAX_NAME = 200
+"""The longest text taken for a name: longer is no name, and is refused before fuzzy
+matching (which costs in proportion to the text's length times the vocabulary's)."""
 LISTED = 20
 """An unknown name's error lists the known names when there are at most this many."""
 
@@ -169,7 +172,7 @@ class Vocabulary:
 
     def candidates(self, text: str) -> tuple[str, ...]:
         """The canonical names `text` may stand for, by the module's rules, best first."""
-        key = fold(text)
+        key = fold(text[: MAX_NAME * 2])
         if not key:
             return ()
         index = self._index
@@ -199,7 +202,7 @@ class Vocabulary:
         """The known names closest to `text`, best first (none when nothing is close)."""
         from rapidfuzz import process
 
-        key = fold(text)
+        key = fold(text[:MAX_NAME])
         if not key:
             return ()
         index = self._index
@@ -219,11 +222,19 @@ class Vocabulary:
         """The canonical name `text` stands for, or an `UnknownTerm` (or the subclass
         `error`) that names the slot, has the closest names as `suggestions`, and says them
         in its message."""
+        kind = self.kind.replace("|", " or ")
+        what = slot or kind
+        if len(text) > MAX_NAME:
+            raise error(
+                f"{what} is {len(text)} characters long: no {kind} name is longer than "
+                f"{MAX_NAME}",
+                slot=slot,
+                value=text[:MAX_NAME],
+                kind=self.kind,
+            )
         found = self.candidates(text)
         if len(found) == 1:
             return found[0]
-        kind = self.kind.replace("|", " or ")
-        what = slot or kind
         if found:
             raise error(
                 f"{what} {text!r} is ambiguous: did you mean {quoted(found[:6])}?",

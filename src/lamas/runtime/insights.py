@@ -222,6 +222,13 @@ def netfile_build(
             f"{path} has no orchestrator agent {hub!r}: name it (its card id in the file)"
         )
     profile = next((a.card.vault_fields for a in spec.agents if a.card.entity == "user"), ())
+    if options.get("today"):  # the vendors check dates against the same today
+        from lamas.runtime.today import stamp_today
+
+        options = {
+            **options,
+            "middleware": [stamp_today(options["today"]), *options.get("middleware", ())],
+        }
 
     def make(model: ChatModel, use: InsightUse) -> Orchestrator:
         assert card is not None
