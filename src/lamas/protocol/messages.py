@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from lamas.protocol._validation import parse
+from lamas.protocol._validation import parse, trusted
 
 AGENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:@/-]{0,127}$"
 
@@ -27,27 +27,10 @@ def new_id() -> str:
     return os.urandom(16).hex()
 
 
-def _valid(model: type[_W], values: dict[str, Any], fields_set: set[str]) -> _W:
-    """An instance of `model` from `values` already known valid (every field given).
-
-    What pydantic's `model_construct` ends with, without its per-field Python loop (which
-    costs more than validating); only for values a caller has proven valid.
-    """
-    instance = object.__new__(model)
-    object.__setattr__(instance, "__dict__", values)
-    object.__setattr__(instance, "__pydantic_fields_set__", fields_set)
-    object.__setattr__(instance, "__pydantic_extra__", None)
-    object.__setattr__(instance, "__pydantic_private__", None)
-    return instance
-
-
 class Wire(BaseModel):
     """Base of every wire type: immutable, and unknown fields are an error, not ignored."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
-
-
-_W = TypeVar("_W", bound="Wire")
 
 
 class TextPart(Wire):
@@ -111,9 +94,9 @@ class Message(Wire):
         if type(text) is str and role in ("user", "agent"):
             # Valid by construction: skip the validator (most replies are built here, and
             # validating them was a third of an in-process request's cost).
-            part = _valid(TextPart, {"kind": "text", "text": text, "metadata": None}, {"text"})
+            part = trusted(TextPart, {"kind": "text", "text": text, "metadata": None}, {"text"})
             values = {"role": role, "parts": (part,), "message_id": new_id(), "metadata": None}
-            return _valid(cls, values, {"role", "parts"})
+            return trusted(cls, values, {"role", "parts"})
         return cls(role=role, parts=(TextPart(text=text),))
 
     @classmethod
