@@ -31,13 +31,26 @@ from lamas.runtime.orchestrator import Orchestrator
 from lamas.runtime.privacy_hook import guard_from_network
 from lamas.runtime.session import Event, Session
 
-DEFAULT_INSTRUCTIONS = {
-    "travel": (
-        "Book me a train from Paris to Lyon on December 4 in the morning, "
-        "and a hotel near Lyon Part-Dieu for two nights"
-    ),
-    "music": "Play some relaxing jazz",
-}
+TRAVEL_DAYS_AHEAD = 9
+"""The default travel instruction books this many days after today: always in the future."""
+
+
+def default_instruction(name: str, today: dt.date) -> str:
+    """The instruction a demo runs when given none. Its dates are relative to `today`, so
+    that the demo never books a day already past, whenever it runs."""
+    if name == "travel":
+        day = today + dt.timedelta(days=TRAVEL_DAYS_AHEAD)
+        # "December 4"; with the year when it is next year's, so it cannot read as past.
+        when = f"{day:%B} {day.day}" + (f", {day.year}" if day.year != today.year else "")
+        return (
+            f"Book me a train from Paris to Lyon on {when} in the morning, "
+            "and a hotel near Lyon Part-Dieu for two nights"
+        )
+    if name == "music":
+        return "Play some relaxing jazz"
+    raise ConfigError(f"no demo {name!r}; choose one of {', '.join(ORCHESTRATOR_IDS)}")
+
+
 ORCHESTRATOR_IDS = {"travel": "orchestrator", "music": "music-orchestrator"}
 
 
@@ -187,7 +200,7 @@ async def run_demo(
             experience.on_record.append(use.observe)  # each use's outcome, to the pool
     if dashboard_port is not None:
         open_dashboard(console, recorder.ledger, dashboard_port, folder / "network.yaml")
-    text = instruction or DEFAULT_INSTRUCTIONS[name]
+    text = instruction or default_instruction(name, today or dt.date.today())
     console.print(
         f"[bold]{spec.name}[/] ({spec.topology.kind}, "
         f"{'centralized' if spec.topology.centralized else 'decentralized'}): {text}"
