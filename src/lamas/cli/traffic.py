@@ -216,7 +216,9 @@ def show(report: TrafficReport, title: str) -> None:
         str(sum(a.rates.impressions for a in agents)),
         str(sum(a.rates.clicks for a in agents)),
         "",
-        str(sum(a.rates.conversions for a in agents)),
+        # Converted journeys, each once: the summary's figure. Not the column's sum, which
+        # counts a journey once per agent clicked in it and never one converted unclicked.
+        str(report.conversions),
         "",
         *(str(sum(column, zero)) for column in zip(*map(_money, agents), strict=True)),
         style="bold",
@@ -225,7 +227,9 @@ def show(report: TrafficReport, title: str) -> None:
     console = out if out.is_terminal else Console(width=max(out.width, 160))
     console.print(table)
     console.print(
-        f"[dim]CPA: each agent's share of the conversion fees, as credited in the ledger; "
+        "[dim]conv.: converted journeys in which the agent was clicked (CVR = conv. / clicks); "
+        "the total counts each converted journey once, clicked or not. "
+        f"CPA: each agent's share of the conversion fees, as credited in the ledger; "
         f"value: each conversion's value ({cur}) split by Shapley over a lift model of the "
         "touches, or all to the last click (else the last impression).[/]"
     )
