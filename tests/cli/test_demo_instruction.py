@@ -40,3 +40,13 @@ def test_the_old_pinned_day_gives_the_old_instruction() -> None:
 def test_an_unknown_demo_is_refused() -> None:
     with pytest.raises(ConfigError, match="no demo 'nope'"):
         default_instruction("nope", dt.date(2026, 1, 1))
+
+
+def test_a_negative_what_if_credit_is_explained() -> None:
+    from lamas.cli.demo import negative_credit_note
+
+    assert negative_credit_note({"railgo": 1.2, "swiftrail": 0.0}) is None
+    note = negative_credit_note({"railgo": 1.2, "swiftrail": -0.35})
+    assert note is not None
+    assert "(swiftrail)" in note
+    assert "never negative" in note

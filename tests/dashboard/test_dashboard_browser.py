@@ -65,10 +65,16 @@ def shot(page: Any, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"dashboard-{name}.png"), full_page=True)
 
 
-def credit_by_agent(demo_ledger: DemoLedger, task_id: str | None = None) -> dict[str, Decimal]:
+def credit_by_agent(
+    demo_ledger: DemoLedger, task_id: str | None = None, *, traffic: bool = False
+) -> dict[str, Decimal]:
+    """Task credit by agent (or, with `traffic`, credit from traffic conversions, whose
+    outcomes are keyed "batch/journey")."""
     found: dict[str, Decimal] = {}
     for entry in demo_ledger.ledger.entries(task_id=task_id, kind=EntryKind.CREDIT_ALLOCATED):
         assert entry.agent is not None
+        if ("/" in entry.task_id) != traffic:
+            continue
         found[entry.agent] = found.get(entry.agent, Decimal(0)) + Decimal(entry.payload["amount"])
     return found
 
@@ -119,9 +125,12 @@ def test_from_the_task_list_to_a_task_and_an_agent(
     page.wait_for_url("**/agents/staywell")
     assert page.locator("#agent-entity").inner_text() == "staywell-hotels"
     assert (
-        Decimal(page.locator("#agent-earnings").inner_text())
+        Decimal(page.locator("#agent-credit").inner_text())
         == credit_by_agent(demo_ledger)["staywell"]
     )
+    assert Decimal(page.locator("#agent-traffic-credit").inner_text()) == credit_by_agent(
+        demo_ledger, traffic=True
+    ).get("staywell", Decimal(0))
     assert page.locator("#agent-steps").inner_text() == "2"
     assert page.locator("#agent-success").inner_text() == "100%"
     shot(page, "agent")
@@ -132,7 +141,7 @@ def test_network_and_economy_pages(page: Any, server: str, demo_ledger: DemoLedg
     page.goto(f"{server}/network")
     assert page.locator("#topology svg .node").count() == 7
     for agent, amount in earned.items():
-        cell = page.locator(f'#agents tr[data-agent="{agent}"] .earnings')
+        cell = page.locator(f'#agents tr[data-agent="{agent}"] .credit')
         assert Decimal(cell.inner_text().replace(",", "")) == amount
     shot(page, "network")
 

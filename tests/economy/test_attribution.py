@@ -404,4 +404,5 @@ def test_the_summary_line_equals_the_tables_total(lamas_home: Path, tmp_path: Pa
     assert total["value: Shapley"] == total["value: last touch"] == value
     assert total["CPA"] == fees
     recorded = re.search(r"(\d+) journeys, (\d+) converted", result.stdout)
-    assert recorded is not None and recorded.group(2) == conversions
+    assert recorded is not None
+    assert recorded.group(2) == conversions

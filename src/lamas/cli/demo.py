@@ -13,6 +13,7 @@ import datetime as dt
 import json
 import os
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -283,7 +284,29 @@ def show_settlement(
         str(settlement.split.platform_fee),
     )
     console.print(table)
+    note = negative_credit_note(what_if or {})
+    if note:
+        console.print(f"[dim]{note}[/]")
     console.print("[dim]the ledger: `lamas ledger show --task ...`, `lamas ledger verify`[/]")
+
+
+def negative_credit_note(what_if: Mapping[str, float]) -> str | None:
+    """What a negative what-if credit means, naming the agents that have one (None if none).
+
+    The what-if game replays the task without each coalition; it is not monotone: a
+    substitutable vendor whose cheaper offer won lowers the commission the task earns, so
+    adding it can lower v(S), and its Shapley value can be below 0. Payouts never use it:
+    they follow the recorded game, where adding an agent never lowers the value, so every
+    credit there is >= 0 (docs/money.md).
+    """
+    below = sorted(agent for agent, share in what_if.items() if share < -0.005)
+    if not below:
+        return None
+    return (
+        f"negative what-if credit ({', '.join(below)}): the task would have earned more "
+        "without it; a substitutable vendor's cheaper offer lowers the commission. "
+        "Informational: payouts follow the recorded credit, which is never negative."
+    )
 
 
 def open_dashboard(console: Console, ledger: Any, port: int, network_file: Path) -> Any:
