@@ -76,7 +76,6 @@ class LedgerRecorder:
         self.fee_rate = fee_rate
         self.currency = currency
         self.settlements: dict[str, Settlement] = {}
-        self._called: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
         self._record: dict[str, list[bool]] = defaultdict(list)
         # The user's words go into the ledger only when asked (a demo, an operator's own
         # tasks); otherwise `task.opened` names what was planned.
@@ -101,15 +100,10 @@ class LedgerRecorder:
             return None
 
     def observe(self, envelope: Envelope) -> None:
-        """Note who an agent called on a task's behalf (subcontracting), and keep the
-        envelope's routing facts for the task's next ledger entry."""
+        """Keep the envelope's routing facts for the task's next ledger entry."""
         task_id = envelope.task_id
         if not task_id:
             return
-        if envelope.sender != self.orchestrator.agent_id and envelope.recipient in {
-            c.id for c in self.network.cards
-        }:
-            self._called[task_id][envelope.sender].add(envelope.recipient)
         sent = NewEntry(
             EntryKind.MESSAGE,
             task_id,
@@ -229,7 +223,7 @@ class LedgerRecorder:
         """What the task's record says about who made each step possible."""
         assert session.plan is not None
         platform = {c.id for c in self.network.cards if c.entity == PLATFORM}
-        called = self._called.get(session.task.id, {})
+        known = {c.id for c in self.network.cards}
         facts = []
         for step in session.plan.steps:
             run = session.runs[step.id]
@@ -244,7 +238,9 @@ class LedgerRecorder:
                     step.id,
                     step.depends_on,
                     frozenset(candidates),
-                    frozenset(called.get(run.agent, set()) - platform - {run.agent}),
+                    # Whom the serving agent called, as its reply says: the same record in
+                    # every run mode (this process cannot watch remote agents' traffic).
+                    frozenset((run.called & known) - platform - {run.agent}),
                     commits=bool(skill.requires),
                     amount=booked_amount(run.output),
                 )

@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from lamas.agent.agent import Agent
+from lamas.agent.agent import Agent, called_by
 from lamas.agent.embeddings import Embedder
 from lamas.errors import InvalidPlan, LamasError
 from lamas.llm.base import ChatModel, Usage
@@ -339,6 +339,7 @@ class Orchestrator:
                 run.agent = providers[0] if providers else None
                 reply = await self._ask(session, step, run.agent, inputs)
                 run.output = chosen_output(reply.data)
+                run.called = called_by(reply)
         except LamasError as error:
             run.error = str(error)
         except Exception as error:  # an agent's own failure is reported, never a crash
@@ -366,9 +367,11 @@ class Orchestrator:
         )
         options: list[Option] = []
         whole: set[str] = set()  # providers whose whole reply is their one option
+        called: dict[str, frozenset[str]] = {}
         for agent, reply in zip(providers, replies, strict=True):
             if isinstance(reply, BaseException):
                 continue  # a provider that fails simply offers nothing
+            called[agent] = called_by(reply)
             if OFFERS not in reply.data:
                 whole.add(agent)
             try:
@@ -399,6 +402,7 @@ class Orchestrator:
             self._emit("consensus", session.task.id, step=step.id, decision=decision)
             winner = next((o for o in options if o.key == decision.winner), options[0])
         run.agent = winner.proposer
+        run.called = called.get(winner.proposer, frozenset())
         # A reply without "offers" (replicas of a song catalogue, say) is one option; its
         # output is read as a lone provider's would be (its best-ranked choice).
         run.output = (

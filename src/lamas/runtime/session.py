@@ -41,6 +41,8 @@ class StepRun:
     seconds: float = 0.0
     selected_by: str = ""
     """How the agent was chosen when a learned selector chose it ("bandit"), else ""."""
+    called: frozenset[str] = frozenset()
+    """Agents the serving agent sent to on the task's behalf, as its reply says (CALLED)."""
 
 
 @dataclass(slots=True)

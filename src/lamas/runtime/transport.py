@@ -34,10 +34,6 @@ log = logging.getLogger(__name__)
 
 DEFAULT_CONCURRENCY = 16
 DEAD_LETTERS_KEPT = 1000
-PARKED_WORKERS = 4096
-"""At most this many idle mailboxes keep a worker parked (a Task, ~1 KiB) for their next
-envelope: waking it costs half of starting a Task, a third of a fan-out's per-request
-cost. Beyond this, an idle mailbox's worker ends; an agent never sent anything has none."""
 
 
 class AccessPolicy(Protocol):
@@ -72,15 +68,14 @@ _Queued = tuple[int, int, Envelope, "asyncio.Future[Message] | None", "asyncio.T
 
 
 class _Mailbox:
-    __slots__ = ("active", "context", "handler", "heap", "limit", "parked", "pending")
+    __slots__ = ("active", "context", "handler", "heap", "limit", "pending")
 
     def __init__(self, handler: Handler, context: AgentContext, limit: int) -> None:
         self.handler = handler
         self.context = context
         self.limit = limit
         self.heap: list[_Queued] = []
-        self.active = 0  # worker tasks draining the heap (a parked one included)
-        self.parked: asyncio.Future[None] | None = None  # what a parked worker waits on
+        self.active = 0  # worker tasks draining the heap
         self.pending = 0  # queued + being handled: the load that least-loaded balancing sees
 
 
@@ -116,7 +111,6 @@ class LocalTransport:
         # agent, what it sends (networked agents sign in their own processes).
         self.signers: dict[str, Callable[[Envelope], Envelope]] = {}
         self.dead_letters: deque[DeadLetter] = deque(maxlen=DEAD_LETTERS_KEPT)
-        self._parked = 0
 
     # --- membership ---------------------------------------------------------
 
@@ -273,29 +267,14 @@ class LocalTransport:
             observe(envelope)
         heapq.heappush(box.heap, (-envelope.priority, next(self._order), envelope, future, timer))
         box.pending += 1
-        if box.parked is not None:
-            self._unpark(box)
-        elif box.active < box.limit:
+        if box.active < box.limit:
             box.active += 1
             asyncio.get_running_loop().create_task(self._drain(box))
-
-    def _unpark(self, box: _Mailbox) -> None:
-        parked, box.parked = box.parked, None
-        self._parked -= 1
-        if parked is not None:
-            parked.set_result(None)
 
     async def _drain(self, box: _Mailbox) -> None:
         heap = box.heap
         try:
-            while True:
-                if not heap:
-                    if box.parked is not None or self._parked >= PARKED_WORKERS or self._closed:
-                        return
-                    box.parked = asyncio.get_running_loop().create_future()
-                    self._parked += 1
-                    await box.parked  # cancelled by _evict when the mailbox goes
-                    continue
+            while heap:
                 _, _, envelope, future, timer = heapq.heappop(heap)
                 try:
                     if future is not None and future.done():
@@ -329,10 +308,6 @@ class LocalTransport:
 
     def _evict(self, box: _Mailbox, error: Exception) -> None:
         """Empty a mailbox: queued requests fail with `error`, queued posts become dead letters."""
-        if box.parked is not None:  # its parked worker ends (CancelledError where it waits)
-            parked, box.parked = box.parked, None
-            self._parked -= 1
-            parked.cancel()
         queued = list(box.heap)
         box.heap.clear()  # in place: a running worker holds this list
         box.pending -= len(queued)
