@@ -204,3 +204,28 @@ def test_live_page_shows_a_task_appear_and_progress(
     shot(page, "live")
     page.goto(f"{server}/economy")
     assert page.locator("#verify-status").inner_text().startswith("ok: 5 entries")
+
+
+def test_the_task_page_reads_as_sentences_and_short_labels(
+    page: Any, server: str, demo_ledger: DemoLedger
+) -> None:
+    """The privacy audit is sentences (no Python reprs, no empty "reason:"); consensus
+    options are short labels with the full id on hover (issue 19)."""
+    page.goto(f"{server}/tasks/{demo_ledger.task_id}")
+    lines = page.locator("#privacy .audit-line").all_inner_texts()
+    assert lines, "the demo task reads the vault"
+    for line in lines:
+        assert line.endswith(".")
+        for repr_bit in ("None", "['", "{'", "reason:", "grant_id"):
+            assert repr_bit not in line, line
+    assert any(" read " in line and " from " in line for line in lines), lines
+    options = page.locator("#consensus code.option")
+    assert options.count() > 0
+    for i in range(options.count()):
+        option = options.nth(i)
+        full = option.get_attribute("title")
+        shown = option.inner_text()
+        assert full
+        assert len(shown) <= 36
+        assert shown == full or (shown.endswith("…") and full.startswith(shown[:-1]))
+    shot(page, "task-audit")

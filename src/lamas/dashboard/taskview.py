@@ -75,6 +75,7 @@ class TaskDetail:
     payouts: dict[str, Decimal] = field(default_factory=dict)
     platform_fee: Decimal | None = None
     privacy: list[LedgerEntry] = field(default_factory=list)
+    audit: list[str] = field(default_factory=list)  # each privacy entry as a sentence
     profile_requests: list[MessageRow] = field(default_factory=list)
     entries: int = 0
 
@@ -110,6 +111,7 @@ def read_task(ledger: Ledger, task_id: str) -> TaskDetail | None:
             entity_of.setdefault(entry.agent, entry.entity)
         if any(word in kind for word in PRIVACY_WORDS):
             detail.privacy.append(entry)
+            detail.audit.append(audit_line(entry))
         if entry.kind is EntryKind.TASK_OPENED:
             detail.instruction = str(payload.get("instruction", ""))
             for step in payload.get("steps") or ():
@@ -171,6 +173,36 @@ def read_task(ledger: Ledger, task_id: str) -> TaskDetail | None:
     detail.platform_fee = detail.payouts.get("platform")
     detail.credit = _credit(detail, credit, order, entity_of)
     return detail
+
+
+def audit_line(entry: LedgerEntry) -> str:
+    """A vault entry as a sentence a user reads: who, which fields (names only), what for,
+    under which grant, and why a read was refused. Empty parts are left out, never shown
+    as "None" or an empty "reason:" (the table beside it names the entity)."""
+    payload = entry.payload
+    who = entry.agent or str(payload.get("by") or "someone")
+    fields = [str(f) for f in payload.get("fields") or ()]
+    named = ", ".join(fields) if fields else "no field"
+    vault = str(payload.get("vault_id") or "the vault")
+    verb = {
+        EntryKind.VAULT_GRANTED: "was granted",
+        EntryKind.VAULT_READ: "read",
+        EntryKind.VAULT_REFUSED: "was refused",
+    }.get(entry.kind, entry.kind.value)
+    line = f"{who} {verb} {named} from {vault}"
+    purpose = str(payload.get("purpose") or "").strip()
+    if purpose:
+        line += f" for {purpose}"
+    grant = payload.get("grant_id")
+    if grant:
+        line += f", under grant {grant}"
+    by = payload.get("by")
+    if by and by != entry.agent:
+        line += f", asked by {by}"
+    reason = str(payload.get("reason") or "").strip()
+    if reason:
+        line += f": {reason}"
+    return line + "."
 
 
 def _at(entry: LedgerEntry) -> str:
