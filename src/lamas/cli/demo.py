@@ -10,7 +10,6 @@ and time used.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import time
 from collections.abc import Mapping
@@ -30,7 +29,7 @@ from lamas.runtime.experience_hook import ExperienceRecorder
 from lamas.runtime.ledger_hook import LedgerRecorder
 from lamas.runtime.orchestrator import Orchestrator
 from lamas.runtime.privacy_hook import guard_from_network
-from lamas.runtime.session import Event, Session
+from lamas.runtime.session import Event, Session, output_fields
 
 TRAVEL_DAYS_AHEAD = 9
 """The default travel instruction books this many days after today: always in the future."""
@@ -129,8 +128,8 @@ def report(console: Console, session: Session, narrator: Narrator) -> None:
         for column in ("step", "agent", "output"):
             table.add_column(column)
         for step_id, run in session.runs.items():
-            shown = {k: v for k, v in run.output.items() if not isinstance(v, list | dict)}
-            table.add_row(step_id, run.agent or "-", json.dumps(shown)[:160])
+            # One whole field per line: wrapped to the terminal, never cut, nested shown.
+            table.add_row(step_id, run.agent or "-", "\n".join(output_fields(run.output)))
         console.print(table)
     used = session.usage
     console.print(
