@@ -229,3 +229,18 @@ def test_the_task_page_reads_as_sentences_and_short_labels(
         assert len(shown) <= 36
         assert shown == full or (shown.endswith("…") and full.startswith(shown[:-1]))
     shot(page, "task-audit")
+
+
+def test_the_sequence_diagram_draws_replies_with_their_latency(
+    page: Any, server: str, demo_ledger: DemoLedger
+) -> None:
+    page.goto(f"{server}/tasks/{demo_ledger.task_id}")
+    replies = page.locator("#messages svg g.message.reply")
+    requests = page.locator("#messages svg g.message:not(.reply)")
+    assert replies.count() > 0
+    assert replies.count() <= requests.count()
+    label = replies.first.locator("text").nth(1).text_content() or ""
+    assert label.startswith("reply · ")
+    assert label.endswith(" ms")
+    assert replies.first.locator("line").get_attribute("stroke-dasharray")
+    shot(page, "task-sequence")

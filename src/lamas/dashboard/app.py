@@ -246,21 +246,7 @@ def _task_drawings(detail: TaskDetail) -> tuple[str, str, str]:
     participants = list(
         dict.fromkeys(name for m in detail.messages for name in (m.sender, m.recipient))
     )
-    start = detail.messages[0].sent_at if detail.messages else 0.0
-    messages = svg.sequence(
-        [
-            (
-                m.sender,
-                m.recipient,
-                f"{m.skill or m.kind} · {m.kind} · p{m.priority} · {m.mode}",
-                f"#{m.sequence} {m.sender} -> {m.recipient}: {m.skill or '-'} ({m.kind}, "
-                f"{m.mode}, priority {m.priority}) at +{(m.sent_at - start) * 1000:.1f} ms",
-                f"+{(m.sent_at - start) * 1000:,.1f} ms",
-            )
-            for m in detail.messages
-        ],
-        participants,
-    )
+    messages = svg.sequence(detail.sequence_rows(), participants)
     credit = svg.grouped_bars(
         [
             (row.agent, {"shapley": row.shapley, "equal": row.equal, "last touch": row.last_touch})

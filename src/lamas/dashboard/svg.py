@@ -105,10 +105,11 @@ def dag(steps: Sequence[tuple[str, str, tuple[str, ...], str | None, bool | None
 
 
 def sequence(
-    messages: Sequence[tuple[str, str, str, str, str]], participants: Sequence[str]
+    messages: Sequence[tuple[str, str, str, str, str, str]], participants: Sequence[str]
 ) -> str:
-    """A sequence diagram: (sender, recipient, label, title, time label) per message, in time
-    order; the time label (e.g. "+12.5 ms") is written in the left margin."""
+    """A sequence diagram: (sender, recipient, label, title, time label, kind) per message,
+    in time order; the time label (e.g. "+12.5 ms") is written in the left margin, and a
+    reply (kind "reply") is drawn dashed, back to its requester."""
     lane, top, row, margin = 130, 40, 24, 70
     width = margin + 20 + lane * max(len(participants), 1)
     height = top + row * (len(messages) + 1) + 10
@@ -124,17 +125,19 @@ def sequence(
             + _text(x, 18, name, size=12, font_weight="bold", fill="#1f5f9f")
             + "</a>"
         )
-    for i, (sender, recipient, label, title, when) in enumerate(messages):
+    for i, (sender, recipient, label, title, when, kind) in enumerate(messages):
         y = top + row * (i + 1)
         x1, x2 = x_of.get(sender, float(margin)), x_of.get(recipient, float(margin))
         if x1 == x2:
             x2 = x1 + 30
+        reply = kind == "reply"
+        dash = ' stroke-dasharray="5 3"' if reply else ""
         body.append(
-            f'<g class="message"><title>{escape(title)}</title>'
+            f'<g class="{"message reply" if reply else "message"}"><title>{escape(title)}</title>'
             + _text(margin - 6, y + 3, when, size=10, anchor="end", fill="#777")
-            + f'<line x1="{x1:.1f}" y1="{y}" x2="{x2:.1f}" y2="{y}" stroke="#555" '
-            'marker-end="url(#arrow)"/>'
-            + _text((x1 + x2) / 2, y - 4, label, size=10, fill="#333")
+            + f'<line x1="{x1:.1f}" y1="{y}" x2="{x2:.1f}" y2="{y}" '
+            f'stroke="{"#1f7a3a" if reply else "#555"}"{dash} marker-end="url(#arrow)"/>'
+            + _text((x1 + x2) / 2, y - 4, label, size=10, fill="#1f7a3a" if reply else "#333")
             + "</g>"
         )
     return _svg(width, height, body, "message sequence diagram")

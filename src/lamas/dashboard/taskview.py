@@ -46,6 +46,8 @@ class MessageRow:
     mode: str
     priority: int
     sent_at: float
+    in_reply_to: str | None = None
+    latency_ms: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +88,29 @@ class TaskDetail:
             if step.agent:
                 seen.setdefault(step.agent)
         return list(seen)
+
+    def sequence_rows(self) -> list[tuple[str, str, str, str, str, str]]:
+        """The sequence diagram's rows: (from, to, label, title, time, kind), requests and
+        the replies to them (labelled with their latency), in time order."""
+        start = self.messages[0].sent_at if self.messages else 0.0
+        rows = []
+        for m in self.messages:
+            at = (m.sent_at - start) * 1000
+            if m.kind == "reply":
+                took = f"{m.latency_ms:,.1f} ms" if m.latency_ms is not None else "?"
+                label = f"reply · {m.skill or '-'} · {took}"
+                title = (
+                    f"#{m.sequence} {m.sender} -> {m.recipient}: reply to {m.skill or '-'} "
+                    f"after {took} (request {m.in_reply_to or '?'}) at +{at:.1f} ms"
+                )
+            else:
+                label = f"{m.skill or m.kind} · {m.kind} · p{m.priority} · {m.mode}"
+                title = (
+                    f"#{m.sequence} {m.sender} -> {m.recipient}: {m.skill or '-'} ({m.kind}, "
+                    f"{m.mode}, priority {m.priority}) at +{at:.1f} ms"
+                )
+            rows.append((m.sender, m.recipient, label, title, f"+{at:,.1f} ms", m.kind))
+        return rows
 
     @property
     def consensus_steps(self) -> list[StepRow]:
@@ -146,6 +171,8 @@ def read_task(ledger: Ledger, task_id: str) -> TaskDetail | None:
                 str(payload.get("mode", "sync")),
                 int(payload.get("priority", 0)),
                 float(payload.get("sent_at", 0.0)),
+                payload.get("in_reply_to"),
+                payload.get("latency_ms"),
             )
             detail.messages.append(row)
             if row.skill in (PROFILE_SKILL, REDEEM_SKILL):

@@ -14,6 +14,7 @@ watching the transport costs no database write per envelope.
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from collections.abc import Sequence
 from decimal import Decimal
@@ -46,7 +47,7 @@ from lamas.protocol.ledger import (
     TaskStatus,
     ValueBasis,
 )
-from lamas.protocol.messages import Envelope
+from lamas.protocol.messages import Envelope, Message
 from lamas.protocol.plan import Step
 from lamas.runtime.network import Network
 from lamas.runtime.orchestrator import Orchestrator
@@ -85,6 +86,7 @@ class LedgerRecorder:
         self._opened: set[str] = set()
         orchestrator.listeners.append(self.event)
         self.network.transport.observers.append(self.observe)
+        self.network.transport.reply_observers.append(self.observe_reply)
         # A centralized orchestrator reading the profile itself is a read like any other.
         self.network.transport.observers.append(profile_read_observer(ledger, self.network))
 
@@ -124,6 +126,35 @@ class LedgerRecorder:
             self.ledger.append_many([sent])  # after the task ended (its last log post)
         else:
             self._messages[task_id].append(sent)
+
+    def observe_reply(self, request: Envelope, reply: Message) -> None:
+        """Keep a reply's routing facts and latency (the sequence diagram draws it back)."""
+        task_id = request.task_id
+        if not task_id:
+            return
+        now = time.time()
+        entry = NewEntry(
+            EntryKind.MESSAGE,
+            task_id,
+            MessageSent(
+                id=reply.message_id[:128],
+                sender=request.recipient,
+                recipient=request.sender,
+                skill=request.skill,
+                kind="reply",
+                mode=request.mode,
+                priority=request.priority,
+                sent_at=now,
+                in_reply_to=request.id[:128],
+                latency_ms=round(max(0.0, now - request.sent_at) * 1000, 3),
+            ),
+            request.recipient,
+            self._entity_of(request.recipient),
+        )
+        if task_id in self._closed:
+            self.ledger.append_many([entry])
+        else:
+            self._messages[task_id].append(entry)
 
     def flush(self, task_id: str | None = None) -> None:
         """Write the messages still buffered (of one task, or of all)."""

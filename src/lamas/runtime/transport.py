@@ -45,6 +45,10 @@ class AccessPolicy(Protocol):
 Observer = Callable[[Envelope], None]
 """Sees every envelope the transport accepts for delivery (taps for logs, traces, demos)."""
 
+ReplyObserver = Callable[[Envelope, Message], None]
+"""Sees each reply a handler here gave to a request, with the request (its latency: now
+minus the request's `sent_at`)."""
+
 
 class Transport(Protocol):
     """Moves envelopes; the rest of lamas never knows which transport is underneath."""
@@ -107,6 +111,7 @@ class LocalTransport:
         self._closed = False
         self._waiting: set[asyncio.Future[Message]] = set()
         self.observers: list[Observer] = []
+        self.reply_observers: list[ReplyObserver] = []
         # Embedded mode: this process holds each local agent's key and signs, as that
         # agent, what it sends (networked agents sign in their own processes).
         self.signers: dict[str, Callable[[Envelope], Envelope]] = {}
@@ -295,6 +300,8 @@ class LocalTransport:
                         )
                     if not future.done():
                         future.set_result(reply)
+                    for observe_reply in self.reply_observers:
+                        observe_reply(envelope, reply)
                 except Exception as error:  # a handler's failure goes to whoever is waiting
                     self._fail(envelope, future, error)
                 finally:
