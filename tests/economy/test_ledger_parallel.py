@@ -109,3 +109,11 @@ def test_the_parallel_pass_really_runs_in_stretches(tmp_path: Path) -> None:
     assert report is not None
     assert report.ok
     assert report.entries == BATCHES * PER_BATCH
+
+
+def test_a_bad_worker_count_is_refused(tmp_path: Path) -> None:
+    from lamas.protocol.ledger import LedgerInputError
+
+    ledger, _ = _ledger(tmp_path, PrivateKey.generate())
+    with pytest.raises(LedgerInputError, match="workers must be 1 or more"):
+        ledger.verify(workers=0)

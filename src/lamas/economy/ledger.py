@@ -297,6 +297,8 @@ class Ledger:
         joins are checked here, and anything unusual at a join (a gap, an unsigned end) is
         verified again sequentially. `progress` is called only by a sequential pass.
         """
+        if workers is not None and (isinstance(workers, bool) or workers < 1):
+            raise LedgerInputError(f"workers must be 1 or more processes, got {workers!r}")
         started = time.perf_counter()
         keys = self._verifying_keys()
         head = self.head()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -77,6 +78,8 @@ def verify_in_parallel(
         context = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(max_workers=len(stretches), mp_context=context) as pool:
             results = list(pool.map(_verify_stretch, stretches))
+    except BrokenProcessPool:  # a worker was killed (out of memory, a signal): go sequential
+        return None
     finally:
         _JOB = None
     return _join(stretches, results)
