@@ -406,3 +406,25 @@ def test_the_summary_line_equals_the_tables_total(lamas_home: Path, tmp_path: Pa
     recorded = re.search(r"(\d+) journeys, (\d+) converted", result.stdout)
     assert recorded is not None
     assert recorded.group(2) == conversions
+
+
+def test_the_traffic_table_is_readable_at_80_columns() -> None:
+    """Two tables, no line over 80 characters, no cell cut ("…"), every figure present."""
+    from rich.console import Console
+
+    from lamas.cli.traffic import show
+
+    journeys = simulate_journeys(
+        [Audience("navigator", 3.0, 0.02, 0), Audience("staywell-agent", 1.0, 0.25, 1)],
+        120,
+        seed=3,
+    )
+    report = summarise(journeys)
+    console = Console(width=80, record=True, color_system=None)
+    show(report, "traffic", console)
+    text = console.export_text()
+    assert max(len(line) for line in text.splitlines()) <= 80
+    assert "…" not in text
+    assert "staywell-agent" in text
+    assert str(report.conversion_value) in text
+    assert text.count("total") >= 2
