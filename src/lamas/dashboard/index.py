@@ -217,9 +217,11 @@ class LedgerIndex:
             task = self._task(task_id, sequence, at)
             task.messages += 1
             sender, recipient = payload.get("sender"), payload.get("recipient")
-            if isinstance(sender, str):
+            # A reply is traffic on its edge, not load: the load is the requests received.
+            counted = payload.get("kind") != "reply"
+            if isinstance(sender, str) and counted:
                 self._agent(sender, entity).sent += 1
-            if isinstance(recipient, str):
+            if isinstance(recipient, str) and counted:
                 self._agent(recipient, None).received += 1
             if isinstance(sender, str) and isinstance(recipient, str):
                 self.edges[(sender, recipient)] += 1

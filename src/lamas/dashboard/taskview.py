@@ -175,7 +175,7 @@ def read_task(ledger: Ledger, task_id: str) -> TaskDetail | None:
                 payload.get("latency_ms"),
             )
             detail.messages.append(row)
-            if row.skill in (PROFILE_SKILL, REDEEM_SKILL):
+            if row.skill in (PROFILE_SKILL, REDEEM_SKILL) and row.kind != "reply":
                 detail.profile_requests.append(row)
         elif entry.kind is EntryKind.TASK_STATUS:
             detail.status = str(payload.get("state", detail.status))
