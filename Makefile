@@ -37,13 +37,13 @@ models-test: $(STAMP)
 models: models-test
 	$(BIN)/lamas models install qwen2.5-coder-1.5b
 
-# The travel case study (paper §4.2) on the embedded demo model. "Today" is pinned so
-# that the default instruction's date is in the future whatever day this runs.
+# The travel case study (paper §4.2) on the embedded demo model. The default instruction's
+# date is relative to today (nine days ahead), so it is in the future whatever day this runs.
 demo: models
-	$(BIN)/lamas demo travel --today 2026-11-25
+	$(BIN)/lamas demo travel
 
 demo-music: models
-	$(BIN)/lamas demo music --today 2026-11-25
+	$(BIN)/lamas demo music
 
 chat: models
 	$(BIN)/lamas chat --model qwen2.5-coder-1.5b \

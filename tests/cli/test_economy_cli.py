@@ -134,3 +134,21 @@ def test_payouts_sum_a_periods_payouts_per_entity(tmp_path: Path) -> None:
         {"entity": "railgo", "currency": "EUR", "tasks": 2, "amount": "3.75"}
     ]
     assert runner.invoke(app, ["payouts", "--period", "11-2026", "--db", url]).exit_code == 2
+
+
+def test_the_bills_total_row_is_the_sum_of_its_lines(db: str) -> None:
+    network = str(EXAMPLES / "travel" / "network.yaml")
+    period = __import__("datetime").date.today().strftime("%Y-%m")
+    result = runner.invoke(
+        app, ["bill", "railgo", "--period", period, "--network", network, "--db", db]
+    )
+    assert result.exit_code == 0, result.output
+    cells = [
+        [c.strip() for c in line.split("│")[1:-1]]
+        for line in result.stdout.splitlines()
+        if line.startswith("│")
+    ]
+    lines = [Decimal(row[-1].split()[0]) for row in cells if row[1] != "total" and row[-1]]
+    totals = [row[-1] for row in cells if row[1] == "total"]
+    assert lines
+    assert totals == [f"{sum(lines)} EUR"]

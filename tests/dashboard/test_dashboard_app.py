@@ -84,3 +84,19 @@ def test_api_lists_tasks_as_json(client: TestClient, demo_ledger: DemoLedger) ->
     assert data["matched"] == 3
     ids = {t["id"] for t in data["tasks"]}
     assert demo_ledger.task_id in ids
+
+
+def test_two_networks_sharing_agent_ids_stay_apart(demo_ledger: DemoLedger) -> None:
+    """travel and music each have a `personal` agent: two drawings, a row per network, and
+    the agent page shows each network's card, not one network's beside the other's figures."""
+    music = TRAVEL_NETWORK.parents[1] / "music" / "network.yaml"
+    app = create_app(demo_ledger.ledger, networks=[TRAVEL_NETWORK, music])
+    with TestClient(app) as http:
+        page = http.get("/network").text
+        assert page.count('class="network-part"') == 2
+        assert page.count("<svg") == 2
+        assert page.count('<tr data-agent="personal"') == 2
+        assert 'data-network="travel' in page
+        agent = http.get("/agents/personal").text
+        assert 'id="agent-networks"' in agent
+        assert agent.count('class="card network-card"') == 2

@@ -65,10 +65,16 @@ def shot(page: Any, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"dashboard-{name}.png"), full_page=True)
 
 
-def credit_by_agent(demo_ledger: DemoLedger, task_id: str | None = None) -> dict[str, Decimal]:
+def credit_by_agent(
+    demo_ledger: DemoLedger, task_id: str | None = None, *, traffic: bool = False
+) -> dict[str, Decimal]:
+    """Task credit by agent (or, with `traffic`, credit from traffic conversions, whose
+    outcomes are keyed "batch/journey")."""
     found: dict[str, Decimal] = {}
     for entry in demo_ledger.ledger.entries(task_id=task_id, kind=EntryKind.CREDIT_ALLOCATED):
         assert entry.agent is not None
+        if ("/" in entry.task_id) != traffic:
+            continue
         found[entry.agent] = found.get(entry.agent, Decimal(0)) + Decimal(entry.payload["amount"])
     return found
 
@@ -119,9 +125,12 @@ def test_from_the_task_list_to_a_task_and_an_agent(
     page.wait_for_url("**/agents/staywell")
     assert page.locator("#agent-entity").inner_text() == "staywell-hotels"
     assert (
-        Decimal(page.locator("#agent-earnings").inner_text())
+        Decimal(page.locator("#agent-credit").inner_text())
         == credit_by_agent(demo_ledger)["staywell"]
     )
+    assert Decimal(page.locator("#agent-traffic-credit").inner_text()) == credit_by_agent(
+        demo_ledger, traffic=True
+    ).get("staywell", Decimal(0))
     assert page.locator("#agent-steps").inner_text() == "2"
     assert page.locator("#agent-success").inner_text() == "100%"
     shot(page, "agent")
@@ -132,7 +141,7 @@ def test_network_and_economy_pages(page: Any, server: str, demo_ledger: DemoLedg
     page.goto(f"{server}/network")
     assert page.locator("#topology svg .node").count() == 7
     for agent, amount in earned.items():
-        cell = page.locator(f'#agents tr[data-agent="{agent}"] .earnings')
+        cell = page.locator(f'#agents tr[data-agent="{agent}"] .credit')
         assert Decimal(cell.inner_text().replace(",", "")) == amount
     shot(page, "network")
 
@@ -195,3 +204,43 @@ def test_live_page_shows_a_task_appear_and_progress(
     shot(page, "live")
     page.goto(f"{server}/economy")
     assert page.locator("#verify-status").inner_text().startswith("ok: 5 entries")
+
+
+def test_the_task_page_reads_as_sentences_and_short_labels(
+    page: Any, server: str, demo_ledger: DemoLedger
+) -> None:
+    """The privacy audit is sentences (no Python reprs, no empty "reason:"); consensus
+    options are short labels with the full id on hover (issue 19)."""
+    page.goto(f"{server}/tasks/{demo_ledger.task_id}")
+    lines = page.locator("#privacy .audit-line").all_inner_texts()
+    assert lines, "the demo task reads the vault"
+    for line in lines:
+        assert line.endswith(".")
+        for repr_bit in ("None", "['", "{'", "reason:", "grant_id"):
+            assert repr_bit not in line, line
+    assert any(" read " in line and " from " in line for line in lines), lines
+    options = page.locator("#consensus code.option")
+    assert options.count() > 0
+    for i in range(options.count()):
+        option = options.nth(i)
+        full = option.get_attribute("title")
+        shown = option.inner_text()
+        assert full
+        assert len(shown) <= 36
+        assert shown == full or (shown.endswith("…") and full.startswith(shown[:-1]))
+    shot(page, "task-audit")
+
+
+def test_the_sequence_diagram_draws_replies_with_their_latency(
+    page: Any, server: str, demo_ledger: DemoLedger
+) -> None:
+    page.goto(f"{server}/tasks/{demo_ledger.task_id}")
+    replies = page.locator("#messages svg g.message.reply")
+    requests = page.locator("#messages svg g.message:not(.reply)")
+    assert replies.count() > 0
+    assert replies.count() <= requests.count()
+    label = replies.first.locator("text").nth(1).text_content() or ""
+    assert label.startswith("reply · ")
+    assert label.endswith(" ms")
+    assert replies.first.locator("line").get_attribute("stroke-dasharray")
+    shot(page, "task-sequence")

@@ -46,15 +46,22 @@ def test_figures_equal_the_ledgers(demo_ledger: DemoLedger) -> None:
     assert index.tasks[demo_ledger.failed_id].status == "failed"
 
     earned: dict[str, Decimal] = defaultdict(Decimal)
+    from_traffic: dict[str, Decimal] = defaultdict(Decimal)
     paid: dict[str, Decimal] = defaultdict(Decimal)
     for entry in entries:
         if entry.kind is EntryKind.CREDIT_ALLOCATED and entry.agent:
-            earned[entry.agent] += Decimal(entry.payload["amount"])
+            # a traffic conversion's outcome is keyed "batch/journey": its credit apart
+            kept = from_traffic if "/" in entry.task_id else earned
+            kept[entry.agent] += Decimal(entry.payload["amount"])
         if entry.kind is EntryKind.PAYOUT and entry.entity:
             paid[entry.entity] += Decimal(entry.payload["amount"])
-    assert {a: s.earnings for a, s in index.agents.items() if s.earnings} == {
+    assert {a: s.credit for a, s in index.agents.items() if s.credit} == {
         a: v for a, v in earned.items() if v
     }
+    assert {a: s.traffic_credit for a, s in index.agents.items() if s.traffic_credit} == {
+        a: v for a, v in from_traffic.items() if v
+    }
+    assert from_traffic, "the demo ledger has traffic: the split is tested"
     assert {e: sum(days.values()) for e, days in index.payouts.items()} == dict(paid)
     assert index.traffic_outcomes > 0
 

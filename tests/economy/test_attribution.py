@@ -366,3 +366,65 @@ def test_a_journey_of_many_agents_is_still_shared_exactly() -> None:
     assert sum(money.values()) == Decimal("30.00")  # still efficient, exactly
     assert all(abs(share - 1) <= Decimal("0.10") for share in money.values())  # ~symmetric
     assert attribute(crowd) == money  # and seeded
+
+
+def test_the_summary_line_equals_the_tables_total(lamas_home: Path, tmp_path: Path) -> None:
+    """The title's conversions, value and fees are the total row's conv., value and CPA."""
+    import re
+
+    db = f"sqlite:///{tmp_path}/l.db"
+    result = runner.invoke(
+        traffic_app, ["simulate", "--journeys", "200", "--seed", "0", "--db", db]
+    )
+    assert result.exit_code == 0, result.output
+    title = re.search(
+        r"(\d+) conversions worth ([\d.]+) EUR, fees ([\d.]+) EUR", result.stdout.replace("\n", " ")
+    )
+    assert title is not None, result.stdout
+    conversions, value, fees = title.groups()
+    headers = [
+        c.strip()
+        for c in next(line for line in result.stdout.splitlines() if line.startswith("┃")).split(
+            "┃"
+        )[1:-1]
+    ]
+    total = dict(
+        zip(
+            headers,
+            (
+                c.strip()
+                for c in next(line for line in rows(result.stdout) if "total" in line).split("│")[
+                    1:-1
+                ]
+            ),
+            strict=True,
+        )
+    )
+    assert total["conv."] == conversions
+    assert total["value: Shapley"] == total["value: last touch"] == value
+    assert total["CPA"] == fees
+    recorded = re.search(r"(\d+) journeys, (\d+) converted", result.stdout)
+    assert recorded is not None
+    assert recorded.group(2) == conversions
+
+
+def test_the_traffic_table_is_readable_at_80_columns() -> None:
+    """Two tables, no line over 80 characters, no cell cut ("…"), every figure present."""
+    from rich.console import Console
+
+    from lamas.cli.traffic import show
+
+    journeys = simulate_journeys(
+        [Audience("navigator", 3.0, 0.02, 0), Audience("staywell-agent", 1.0, 0.25, 1)],
+        120,
+        seed=3,
+    )
+    report = summarise(journeys)
+    console = Console(width=80, record=True, color_system=None)
+    show(report, "traffic", console)
+    text = console.export_text()
+    assert max(len(line) for line in text.splitlines()) <= 80
+    assert "…" not in text
+    assert "staywell-agent" in text
+    assert str(report.conversion_value) in text
+    assert text.count("total") >= 2

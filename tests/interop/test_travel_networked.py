@@ -216,3 +216,26 @@ async def _eventually(check: Any, timeout: float = 10.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("condition not reached in time")
         await asyncio.sleep(0.1)
+
+
+async def test_the_task_settles_to_the_cent_as_it_does_in_process(
+    orchestrator_node: tuple[Node, Any, Any], embedder: MiniLMEmbedder, tmp_path: Path
+) -> None:
+    """Networked, the vendors call the personal agent process to process, out of the
+    orchestrator's sight; the settlement must still be the in-process one (issue 19)."""
+    from support.casestudy import build, settle_with_a_fresh_recorder, settlement_figures
+
+    _, orchestrator, _ = orchestrator_node
+    networked = settle_with_a_fresh_recorder(orchestrator, tmp_path / "networked")
+    session = await orchestrator.submit(TRAVEL)
+    assert session.task.state is TaskState.COMPLETED, session.task.status_message
+
+    local, _ = build("travel", "orchestrator", embedder)
+    in_process = settle_with_a_fresh_recorder(local, tmp_path / "in-process")
+    here = await local.submit(TRAVEL)
+    assert here.task.state is TaskState.COMPLETED
+
+    figures = settlement_figures(networked, session.task.id)
+    assert figures == settlement_figures(in_process, here.task.id)
+    assert figures["credit"]["personal"] > 0  # the user's agent is credited in both
+    assert figures["payouts"]["user"] > 0, figures  # paid for the details it gave

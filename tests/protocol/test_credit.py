@@ -303,6 +303,39 @@ def test_a_tolerance_out_of_reach_says_so() -> None:
     assert shapley_estimate(players, value, samples=40, seed=1).converged is None
 
 
+def test_a_relative_tolerance_is_against_the_largest_share() -> None:
+    players, value, closed = cubic_game(10)
+    est = shapley_estimate(players, value, samples=100_000, seed=1, relative_tolerance=0.005)
+    assert (est.converged, est.stopped) == (True, "tolerance")
+    largest = max(abs(v) for v in est.values.values())
+    assert est.max_standard_error < 0.005 * largest
+    assert est.values == pytest.approx(closed, abs=5 * 0.005 * largest)
+
+
+def test_a_time_limit_stops_sampling_and_says_so() -> None:
+    players, value, _ = cubic_game(200)
+    est = shapley_estimate(
+        players, value, samples=10**9, seed=1, relative_tolerance=1e-6, time_limit=0.3
+    )
+    assert (est.converged, est.stopped) == (False, "time")
+    assert 0.3 <= est.seconds < 3.0
+    assert 0 < est.samples < 10**9
+
+
+def test_a_spent_sample_budget_says_so() -> None:
+    players, value, _ = cubic_game(10)
+    est = shapley_estimate(players, value, samples=20, seed=1, tolerance=1e-9)
+    assert (est.converged, est.stopped) == (False, "samples")
+
+
+@pytest.mark.parametrize(
+    "bad", [{"relative_tolerance": 0.0}, {"relative_tolerance": 1.5}, {"time_limit": -1.0}]
+)
+def test_bad_stop_rules_are_refused(bad: dict[str, float]) -> None:
+    with pytest.raises(ValueError, match=next(iter(bad))):
+        shapley_estimate(["a", "b"], len, **bad)  # type: ignore[arg-type]
+
+
 def test_monte_carlo_over_many_players_is_efficient() -> None:
     players, value, closed = cubic_game(300)
     est = shapley_estimate(players, value, samples=4, seed=0)

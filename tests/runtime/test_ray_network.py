@@ -147,3 +147,30 @@ async def test_open_network_refuses_what_the_file_does_not_have(ray_session: Non
     with pytest.raises(ConfigError, match="no agents nobody to leave out"):
         async with open_network(TRAVEL, runtime="ray", external=["nobody"]):
             pass
+
+
+async def test_the_task_settles_to_the_cent_on_ray_as_locally(
+    ray_session: None, embedder: MiniLMEmbedder, tmp_path: Path
+) -> None:
+    """On Ray the vendors call the personal agent shard to shard, out of the orchestrator's
+    sight; the settlement must still be the local one (issue 19)."""
+    from support.casestudy import settle_with_a_fresh_recorder, settlement_figures
+
+    figures = {}
+    for runtime in ("local", "ray"):
+        async with open_network(TRAVEL, runtime=runtime, external=["orchestrator"]) as (_, net):
+            orchestrator = Orchestrator(
+                net,
+                ScriptedModel(responder=scripted_slots),
+                embedder,
+                agent_id="orchestrator",
+                today=dt.date(2026, 11, 25),
+            )
+            card = next(a.card for a in load_spec(TRAVEL).agents if a.card.id == "orchestrator")
+            orchestrator.join(card)
+            recorder = settle_with_a_fresh_recorder(orchestrator, tmp_path / runtime)
+            session = await orchestrator.submit(INSTRUCTION)
+            assert session.task.state is TaskState.COMPLETED, session.task.status_message
+            figures[runtime] = settlement_figures(recorder, session.task.id)
+    assert figures["ray"] == figures["local"]
+    assert figures["local"]["payouts"]["user"] > 0

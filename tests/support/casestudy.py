@@ -66,3 +66,35 @@ def build(
     card = next(a.card for a in spec.agents if a.card.id == orchestrator_id)
     network.add(orchestrator.agent(card))
     return orchestrator, seen
+
+
+def settle_with_a_fresh_recorder(orchestrator: Orchestrator, folder: Path) -> Any:
+    """A `LedgerRecorder` of its own (a SQLite ledger in `folder`) on `orchestrator`: its
+    quality scores start from nothing, so a task settles the same whatever ran before."""
+    from lamas.economy.ledger import Ledger
+    from lamas.runtime.ledger_hook import LedgerRecorder
+    from lamas.security.identity import PrivateKey
+    from lamas.store import create_engine
+
+    folder.mkdir(parents=True, exist_ok=True)
+    ledger = Ledger(create_engine(f"sqlite:///{folder / 'ledger.db'}"), PrivateKey.generate())
+    return LedgerRecorder(ledger, orchestrator)
+
+
+def settlement_figures(recorder: Any, task_id: str) -> dict[str, Any]:
+    """A task's settlement as the ledger keeps it, in cents: value, each agent's credit,
+    the platform fee and each entity's payout (what must agree across run modes)."""
+    from decimal import Decimal
+
+    settlement = recorder.settlements[task_id]
+    cent = Decimal("0.01")
+    return {
+        "value": settlement.game.total.quantize(cent),
+        "components": sorted((c.label, c.value) for c in settlement.game.components),
+        "credit": {
+            agent: Decimal(str(max(share, 0.0))).quantize(cent)
+            for agent, share in sorted(settlement.shares.items())
+        },
+        "fee": settlement.split.platform_fee,
+        "payouts": dict(sorted(settlement.split.by_entity.items())),
+    }

@@ -23,6 +23,15 @@ def compose(handler: Handler, middleware: Iterable[Middleware]) -> Handler:
     return handler
 
 
+CALLED = "lamas.called"
+"""Reply metadata key: the agents a handler sent to on the request's task (subcontracting).
+
+Settlement credits them (a vendor that fetched the traveller's details from the user's
+personal agent owes that part of the value to the user). Carried in the reply, so that the
+orchestrator learns it the same way in-process, over A2A and on Ray, where it cannot watch
+the agents' own traffic."""
+
+
 class Agent:
     """An agent: its public card and the composed handler that answers envelopes."""
 
@@ -32,7 +41,7 @@ class Agent:
         self, card: AgentCard, handler: Handler, *, middleware: Iterable[Middleware] = ()
     ) -> None:
         self.card = card
-        self.handle: Handler = compose(handler, middleware)
+        self.handle: Handler = noting_calls(compose(handler, middleware))
 
     @property
     def id(self) -> str:
@@ -43,6 +52,62 @@ class Agent:
 
     def __repr__(self) -> str:
         return f"Agent({self.card.id!r}, entity={self.card.entity!r})"
+
+
+def called_by(reply: Message) -> frozenset[str]:
+    """The agents a reply says its sender called on the task (see `CALLED`); a malformed
+    entry is ignored, not trusted: only agent ids (strings) count."""
+    said = (reply.metadata or {}).get(CALLED)
+    if not isinstance(said, list):
+        return frozenset()
+    return frozenset(agent for agent in said if isinstance(agent, str) and 0 < len(agent) <= 128)
+
+
+class _NotingContext:
+    """The handler's context, noting whom it sends to on the request's task."""
+
+    __slots__ = ("called", "context", "task_id")
+
+    def __init__(self, context: Context, task_id: str) -> None:
+        self.context = context
+        self.task_id = task_id
+        self.called: set[str] = set()
+
+    @property
+    def agent_id(self) -> str:
+        return self.context.agent_id
+
+    async def request(self, envelope: Envelope, *, timeout: float | None = None) -> Message:
+        if envelope.task_id == self.task_id:
+            self.called.add(envelope.recipient)
+        return await self.context.request(envelope, timeout=timeout)
+
+    async def post(self, envelope: Envelope) -> None:
+        if envelope.task_id == self.task_id:
+            self.called.add(envelope.recipient)
+        await self.context.post(envelope)
+
+
+def noting_calls(handler: Handler) -> Handler:
+    """`handler`, its reply to a task's request carrying whom it sent to on that task
+    (under `CALLED` in the reply's metadata, merged with what it says already)."""
+    if getattr(handler, "notes_calls", False):
+        return handler  # already wrapped (an agent re-served elsewhere, e.g. a what-if world)
+
+    async def handle(envelope: Envelope, context: Context) -> Reply:
+        if envelope.task_id is None:
+            return await handler(envelope, context)
+        noting = _NotingContext(context, envelope.task_id)
+        reply = await handler(envelope, noting)
+        called = noting.called - {envelope.sender, context.agent_id}
+        if reply is None or not called:
+            return reply
+        metadata = dict(reply.metadata or {})
+        metadata[CALLED] = sorted(called | set(metadata.get(CALLED) or ()))
+        return reply.model_copy(update={"metadata": metadata})
+
+    handle.notes_calls = True  # type: ignore[attr-defined]
+    return handle
 
 
 SkillFunction = Callable[[dict[str, Any], Envelope, Context], Awaitable[dict[str, Any]]]

@@ -10,9 +10,9 @@ and time used.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -29,16 +29,29 @@ from lamas.runtime.experience_hook import ExperienceRecorder
 from lamas.runtime.ledger_hook import LedgerRecorder
 from lamas.runtime.orchestrator import Orchestrator
 from lamas.runtime.privacy_hook import guard_from_network
-from lamas.runtime.session import Event, Session
+from lamas.runtime.session import Event, Session, output_fields
 from lamas.runtime.today import stamp_today
 
-DEFAULT_INSTRUCTIONS = {
-    "travel": (
-        "Book me a train from Paris to Lyon on December 4 in the morning, "
-        "and a hotel near Lyon Part-Dieu for two nights"
-    ),
-    "music": "Play some relaxing jazz",
-}
+TRAVEL_DAYS_AHEAD = 9
+"""The default travel instruction books this many days after today: always in the future."""
+
+
+def default_instruction(name: str, today: dt.date) -> str:
+    """The instruction a demo runs when given none. Its dates are relative to `today`, so
+    that the demo never books a day already past, whenever it runs."""
+    if name == "travel":
+        day = today + dt.timedelta(days=TRAVEL_DAYS_AHEAD)
+        # "December 4"; with the year when it is next year's, so it cannot read as past.
+        when = f"{day:%B} {day.day}" + (f", {day.year}" if day.year != today.year else "")
+        return (
+            f"Book me a train from Paris to Lyon on {when} in the morning, "
+            "and a hotel near Lyon Part-Dieu for two nights"
+        )
+    if name == "music":
+        return "Play some relaxing jazz"
+    raise ConfigError(f"no demo {name!r}; choose one of {', '.join(ORCHESTRATOR_IDS)}")
+
+
 ORCHESTRATOR_IDS = {"travel": "orchestrator", "music": "music-orchestrator"}
 
 
@@ -116,8 +129,8 @@ def report(console: Console, session: Session, narrator: Narrator) -> None:
         for column in ("step", "agent", "output"):
             table.add_column(column)
         for step_id, run in session.runs.items():
-            shown = {k: v for k, v in run.output.items() if not isinstance(v, list | dict)}
-            table.add_row(step_id, run.agent or "-", json.dumps(shown)[:160])
+            # One whole field per line: wrapped to the terminal, never cut, nested shown.
+            table.add_row(step_id, run.agent or "-", "\n".join(output_fields(run.output)))
         console.print(table)
     used = session.usage
     console.print(
@@ -191,7 +204,7 @@ async def run_demo(
             experience.on_record.append(use.observe)  # each use's outcome, to the pool
     if dashboard_port is not None:
         open_dashboard(console, recorder.ledger, dashboard_port, folder / "network.yaml")
-    text = instruction or DEFAULT_INSTRUCTIONS[name]
+    text = instruction or default_instruction(name, today or dt.date.today())
     console.print(
         f"[bold]{spec.name}[/] ({spec.topology.kind}, "
         f"{'centralized' if spec.topology.centralized else 'decentralized'}): {text}"
@@ -274,7 +287,29 @@ def show_settlement(
         str(settlement.split.platform_fee),
     )
     console.print(table)
+    note = negative_credit_note(what_if or {})
+    if note:
+        console.print(f"[dim]{note}[/]")
     console.print("[dim]the ledger: `lamas ledger show --task ...`, `lamas ledger verify`[/]")
+
+
+def negative_credit_note(what_if: Mapping[str, float]) -> str | None:
+    """What a negative what-if credit means, naming the agents that have one (None if none).
+
+    The what-if game replays the task without each coalition; it is not monotone: a
+    substitutable vendor whose cheaper offer won lowers the commission the task earns, so
+    adding it can lower v(S), and its Shapley value can be below 0. Payouts never use it:
+    they follow the recorded game, where adding an agent never lowers the value, so every
+    credit there is >= 0 (docs/money.md).
+    """
+    below = sorted(agent for agent, share in what_if.items() if share < -0.005)
+    if not below:
+        return None
+    return (
+        f"negative what-if credit ({', '.join(below)}): the task would have earned more "
+        "without it; a substitutable vendor's cheaper offer lowers the commission. "
+        "Informational: payouts follow the recorded credit, which is never negative."
+    )
 
 
 def open_dashboard(console: Console, ledger: Any, port: int, network_file: Path) -> Any:

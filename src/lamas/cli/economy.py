@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -142,8 +143,12 @@ def bill(
             f"{line.unit_price}/{line.unit}",
             f"{line.amount} {line.currency}",
         )
-    total = sum((line.amount for line in lines), start=0)
-    table.add_row("", "total", "", "", str(total))
+    # One total per currency: amounts in different currencies do not add up.
+    totals: dict[str, Decimal] = {}
+    for line in lines:
+        totals[line.currency] = totals.get(line.currency, Decimal(0)) + line.amount
+    for currency, total in sorted(totals.items()):
+        table.add_row("", "total", "", "", f"{total} {currency}", style="bold")
     out.print(table)
 
 

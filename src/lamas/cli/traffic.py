@@ -185,47 +185,72 @@ def show_private_ctr(
     )
 
 
-def show(report: TrafficReport, title: str) -> None:
-    """The per-agent table: rates, revenue by basis, conversion value by rule."""
+TRAFFIC_COLUMNS = ("impr.", "clicks", "CTR", "conv.", "CVR")
+MONEY_COLUMNS = ("CPM", "CPC", "CPA", "revenue", "value: Shapley", "value: last touch")
+NARROW_MONEY_COLUMNS = ("CPM", "CPC", "CPA", "revenue", "Shapley", "last touch")
+WIDE = 140  # columns one table of all of them needs; narrower, it is shown as two
+
+
+def show(report: TrafficReport, title: str, console: Console | None = None) -> None:
+    """The per-agent table: rates, revenue by basis, conversion value by rule. On a terminal
+    narrower than `WIDE` (80 columns, say) it is two tables, traffic then money, so that no
+    cell is cut; piped or captured, one wide table."""
     cur = report.currency
     rule = (report.rule or "-").replace("_", " ")
-    table = Table(
-        title=f"{title}: {report.conversions} conversions worth {report.conversion_value} "
+    summary = (
+        f"{title}: {report.conversions} conversions worth {report.conversion_value} "
         f"{cur}, fees {report.fees} {cur} credited by {rule}"
     )
-    table.add_column("agent", no_wrap=True)
-    for column in ("impr.", "clicks", "CTR", "conv.", "CVR", "CPM", "CPC", "CPA", "revenue"):
-        table.add_column(column, justify="right", no_wrap=True)
-    table.add_column("value: Shapley", justify="right", no_wrap=True)
-    table.add_column("value: last touch", justify="right", no_wrap=True)
     agents = list(report.agents.values())
-    for agent in agents:
-        r = agent.rates
-        table.add_row(
+    rows = [
+        [
             agent.agent,
-            str(r.impressions),
-            str(r.clicks),
-            f"{r.ctr:.1%}",
-            str(r.conversions),
-            f"{r.cvr:.1%}",
+            str(agent.rates.impressions),
+            str(agent.rates.clicks),
+            f"{agent.rates.ctr:.1%}",
+            str(agent.rates.conversions),
+            f"{agent.rates.cvr:.1%}",
             *(str(m) for m in _money(agent)),
-        )
+        ]
+        for agent in agents
+    ]
     zero = Decimal("0.00")
-    table.add_row(
+    total = [
         "total",
         str(sum(a.rates.impressions for a in agents)),
         str(sum(a.rates.clicks for a in agents)),
         "",
-        str(sum(a.rates.conversions for a in agents)),
+        # Converted journeys, each once: the summary's figure. Not the column's sum, which
+        # counts a journey once per agent clicked in it and never one converted unclicked.
+        str(report.conversions),
         "",
         *(str(sum(column, zero)) for column in zip(*map(_money, agents), strict=True)),
-        style="bold",
-    )
-    # A wide table: when not on a terminal (piped, captured), don't squeeze it to 80 columns.
-    console = out if out.is_terminal else Console(width=max(out.width, 160))
-    console.print(table)
+    ]
+    if console is None:
+        console = out if out.is_terminal else Console(width=max(out.width, 160))
+    wide = console.width >= WIDE
+    columns = ("agent", *TRAFFIC_COLUMNS, *(MONEY_COLUMNS if wide else NARROW_MONEY_COLUMNS))
+    if wide:
+        parts = [(summary, list(range(len(columns))))]
+    else:
+        split = 1 + len(TRAFFIC_COLUMNS)
+        parts = [
+            (summary, list(range(split))),
+            (f"revenue, and conversion value by rule ({cur})", [0, *range(split, len(columns))]),
+        ]
+    for caption, keep in parts:
+        table = Table(title=caption)
+        for i in keep:
+            # Figures never wrap; an agent's long id may (wrapped, not cut).
+            table.add_column(columns[i], justify="left" if i == 0 else "right", no_wrap=i > 0)
+        for row in rows:
+            table.add_row(*(row[i] for i in keep))
+        table.add_row(*(total[i] for i in keep), style="bold")
+        console.print(table)
     console.print(
-        f"[dim]CPA: each agent's share of the conversion fees, as credited in the ledger; "
+        "[dim]conv.: converted journeys in which the agent was clicked (CVR = conv. / clicks); "
+        "the total counts each converted journey once, clicked or not. "
+        f"CPA: each agent's share of the conversion fees, as credited in the ledger; "
         f"value: each conversion's value ({cur}) split by Shapley over a lift model of the "
         "touches, or all to the last click (else the last impression).[/]"
     )

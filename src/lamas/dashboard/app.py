@@ -121,35 +121,34 @@ def create_app(
         if stats is None and card is None:
             return page(request, "missing.html", 404, what=f"agent {agent_id}")
         recent = [board.index.tasks[t] for t in list(stats.tasks)[-20:]] if stats else []
-        return page(request, "agent.html", id=agent_id, stats=stats, card=card, recent=recent)
+        return page(
+            request,
+            "agent.html",
+            id=agent_id,
+            stats=stats,
+            card=card,
+            recent=recent,
+            homes=board.network.cards_of(agent_id),
+        )
 
     def network(request: Request) -> Response:
         board.index.refresh()
         agents = dict(board.index.agents)
-        ids = list(dict.fromkeys([*board.network.cards, *agents]))
-        nodes = [
-            (
-                a,
-                (board.network.cards[a].entity if a in board.network.cards else None)
-                or (agents[a].entity if a in agents else None)
-                or "?",
-            )
-            for a in ids
-        ]
-        drawing = svg.topology(
-            nodes,
-            board.network.edges(dict(board.index.edges)),
-            hub=board.network.hubs[0] if board.network.hubs else None,
-        )
-        return page(
-            request,
-            "network.html",
-            drawing=drawing,
-            nodes=nodes,
-            agents=agents,
-            cards=board.network.cards,
-            view=board.network,
-        )
+        seen = dict(board.index.edges)
+        # One drawing and table per network file: agents of two networks that share an id
+        # (each has its `personal`) are two agents, never one tangle.
+        sections = []
+        for part in board.network.parts:
+            nodes = [(a, card.entity) for a, card in part.cards.items()]
+            drawing = svg.topology(nodes, board.network.edges(seen, part), hub=part.hub)
+            sections.append((part.name, drawing, nodes, part.cards))
+        elsewhere = [a for a in agents if a not in board.network.cards]
+        if elsewhere or not sections:  # seen in the ledger, in no network file given
+            nodes = [(a, agents[a].entity or "?") for a in elsewhere]
+            edges = {k: v for k, v in seen.items() if k[0] in elsewhere and k[1] in elsewhere}
+            name = "in the ledger, in no network file" if sections else "from the ledger"
+            sections.append((name, svg.topology(nodes, edges), nodes, {}))
+        return page(request, "network.html", sections=sections, agents=agents, view=board.network)
 
     def economy(request: Request) -> Response:
         board.index.refresh()
@@ -246,21 +245,7 @@ def _task_drawings(detail: TaskDetail) -> tuple[str, str, str]:
     participants = list(
         dict.fromkeys(name for m in detail.messages for name in (m.sender, m.recipient))
     )
-    start = detail.messages[0].sent_at if detail.messages else 0.0
-    messages = svg.sequence(
-        [
-            (
-                m.sender,
-                m.recipient,
-                f"{m.skill or m.kind} · {m.kind} · p{m.priority} · {m.mode}",
-                f"#{m.sequence} {m.sender} -> {m.recipient}: {m.skill or '-'} ({m.kind}, "
-                f"{m.mode}, priority {m.priority}) at +{(m.sent_at - start) * 1000:.1f} ms",
-                f"+{(m.sent_at - start) * 1000:,.1f} ms",
-            )
-            for m in detail.messages
-        ],
-        participants,
-    )
+    messages = svg.sequence(detail.sequence_rows(), participants)
     credit = svg.grouped_bars(
         [
             (row.agent, {"shapley": row.shapley, "equal": row.equal, "last touch": row.last_touch})

@@ -93,7 +93,8 @@ class AgentStats:
     failed: int = 0
     received: int = 0  # envelopes addressed to it: its load
     sent: int = 0
-    earnings: Decimal = Decimal(0)  # credit allocated to it
+    credit: Decimal = Decimal(0)  # its Shapley shares of task values (docs/money.md)
+    traffic_credit: Decimal = Decimal(0)  # its shares of traffic conversion fees
     tasks: dict[str, None] = field(default_factory=dict)
 
     @property
@@ -216,9 +217,11 @@ class LedgerIndex:
             task = self._task(task_id, sequence, at)
             task.messages += 1
             sender, recipient = payload.get("sender"), payload.get("recipient")
-            if isinstance(sender, str):
+            # A reply is traffic on its edge, not load: the load is the requests received.
+            counted = payload.get("kind") != "reply"
+            if isinstance(sender, str) and counted:
                 self._agent(sender, entity).sent += 1
-            if isinstance(recipient, str):
+            if isinstance(recipient, str) and counted:
                 self._agent(recipient, None).received += 1
             if isinstance(sender, str) and isinstance(recipient, str):
                 self.edges[(sender, recipient)] += 1
@@ -230,10 +233,10 @@ class LedgerIndex:
             self._revenue(at, payload)
             return
         if kind == "credit.allocated" and "/" in task_id and task_id not in self.tasks:
-            # A traffic conversion's credit: earnings, but no task row.
+            # A traffic conversion's credit: kept apart from task credit, and no task row.
             self.traffic_version += 1
             if agent:
-                self._agent(agent, entity).earnings += _money(payload.get("amount"))
+                self._agent(agent, entity).traffic_credit += _money(payload.get("amount"))
             return
         task = self._task(task_id, sequence, at)
         if kind == "task.opened":
@@ -260,7 +263,7 @@ class LedgerIndex:
             self._revenue(at, payload)
         elif kind == "credit.allocated" and agent:
             stats = self._agent(agent, entity)
-            stats.earnings += _money(payload.get("amount"))
+            stats.credit += _money(payload.get("amount"))
             stats.tasks.setdefault(task_id)
         elif kind == "payout" and entity:
             self.payouts[entity][at[:13]] += _money(payload.get("amount"))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
 from html import escape
 from urllib.parse import quote
 
@@ -104,10 +105,11 @@ def dag(steps: Sequence[tuple[str, str, tuple[str, ...], str | None, bool | None
 
 
 def sequence(
-    messages: Sequence[tuple[str, str, str, str, str]], participants: Sequence[str]
+    messages: Sequence[tuple[str, str, str, str, str, str]], participants: Sequence[str]
 ) -> str:
-    """A sequence diagram: (sender, recipient, label, title, time label) per message, in time
-    order; the time label (e.g. "+12.5 ms") is written in the left margin."""
+    """A sequence diagram: (sender, recipient, label, title, time label, kind) per message,
+    in time order; the time label (e.g. "+12.5 ms") is written in the left margin, and a
+    reply (kind "reply") is drawn dashed, back to its requester."""
     lane, top, row, margin = 130, 40, 24, 70
     width = margin + 20 + lane * max(len(participants), 1)
     height = top + row * (len(messages) + 1) + 10
@@ -123,17 +125,19 @@ def sequence(
             + _text(x, 18, name, size=12, font_weight="bold", fill="#1f5f9f")
             + "</a>"
         )
-    for i, (sender, recipient, label, title, when) in enumerate(messages):
+    for i, (sender, recipient, label, title, when, kind) in enumerate(messages):
         y = top + row * (i + 1)
         x1, x2 = x_of.get(sender, float(margin)), x_of.get(recipient, float(margin))
         if x1 == x2:
             x2 = x1 + 30
+        reply = kind == "reply"
+        dash = ' stroke-dasharray="5 3"' if reply else ""
         body.append(
-            f'<g class="message"><title>{escape(title)}</title>'
+            f'<g class="{"message reply" if reply else "message"}"><title>{escape(title)}</title>'
             + _text(margin - 6, y + 3, when, size=10, anchor="end", fill="#777")
-            + f'<line x1="{x1:.1f}" y1="{y}" x2="{x2:.1f}" y2="{y}" stroke="#555" '
-            'marker-end="url(#arrow)"/>'
-            + _text((x1 + x2) / 2, y - 4, label, size=10, fill="#333")
+            + f'<line x1="{x1:.1f}" y1="{y}" x2="{x2:.1f}" y2="{y}" '
+            f'stroke="{"#1f7a3a" if reply else "#555"}"{dash} marker-end="url(#arrow)"/>'
+            + _text((x1 + x2) / 2, y - 4, label, size=10, fill="#1f7a3a" if reply else "#333")
             + "</g>"
         )
     return _svg(width, height, body, "message sequence diagram")
@@ -174,42 +178,88 @@ def grouped_bars(
 
 
 def cumulative_lines(series: Mapping[str, Mapping[str, float]]) -> str:
-    """One line per series over time (x: sorted "YYYY-MM-DD" or "YYYY-MM-DDTHH" keys), each
-    value added up over time."""
-    days = sorted({day for values in series.values() for day in values})
-    if not days:
+    """One line per series over time, each value added up over time, on a real time axis.
+
+    Keys are "YYYY-MM-DD" or "YYYY-MM-DDTHH"; x is proportional to time (two entries an hour
+    apart and two a day apart are not drawn the same distance apart), each line a step that
+    holds its total until the next amount. A single instant gets an axis of one hour (or one
+    day) either side, so its step from 0 shows as a step, not a lone dot on the y axis.
+    """
+    keys = sorted({key for values in series.values() for key in values})
+    if not keys:
         return _svg(300, 40, [_text(150, 24, "nothing yet")], "no data")
+    hourly = any("T" in key for key in keys)
+    unit = timedelta(hours=1) if hourly else timedelta(days=1)
+    at = {key: _instant(key) for key in keys}
+    start, end = at[keys[0]], at[keys[-1]]
+    if start == end:
+        start, end = start - unit, end + unit
+    else:
+        start -= (end - start) / 20  # room for the step up from 0 before the first amount
+    span = (end - start).total_seconds()
     left, width, height, top = 60, 520, 220, 20
+
+    def x(when: datetime) -> float:
+        return left + width * (when - start).total_seconds() / span
+
     totals = {
-        name: [sum(values.get(d, 0.0) for d in days[: i + 1]) for i in range(len(days))]
+        name: [sum(values.get(k, 0.0) for k in keys[: i + 1]) for i in range(len(keys))]
         for name, values in series.items()
     }
     peak = max((max(v) for v in totals.values() if v), default=0.0) or 1.0
-    step = width / max(len(days) - 1, 1)
+
+    def y(value: float) -> float:
+        return top + height - height * value / peak
+
     body = [
         f'<line x1="{left}" y1="{top + height}" x2="{left + width}" '
         f'y2="{top + height}" stroke="#999"/>',
         _text(left - 6, top + 6, f"{peak:.2f}", size=10, anchor="end"),
         _text(left - 6, top + height, "0", size=10, anchor="end"),
     ]
-    for i, day in enumerate(days):
-        if len(days) <= 12 or i % math.ceil(len(days) / 12) == 0:
-            label = day[5:].replace("T", " ") + (":00" if "T" in day else "")
-            body.append(_text(left + i * step, top + height + 14, label, size=10))
+    ticks = 5
+    for i in range(ticks + 1):
+        when = start + (end - start) * i / ticks
+        label = when.strftime("%m-%d %H:%M" if hourly else "%m-%d")
+        body.append(
+            _text(
+                x(when),
+                top + height + 14,
+                label,
+                size=10,
+                **{"class": "tick", "data_time": f"{when:%Y-%m-%dT%H:%M}"},
+            )
+        )
     for n, (name, values) in enumerate(totals.items()):
-        points = [(left + i * step, top + height - height * v / peak) for i, v in enumerate(values)]
-        path = " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
+        points = [(x(start), y(0.0))]
+        previous = 0.0
+        for key, value in zip(keys, values, strict=True):
+            points += [(x(at[key]), y(previous)), (x(at[key]), y(value))]
+            previous = value
+        points.append((x(end), y(previous)))
+        path = " ".join(f"{px:.1f},{py:.1f}" for px, py in points)
         body.append(
             f'<polyline fill="none" stroke="{colour(n)}" stroke-width="2" points="{path}"/>'
         )
-        for x, y in points:
-            body.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{colour(n)}"/>')
+        for key, value in zip(keys, values, strict=True):
+            if series[name].get(key):
+                body.append(
+                    f'<circle class="point" cx="{x(at[key]):.1f}" cy="{y(value):.1f}" r="3" '
+                    f'fill="{colour(n)}" data-time="{escape(key)}" data-total="{value:.2f}">'
+                    f"<title>{escape(name)}: {value:.2f} by {escape(key.replace('T', ' '))}"
+                    f"{':00' if hourly else ''}</title></circle>"
+                )
         body.append(
             f'<rect x="{left + width + 12}" y="{top + n * 16}" width="10" height="10" '
             f'fill="{colour(n)}"/>'
         )
         body.append(_text(left + width + 26, top + n * 16 + 9, name, size=11, anchor="start"))
     return _svg(left + width + 160, top + height + 30, body, "cumulative amounts over time")
+
+
+def _instant(key: str) -> datetime:
+    """ "YYYY-MM-DD" or "YYYY-MM-DDTHH" as the instant it starts."""
+    return datetime.strptime(key, "%Y-%m-%dT%H" if "T" in key else "%Y-%m-%d")
 
 
 # --- the network ---------------------------------------------------------------------------

@@ -46,6 +46,8 @@ class MessageRow:
     mode: str
     priority: int
     sent_at: float
+    in_reply_to: str | None = None
+    latency_ms: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +77,7 @@ class TaskDetail:
     payouts: dict[str, Decimal] = field(default_factory=dict)
     platform_fee: Decimal | None = None
     privacy: list[LedgerEntry] = field(default_factory=list)
+    audit: list[str] = field(default_factory=list)  # each privacy entry as a sentence
     profile_requests: list[MessageRow] = field(default_factory=list)
     entries: int = 0
 
@@ -85,6 +88,29 @@ class TaskDetail:
             if step.agent:
                 seen.setdefault(step.agent)
         return list(seen)
+
+    def sequence_rows(self) -> list[tuple[str, str, str, str, str, str]]:
+        """The sequence diagram's rows: (from, to, label, title, time, kind), requests and
+        the replies to them (labelled with their latency), in time order."""
+        start = self.messages[0].sent_at if self.messages else 0.0
+        rows = []
+        for m in self.messages:
+            at = (m.sent_at - start) * 1000
+            if m.kind == "reply":
+                took = f"{m.latency_ms:,.1f} ms" if m.latency_ms is not None else "?"
+                label = f"reply · {m.skill or '-'} · {took}"
+                title = (
+                    f"#{m.sequence} {m.sender} -> {m.recipient}: reply to {m.skill or '-'} "
+                    f"after {took} (request {m.in_reply_to or '?'}) at +{at:.1f} ms"
+                )
+            else:
+                label = f"{m.skill or m.kind} · {m.kind} · p{m.priority} · {m.mode}"
+                title = (
+                    f"#{m.sequence} {m.sender} -> {m.recipient}: {m.skill or '-'} ({m.kind}, "
+                    f"{m.mode}, priority {m.priority}) at +{at:.1f} ms"
+                )
+            rows.append((m.sender, m.recipient, label, title, f"+{at:,.1f} ms", m.kind))
+        return rows
 
     @property
     def consensus_steps(self) -> list[StepRow]:
@@ -110,6 +136,7 @@ def read_task(ledger: Ledger, task_id: str) -> TaskDetail | None:
             entity_of.setdefault(entry.agent, entry.entity)
         if any(word in kind for word in PRIVACY_WORDS):
             detail.privacy.append(entry)
+            detail.audit.append(audit_line(entry))
         if entry.kind is EntryKind.TASK_OPENED:
             detail.instruction = str(payload.get("instruction", ""))
             for step in payload.get("steps") or ():
@@ -144,9 +171,11 @@ def read_task(ledger: Ledger, task_id: str) -> TaskDetail | None:
                 str(payload.get("mode", "sync")),
                 int(payload.get("priority", 0)),
                 float(payload.get("sent_at", 0.0)),
+                payload.get("in_reply_to"),
+                payload.get("latency_ms"),
             )
             detail.messages.append(row)
-            if row.skill in (PROFILE_SKILL, REDEEM_SKILL):
+            if row.skill in (PROFILE_SKILL, REDEEM_SKILL) and row.kind != "reply":
                 detail.profile_requests.append(row)
         elif entry.kind is EntryKind.TASK_STATUS:
             detail.status = str(payload.get("state", detail.status))
@@ -171,6 +200,36 @@ def read_task(ledger: Ledger, task_id: str) -> TaskDetail | None:
     detail.platform_fee = detail.payouts.get("platform")
     detail.credit = _credit(detail, credit, order, entity_of)
     return detail
+
+
+def audit_line(entry: LedgerEntry) -> str:
+    """A vault entry as a sentence a user reads: who, which fields (names only), what for,
+    under which grant, and why a read was refused. Empty parts are left out, never shown
+    as "None" or an empty "reason:" (the table beside it names the entity)."""
+    payload = entry.payload
+    who = entry.agent or str(payload.get("by") or "someone")
+    fields = [str(f) for f in payload.get("fields") or ()]
+    named = ", ".join(fields) if fields else "no field"
+    vault = str(payload.get("vault_id") or "the vault")
+    verb = {
+        EntryKind.VAULT_GRANTED: "was granted",
+        EntryKind.VAULT_READ: "read",
+        EntryKind.VAULT_REFUSED: "was refused",
+    }.get(entry.kind, entry.kind.value)
+    line = f"{who} {verb} {named} from {vault}"
+    purpose = str(payload.get("purpose") or "").strip()
+    if purpose:
+        line += f" for {purpose}"
+    grant = payload.get("grant_id")
+    if grant:
+        line += f", under grant {grant}"
+    by = payload.get("by")
+    if by and by != entry.agent:
+        line += f", asked by {by}"
+    reason = str(payload.get("reason") or "").strip()
+    if reason:
+        line += f": {reason}"
+    return line + "."
 
 
 def _at(entry: LedgerEntry) -> str:

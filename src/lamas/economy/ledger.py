@@ -17,7 +17,9 @@ synchronous=FULL, and PostgreSQL commits durably by default.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -30,6 +32,7 @@ from sqlalchemy import Connection, Engine, select, text
 from sqlalchemy.exc import IntegrityError
 
 from lamas.errors import MalformedMessage
+from lamas.protocol._validation import trusted
 from lamas.protocol.ledger import (
     GENESIS,
     RAW_FIELDS,
@@ -37,6 +40,7 @@ from lamas.protocol.ledger import (
     EntryKind,
     LedgerEntry,
     LedgerInputError,
+    Raw,
     content_bytes,
     draft,
     format_time,
@@ -52,6 +56,10 @@ _PG_LOCK_KEY = int.from_bytes(hashlib.sha256(b"lamas.ledger").digest()[:8], "big
 _RETRIES = 5  # inserts that lost a race to a writer that skipped the lock
 _COLUMNS = [ledger_entries.c[name] for name in RAW_FIELDS]
 _SEQ = ledger_entries.c.sequence
+PARALLEL_FROM = 200_000
+"""From this many entries `verify` uses every core: below it, starting processes costs more."""
+_MARKERS = {"qmark": "?", "format": "%s", "pyformat": "%s"}  # positional parameter styles
+_INSERT = f"INSERT INTO {ledger_entries.name} ({', '.join(RAW_FIELDS)}) VALUES ({{marks}})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,12 +140,18 @@ class Ledger:
                 if attempt == _RETRIES - 1:
                     raise
         self._registered = True
-        return [
-            LedgerEntry(**{**row, "payload": new.payload})
-            for row, new in zip(rows, drafts, strict=True)
-        ]
+        # Each draft was checked and each row hashed just now: the first entry is validated
+        # in full, the rest are built from the same checked parts without validating them
+        # again (which was a third of an append's cost). All share the transaction's instant.
+        first = LedgerEntry(**{**dict(zip(RAW_FIELDS, rows[0], strict=True)), "payload": {}})
+        entries = []
+        for row, new in zip(rows, drafts, strict=True):
+            values: dict[str, Any] = dict(zip(RAW_FIELDS, row, strict=True))
+            values.update(kind=new.kind, payload=new.payload, at=first.at)
+            entries.append(trusted(LedgerEntry, values))
+        return entries
 
-    def _insert(self, drafts: list[Draft], signer: PrivateKey) -> list[dict[str, Any]]:
+    def _insert(self, drafts: list[Draft], signer: PrivateKey) -> list[Raw]:
         sha256 = hashlib.sha256
         with self._locked() as conn:
             head = conn.execute(select(_SEQ, ledger_entries.c.hash).order_by(_SEQ.desc()).limit(1))
@@ -148,29 +162,23 @@ class Ledger:
             # One instant per transaction: the entries of a batch are committed together.
             at = format_time(self._clock())
             me = signer.id
-            rows = []
+            rows: list[Raw] = []
             for kind, task_id, agent, entity, _, text in drafts:
                 sequence += 1
                 content = content_bytes(sequence, kind, task_id, agent, entity, text, at, me, prev)
                 digest = sha256(content).hexdigest()
                 rows.append(
-                    {
-                        "sequence": sequence,
-                        "kind": kind.value,
-                        "task_id": task_id,
-                        "agent": agent,
-                        "entity": entity,
-                        "payload": text,
-                        "at": at,
-                        "signer": me,
-                        "prev_hash": prev,
-                        "hash": digest,
-                        "signature": None,
-                    }
+                    (sequence, kind.value, task_id, agent, entity, text, at, me, prev, digest, None)
                 )
                 prev = digest
-            rows[-1]["signature"] = signer.sign(signing_message(prev)).hex()
-            conn.execute(ledger_entries.insert(), rows)
+            rows[-1] = (*rows[-1][:-1], signer.sign(signing_message(prev)).hex())
+            marker = _MARKERS.get(conn.dialect.paramstyle)
+            if marker is None:  # a driver with named parameters: through SQLAlchemy Core
+                conn.execute(
+                    ledger_entries.insert(), [dict(zip(RAW_FIELDS, r, strict=False)) for r in rows]
+                )
+            else:  # the driver's executemany, without compiling parameters row by row
+                conn.exec_driver_sql(_INSERT.format(marks=", ".join([marker] * 11)), rows)
         return rows
 
     def _register(self, conn: Connection, signer: PrivateKey, sequence: int) -> None:
@@ -275,22 +283,52 @@ class Ledger:
         anchor: ChainHead | None = None,
         batch: int = 20_000,
         progress: Callable[[int], None] | None = None,
+        workers: int | None = None,
     ) -> VerifyReport:
         """Check the whole chain, `batch` entries at a time; the report names the first bad one.
 
         `anchor` is a head recorded earlier (e.g. published): the chain must still reach it,
         with the same hash. `progress` is called with the number of entries checked so far.
+
+        `workers` > 1 splits the chain at signed entries into that many stretches, verified
+        in parallel processes (default: one per core for ledgers of `PARALLEL_FROM` entries
+        or more in a database file or server, else 1). The verdict is the same as one
+        sequential pass: each stretch starts where a signature closed the one before, the
+        joins are checked here, and anything unusual at a join (a gap, an unsigned end) is
+        verified again sequentially. `progress` is called only by a sequential pass.
         """
+        if workers is not None and (isinstance(workers, bool) or workers < 1):
+            raise LedgerInputError(f"workers must be 1 or more processes, got {workers!r}")
         started = time.perf_counter()
-        keys = self.keyring
-        if keys is None:
-            ring = self.recorded_keys()
-            if self.signer is not None:
-                ring.add(self.signer)
-            keys = ring
+        keys = self._verifying_keys()
+        head = self.head()
+        if workers is None:
+            parallel = head is not None and head.sequence >= PARALLEL_FROM
+            workers = (os.cpu_count() or 1) if parallel and self._shareable() else 1
+        if workers > 1 and head is not None and self._shareable():
+            from lamas.economy.ledger_parallel import verify_in_parallel
+
+            report = verify_in_parallel(self, keys, anchor, workers, batch)
+            if report is not None:
+                return dataclasses.replace(report, seconds=time.perf_counter() - started)
         verifier = ChainVerifier(keys, anchor=anchor)
-        cursor = 0
+        self.feed_range(verifier, after=0, upto=None, batch=batch, progress=progress)
+        return verifier.report(time.perf_counter() - started)
+
+    def feed_range(
+        self,
+        verifier: ChainVerifier,
+        *,
+        after: int,
+        upto: int | None,
+        batch: int = 20_000,
+        progress: Callable[[int], None] | None = None,
+    ) -> None:
+        """Feed `verifier` the entries after sequence `after`, up to `upto` (or the end)."""
+        cursor = after
         query = select(*_COLUMNS).order_by(_SEQ).limit(batch)
+        if upto is not None:
+            query = query.where(upto >= _SEQ)
         with self.engine.connect() as conn:
             while True:
                 rows = conn.execute(query.where(cursor < _SEQ)).all()
@@ -301,7 +339,19 @@ class Ledger:
                 if len(rows) < batch:
                     break
                 cursor = rows[-1][0]
-        return verifier.report(time.perf_counter() - started)
+
+    def _verifying_keys(self) -> SignatureVerifier:
+        if self.keyring is not None:
+            return self.keyring
+        ring = self.recorded_keys()
+        if self.signer is not None:
+            ring.add(self.signer)
+        return ring
+
+    def _shareable(self) -> bool:
+        """Whether other processes can open this database (not an in-memory SQLite)."""
+        database = self.engine.url.database
+        return self._backend != "sqlite" or bool(database and database != ":memory:")
 
 
 def platform_ledger(url: str | None = None) -> Ledger:

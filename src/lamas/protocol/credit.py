@@ -51,6 +51,9 @@ ValueFunction = Callable[[frozenset[str]], float]
 
 Method = Literal["exact", "monte_carlo"]
 
+Stop = Literal["tolerance", "samples", "time"]
+"""What ended Monte Carlo sampling: every error under the tolerance, or a budget spent."""
+
 TaskStep = tuple[str, str | Collection[str], bool, float]
 """(step_id, agent or agents that could each do it, required, share of the outcome value)."""
 
@@ -88,6 +91,10 @@ class ShapleyEstimate:
     tolerance: float | None = None
     converged: bool | None = None
     antithetic: bool = True
+    stopped: Stop = "samples"
+    """What ended the sampling: every error under the tolerance, or a budget spent."""
+    seconds: float = field(default=0.0, compare=False)
+    """Wall time the sampling took."""
 
     @property
     def max_standard_error(self) -> float:
@@ -139,6 +146,8 @@ def shapley_estimate(
     samples: int | None = None,
     seed: int | None = None,
     tolerance: float | None = None,
+    relative_tolerance: float | None = None,
+    time_limit: float | None = None,
     antithetic: bool = True,
 ) -> ShapleyEstimate:
     """Monte Carlo Shapley values by permutation sampling, with standard errors.
@@ -150,8 +159,14 @@ def shapley_estimate(
     late, which cancels most of the variance (all of it for games of degree <= 2, such as
     additive games with pairwise synergies). With `tolerance` (absolute, in units of
     value), sampling stops once every player's standard error is below it, checked from
-    the 8th sample on; the estimate says whether it got there.
+    the 8th sample on; the estimate says whether it got there. `relative_tolerance` is the
+    same rule relative to the largest share (|value| of the player with most): every
+    standard error under `relative_tolerance` times it. `time_limit` (seconds) is a second
+    budget beside `samples`: sampling stops when either is spent, and then `converged` is
+    False (when a tolerance was asked) and `stopped` says which budget ran out.
     """
+    import time
+
     import numpy as np
 
     budget = DEFAULT_SAMPLES if samples is None else samples
@@ -159,10 +174,22 @@ def shapley_estimate(
         raise ValueError(f"samples must be a positive number of permutations, got {samples!r}")
     if tolerance is not None and not (math.isfinite(tolerance) and tolerance > 0):
         raise ValueError(f"tolerance must be a positive standard error, got {tolerance!r}")
+    if relative_tolerance is not None and not (
+        math.isfinite(relative_tolerance) and 0 < relative_tolerance < 1
+    ):
+        raise ValueError(
+            f"relative_tolerance must be a fraction in (0, 1), got {relative_tolerance!r}"
+        )
+    if time_limit is not None and not (math.isfinite(time_limit) and time_limit > 0):
+        raise ValueError(f"time_limit must be a positive number of seconds, got {time_limit!r}")
+    asked = tolerance is not None or relative_tolerance is not None
+    started = time.perf_counter()
     order = _players(players)
     n = len(order)
     if n == 0:
-        return ShapleyEstimate({}, {}, 0, 0.0, tolerance, None if tolerance is None else True)
+        return ShapleyEstimate(
+            {}, {}, 0, 0.0, tolerance, True if asked else None, stopped="tolerance"
+        )
     empty: frozenset[str] = frozenset()
     everyone = frozenset(order)
     ends = _evaluate(value, [empty, everyone], order)
@@ -185,7 +212,8 @@ def shapley_estimate(
     per_unit = 2 if antithetic else 1
     units = -(-budget // per_unit)
     mean, m2 = np.zeros(n), np.zeros(n)
-    drawn, converged = 0, None if tolerance is None else False
+    drawn, converged = 0, False if asked else None
+    stopped: Stop = "samples"
     for drawn in range(1, units + 1):
         perm = rng.permutation(n).tolist()
         x = marginals(perm)
@@ -194,13 +222,18 @@ def shapley_estimate(
         delta = x - mean  # Welford: stable running mean and sum of squared deviations
         mean += delta / drawn
         m2 += delta * (x - mean)
-        # every standard error sqrt(m2 / (drawn - 1) / drawn) under tolerance, without a sqrt:
-        if (
-            tolerance is not None
-            and drawn >= _MIN_PAIRS
-            and m2.max() < tolerance * tolerance * (drawn - 1) * drawn
-        ):
-            converged = True
+        if asked and drawn >= _MIN_PAIRS:
+            # every standard error sqrt(m2 / (drawn - 1) / drawn) under the tolerance,
+            # compared squared (no sqrt per player):
+            limit = min(
+                math.inf if tolerance is None else tolerance,
+                math.inf if relative_tolerance is None else relative_tolerance * np.abs(mean).max(),
+            )
+            if m2.max() < limit * limit * (drawn - 1) * drawn:
+                converged, stopped = True, "tolerance"
+                break
+        if time_limit is not None and time.perf_counter() - started > time_limit:
+            stopped = "time"
             break
     if drawn > 1:
         errors = np.sqrt(m2 / (drawn - 1) / drawn)
@@ -214,6 +247,8 @@ def shapley_estimate(
         tolerance=tolerance,
         converged=converged,
         antithetic=antithetic,
+        stopped=stopped,
+        seconds=time.perf_counter() - started,
     )
 
 

@@ -157,6 +157,10 @@ class MessageSent(Wire):
     mode: Name = "sync"
     priority: int = Field(default=0, ge=0, le=9)
     sent_at: float = Field(ge=0, allow_inf_nan=False, description="seconds since the epoch")
+    in_reply_to: Name | None = Field(default=None, description="a reply: the request's id")
+    latency_ms: float | None = Field(
+        default=None, ge=0, allow_inf_nan=False, description="a reply: since the request was sent"
+    )
 
 
 class StepCompensated(Wire):

@@ -70,14 +70,21 @@ class ChainVerifier:
     are checked; each signature present is checked; see the module doc for the coverage rule.
     """
 
-    def __init__(self, keys: SignatureVerifier, *, anchor: ChainHead | None = None) -> None:
+    def __init__(
+        self,
+        keys: SignatureVerifier,
+        *,
+        anchor: ChainHead | None = None,
+        after: ChainHead | None = None,
+    ) -> None:
+        """`after`: start past this entry (a signed one, checked by whoever checks the rest)."""
         self.keys = keys
         self.anchor = anchor
         self.entries = 0
         self.signatures = 0
         self.problem: ChainProblem | None = None
-        self._last = 0
-        self._last_hash = GENESIS
+        self._last = 0 if after is None else after.sequence
+        self._last_hash = GENESIS if after is None else after.hash
         self._unsigned_from = 0  # first entry of the current run of unsigned entries, 0 if none
         self._unsigned_by = ""
         self._known: set[str] = set()
@@ -131,6 +138,16 @@ class ChainVerifier:
             last, last_hash = seq, digest
             self._last, self._last_hash = last, last_hash
         return True
+
+    @property
+    def last(self) -> ChainHead:
+        """The last entry that passed (sequence 0 and GENESIS before any)."""
+        return ChainHead(self._last, self._last_hash)
+
+    @property
+    def open_unsigned(self) -> bool:
+        """Whether the entries fed so far end in a run no signature has covered yet."""
+        return bool(self._unsigned_from)
 
     def report(self, seconds: float = 0.0) -> VerifyReport:
         """The verdict on everything fed so far, taken as the whole ledger."""

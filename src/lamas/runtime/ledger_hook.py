@@ -14,6 +14,7 @@ watching the transport costs no database write per envelope.
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from collections.abc import Sequence
 from decimal import Decimal
@@ -48,7 +49,7 @@ from lamas.protocol.ledger import (
     TaskStatus,
     ValueBasis,
 )
-from lamas.protocol.messages import Envelope
+from lamas.protocol.messages import Envelope, Message
 from lamas.protocol.plan import Step
 from lamas.runtime.network import Network
 from lamas.runtime.orchestrator import Orchestrator
@@ -78,7 +79,6 @@ class LedgerRecorder:
         self.fee_rate = fee_rate
         self.currency = currency
         self.settlements: dict[str, Settlement] = {}
-        self._called: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
         self._record: dict[str, list[bool]] = defaultdict(list)
         # The user's words go into the ledger only when asked (a demo, an operator's own
         # tasks); otherwise `task.opened` names what was planned.
@@ -88,6 +88,7 @@ class LedgerRecorder:
         self._opened: set[str] = set()
         orchestrator.listeners.append(self.event)
         self.network.transport.observers.append(self.observe)
+        self.network.transport.reply_observers.append(self.observe_reply)
         # A centralized orchestrator reading the profile itself is a read like any other.
         self.network.transport.observers.append(profile_read_observer(ledger, self.network))
 
@@ -103,15 +104,10 @@ class LedgerRecorder:
             return None
 
     def observe(self, envelope: Envelope) -> None:
-        """Note who an agent called on a task's behalf (subcontracting), and keep the
-        envelope's routing facts for the task's next ledger entry."""
+        """Keep the envelope's routing facts for the task's next ledger entry."""
         task_id = envelope.task_id
         if not task_id:
             return
-        if envelope.sender != self.orchestrator.agent_id and envelope.recipient in {
-            c.id for c in self.network.cards
-        }:
-            self._called[task_id][envelope.sender].add(envelope.recipient)
         sent = NewEntry(
             EntryKind.MESSAGE,
             task_id,
@@ -132,6 +128,35 @@ class LedgerRecorder:
             self.ledger.append_many([sent])  # after the task ended (its last log post)
         else:
             self._messages[task_id].append(sent)
+
+    def observe_reply(self, request: Envelope, reply: Message) -> None:
+        """Keep a reply's routing facts and latency (the sequence diagram draws it back)."""
+        task_id = request.task_id
+        if not task_id:
+            return
+        now = time.time()
+        entry = NewEntry(
+            EntryKind.MESSAGE,
+            task_id,
+            MessageSent(
+                id=reply.message_id[:128],
+                sender=request.recipient,
+                recipient=request.sender,
+                skill=request.skill,
+                kind="reply",
+                mode=request.mode,
+                priority=request.priority,
+                sent_at=now,
+                in_reply_to=request.id[:128],
+                latency_ms=round(max(0.0, now - request.sent_at) * 1000, 3),
+            ),
+            request.recipient,
+            self._entity_of(request.recipient),
+        )
+        if task_id in self._closed:
+            self.ledger.append_many([entry])
+        else:
+            self._messages[task_id].append(entry)
 
     def flush(self, task_id: str | None = None) -> None:
         """Write the messages still buffered (of one task, or of all)."""
@@ -257,7 +282,7 @@ class LedgerRecorder:
         """What the task's record says about who made each step possible."""
         assert session.plan is not None
         platform = {c.id for c in self.network.cards if c.entity == PLATFORM}
-        called = self._called.get(session.task.id, {})
+        known = {c.id for c in self.network.cards}
         facts = []
         for step in session.plan.steps:
             run = session.runs[step.id]
@@ -272,7 +297,9 @@ class LedgerRecorder:
                     step.id,
                     step.depends_on,
                     frozenset(candidates),
-                    frozenset(called.get(run.agent, set()) - platform - {run.agent}),
+                    # Whom the serving agent called, as its reply says: the same record in
+                    # every run mode (this process cannot watch remote agents' traffic).
+                    frozenset((run.called & known) - platform - {run.agent}),
                     commits=bool(skill.requires),
                     amount=booked_amount(run.output),
                 )

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Iterator
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from lamas.agent.agent import Agent
 from lamas.errors import ConfigError, DuplicateAgent, NoCapability, UnknownAgent
 from lamas.protocol.cards import AgentCard
 from lamas.protocol.messages import Envelope, Message
-from lamas.runtime.defences import Defences
 from lamas.runtime.transport import DEFAULT_CONCURRENCY, AccessPolicy, LocalTransport
+
+if TYPE_CHECKING:  # defences pull in cryptography and the detector: loaded when built
+    from lamas.runtime.defences import Defences
 
 Balance = Literal["round_robin", "least_loaded"]
 

@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from lamas.agent.agent import Agent
+from lamas.agent.agent import Agent, called_by
 from lamas.agent.embeddings import Embedder
 from lamas.errors import InvalidPlan, LamasError
 from lamas.llm.base import ChatModel, Usage
@@ -499,6 +499,7 @@ class Orchestrator:
                 reply = await self._ask_retrying(session, step, run.agent, inputs, run)
                 ranked = rank_offers(reply.data, session.preferences.get(step.id))
                 run.output = chosen_output(ranked)
+                run.called = called_by(reply)
         except LamasError as error:
             run.error = str(error)
         except Exception as error:  # an agent's own failure is reported, never a crash
@@ -529,11 +530,13 @@ class Orchestrator:
         whole: set[str] = set()  # providers whose whole reply is their one option
         reasons: list[str] = []
         answered = 0
+        called: dict[str, frozenset[str]] = {}
         for agent, reply in zip(providers, replies, strict=True):
             if isinstance(reply, BaseException):
                 reasons.append(f"{agent}: {reply}")  # a failing provider offers nothing
                 continue
             answered += 1
+            called[agent] = called_by(reply)
             if OFFERS not in reply.data:
                 whole.add(agent)
             try:
@@ -578,6 +581,7 @@ class Orchestrator:
             # recovery: the decided offer if its agent is still live, else the best live one
             winner = self.recovery.live_winner(options, decision.winner, decision.tally)
         run.agent = winner.proposer
+        run.called = called.get(winner.proposer, frozenset())
         # A reply without "offers" (replicas of a song catalogue, say) is one option; its
         # output is read as a lone provider's would be (its best-ranked choice).
         run.output = (

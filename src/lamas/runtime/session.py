@@ -54,6 +54,8 @@ class StepRun:
     seconds: float = 0.0
     selected_by: str = ""
     """How the agent was chosen when a learned selector chose it ("bandit"), else ""."""
+    called: frozenset[str] = frozenset()
+    """Agents the serving agent sent to on the task's behalf, as its reply says (CALLED)."""
 
 
 @dataclass(slots=True)
@@ -132,22 +134,44 @@ def downstream(plan: Plan, roots: set[str]) -> set[str]:
     return found
 
 
+SUMMARY_CHARS = 240
+"""About how long a step's line in a task summary gets: whole fields up to it, never one cut."""
+
+
 def summarize(plan: Plan, runs: Mapping[str, StepRun]) -> str:
     """One line per step: what was done, by whom, with its key results."""
     lines = []
     for step in plan.steps:
         run = runs[step.id]
-        shown = ", ".join(f"{k}={v}" for k, v in _scalars(run.output))
-        lines.append(f"{step.capability} by {run.agent}: {shown[:240]}")
+        lines.append(f"{step.capability} by {run.agent}: {within(output_fields(run.output))}")
     return "\n".join(lines)
 
 
-def _scalars(data: Mapping[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
-    """The plain values of `data`, one nested object deep ("now_playing.title")."""
-    found: list[tuple[str, Any]] = []
+def output_fields(data: Mapping[str, Any], prefix: str = "") -> list[str]:
+    """A step's output as "key=value" items: nested objects by dotted key at any depth
+    ("now_playing.title=..."), a list by its length ("offers=3 items"), so that nothing
+    nested shows as {} and nothing is left out silently."""
+    found: list[str] = []
     for key, value in data.items():
-        if isinstance(value, Mapping) and not prefix:
-            found += _scalars(value, f"{key}.")
-        elif isinstance(value, str | int | float) and not isinstance(value, bool):
-            found.append((f"{prefix}{key}", value))
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            found += output_fields(value, f"{name}.") or [f"{name}=(empty)"]
+        elif isinstance(value, list | tuple):
+            found.append(f"{name}={len(value)} item{'s' if len(value) != 1 else ''}")
+        elif value is not None:
+            found.append(f"{name}={value}")
     return found
+
+
+def within(items: list[str], limit: int = SUMMARY_CHARS) -> str:
+    """`items` joined by commas, as many whole ones as fit in `limit` characters (at least
+    one), then how many more there are: a field is never cut in two."""
+    shown: list[str] = []
+    used = 0
+    for item in items:
+        if shown and used + len(item) + 2 > limit:
+            break
+        shown.append(item)
+        used += len(item) + 2
+    rest = len(items) - len(shown)
+    return ", ".join(shown) + (f" (+{rest} more)" if rest else "")

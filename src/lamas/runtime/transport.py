@@ -45,6 +45,10 @@ class AccessPolicy(Protocol):
 Observer = Callable[[Envelope], None]
 """Sees every envelope the transport accepts for delivery (taps for logs, traces, demos)."""
 
+ReplyObserver = Callable[[Envelope, Message], None]
+"""Sees each reply a handler here gave to a request, with the request (its latency: now
+minus the request's `sent_at`)."""
+
 
 class Transport(Protocol):
     """Moves envelopes; the rest of lamas never knows which transport is underneath."""
@@ -63,6 +67,10 @@ class DeadLetter:
     at: float
 
 
+_Queued = tuple[int, int, Envelope, "asyncio.Future[Message] | None", "asyncio.TimerHandle | None"]
+"""(-priority, arrival, envelope, the requester's future, its deadline timer)."""
+
+
 class _Mailbox:
     __slots__ = ("active", "context", "handler", "heap", "limit", "pending")
 
@@ -70,7 +78,7 @@ class _Mailbox:
         self.handler = handler
         self.context = context
         self.limit = limit
-        self.heap: list[tuple[int, int, Envelope, asyncio.Future[Message] | None]] = []
+        self.heap: list[_Queued] = []
         self.active = 0  # worker tasks draining the heap
         self.pending = 0  # queued + being handled: the load that least-loaded balancing sees
 
@@ -103,6 +111,7 @@ class LocalTransport:
         self._closed = False
         self._waiting: set[asyncio.Future[Message]] = set()
         self.observers: list[Observer] = []
+        self.reply_observers: list[ReplyObserver] = []
         # Embedded mode: this process holds each local agent's key and signs, as that
         # agent, what it sends (networked agents sign in their own processes).
         self.signers: dict[str, Callable[[Envelope], Envelope]] = {}
@@ -156,30 +165,42 @@ class LocalTransport:
 
     async def request(self, envelope: Envelope, *, timeout: float | None = None) -> Message:
         """Deliver `envelope` and wait for the reply, at most until its deadline or `timeout`."""
-        span = None
-        if telemetry.TRACER is not None:  # off: this check is all tracing costs
-            span, envelope = telemetry.start_hop(envelope)
+        if telemetry.TRACER is None:  # off: this check is all tracing costs
+            return await self.send(envelope, timeout=timeout)
+        span, envelope = telemetry.start_hop(envelope)
+        try:
+            reply = await self.send(envelope, timeout=timeout)
+        except BaseException as error:
+            telemetry.end_span(span, error)
+            raise
+        span.end()
+        return reply
+
+    def send(self, envelope: Envelope, *, timeout: float | None = None) -> asyncio.Future[Message]:
+        """`request` as a future rather than a coroutine: the reply, or the error, lands in it.
+
+        For fan-out: `await asyncio.gather(*(transport.send(e) for e in envelopes))` waits on
+        the futures themselves, where gathering `request` coroutines wraps each in a Task
+        (about a third of a request's cost). A refused envelope (unknown recipient, access
+        policy, closed transport) fails its future, so one bad envelope does not stop the
+        others being sent. Cancelling the future withdraws a request not yet handled. Not
+        traced: tracing wraps `request`.
+        """
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Message] = loop.create_future()
         try:
             envelope = self._signed(envelope)
             box = self._admit(envelope)
-            future: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
-            self._waiting.add(future)
-            try:
-                self._enqueue(box, envelope, future)
-                limit = _seconds_left(envelope.deadline, timeout)
-                return await reply_within(future, envelope.recipient, limit)
-            finally:
-                # On a deadline or a cancelled caller, the queued envelope is skipped unhandled.
-                future.cancel()
-                self._waiting.discard(future)
-        except BaseException as error:
-            if span is not None:
-                telemetry.end_span(span, error)
-                span = None
-            raise
-        finally:
-            if span is not None:
-                span.end()
+        except Exception as error:
+            future.set_exception(error)
+            return future
+        self._waiting.add(future)
+        limit = _seconds_left(envelope.deadline, timeout)
+        timer = None
+        if limit is not None:
+            timer = loop.call_later(limit, _expire, future, envelope.recipient, limit)
+        self._enqueue(box, envelope, future, timer)
+        return future
 
     async def post(self, envelope: Envelope) -> None:
         """Deliver `envelope` without waiting; a failure is kept in `dead_letters`."""
@@ -241,11 +262,15 @@ class LocalTransport:
         return box
 
     def _enqueue(
-        self, box: _Mailbox, envelope: Envelope, future: asyncio.Future[Message] | None
+        self,
+        box: _Mailbox,
+        envelope: Envelope,
+        future: asyncio.Future[Message] | None,
+        timer: asyncio.TimerHandle | None = None,
     ) -> None:
         for observe in self.observers:
             observe(envelope)
-        heapq.heappush(box.heap, (-envelope.priority, next(self._order), envelope, future))
+        heapq.heappush(box.heap, (-envelope.priority, next(self._order), envelope, future, timer))
         box.pending += 1
         if box.active < box.limit:
             box.active += 1
@@ -255,9 +280,10 @@ class LocalTransport:
         heap = box.heap
         try:
             while heap:
-                _, _, envelope, future = heapq.heappop(heap)
+                _, _, envelope, future, timer = heapq.heappop(heap)
                 try:
                     if future is not None and future.done():
+                        self._waiting.discard(future)
                         continue  # the caller stopped waiting (deadline or cancel)
                     if envelope.deadline is not None and time.time() > envelope.deadline:
                         raise DeadlineExceeded(envelope.recipient, 0.0)
@@ -274,10 +300,16 @@ class LocalTransport:
                         )
                     if not future.done():
                         future.set_result(reply)
+                    for observe_reply in self.reply_observers:
+                        observe_reply(envelope, reply)
                 except Exception as error:  # a handler's failure goes to whoever is waiting
                     self._fail(envelope, future, error)
                 finally:
                     box.pending -= 1
+                    if future is not None:
+                        self._waiting.discard(future)
+                    if timer is not None:
+                        timer.cancel()
         finally:
             box.active -= 1
 
@@ -286,7 +318,11 @@ class LocalTransport:
         queued = list(box.heap)
         box.heap.clear()  # in place: a running worker holds this list
         box.pending -= len(queued)
-        for _, _, envelope, future in queued:
+        for _, _, envelope, future, timer in queued:
+            if timer is not None:
+                timer.cancel()
+            if future is not None:
+                self._waiting.discard(future)
             self._fail(envelope, future, error)
 
     def _fail(
@@ -312,6 +348,13 @@ async def reply_within(
     if not future.done():
         raise DeadlineExceeded(recipient, limit)
     return future.result()
+
+
+def _expire(future: asyncio.Future[Message], recipient: str, limit: float) -> None:
+    """A request's deadline passed with no reply: the caller gets `DeadlineExceeded`, and
+    the queued envelope, its future done, is skipped unhandled."""
+    if not future.done():
+        future.set_exception(DeadlineExceeded(recipient, limit))
 
 
 def _seconds_left(deadline: float | None, timeout: float | None) -> float | None:
