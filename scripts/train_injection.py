@@ -56,7 +56,8 @@ def featurise(texts: Sequence[str], reader: PieceReader) -> list[list[ChunkFeatu
     """Each text's chunks' features (the layer's own reading of it)."""
     out: list[list[ChunkFeatures]] = []
     for text in texts:
-        out.append([chunk_features(ids, reader.table) for ids in reader.pieces(readings_of(text))])
+        pieces = readings_of(text)
+        out.append([chunk_features(ids, reader.table, p) for ids, p in zip(reader.pieces(pieces), pieces, strict=True)])
     return out
 
 
@@ -92,8 +93,8 @@ def train(data: Split, reader: PieceReader, *, seed: int = SEED, fpr: float = DE
     labels = [s.label for s in data.train]
     # Pass 1: whole texts (their first 4,000 characters), only to find each injected
     # text's worst chunk.
-    heads = reader.pieces([normalise(s.text).text[:4000] for s in data.train])
-    whole = [chunk_features(ids, reader.table) for ids in heads]
+    heads = [normalise(s.text).text[:4000] for s in data.train]
+    whole = [chunk_features(ids, reader.table, h) for ids, h in zip(reader.pieces(heads), heads, strict=True)]
     m1, w1, b1 = fit(matrix(whole), labels, seed)
     first = LinearModel(m1.astype(np.float32), w1.astype(np.float32), b1, 0.5, {})
     rows: list[ChunkFeatures] = []

@@ -7,8 +7,8 @@ dependency of the `embed` extra). Two views of the pieces:
 
 - *meaning*: the mean of MiniLM's input embeddings of the pieces (384 numbers), so that
   "disregard", "ignorez" and "forget" land near each other;
-- *wording*: counts of pieces and of adjacent pairs, hashed into `HASH_DIM` buckets
-  (log-scaled, unit length).
+- *wording*: counts of pieces, of adjacent pairs and of character 4-grams, hashed into
+  `HASH_DIM` buckets (log-scaled, unit length).
 
 The score is a logistic regression's probability over both, trained by
 scripts/train_injection.py (deterministic seed) and shipped as a small `.npz`
@@ -40,8 +40,8 @@ if TYPE_CHECKING:
 
 DEFAULT_MODEL = Path(__file__).with_name("data") / "injection_classifier.npz"
 HASH_DIM = 1 << 15
-CHUNK_CHARS = 512
-CHUNK_OVERLAP = 160
+CHUNK_CHARS = 256
+CHUNK_OVERLAP = 128
 EMBED_DIM = 384
 _MIX_A = 0x9E3779B1
 _MIX_B = 0x85EBCA77
@@ -90,7 +90,20 @@ class ChunkFeatures:
     values: NDArray[np.float32]
 
 
-def chunk_features(ids: Sequence[int], table: NDArray[np.float32]) -> ChunkFeatures:
+def char_grams(text: str) -> NDArray[np.uint64]:
+    """Hashed character 4-grams of `text` (spelling the word pieces miss: other scripts,
+    obfuscations), computed on the array of code points."""
+    import numpy as np
+
+    points = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    if len(points) < 4:
+        return np.zeros(0, np.uint64)
+    mixed = points * np.uint64(_MIX_A)
+    grams = mixed[:-3] ^ (mixed[1:-2] << np.uint64(7)) ^ (mixed[2:-1] << np.uint64(14)) ^ (mixed[3:] << np.uint64(21))
+    return (grams ^ np.uint64(_MIX_B)) % np.uint64(HASH_DIM)
+
+
+def chunk_features(ids: Sequence[int], table: NDArray[np.float32], text: str = "") -> ChunkFeatures:
     import numpy as np
 
     if not ids:
@@ -105,7 +118,9 @@ def chunk_features(ids: Sequence[int], table: NDArray[np.float32]) -> ChunkFeatu
     bigrams = ((pieces[:-1] * np.uint64(_MIX_A)) ^ (pieces[1:] * np.uint64(_MIX_B) + np.uint64(1))) % (
         np.uint64(HASH_DIM)
     )
-    buckets, counts = np.unique(np.concatenate([unigrams, bigrams]).astype(np.int64), return_counts=True)
+    buckets, counts = np.unique(
+        np.concatenate([unigrams, bigrams, char_grams(text)]).astype(np.int64), return_counts=True
+    )
     values = 1.0 + np.log(counts.astype(np.float32))
     values /= np.float32(np.linalg.norm(values))
     return ChunkFeatures(meaning.astype(np.float32), buckets, values.astype(np.float32))
@@ -204,7 +219,10 @@ class LearnedLayer:
 
         reader = self.reader
         pieces = readings_of(text)
-        logits = [self.model.logit(chunk_features(ids, reader.table)) for ids in reader.pieces(pieces)]
+        logits = [
+            self.model.logit(chunk_features(ids, reader.table, piece))
+            for ids, piece in zip(reader.pieces(pieces), pieces, strict=True)
+        ]
         return [1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z)))) for z in logits]
 
     def score(self, text: str) -> LayerScore:
