@@ -15,6 +15,7 @@ from lamas.agent.agent import compose
 from lamas.errors import InputError
 from lamas.protocol.messages import Envelope, Message
 from lamas.protocol.types import Context, Reply
+from lamas.security.calibration import flags
 from lamas.security.detector import (
     ClassifierLayer,
     Detector,
@@ -160,10 +161,10 @@ def test_rules_on_the_suites_flag_few_clean_messages() -> None:
     written with the suite in view, except the `held_out` family written after them."""
     layer = RuleLayer()
     clean = load("clean.jsonl")
-    false_positives = [c["id"] for c in clean if layer.score(c["text"]).score > layer.threshold]
+    false_positives = [c["id"] for c in clean if flags(layer.score(c["text"]).score, layer.threshold)]
     assert len(false_positives) / len(clean) < 0.02, false_positives
     seen = [a for a in load("attacks.jsonl") if a["family"] != "held_out"]
-    caught = sum(layer.score(a["payload"]).score > layer.threshold for a in seen)
+    caught = sum(flags(layer.score(a["payload"]).score, layer.threshold) for a in seen)
     assert caught / len(seen) > 0.8
 
 
@@ -185,7 +186,8 @@ def test_calibrate_sets_each_threshold_from_clean_scores_within_the_fpr_budget()
     clean = [f"hotel {'x' * i}" for i in range(200)]
     thresholds = detector.calibrate(clean, target_fpr=0.02)
     assert thresholds["rules"] == 0.9  # the floor: clean traffic matched no rule
-    assert thresholds["length"] == 6 + 197  # 1% of 200 may lie above (half the budget each)
+    # 1% of 200 may lie at or above (half the budget each): just above the third longest.
+    assert thresholds["length"] == math.nextafter(6 + 197, math.inf)
     flagged = sum(detector.score(text).flagged for text in clean)
     assert flagged / len(clean) <= 0.02
     assert detector.score("hotel " + "x" * 500).flagged

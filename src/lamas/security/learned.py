@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
 DEFAULT_MODEL = Path(__file__).with_name("data") / "injection_classifier.npz"
 HASH_DIM = 1 << 15
-CHUNK_CHARS = 256
+CHUNK_CHARS = 192
 CHUNK_OVERLAP = 128
 EMBED_DIM = 384
 _MIX_A = 0x9E3779B1
