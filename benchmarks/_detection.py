@@ -24,7 +24,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 
-from injection_corpus import (  # noqa: E402
+from injection_corpus import (
     ALL_FAMILIES,
     CROSS_FAMILY_FOLDS,
     EXTERNAL,
@@ -33,14 +33,13 @@ from injection_corpus import (  # noqa: E402
     in_repo,
     split,
 )
-from rich.console import Console  # noqa: E402
-from rich.table import Table  # noqa: E402
+from rich.console import Console
+from rich.table import Table
 
-from lamas.security.calibration import flags  # noqa: E402
-from lamas.security.detector import Detector  # noqa: E402
-from lamas.security.layer import Layer  # noqa: E402
-from lamas.security.learned import LearnedLayer, PieceReader  # noqa: E402
-from lamas.security.rules import RuleLayer  # noqa: E402
+from lamas.security.calibration import flags
+from lamas.security.detector import Detector, rule_layer
+from lamas.security.layer import Layer
+from lamas.security.learned import LearnedLayer, PieceReader
 
 
 def package_docs(limit: int = 400, chars: int = 3000) -> list[Sample]:
@@ -62,7 +61,8 @@ def corpora() -> dict[str, list[Sample]]:
     data = split()
     sets: dict[str, list[Sample]] = {
         "generated test (in-repo)": data.test_benign + data.test_attacks,
-        "travel attacks + clean_heldout (in-repo)": in_repo("attacks.jsonl") + in_repo("clean_heldout.jsonl"),
+        "travel attacks + clean_heldout (in-repo)": in_repo("attacks.jsonl")
+        + in_repo("clean_heldout.jsonl"),
         "travel held-out attacks (in-repo)": in_repo("attacks_heldout.jsonl"),
     }
     for name in EXTERNAL:
@@ -102,8 +102,12 @@ def evaluate(layers: dict[str, list[Layer]], sets: dict[str, list[Sample]]) -> d
             rows[name] = {
                 **rates(hits, samples),
                 "per_family": {f: sum(v) / len(v) for f, v in sorted(per_family.items())},
-                "missed": [s.text[:160] for h, s in zip(hits, samples, strict=True) if s.label and not h][:5],
-                "false_positives": [s.text[:160] for h, s in zip(hits, samples, strict=True) if not s.label and h][:5],
+                "missed": [
+                    s.text[:160] for h, s in zip(hits, samples, strict=True) if s.label and not h
+                ][:5],
+                "false_positives": [
+                    s.text[:160] for h, s in zip(hits, samples, strict=True) if not s.label and h
+                ][:5],
                 "latency_ms_p50": statistics.median(seconds) * 1000 if seconds else 0.0,
                 "latency_ms_p95": percentile(seconds, 0.95) * 1000,
             }
@@ -130,7 +134,11 @@ def cross_family(seed: int = 18) -> dict[str, Any]:
         model = train(split(seed, fold), reader, seed=seed)
         layer = LearnedLayer(model)
         tests = [s for s in full.test_attacks if s.family in held_out]
-        tests += [s for s in split(seed, ALL_FAMILIES).train if s.label and s.family in held_out and s.source != "generated"]
+        tests += [
+            s
+            for s in split(seed, ALL_FAMILIES).train
+            if s.label and s.family in held_out and s.source != "generated"
+        ]
         per: dict[str, list[bool]] = defaultdict(list)
         for s in tests:
             per[s.family].append(flags(layer.score(s.text).score, layer.threshold))
@@ -138,7 +146,8 @@ def cross_family(seed: int = 18) -> dict[str, Any]:
         out[f"fold {i + 1}: trained on {', '.join(fold)}"] = {
             "threshold": layer.threshold,
             "per_family": {f: sum(v) / len(v) for f, v in sorted(per.items())},
-            "detection": sum(sum(v) for v in per.values()) / max(1, sum(len(v) for v in per.values())),
+            "detection": sum(sum(v) for v in per.values())
+            / max(1, sum(len(v) for v in per.values())),
             "fpr": sum(fp) / len(fp),
         }
     return out
@@ -184,9 +193,9 @@ def print_tables(console: Console, result: dict[str, Any]) -> None:
 def run(console: Console, *, cross: bool = True) -> dict[str, Any]:
     sets = corpora()
     configs: dict[str, list[Layer]] = {
-        "rules": [RuleLayer()],
+        "rules": [rule_layer()],
         "learned": [LearnedLayer()],
-        "rules+learned": [RuleLayer(), LearnedLayer()],
+        "rules+learned": [rule_layer(), LearnedLayer()],
     }
     for layers in configs.values():  # load the model outside the timings
         Detector(layers).score("warm up")

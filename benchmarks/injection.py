@@ -81,11 +81,16 @@ from lamas.llm.scripted import ScriptedModel
 from lamas.protocol.messages import Envelope, Message
 from lamas.protocol.types import Context, Handler, Reply
 from lamas.security.calibration import flags
-from lamas.security.detector import Detector, InjectionDetected, QuarantineLog, envelope_text
+from lamas.security.detector import (
+    Detector,
+    InjectionDetected,
+    QuarantineLog,
+    envelope_text,
+    rule_layer,
+)
 from lamas.security.learned import LearnedLayer
 from lamas.security.normalise import normalise
 from lamas.security.perplexity import PerplexityLayer
-from lamas.security.rules import RuleLayer
 from lamas.security.spotlight import Spotlight, per_context, provenance_of, spotlight
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -116,11 +121,15 @@ LABEL = {
     "agent_message": "message from agent navigator",
 }
 SENSITIVE = ("send_data", "send_message", "pay")
-Config = Literal[
-    "none", "spotlight", "datamark", "detector", "toolguard", "guard+detector", "all"
-]
+Config = Literal["none", "spotlight", "datamark", "detector", "toolguard", "guard+detector", "all"]
 CONFIGS: tuple[Config, ...] = (
-    "none", "spotlight", "datamark", "detector", "toolguard", "guard+detector", "all"
+    "none",
+    "spotlight",
+    "datamark",
+    "detector",
+    "toolguard",
+    "guard+detector",
+    "all",
 )
 GUARDED: tuple[Config, ...] = ("toolguard", "guard+detector", "all")
 DETECTED: tuple[Config, ...] = ("detector", "guard+detector", "all")
@@ -475,7 +484,7 @@ class TimedLogprobs:
 def build_detector(
     use_perplexity: bool, model_name: str, max_tokens: int, use_learned: bool = True
 ) -> tuple[Detector, TimedLogprobs | None]:
-    layers: list[Any] = [RuleLayer()]
+    layers: list[Any] = [rule_layer()]
     if use_learned:
         layers.append(LearnedLayer())
     timed = None
@@ -812,7 +821,9 @@ async def main_async(args: argparse.Namespace) -> int:
         configs = tuple(c for c in CONFIGS if c in wanted)
         if args.structural:
             # The structural claim is about tool calls: only attacks whose goal is one.
-            subset = stratified([a for a in attacks if "tool" in (a.get("goal") or {})], args.model_limit)
+            subset = stratified(
+                [a for a in attacks if "tool" in (a.get("goal") or {})], args.model_limit
+            )
         model_summary = await run_agent(
             args.model,
             model,
@@ -894,7 +905,9 @@ def main() -> int:
         action="store_true",
         help="embedded model on tool-call attacks only: none, detector, toolguard, guard+detector",
     )
-    parser.add_argument("--no-learned", action="store_true", help="detector without the learned layer")
+    parser.add_argument(
+        "--no-learned", action="store_true", help="detector without the learned layer"
+    )
     parser.add_argument(
         "--no-detection", action="store_true", help="skip the per-corpus detection tables"
     )

@@ -28,11 +28,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from injection_corpus import ALL_FAMILIES, Sample, Split, split  # noqa: E402
+from injection_corpus import ALL_FAMILIES, Sample, Split, split
 
-from lamas.security.calibration import calibrate  # noqa: E402
-from lamas.security.normalise import normalise  # noqa: E402
-from lamas.security.learned import (  # noqa: E402
+from lamas.security.calibration import calibrate
+from lamas.security.learned import (
     DEFAULT_MODEL,
     EMBED_DIM,
     HASH_DIM,
@@ -43,6 +42,7 @@ from lamas.security.learned import (  # noqa: E402
     chunk_features,
     readings_of,
 )
+from lamas.security.normalise import normalise
 
 if TYPE_CHECKING:
     from scipy.sparse import csr_matrix
@@ -57,7 +57,12 @@ def featurise(texts: Sequence[str], reader: PieceReader) -> list[list[ChunkFeatu
     out: list[list[ChunkFeatures]] = []
     for text in texts:
         pieces = readings_of(text)
-        out.append([chunk_features(ids, reader.table, p) for ids, p in zip(reader.pieces(pieces), pieces, strict=True)])
+        out.append(
+            [
+                chunk_features(ids, reader.table, p)
+                for ids, p in zip(reader.pieces(pieces), pieces, strict=True)
+            ]
+        )
     return out
 
 
@@ -68,7 +73,11 @@ def matrix(rows: Sequence[ChunkFeatures]) -> csr_matrix:
     dense = np.stack([r.meaning for r in rows]) if rows else np.zeros((0, EMBED_DIM), np.float32)
     indptr = np.cumsum([0] + [len(r.buckets) for r in rows])
     sparse = csr_matrix(
-        (np.concatenate([r.values for r in rows]), np.concatenate([r.buckets for r in rows]), indptr),
+        (
+            np.concatenate([r.values for r in rows]),
+            np.concatenate([r.buckets for r in rows]),
+            indptr,
+        ),
         shape=(len(rows), HASH_DIM),
     )
     return hstack([csr_matrix(dense), sparse], format="csr")
@@ -84,8 +93,14 @@ def fit(x: csr_matrix, y: Sequence[int], seed: int) -> tuple[Any, Any, float]:
     return coef[:EMBED_DIM], coef[EMBED_DIM:], float(model.intercept_[0])
 
 
-def train(data: Split, reader: PieceReader, *, seed: int = SEED, fpr: float = DEFAULT_FPR,
-          info: dict[str, Any] | None = None) -> LinearModel:
+def train(
+    data: Split,
+    reader: PieceReader,
+    *,
+    seed: int = SEED,
+    fpr: float = DEFAULT_FPR,
+    info: dict[str, Any] | None = None,
+) -> LinearModel:
     """Two passes (whole texts, then each injected text's worst chunk), then calibration."""
     import numpy as np
 
@@ -94,7 +109,10 @@ def train(data: Split, reader: PieceReader, *, seed: int = SEED, fpr: float = DE
     # Pass 1: whole texts (their first 4,000 characters), only to find each injected
     # text's worst chunk.
     heads = [normalise(s.text).text[:4000] for s in data.train]
-    whole = [chunk_features(ids, reader.table, h) for ids, h in zip(reader.pieces(heads), heads, strict=True)]
+    whole = [
+        chunk_features(ids, reader.table, h)
+        for ids, h in zip(reader.pieces(heads), heads, strict=True)
+    ]
     m1, w1, b1 = fit(matrix(whole), labels, seed)
     first = LinearModel(m1.astype(np.float32), w1.astype(np.float32), b1, 0.5, {})
     rows: list[ChunkFeatures] = []
@@ -107,14 +125,25 @@ def train(data: Split, reader: PieceReader, *, seed: int = SEED, fpr: float = DE
             rows.extend(chunks)
             y.extend([0] * len(chunks))
     m2, w2, b2 = fit(matrix(rows), y, seed)
-    model = LinearModel(m2.astype(np.float16).astype(np.float32), w2.astype(np.float16).astype(np.float32), b2, 0.5, {})
+    model = LinearModel(
+        m2.astype(np.float16).astype(np.float32),
+        w2.astype(np.float16).astype(np.float32),
+        b2,
+        0.5,
+        {},
+    )
     layer = LearnedLayer(model, threshold=0.5)
     calibration = [layer.score(s.text).score for s in data.calibration]
     fitted = calibrate(calibration, fpr)
     meta = {
-        "seed": seed, "target_fpr": fpr, "calibration_texts": fitted.benign,
-        "calibration_flagged": fitted.flagged, "train_texts": len(data.train),
-        "train_chunks": len(rows), "hash_dim": HASH_DIM, **(info or {}),
+        "seed": seed,
+        "target_fpr": fpr,
+        "calibration_texts": fitted.benign,
+        "calibration_flagged": fitted.flagged,
+        "train_texts": len(data.train),
+        "train_chunks": len(rows),
+        "hash_dim": HASH_DIM,
+        **(info or {}),
     }
     return LinearModel(model.meaning, model.wording, model.bias, fitted.threshold, meta)
 
@@ -141,8 +170,10 @@ def compare_transformer(data: Split, limit: int) -> dict[str, float]:
     clf = LogisticRegression(C=4.0, class_weight="balanced", max_iter=2000, random_state=SEED)
     clf.fit(x, [s.label for s in train])
     cal = data.calibration[:: max(1, len(data.calibration) // limit)]
-    threshold = inclusive_threshold(list(clf.predict_proba(embedder.embed([s.text[:512] for s in cal]))[:, 1]), DEFAULT_FPR)
-    test = data.test_benign[:: 4] + data.test_attacks[:: 2]
+    threshold = inclusive_threshold(
+        list(clf.predict_proba(embedder.embed([s.text[:512] for s in cal]))[:, 1]), DEFAULT_FPR
+    )
+    test = data.test_benign[::4] + data.test_attacks[::2]
     t0 = time.perf_counter()
     probs = clf.predict_proba(embedder.embed([s.text[:512] for s in test]))[:, 1]
     ms = (time.perf_counter() - t0) * 1000 / len(test)
@@ -153,11 +184,15 @@ def compare_transformer(data: Split, limit: int) -> dict[str, float]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--out", type=Path, default=DEFAULT_MODEL)
     parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--fpr", type=float, default=DEFAULT_FPR, help="target false-positive rate")
-    parser.add_argument("--compare", action="store_true", help="also measure the full MiniLM transformer")
+    parser.add_argument(
+        "--compare", action="store_true", help="also measure the full MiniLM transformer"
+    )
     args = parser.parse_args()
     t0 = time.perf_counter()
     reader = PieceReader.shared()
@@ -166,10 +201,12 @@ def main() -> int:
     seconds = time.perf_counter() - t0
     model.save(args.out)
     test = evaluate(model, data.test_benign + data.test_attacks)
-    print(f"trained on {model.info['train_texts']} texts ({model.info['train_chunks']} chunks) in {seconds:.0f} s; "
-          f"threshold {model.threshold:.4f} at target FPR {args.fpr:.2%} on {model.info['calibration_texts']} "
-          f"benign texts; generated test: detection {test['detection']:.1%}, FPR {test['fpr']:.1%}; "
-          f"wrote {args.out} ({args.out.stat().st_size // 1024} KB)")
+    print(
+        f"trained on {model.info['train_texts']} texts ({model.info['train_chunks']} chunks) in {seconds:.0f} s; "
+        f"threshold {model.threshold:.4f} at target FPR {args.fpr:.2%} on {model.info['calibration_texts']} "
+        f"benign texts; generated test: detection {test['detection']:.1%}, FPR {test['fpr']:.1%}; "
+        f"wrote {args.out} ({args.out.stat().st_size // 1024} KB)"
+    )
     if args.compare:
         print("full MiniLM transformer:", compare_transformer(data, 600))
     return 0

@@ -101,11 +101,22 @@ def quantile_threshold(scores: Sequence[float], fpr: float) -> float:
     return ordered[min(allowed, len(ordered) - 1)]
 
 
+RULE_THRESHOLD = 1.0
+"""The rule layer's threshold under the inclusive comparison: one strong rule's weight (or
+two weak ones). `RuleLayer`'s own default, 0.9, was meant for a strict `>`: legitimate
+messages that match two weak rules (an outside address and "send") score exactly 0.9."""
+
+
+def rule_layer() -> RuleLayer:
+    """The rule layer as the detector uses it (`RULE_THRESHOLD`, also its calibration floor)."""
+    return RuleLayer(threshold=RULE_THRESHOLD, floor=RULE_THRESHOLD)
+
+
 class Detector:
     """Layers in order; a text is flagged when any layer scores at or above its threshold."""
 
     def __init__(self, layers: Iterable[Layer] | None = None) -> None:
-        self.layers: list[Layer] = list(layers) if layers is not None else [RuleLayer()]
+        self.layers: list[Layer] = list(layers) if layers is not None else [rule_layer()]
         names = [layer.name for layer in self.layers]
         if len(set(names)) != len(names):
             raise InputError(f"detector layers need distinct names, got {names}")
@@ -115,7 +126,7 @@ class Detector:
         """Rules and the learned layer (its threshold as calibrated when it was trained)."""
         from lamas.security.learned import LearnedLayer
 
-        return cls([RuleLayer(), LearnedLayer()])
+        return cls([rule_layer(), LearnedLayer()])
 
     def calibrate(self, clean_texts: Iterable[str], target_fpr: float = 0.01) -> dict[str, float]:
         """Set each layer's threshold from legitimate traffic and return them.

@@ -68,7 +68,9 @@ class PieceReader:
         self.tokenizer.no_truncation()
         self.tokenizer.no_padding()
         with safe_open(str(root / "model.safetensors"), "np") as weights:
-            self.table: NDArray[np.float32] = weights.get_tensor("embeddings.word_embeddings.weight")
+            self.table: NDArray[np.float32] = weights.get_tensor(
+                "embeddings.word_embeddings.weight"
+            )
 
     @classmethod
     def shared(cls) -> PieceReader:
@@ -99,8 +101,14 @@ def char_grams(text: str) -> NDArray[np.uint64]:
     if len(points) < 4:
         return np.zeros(0, np.uint64)
     mixed = points * np.uint64(_MIX_A)
-    grams = mixed[:-3] ^ (mixed[1:-2] << np.uint64(7)) ^ (mixed[2:-1] << np.uint64(14)) ^ (mixed[3:] << np.uint64(21))
-    return (grams ^ np.uint64(_MIX_B)) % np.uint64(HASH_DIM)
+    grams = (
+        mixed[:-3]
+        ^ (mixed[1:-2] << np.uint64(7))
+        ^ (mixed[2:-1] << np.uint64(14))
+        ^ (mixed[3:] << np.uint64(21))
+    )
+    hashed: NDArray[np.uint64] = (grams ^ np.uint64(_MIX_B)) % np.uint64(HASH_DIM)
+    return hashed
 
 
 def chunk_features(ids: Sequence[int], table: NDArray[np.float32], text: str = "") -> ChunkFeatures:
@@ -115,9 +123,9 @@ def chunk_features(ids: Sequence[int], table: NDArray[np.float32], text: str = "
     norm = float(np.linalg.norm(meaning))
     meaning = meaning / norm if norm else meaning
     unigrams = (pieces * np.uint64(_MIX_A)) % np.uint64(HASH_DIM)
-    bigrams = ((pieces[:-1] * np.uint64(_MIX_A)) ^ (pieces[1:] * np.uint64(_MIX_B) + np.uint64(1))) % (
-        np.uint64(HASH_DIM)
-    )
+    bigrams = (
+        (pieces[:-1] * np.uint64(_MIX_A)) ^ (pieces[1:] * np.uint64(_MIX_B) + np.uint64(1))
+    ) % (np.uint64(HASH_DIM))
     buckets, counts = np.unique(
         np.concatenate([unigrams, bigrams, char_grams(text)]).astype(np.int64), return_counts=True
     )
@@ -162,7 +170,8 @@ class LinearModel:
             if meaning.shape != (EMBED_DIM,) or wording.shape != (HASH_DIM,):
                 raise ModelError(
                     f"{path} holds weights of shape {meaning.shape}/{wording.shape}, "
-                    f"expected ({EMBED_DIM},)/({HASH_DIM},): retrain with scripts/train_injection.py"
+                    f"expected ({EMBED_DIM},)/({HASH_DIM},): "
+                    "retrain with scripts/train_injection.py"
                 )
             info = json.loads(str(data["info"]))
             return cls(meaning, wording, float(data["bias"]), float(data["threshold"]), info)
@@ -203,7 +212,9 @@ class LearnedLayer:
         threshold: float | None = None,
         floor: float = 0.5,
     ) -> None:
-        self.model = model if isinstance(model, LinearModel) else LinearModel.load(model or DEFAULT_MODEL)
+        self.model = (
+            model if isinstance(model, LinearModel) else LinearModel.load(model or DEFAULT_MODEL)
+        )
         self.threshold = self.model.threshold if threshold is None else threshold
         self.floor = floor
         self._reader: PieceReader | None = None
