@@ -40,7 +40,7 @@ from lamas.security.learned import (
     LinearModel,
     PieceReader,
     chunk_features,
-    readings_of,
+    windows_of,
 )
 from lamas.security.normalise import normalise
 
@@ -56,14 +56,18 @@ def featurise(texts: Sequence[str], reader: PieceReader) -> list[list[ChunkFeatu
     """Each text's chunks' features (the layer's own reading of it)."""
     out: list[list[ChunkFeatures]] = []
     for text in texts:
-        pieces = readings_of(text)
+        window_ids, window_texts = windows_of(text, reader)
         out.append(
             [
-                chunk_features(ids, reader.table, p)
-                for ids, p in zip(reader.pieces(pieces), pieces, strict=True)
+                chunk_features(ids, reader.table, covered)
+                for ids, covered in zip(window_ids, window_texts, strict=True)
             ]
         )
     return out
+
+
+def pieces(reader: PieceReader, texts: Sequence[str]) -> list[list[int]]:
+    return [e.ids for e in reader.tokenizer.encode_batch(list(texts), add_special_tokens=False)]
 
 
 def matrix(rows: Sequence[ChunkFeatures]) -> csr_matrix:
@@ -111,7 +115,7 @@ def train(
     heads = [normalise(s.text).text[:4000] for s in data.train]
     whole = [
         chunk_features(ids, reader.table, h)
-        for ids, h in zip(reader.pieces(heads), heads, strict=True)
+        for ids, h in zip(pieces(reader, heads), heads, strict=True)
     ]
     m1, w1, b1 = fit(matrix(whole), labels, seed)
     first = LinearModel(m1.astype(np.float32), w1.astype(np.float32), b1, 0.5, {})

@@ -36,6 +36,7 @@ from lamas.errors import InputError
 from lamas.protocol.messages import DataPart, Envelope, TextPart
 from lamas.protocol.types import Context, Handler, Middleware, Reply
 from lamas.security.calibration import calibrate, flags
+from lamas.security.chunking import WindowedLayer
 from lamas.security.layer import Layer, LayerScore
 from lamas.security.rules import RuleLayer
 
@@ -107,9 +108,10 @@ two weak ones). `RuleLayer`'s own default, 0.9, was meant for a strict `>`: legi
 messages that match two weak rules (an outside address and "send") score exactly 0.9."""
 
 
-def rule_layer() -> RuleLayer:
-    """The rule layer as the detector uses it (`RULE_THRESHOLD`, also its calibration floor)."""
-    return RuleLayer(threshold=RULE_THRESHOLD, floor=RULE_THRESHOLD)
+def rule_layer() -> WindowedLayer:
+    """The rule layer as the detector uses it: `RULE_THRESHOLD` (also its calibration
+    floor), read in overlapping 1 KB windows so that a megabyte costs linear time."""
+    return WindowedLayer(RuleLayer(threshold=RULE_THRESHOLD, floor=RULE_THRESHOLD))
 
 
 class Detector:
@@ -221,7 +223,9 @@ def screen(
     `InjectionDetected` naming the reasons. Layers that run a model score in a worker
     thread, so the event loop stays free."""
     trusted_senders = frozenset(trusted)
-    offload = any(not isinstance(layer, RuleLayer) for layer in detector.layers)
+    offload = any(
+        not isinstance(getattr(layer, "inner", layer), RuleLayer) for layer in detector.layers
+    )
 
     def middleware(handler: Handler) -> Handler:
         async def screened(envelope: Envelope, context: Context) -> Reply:

@@ -15,9 +15,9 @@ scripts/train_injection.py (deterministic seed) and shipped as a small `.npz`
 (`DEFAULT_MODEL`). Running the full MiniLM transformer instead was measured too (see
 docs/injection.md): a little more accurate in-distribution, but ~45 ms per 128-token
 chunk on one core against well under 1 ms here, which would miss the 20 ms budget per
-output. Any length: the text is scored in overlapping chunks (`chunking.chunks`), its
-score is the worst chunk's, and base64/hex payloads in it are decoded and scored as
-chunks of their own.
+output. Any length: the text is scored in overlapping windows of word pieces
+(`windows_of`, `chunking.spans`), its score is the worst window's, and base64/hex payloads
+in it are decoded and scored as windows of their own.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lamas.errors import ModelError
-from lamas.security.chunking import chunks
+from lamas.security.chunking import spans
 from lamas.security.layer import LayerScore
 from lamas.security.normalise import decoded_payloads, normalise
 
@@ -40,8 +40,8 @@ if TYPE_CHECKING:
 
 DEFAULT_MODEL = Path(__file__).with_name("data") / "injection_classifier.npz"
 HASH_DIM = 1 << 15
-CHUNK_CHARS = 192
-CHUNK_OVERLAP = 128
+WINDOW_TOKENS = 48
+WINDOW_STRIDE = 24
 EMBED_DIM = 384
 _MIX_A = 0x9E3779B1
 _MIX_B = 0x85EBCA77
@@ -78,9 +78,6 @@ class PieceReader:
             if cls._shared is None:
                 cls._shared = cls()
             return cls._shared
-
-    def pieces(self, texts: Sequence[str]) -> list[list[int]]:
-        return [e.ids for e in self.tokenizer.encode_batch(list(texts), add_special_tokens=False)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,14 +131,70 @@ def chunk_features(ids: Sequence[int], table: NDArray[np.float32], text: str = "
     return ChunkFeatures(meaning.astype(np.float32), buckets, values.astype(np.float32))
 
 
-def readings_of(text: str) -> list[str]:
-    """The chunks a text is scored on: its normalised form in overlapping chunks, plus each
-    decoded base64/hex payload (which an agent could be asked to decode)."""
-    folded = normalise(text).text
-    pieces = list(chunks(folded, CHUNK_CHARS, CHUNK_OVERLAP))
-    for _kind, decoded in decoded_payloads(text):
-        pieces.extend(chunks(decoded, CHUNK_CHARS, CHUNK_OVERLAP))
-    return pieces
+def batch_logits(
+    model: LinearModel, ids: Sequence[Sequence[int]], texts: Sequence[str], table: NDArray[np.float32]
+) -> NDArray[np.float64]:
+    """`model.logit(chunk_features(...))` of many chunks at once: the same features, with one
+    `np.unique` over all of them instead of one per chunk (the per-chunk loop in numpy cost
+    about a millisecond per chunk; this is ~20x less)."""
+    import numpy as np
+
+    n = len(ids)
+    lengths = np.fromiter((len(i) for i in ids), np.int64, n)
+    logits = np.full(n, model.bias, np.float64)
+    if not lengths.sum():
+        return logits
+    tokens = np.fromiter((t for i in ids for t in i), np.uint64, int(lengths.sum()))
+    owner = np.repeat(np.arange(n, dtype=np.int64), lengths)
+    # meaning: the unit mean of the pieces' input embeddings, dotted with its weights
+    vectors = table[tokens.astype(np.int64)]
+    nonempty = np.flatnonzero(lengths)
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])[nonempty]
+    sums = np.add.reduceat(vectors, starts, axis=0)
+    norms = np.linalg.norm(sums, axis=1)
+    logits[nonempty] += (sums @ model.meaning) / np.where(norms == 0, 1, norms)
+    # wording: pieces, adjacent pairs within a chunk, and character 4-grams within a chunk
+    same = owner[:-1] == owner[1:]
+    pairs = (
+        (tokens[:-1][same] * np.uint64(_MIX_A))
+        ^ (tokens[1:][same] * np.uint64(_MIX_B) + np.uint64(1))
+    ) % np.uint64(HASH_DIM)
+    grams = [char_grams(t) for t in texts]
+    gram_owner = np.repeat(np.arange(n, dtype=np.int64), [len(g) for g in grams])
+    buckets = np.concatenate(
+        [(tokens * np.uint64(_MIX_A)) % np.uint64(HASH_DIM), pairs, *grams]
+    ).astype(np.int64)
+    owners = np.concatenate([owner, owner[:-1][same], gram_owner])
+    keys, counts = np.unique(owners * HASH_DIM + buckets, return_counts=True)
+    key_owner, key_bucket = keys // HASH_DIM, keys % HASH_DIM
+    values = 1.0 + np.log(counts.astype(np.float64))
+    norm2 = np.bincount(key_owner, values * values, minlength=n)
+    dot = np.bincount(key_owner, values * model.wording[key_bucket], minlength=n)
+    logits += dot / np.sqrt(np.where(norm2 == 0, 1, norm2))
+    return logits
+
+
+BATCH = 256
+"""Chunks scored together (bounds the memory of a long text's batch to a few MB)."""
+
+
+def windows_of(text: str, reader: PieceReader) -> tuple[list[list[int]], list[str]]:
+    """The windows a text is scored on, as word pieces and as the text they cover.
+
+    The text is read normalised (`normalise`), tokenized once, and cut into windows of
+    `WINDOW_TOKENS` pieces every `WINDOW_STRIDE` (`chunking.spans`); each base64/hex payload
+    in it (which an agent could be asked to decode) is decoded and windowed the same way.
+    """
+    sources = [normalise(text).text, *(decoded for _kind, decoded in decoded_payloads(text))]
+    ids_out: list[list[int]] = []
+    texts_out: list[str] = []
+    for source in sources:
+        encoding = reader.tokenizer.encode(source, add_special_tokens=False)
+        ids, offsets = encoding.ids, encoding.offsets
+        for start, end in spans(len(ids), WINDOW_TOKENS, WINDOW_STRIDE):
+            ids_out.append(ids[start:end])
+            texts_out.append(source[offsets[start][0] : offsets[end - 1][1]] if end else "")
+    return ids_out, texts_out
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,11 +282,12 @@ class LearnedLayer:
         import math
 
         reader = self.reader
-        pieces = readings_of(text)
-        logits = [
-            self.model.logit(chunk_features(ids, reader.table, piece))
-            for ids, piece in zip(reader.pieces(pieces), pieces, strict=True)
-        ]
+        ids, texts = windows_of(text, reader)
+        logits: list[float] = []
+        for at in range(0, len(ids), BATCH):
+            logits.extend(
+                batch_logits(self.model, ids[at : at + BATCH], texts[at : at + BATCH], reader.table)
+            )
         return [1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z)))) for z in logits]
 
     def score(self, text: str) -> LayerScore:
@@ -241,5 +295,5 @@ class LearnedLayer:
         worst = max(scores, default=0.0)
         where = scores.index(worst) if scores else 0
         return LayerScore(
-            worst, (f"injection classifier {worst:.3f} (chunk {where + 1} of {len(scores)})",)
+            worst, (f"injection classifier {worst:.3f} (window {where + 1} of {len(scores)})",)
         )
