@@ -132,7 +132,10 @@ def chunk_features(ids: Sequence[int], table: NDArray[np.float32], text: str = "
 
 
 def batch_logits(
-    model: LinearModel, ids: Sequence[Sequence[int]], texts: Sequence[str], table: NDArray[np.float32]
+    model: LinearModel,
+    ids: Sequence[Sequence[int]],
+    texts: Sequence[str],
+    table: NDArray[np.float32],
 ) -> NDArray[np.float64]:
     """`model.logit(chunk_features(...))` of many chunks at once: the same features, with one
     `np.unique` over all of them instead of one per chunk (the per-chunk loop in numpy cost
