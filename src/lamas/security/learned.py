@@ -23,6 +23,7 @@ in it are decoded and scored as windows of their own.
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -181,6 +182,9 @@ BATCH = 256
 """Chunks scored together (bounds the memory of a long text's batch to a few MB)."""
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def windows_of(text: str, reader: PieceReader) -> tuple[list[list[int]], list[str]]:
     """The windows a text is scored on, as word pieces and as the text they cover.
 
@@ -188,6 +192,7 @@ def windows_of(text: str, reader: PieceReader) -> tuple[list[list[int]], list[st
     `WINDOW_TOKENS` pieces every `WINDOW_STRIDE` (`chunking.spans`); each base64/hex payload
     in it (which an agent could be asked to decode) is decoded and windowed the same way.
     """
+    text = _LONE_SURROGATE.sub("\ufffd", text)  # not encodable; the tokenizer rejects them
     sources = [normalise(text).text, *(decoded for _kind, decoded in decoded_payloads(text))]
     ids_out: list[list[int]] = []
     texts_out: list[str] = []
@@ -256,7 +261,8 @@ class LearnedLayer:
     """The learned layer: the probability that the worst chunk of a text is an injection.
 
     `threshold` defaults to the one calibrated at training time on held-out benign
-    traffic (stored with the weights); `Detector.calibrate` may set another.
+    traffic (stored with the weights), which is also the `floor` below which
+    `Detector.calibrate` will not set it.
     """
 
     name = "learned"
@@ -266,13 +272,15 @@ class LearnedLayer:
         model: LinearModel | Path | str | None = None,
         *,
         threshold: float | None = None,
-        floor: float = 0.5,
+        floor: float | None = None,
     ) -> None:
         self.model = (
             model if isinstance(model, LinearModel) else LinearModel.load(model or DEFAULT_MODEL)
         )
         self.threshold = self.model.threshold if threshold is None else threshold
-        self.floor = floor
+        # Calibrating on a small or bland sample of one's own traffic may raise the
+        # threshold, never lower it below the one measured on broad benign traffic.
+        self.floor = self.model.threshold if floor is None else floor
         self._reader: PieceReader | None = None
 
     @property
