@@ -13,8 +13,18 @@ content goes through the real middleware stack (`screen` -> `spotlight` -> handl
 the agent's tools through `GuardedRegistry` when the tool guard is on.
 
 Defences: none; spotlight (base64, the default encoding); datamark (spotlight with the
-readable interleaved encoding); detector (rules + perplexity under the local GGUF model,
-calibrated on clean traffic); tool guard; all (spotlight base64 + detector + guard).
+readable interleaved encoding); detector (rules + the learned layer + perplexity under the
+local GGUF model, calibrated on clean traffic); tool guard; guard+detector (the structural
+capability check with the detector on top); all (spotlight base64 + detector + guard).
+ASR is also broken down by the attacker's goal: add a step (send a profile field out,
+message another agent), redirect a payment, change the answer. `--structural` runs the
+embedded model on the tool-call attacks only, with none / detector / toolguard /
+guard+detector.
+
+Before the agents, the detector alone (benchmarks/_detection.py): detection rate and FPR
+per corpus (in-repo, five external corpora, package READMEs as unseen benign text) and per
+family, the cross-family split (the learned layer retrained on one fold of attack
+families, tested on the other), p50/p95 latency per output; `--detection-only` stops there.
 
 Agents:
 - gullible: a scripted model (the worst case) that obeys every instruction it can read.
