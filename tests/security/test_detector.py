@@ -15,12 +15,14 @@ from lamas.agent.agent import compose
 from lamas.errors import InputError
 from lamas.protocol.messages import Envelope, Message
 from lamas.protocol.types import Context, Reply
+from lamas.security.calibration import flags
 from lamas.security.detector import (
     ClassifierLayer,
     Detector,
     InjectionDetected,
     QuarantineLog,
     quantile_threshold,
+    rule_layer,
     screen,
 )
 from lamas.security.normalise import normalise, readable, readings
@@ -158,12 +160,14 @@ def test_held_out_data_sets_have_the_same_shape() -> None:
 def test_rules_on_the_suites_flag_few_clean_messages() -> None:
     """A regression guard on the data; the benchmark reports the real figures. The rules were
     written with the suite in view, except the `held_out` family written after them."""
-    layer = RuleLayer()
+    layer = rule_layer()
     clean = load("clean.jsonl")
-    false_positives = [c["id"] for c in clean if layer.score(c["text"]).score > layer.threshold]
+    false_positives = [
+        c["id"] for c in clean if flags(layer.score(c["text"]).score, layer.threshold)
+    ]
     assert len(false_positives) / len(clean) < 0.02, false_positives
     seen = [a for a in load("attacks.jsonl") if a["family"] != "held_out"]
-    caught = sum(layer.score(a["payload"]).score > layer.threshold for a in seen)
+    caught = sum(flags(layer.score(a["payload"]).score, layer.threshold) for a in seen)
     assert caught / len(seen) > 0.8
 
 
@@ -184,8 +188,9 @@ def test_calibrate_sets_each_threshold_from_clean_scores_within_the_fpr_budget()
     detector = Detector([RuleLayer(), lengths])
     clean = [f"hotel {'x' * i}" for i in range(200)]
     thresholds = detector.calibrate(clean, target_fpr=0.02)
-    assert thresholds["rules"] == 0.9  # the floor: clean traffic matched no rule
-    assert thresholds["length"] == 6 + 197  # 1% of 200 may lie above (half the budget each)
+    assert thresholds["rules"] == 0.9  # the layer's floor: clean traffic matched no rule
+    # 1% of 200 may lie at or above (half the budget each): just above the third longest.
+    assert thresholds["length"] == math.nextafter(6 + 197, math.inf)
     flagged = sum(detector.score(text).flagged for text in clean)
     assert flagged / len(clean) <= 0.02
     assert detector.score("hotel " + "x" * 500).flagged

@@ -1,6 +1,7 @@
 """A layered prompt-injection detector, calibrated on clean traffic (paper §2.5).
 
-Layers, each scoring a text and flagging it when the score is above its threshold:
+Layers, each scoring a text and flagging it when the score is at or above its threshold
+(inclusive, `calibration.flags`):
 
 - `RuleLayer` (`rules.py`): known attack patterns over *normalised* text (homoglyphs
   folded, zero-width and bidi controls dropped, hidden Unicode tag characters decoded,
@@ -10,11 +11,14 @@ Layers, each scoring a text and flagging it when the score is above its threshol
   Jain et al. (2023): the text's per-token perplexity under the local GGUF model, taken as the worst
   mean negative log-likelihood over a sliding window of tokens, so that an adversarial
   suffix appended to ordinary text still stands out.
+- `LearnedLayer` (`learned.py`): a linear classifier over MiniLM word pieces, trained by
+  scripts/train_injection.py on public injection corpora, scored per overlapping chunk.
 - `ClassifierLayer`: any scoring function (a trained classifier), optional.
 
-`Detector.calibrate(clean_texts, target_fpr)` sets each layer's threshold to a quantile of
-its scores on legitimate traffic, so that at most `target_fpr` of that traffic is flagged
-(the budget is split evenly between the layers). `screen()` is the middleware that
+`Detector.default()` is rules + the learned layer. `Detector.calibrate(clean_texts,
+target_fpr)` sets each layer's threshold to the lowest value that flags at most its share
+of `target_fpr` of legitimate traffic (`calibration.inclusive_threshold`; the budget is
+split evenly between the layers). `screen()` is the middleware that
 quarantines flagged content from other agents (records it, does not deliver it) and raises
 `InjectionDetected` naming the reasons.
 """
@@ -31,6 +35,8 @@ from typing import Any
 from lamas.errors import InputError
 from lamas.protocol.messages import DataPart, Envelope, TextPart
 from lamas.protocol.types import Context, Handler, Middleware, Reply
+from lamas.security.calibration import calibrate, flags
+from lamas.security.chunking import WindowedLayer
 from lamas.security.layer import Layer, LayerScore
 from lamas.security.rules import RuleLayer
 
@@ -87,7 +93,8 @@ class ClassifierLayer:
 
 
 def quantile_threshold(scores: Sequence[float], fpr: float) -> float:
-    """The smallest threshold such that at most `fpr` of `scores` lie strictly above it."""
+    """The smallest threshold such that at most `fpr` of `scores` lie strictly above it
+    (the strict convention; the detector itself uses `calibration.inclusive_threshold`)."""
     if not scores:
         raise InputError("calibration needs at least one clean text")
     ordered = sorted(scores, reverse=True)
@@ -95,21 +102,40 @@ def quantile_threshold(scores: Sequence[float], fpr: float) -> float:
     return ordered[min(allowed, len(ordered) - 1)]
 
 
+RULE_THRESHOLD = 1.0
+"""The rule layer's threshold under the inclusive comparison: one strong rule's weight (or
+two weak ones). `RuleLayer`'s own default, 0.9, was meant for a strict `>`: legitimate
+messages that match two weak rules (an outside address and "send") score exactly 0.9."""
+
+
+def rule_layer() -> WindowedLayer:
+    """The rule layer as the detector uses it: `RULE_THRESHOLD` (also its calibration
+    floor), read in overlapping 1 KB windows so that a megabyte costs linear time."""
+    return WindowedLayer(RuleLayer(threshold=RULE_THRESHOLD, floor=RULE_THRESHOLD))
+
+
 class Detector:
-    """Layers in order; a text is flagged when any layer scores above its threshold."""
+    """Layers in order; a text is flagged when any layer scores at or above its threshold."""
 
     def __init__(self, layers: Iterable[Layer] | None = None) -> None:
-        self.layers: list[Layer] = list(layers) if layers is not None else [RuleLayer()]
+        self.layers: list[Layer] = list(layers) if layers is not None else [rule_layer()]
         names = [layer.name for layer in self.layers]
         if len(set(names)) != len(names):
             raise InputError(f"detector layers need distinct names, got {names}")
+
+    @classmethod
+    def default(cls) -> Detector:
+        """Rules and the learned layer (its threshold as calibrated when it was trained)."""
+        from lamas.security.learned import LearnedLayer
+
+        return cls([rule_layer(), LearnedLayer()])
 
     def calibrate(self, clean_texts: Iterable[str], target_fpr: float = 0.01) -> dict[str, float]:
         """Set each layer's threshold from legitimate traffic and return them.
 
         The false-positive budget is split evenly between layers, so the union of their
         flags stays within `target_fpr` on `clean_texts`; a threshold never goes below
-        the layer's `floor`.
+        the layer's `floor`. A text scoring exactly the threshold is flagged.
         """
         if not 0 <= target_fpr < 1:
             raise InputError(f"target_fpr must be in [0, 1), got {target_fpr}")
@@ -117,7 +143,7 @@ class Detector:
         share = target_fpr / max(1, len(self.layers))
         for layer in self.layers:
             scores = [layer.score(t).score for t in texts]
-            layer.threshold = max(layer.floor, quantile_threshold(scores, share))
+            layer.threshold = calibrate(scores, share, layer.floor).threshold
         return self.thresholds
 
     @property
@@ -131,10 +157,10 @@ class Detector:
         for layer in self.layers:
             result = layer.score(text)
             scores[layer.name] = result.score
-            if result.score > layer.threshold:
+            if flags(result.score, layer.threshold):
                 reasons.extend(f"{layer.name}: {r}" for r in result.reasons)
                 reasons.append(
-                    f"{layer.name} score {result.score:.2f} > threshold {layer.threshold:.2f}"
+                    f"{layer.name} score {result.score:.2f} >= threshold {layer.threshold:.2f}"
                 )
             else:
                 notes.extend(f"{layer.name}: {r}" for r in result.reasons)
@@ -197,7 +223,9 @@ def screen(
     `InjectionDetected` naming the reasons. Layers that run a model score in a worker
     thread, so the event loop stays free."""
     trusted_senders = frozenset(trusted)
-    offload = any(not isinstance(layer, RuleLayer) for layer in detector.layers)
+    offload = any(
+        not isinstance(getattr(layer, "inner", layer), RuleLayer) for layer in detector.layers
+    )
 
     def middleware(handler: Handler) -> Handler:
         async def screened(envelope: Envelope, context: Context) -> Reply:

