@@ -124,6 +124,7 @@ class ReActLoop:
         self.max_steps = max_steps
         self.max_tokens = max_tokens
         self._schema = action_schema(self.tools)
+        self._final_schema = action_schema(ToolRegistry())
         # Learning from experience: the agent's own earlier questions that it answered
         # well, with those answers, shown before the new question (`experience.fewshot`).
         self.few_shot = few_shot
@@ -142,9 +143,11 @@ class ReActLoop:
         ]
         outcome = ReasoningResult(answer=None)
         tools = self.guarded(question)
+        schema = self._schema
+        called: set[str] = set()
         for _ in range(self.max_steps):
             completion = await self.model.complete(
-                messages, schema=self._schema, max_tokens=self.max_tokens
+                messages, schema=schema, max_tokens=self.max_tokens
             )
             outcome.usage = outcome.usage + completion.usage
             messages.append(ChatMessage("assistant", completion.text))
@@ -162,6 +165,20 @@ class ReActLoop:
                 return outcome
             arguments = action.get("args") if isinstance(action.get("args"), dict) else {}
             assert isinstance(arguments, dict)
+            call = json.dumps([name, arguments], sort_keys=True, default=str)
+            if call in called:
+                # Small models repeat a call whose result they already have, to the step
+                # limit: the next turn may only answer.
+                schema = self._final_schema
+                messages.append(
+                    ChatMessage(
+                        "user",
+                        f"Observation: you already called {name} with these arguments; "
+                        "its result is above. Give the final answer now.",
+                    )
+                )
+                continue
+            called.add(call)
             result = await tools.call(name, arguments)
             outcome.steps.append(ReasoningStep(thought, name, arguments, result))
             marked = self.spotlight.mark(result.for_model(), source=f"tool:{name}")
