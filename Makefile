@@ -27,7 +27,7 @@ $(STAMP):
 		|| echo "note: chromium not installed; the browser tests will be skipped"
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,embed,ray]'
+	$(BIN)/python -m pip install --quiet -e '.[all,dev,docs]'
 	rm -f $(VENV)/.installed-*
 	touch $@
 

@@ -19,7 +19,7 @@ from lamas.agent.tools import Tool, ToolRegistry, tool
 from lamas.llm.base import ChatModel
 from lamas.protocol.cards import AgentCard, Price, Skill
 from lamas.protocol.messages import DataPart, Envelope, Message, TextPart
-from lamas.protocol.types import Context, Middleware
+from lamas.protocol.types import Context, Handler, Middleware
 
 QUESTION_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -77,6 +77,21 @@ def llm_agent(
             else (Price(skill=skill_name, amount=Decimal(str(price)), currency=currency),)
         ),
     )
+    handler = react_handler(
+        model, tools, system_prompt=system_prompt, max_steps=max_steps
+    )
+    return Agent(card, handler, middleware=middleware)
+
+
+def react_handler(
+    model: ChatModel,
+    tools: Iterable[Tool | Callable[..., Any]] = (),
+    *,
+    system_prompt: str = DEFAULT_SYSTEM_PROMPT,
+    max_steps: int = 4,
+) -> Handler:
+    """The handler of an `llm_agent`, for a card written elsewhere (a network file's
+    `handler: module:factory`, whose factory gets the card and returns this)."""
     registry = ToolRegistry([t if isinstance(t, Tool) else tool(t) for t in tools])
     loop = ReActLoop(model, registry, system_prompt=system_prompt, max_steps=max_steps)
 
@@ -86,7 +101,7 @@ def llm_agent(
         text = result.answer if result.answer is not None else NO_ANSWER
         return Message(parts=(TextPart(text=text), DataPart(data={"answer": text})))
 
-    return Agent(card, answer, middleware=middleware)
+    return answer
 
 
 def _skill_name(agent_id: str) -> str:

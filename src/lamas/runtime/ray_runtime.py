@@ -211,12 +211,11 @@ def ray_network(
 
 
 def _ray() -> Any:
-    try:
-        import ray
-    except ImportError:
-        raise ConfigError(
-            "the Ray runtime needs the ray package: pip install 'lamas[ray]'"
-        ) from None
+    from lamas._extras import need
+
+    need("ray", "ray", "the Ray runtime")
+    import ray
+
     return ray
 
 
