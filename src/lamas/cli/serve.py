@@ -6,13 +6,21 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from lamas.errors import LamasError
+from lamas.llm.spec import FORMS, MODEL_ENV, model_from_env
+
+if TYPE_CHECKING:
+    from lamas.interop.keys import KeyFolder
+    from lamas.protocol.cards import AgentCard
+    from lamas.runtime.books import Books
+    from lamas.runtime.session import Event
 
 err = Console(stderr=True)
 out = Console()
@@ -24,14 +32,25 @@ KeysOption = Annotated[
         help="key folder: agents/<id>.key, entities/<entity>.key|.pub (`lamas keys` makes one)",
     ),
 ]
+DevKeysOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--keys",
+        help="key folder: agents/<id>.key, entities/<entity>.key|.pub (`lamas keys` makes "
+        "one); default: development keys made and kept under $LAMAS_HOME/keys/dev",
+    ),
+]
 
 
 def serve(
     target: Annotated[
         str,
-        typer.Argument(help="a network file (with --agent), or MODULE:ATTRIBUTE naming an Agent"),
+        typer.Argument(
+            help="a network file (all of it behind its orchestrator, or one agent with "
+            "--agent), or MODULE:ATTRIBUTE / path/to/file.py:ATTRIBUTE naming an Agent"
+        ),
     ],
-    keys: KeysOption,
+    keys: DevKeysOption = None,
     agent: Annotated[
         str | None, typer.Option("--agent", help="the agent of the network file to serve")
     ] = None,
@@ -45,11 +64,18 @@ def serve(
         typer.Option(help="accept plain, unsigned A2A requests as the network's user"),
     ] = False,
     model: Annotated[
-        str, typer.Option(help="orchestrator only: the model that fills plan steps")
-    ] = "qwen2.5-coder-1.5b",
+        str | None,
+        typer.Option(
+            help=f"the model of everything served (default: $LAMAS_MODEL, else the demo "
+            f"model): {FORMS}"
+        ),
+    ] = None,
     ledger: Annotated[
         str | None,
-        typer.Option(help="orchestrator only: ledger database URL (postgresql://...)"),
+        typer.Option(
+            help="orchestrator only: ledger database URL (default: $LAMAS_DATABASE_URL, "
+            "else the local file)"
+        ),
     ] = None,
     today: Annotated[
         str | None, typer.Option(help="orchestrator only: pin today's date (YYYY-MM-DD)")
@@ -70,35 +96,51 @@ def serve(
 
 async def _serve(
     target: str,
-    keys: Path,
+    keys: Path | None,
     agent: str | None,
     port: int,
     host: str,
     registry: str | None,
     public: bool,
-    model: str,
+    model: str | None,
     ledger: str | None,
     today: str | None,
 ) -> None:
-    from lamas.errors import ConfigError
-    from lamas.interop.keys import KeyFolder
-    from lamas.interop.launch import node_from_network, node_from_object, orchestrate
+    from lamas.cli.run import default_embedder
+    from lamas.interop.launch import (
+        node_from_network,
+        node_from_object,
+        orchestrate,
+        serve_network,
+    )
 
-    folder = KeyFolder(keys)
-    if target.endswith((".yaml", ".yml", ".json")):
-        if agent is None:
-            raise ConfigError("name the agent of the network file to serve with --agent")
+    model = choose_model(model)
+    day = dt.date.fromisoformat(today) if today else None
+    folder = _key_folder(keys, target)
+    if is_network_file(target) and agent is None:
+        node, _, books = await serve_network(
+            target,
+            folder,
+            model_from_env(model),
+            default_embedder(err),
+            host=host,
+            port=port,
+            public=public,
+            today=day,
+            ledger_url=ledger,
+        )
+        announce(books)
+    elif is_network_file(target):
+        assert agent is not None
         spec, node, handler = node_from_network(
             target, agent, folder, registry=registry, host=host, port=port, public=public
         )
         if handler is None:
-            from lamas.agent.embeddings import MiniLMEmbedder
-            from lamas.llm.local import LocalModel
-
-            day = dt.date.fromisoformat(today) if today else None
-            await orchestrate(
-                spec, node, LocalModel(model), MiniLMEmbedder(), today=day, ledger_url=ledger
+            _, books = await orchestrate(
+                spec, node, model_from_env(model), default_embedder(err), today=day,
+                ledger_url=ledger,
             )
+            announce(books)
         else:
             await node.start(handler)
     else:
@@ -111,6 +153,64 @@ async def _serve(
         await asyncio.Event().wait()
     finally:
         await node.close()
+
+
+def choose_model(model: str | None) -> str:
+    """`--model`, else `$LAMAS_MODEL`, else the demo model; exported as `$LAMAS_MODEL`, which
+    the agents' own factories read (`lamas.model_from_env`)."""
+    from lamas.llm.catalog import DEFAULT_DEMO_MODEL
+
+    chosen = model or os.environ.get(MODEL_ENV) or DEFAULT_DEMO_MODEL
+    os.environ[MODEL_ENV] = chosen
+    return chosen
+
+
+def announce(books: Books) -> None:
+    """Say where tasks settle, and print each task's id and settlement as it ends."""
+    url = books.ledger.engine.url.render_as_string(hide_password=True)
+    out.print(f"tasks settle in the ledger at {url}", highlight=False)
+
+    def ended(event: Event) -> None:
+        if event.kind in ("done", "failed"):
+            out.print(f"task {event.task_id} {event.kind}", highlight=False)
+            out.print(books.receipt(event.task_id), highlight=False)
+
+    books.recorder.orchestrator.listeners.append(ended)
+
+
+def _key_folder(keys: Path | None, target: str) -> KeyFolder:
+    """`keys`, or the development folder under $LAMAS_HOME with keys for `target` made
+    in it now if missing (and said where)."""
+    from lamas.interop.keys import KeyFolder, dev_keys
+
+    if keys is not None:
+        return KeyFolder(keys)
+    cards, callers = cards_of(target)
+    folder, made = dev_keys(cards, callers=callers)
+    what = f"made {made} new" if made else "kept the"
+    err.print(
+        f"[dim]development keys: {what} keys in {folder.path} (for production, make them "
+        "with `lamas keys` and pass --keys)[/]",
+        highlight=False,
+    )
+    return folder
+
+
+def is_network_file(target: str) -> bool:
+    return target.endswith((".yaml", ".yml", ".json"))
+
+
+def cards_of(target: str) -> tuple[list[AgentCard], list[str]]:
+    """The cards a network file or an agent reference (MODULE:ATTR, file.py:ATTR) serves,
+    and the outside callers (the network's user) that need keys too."""
+    if is_network_file(target):
+        from lamas.runtime.netfile import load_spec, spec_cards
+
+        spec = load_spec(target)
+        return [card for _, card in spec_cards(spec)], [spec.topology.entry]
+    from lamas.interop.launch import agent_from_reference
+
+    return [agent_from_reference(target).card], ["user"]
 
 
 def _log_setup() -> None:
@@ -146,20 +246,25 @@ def registry(
 
 
 def keys(
-    network: Annotated[Path, typer.Argument(help="the network file")],
+    target: Annotated[
+        str,
+        typer.Argument(
+            help="a network file, or one agent: MODULE:ATTRIBUTE or path/to/file.py:ATTRIBUTE"
+        ),
+    ],
     folder: Annotated[Path, typer.Argument(help="where to write the keys")],
 ) -> None:
-    """Make a key for every agent and entity of a network (existing keys are kept)."""
+    """Make a key for every agent and entity of a network, or for one agent and its entity
+    (existing keys are kept)."""
     from lamas.interop.keys import make_keys
-    from lamas.runtime.netfile import load_spec
 
     try:
-        spec = load_spec(network)
-        made = make_keys(folder, (a.card for a in spec.agents), callers=[spec.topology.entry])
+        cards, callers = cards_of(target)
+        made = make_keys(folder, cards, callers=callers)
     except LamasError as error:
         err.print(f"[bold red]error:[/] {error}")
         raise typer.Exit(code=2) from None
-    out.print(f"keys for {len(spec.agents)} agents in {made.path}", highlight=False)
+    out.print(f"keys for {len(cards)} agent(s) in {made.path}", highlight=False)
 
 
 def ask(

@@ -46,8 +46,6 @@ def open_model(spec: str, *, threads: int = 1) -> ChatModel:
         return OpenAICompatModel(
             name, base_url=url, api_key=os.environ.get("OPENAI_API_KEY") or "not-needed"
         )
-    if not spec.endswith(".gguf"):
-        catalog.spec(spec)  # UnknownModel lists the catalog's names
     from lamas._extras import need
 
     need("xllamacpp", "local", "the embedded model runtime")
@@ -56,6 +54,13 @@ def open_model(spec: str, *, threads: int = 1) -> ChatModel:
     return LocalModel(spec, threads=threads)
 
 
+_SHARED: dict[str, ChatModel] = {}
+
+
 def model_from_env(default: str = catalog.DEFAULT_TEST_MODEL) -> ChatModel:
-    """The model `$LAMAS_MODEL` names (default: the embedded test model)."""
-    return open_model(os.environ.get(MODEL_ENV) or default)
+    """The model `$LAMAS_MODEL` names (default: the embedded test model), one instance per
+    name in a process: every agent of a network file on the same model shares its weights."""
+    name = os.environ.get(MODEL_ENV) or default
+    if name not in _SHARED:
+        _SHARED[name] = open_model(name)
+    return _SHARED[name]
