@@ -10,6 +10,7 @@ export OMP_WAIT_POLICY ?= passive
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
+.PHONY: docs test-wheel
 .PHONY: install demo demo-music chat test test-slow test-browser bench bench-security bench-dashboard bench-privacy lint models models-test clean
 
 install: $(STAMP)
@@ -106,3 +107,13 @@ bench-population: $(STAMP)
 # The Ray tests alone (they also run in `make test`): a local Ray session per module.
 test-ray: $(STAMP)
 	$(BIN)/pytest -m ray -q
+
+# The documentation site (mkdocs Material + mkdocstrings) into site/; every warning is an
+# error. Its code examples run in `make test` (tests/docs/).
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+# `python -m build` makes a wheel; a clean venv installs it with the `local` extra and runs
+# the README's quickstart (slow: it installs from the package index).
+test-wheel: $(STAMP) models-test
+	$(BIN)/pytest -m slow -q tests/docs/test_wheel.py

@@ -12,7 +12,7 @@ def forecaster() -> Agent:
     """`lamas serve examples/hello/agent.py:forecaster` (model: $LAMAS_MODEL)."""
     return llm_agent(
         "forecaster",
-        "Tells today's weather in a city",
+        "Tells the weather in a city",
         model=model_from_env(),
         tools=[weather],
         entity="meteo",
