@@ -144,7 +144,7 @@ class ReActLoop:
         outcome = ReasoningResult(answer=None)
         tools = self.guarded(question)
         schema = self._schema
-        called: set[str] = set()
+        called: dict[str, ToolResult] = {}
         for _ in range(self.max_steps):
             completion = await self.model.complete(
                 messages, schema=schema, max_tokens=self.max_tokens
@@ -166,9 +166,12 @@ class ReActLoop:
             arguments = action.get("args") if isinstance(action.get("args"), dict) else {}
             assert isinstance(arguments, dict)
             call = json.dumps([name, arguments], sort_keys=True, default=str)
-            if call in called:
+            earlier = called.get(call)
+            if earlier is not None:
                 # Small models repeat a call whose result they already have, to the step
-                # limit: the next turn may only answer.
+                # limit: a call that succeeded is not run again, and the next turn may
+                # only answer.
+                outcome.steps.append(ReasoningStep(thought, name, arguments, earlier))
                 schema = self._final_schema
                 messages.append(
                     ChatMessage(
@@ -178,8 +181,9 @@ class ReActLoop:
                     )
                 )
                 continue
-            called.add(call)
             result = await tools.call(name, arguments)
+            if result.ok:  # a failed call may be retried (a timeout, say)
+                called[call] = result
             outcome.steps.append(ReasoningStep(thought, name, arguments, result))
             marked = self.spotlight.mark(result.for_model(), source=f"tool:{name}")
             messages.append(ChatMessage("tool", f"Observation: {marked}"))
