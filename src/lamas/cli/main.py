@@ -401,4 +401,9 @@ def models_verify(name: Annotated[str, typer.Argument(help="a model name")]) -> 
 
 
 def main() -> None:
-    app(args=sys.argv[1:])
+    from lamas._extras import MissingExtra
+
+    try:
+        app(args=sys.argv[1:])
+    except MissingExtra as missing:  # an optional feature used without its extra
+        raise SystemExit(fail(missing).exit_code) from None

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from lamas.errors import LamasError
 from lamas.llm.spec import FORMS, MODEL_ENV, model_from_env
@@ -88,7 +89,7 @@ def serve(
             _serve(target, keys, agent, port, host, registry, public, model, ledger, today)
         )
     except LamasError as error:
-        err.print(f"[bold red]error:[/] {error}")
+        err.print(f"[bold red]error:[/] {escape(str(error))}")
         raise typer.Exit(code=2) from None
     except KeyboardInterrupt:
         pass
@@ -239,7 +240,7 @@ def registry(
     try:
         state = Registry(KeyFolder(keys).trust(), interval=interval, misses=misses)
     except LamasError as error:
-        err.print(f"[bold red]error:[/] {error}")
+        err.print(f"[bold red]error:[/] {escape(str(error))}")
         raise typer.Exit(code=2) from None
     out.print(f"registry at http://{host}:{port}/", highlight=False)
     uvicorn.run(registry_app(state), host=host, port=port, log_level="warning")
@@ -262,7 +263,7 @@ def keys(
         cards, callers = cards_of(target)
         made = make_keys(folder, cards, callers=callers)
     except LamasError as error:
-        err.print(f"[bold red]error:[/] {error}")
+        err.print(f"[bold red]error:[/] {escape(str(error))}")
         raise typer.Exit(code=2) from None
     out.print(f"keys for {len(cards)} agent(s) in {made.path}", highlight=False)
 
@@ -281,7 +282,7 @@ def ask(
     try:
         asyncio.run(_ask(url, text, list(answer or []), timeout))
     except LamasError as error:
-        err.print(f"[bold red]error:[/] {error}")
+        err.print(f"[bold red]error:[/] {escape(str(error))}")
         raise typer.Exit(code=2) from None
 
 
