@@ -38,3 +38,24 @@ async def test_no_answer_within_the_step_limit_is_said() -> None:
     agent = llm_agent("a", "d", model=ScriptedModel(["not json"] * 2 + [loop]), max_steps=2)
     reply = await Network([agent]).ask("a", "q")
     assert reply.text == "(no answer within the step limit)"
+
+
+async def test_a_request_filled_input_is_the_request_word_for_word_without_a_model() -> None:
+    from lamas.protocol.cards import Skill
+    from lamas.runtime.slots import SlotFiller
+
+    model = ScriptedModel()  # any call would fail: it has no replies
+    skill = llm_agent("a", "Answers", model=model).card.skills[0]
+    filled = await SlotFiller(model).fill(skill, "What is the weather in Lyon?")
+    assert filled.values == {"question": "What is the weather in Lyon?"}
+    assert filled.missing == []
+    assert model.calls == []
+    # An input the user already gave is kept.
+    kept = await SlotFiller(model).fill(skill, "Lyon", known={"question": "Weather?"})
+    assert kept.values == {"question": "Weather?"}
+    # Beside other inputs, the model fills only those.
+    mixed = Skill(name="m", description="d", input_schema={"type": "object", "properties": {
+        "question": {"type": "string", "x-lamas-fill": "request"}, "city": {"type": "string"}}})
+    scripted = ScriptedModel([{"city": "Lyon", "question": "garbled"}])
+    both = await SlotFiller(scripted).fill(mixed, "Weather in Lyon?")
+    assert both.values == {"question": "Weather in Lyon?", "city": "Lyon"}

@@ -16,7 +16,16 @@ from support.docs_examples import ROOT, python_blocks
 pytestmark = pytest.mark.slow
 
 
+def clean_env(**more: str) -> dict[str, str]:
+    """This process's environment without this checkout on the path (pip would take the
+    checkout for an installed lamas) and without a database or model chosen."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "LAMAS_DATABASE_URL")}
+    env.pop("LAMAS_MODEL", None)
+    return {**env, **more}
+
+
 def run(*args: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
+    kwargs.setdefault("env", clean_env())
     done = subprocess.run(args, capture_output=True, text=True, timeout=1800, **kwargs)  # type: ignore[call-overload]
     assert done.returncode == 0, f"{' '.join(args)}\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
     return done
@@ -33,9 +42,7 @@ def test_the_wheel_installs_alone_and_runs_the_quickstart(tmp_path: Path) -> Non
     for heavy in ("torch", "ray", "opendp", "opentelemetry-sdk", "a2a-sdk", "starlette"):
         assert f"\n{heavy}==" not in f"\n{listed}", f"{heavy} was installed"
     home = tmp_path / "home"
-    env = {**os.environ, "LAMAS_HOME": str(home), "OMP_WAIT_POLICY": "passive"}
-    env.pop("PYTHONPATH", None)
-    env.pop("LAMAS_DATABASE_URL", None)
+    env = clean_env(LAMAS_HOME=str(home), OMP_WAIT_POLICY="passive")
     lamas = str(tmp_path / "venv" / "bin" / "lamas")
     run(lamas, "models", "install", "smollm2-135m", env=env, cwd=tmp_path)
     quickstart = python_blocks(ROOT / "README.md")[0]

@@ -17,13 +17,14 @@ from lamas.agent.agent import Agent
 from lamas.agent.reasoning import DEFAULT_SYSTEM_PROMPT, ReActLoop
 from lamas.agent.tools import Tool, ToolRegistry, tool
 from lamas.llm.base import ChatModel
-from lamas.protocol.cards import AgentCard, Price, Skill
+from lamas.protocol.cards import FILL, AgentCard, Price, Skill
 from lamas.protocol.messages import DataPart, Envelope, Message, TextPart
 from lamas.protocol.types import Context, Handler, Middleware
 
+# The question is the request itself, word for word: no model fills it (`FILL`).
 QUESTION_SCHEMA: dict[str, Any] = {
     "type": "object",
-    "properties": {"question": {"type": "string", "description": "what the user asks"}},
+    "properties": {"question": {"type": "string", FILL: "request"}},
     "required": ["question"],
 }
 ANSWER_SCHEMA: dict[str, Any] = {
