@@ -8,7 +8,7 @@ import datetime as dt
 import logging
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -311,6 +311,9 @@ async def _ask(url: str, text: str, answers: list[str], timeout: float) -> None:
                 elif event.HasField("artifact_update"):
                     artifact = event.artifact_update.artifact
                     out.print(f"[magenta]artifact[/] {artifact.name}", highlight=False)
+                    for data in _data_parts(artifact.parts):
+                        if "task_id" in data:  # a lamas orchestrator's reply: its ledger task
+                            out.print(f"task {data['task_id']}", highlight=False)
                 elif event.HasField("message"):
                     words = " ".join(p.text for p in event.message.parts if p.HasField("text"))
                     out.print(words, highlight=False)
@@ -323,3 +326,16 @@ async def _ask(url: str, text: str, answers: list[str], timeout: float) -> None:
             )
     finally:
         await connector.close()
+
+
+def _data_parts(parts: Any) -> list[dict[str, Any]]:
+    """The data parts of A2A parts, as plain dicts."""
+    from google.protobuf.json_format import MessageToDict
+
+    found = []
+    for part in parts:
+        if part.HasField("data"):
+            data = MessageToDict(part.data)
+            if isinstance(data, dict):
+                found.append(data)
+    return found
