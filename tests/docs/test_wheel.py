@@ -54,4 +54,4 @@ def test_the_wheel_installs_alone_and_runs_the_quickstart(tmp_path: Path) -> Non
         capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300,
     )
     assert missing.returncode == 2
-    assert "pip install 'lamas[ray]'" in missing.stderr
+    assert "pip install 'lamas[ray]'" in " ".join(missing.stderr.split())
