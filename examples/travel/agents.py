@@ -63,6 +63,7 @@ from lamas.agent import skill_router
 from lamas.errors import ConfigError, DeliveryError, InputError, LamasError
 from lamas.privacy import redeem, vault_handler
 from lamas.protocol import AgentCard, Context, Envelope, Handler, Message, new_id
+from lamas.runtime.recovery import AlreadyCancelled, IdempotentResults, key_of
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,9 @@ DATA = Path(__file__).resolve().parent / "data"
 PERSONAL_ID = "personal"
 LOGGER_ID = "logger"
 LOG_FILE_ENV = "LAMAS_TRAVEL_LOG"
+BOOKINGS_ENV = "LAMAS_TRAVEL_BOOKINGS"
+"""A database URL where the vendors keep their bookings by idempotency key (so a vendor
+that crashes and restarts still knows them); in memory when unset."""
 
 JSON = dict[str, Any]
 
@@ -672,8 +676,15 @@ def ticket_vendor(card: AgentCard, *, vendor: str, file_name: str) -> Handler:
     async def vote(data: JSON, envelope: Envelope, context: Context) -> JSON:
         return vendor_ballot(card.id, vendor, data)
 
+    served = booking_records(card)
     return skill_router(
-        card, {"ticket.search": search, "ticket.book": book, "consensus.vote": vote}
+        card,
+        {
+            "ticket.search": search,
+            "ticket.book": idempotent(served, "ticket.book", book),
+            "consensus.vote": vote,
+            **cancel_skill(card, served, "ticket.cancel", "ticket.cancelled"),
+        },
     )
 
 
@@ -797,7 +808,91 @@ def staywell(card: AgentCard) -> Handler:
         )
         return result
 
-    return skill_router(card, {"hotel.search": search, "hotel.book": book})
+    served = booking_records(card)
+    return skill_router(
+        card,
+        {
+            "hotel.search": search,
+            "hotel.book": idempotent(served, "hotel.book", book),
+            **cancel_skill(card, served, "hotel.cancel", "hotel.cancelled"),
+        },
+    )
+
+
+# --- bookings: idempotency keys and cancellation ------------------------------------
+
+
+def booking_records(card: AgentCard) -> IdempotentResults:
+    """The vendor's bookings by idempotency key (in `$LAMAS_TRAVEL_BOOKINGS` if set)."""
+    return IdempotentResults(card.id, os.environ.get(BOOKINGS_ENV) or None)
+
+
+SkillFn = Any
+
+
+def idempotent(served: IdempotentResults, skill: str, book: SkillFn) -> SkillFn:
+    """`book`, made at most once per idempotency key: a repeat gets the first booking back
+    (a retry after a lost reply, a task resumed after a crash), and a booking whose key was
+    already cancelled is refused. A what-if quote books nothing and is not remembered."""
+
+    async def once(data: JSON, envelope: Envelope, context: Context) -> JSON:
+        if counterfactual(envelope):
+            result: JSON = await book(data, envelope, context)
+            return result
+        key = key_of(envelope) or f"unkeyed:{new_id()}"
+
+        async def make() -> JSON:
+            made: JSON = await book(data, envelope, context)
+            return made
+
+        try:
+            return await served.once(key, skill, envelope.task_id, make)
+        except AlreadyCancelled as error:
+            raise BookingFailed(str(error)) from None
+
+    return once
+
+
+def cancel_skill(card: AgentCard, served: IdempotentResults, skill: str, event: str) -> JSON:
+    """`{skill: cancel}` if the card offers `skill` (else nothing): undo a booking found by
+    its idempotency key or booking id, refund it, mark it cancelled, and log `event`.
+    Cancelling twice refunds once; cancelling a key never booked leaves a tombstone."""
+    if card.skill(skill) is None:
+        return {}
+
+    async def cancel(data: JSON, envelope: Envelope, context: Context) -> JSON:
+        key = str(data.get("idempotency_key") or "")
+        booking_id = str(data.get("booking_id") or "")
+        if not key:
+            if not booking_id:
+                raise InputError(f"{skill} needs the booking's idempotency_key or booking_id")
+            found = served.by_ref(booking_id)
+            if found is None:
+                raise UnknownName(f"{card.id} has no booking {booking_id!r}")
+            key = found.key
+        previous = served.cancel(key, skill, envelope.task_id)
+        if previous is None or not previous.result:
+            return {
+                "booking_id": "",
+                "status": "cancelled",
+                "refund": 0,
+                "note": "nothing was booked under this key; a booking under it will be refused",
+            }
+        booked = previous.result
+        refund = booked.get("price", booked.get("total", 0))
+        result = {
+            "booking_id": booked.get("booking_id", ""),
+            "status": "cancelled",
+            "refund": refund,
+            "currency": booked.get("currency", "EUR"),
+        }
+        if previous.status != "cancelled":  # the first cancel refunds and is logged
+            await record(context, card, envelope, event, dict(result))
+        else:
+            result["note"] = "already cancelled; refunded once"
+        return result
+
+    return {skill: cancel}
 
 
 # --- navigation -------------------------------------------------------------

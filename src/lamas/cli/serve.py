@@ -8,7 +8,7 @@ import datetime as dt
 import logging
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 
 import typer
 from rich.console import Console
@@ -81,12 +81,27 @@ def serve(
     today: Annotated[
         str | None, typer.Option(help="orchestrator only: pin today's date (YYYY-MM-DD)")
     ] = None,
+    tasks: Annotated[
+        str | None,
+        typer.Option(
+            help="orchestrator only: database URL of its durable task state, resumed after a "
+            "restart (default: $LAMAS_DATABASE_URL, else a SQLite file in LAMAS_HOME)"
+        ),
+    ] = None,
+    max_active: Annotated[
+        int, typer.Option(min=1, help="orchestrator only: tasks run at once")
+    ] = 64,
+    max_waiting: Annotated[
+        int,
+        typer.Option(min=0, help="orchestrator only: tasks queued; beyond, 503 + Retry-After"),
+    ] = 2048,
 ) -> None:
     """Serve one agent over A2A (JSON-RPC + SSE), its card at /.well-known/agent-card.json."""
     _log_setup()
+    limits = Limits(tasks, max_active, max_waiting)
     try:
         asyncio.run(
-            _serve(target, keys, agent, port, host, registry, public, model, ledger, today)
+            _serve(target, keys, agent, port, host, registry, public, model, ledger, today, limits)
         )
     except LamasError as error:
         err.print(f"[bold red]error:[/] {escape(str(error))}")
@@ -106,6 +121,7 @@ async def _serve(
     model: str | None,
     ledger: str | None,
     today: str | None,
+    limits: Limits,
 ) -> None:
     from lamas.cli.run import default_embedder
     from lamas.interop.launch import (
@@ -129,6 +145,7 @@ async def _serve(
             public=public,
             today=day,
             ledger_url=ledger,
+            recovery=limits.recovery(_front(target)),
         )
         announce(books)
     elif is_network_file(target):
@@ -140,6 +157,7 @@ async def _serve(
             _, books = await orchestrate(
                 spec, node, model_from_env(model), default_embedder(err), today=day,
                 ledger_url=ledger,
+                recovery=limits.recovery(node.id),
             )
             announce(books)
         else:
@@ -197,6 +215,14 @@ def _key_folder(keys: Path | None, target: str) -> KeyFolder:
     return folder
 
 
+def _front(target: str) -> str:
+    """The id of a network file's orchestrator (its agent without a handler)."""
+    from lamas.runtime.netfile import load_spec
+
+    front = [a.card.id for a in load_spec(target).agents if a.handler is None]
+    return front[0] if front else "orchestrator"
+
+
 def is_network_file(target: str) -> bool:
     return target.endswith((".yaml", ".yml", ".json"))
 
@@ -212,6 +238,22 @@ def cards_of(target: str) -> tuple[list[AgentCard], list[str]]:
     from lamas.interop.launch import agent_from_reference
 
     return [agent_from_reference(target).card], ["user"]
+
+
+class Limits(NamedTuple):
+    """The orchestrator's durable task store and admission limits, as options gave them."""
+
+    tasks: str | None
+    max_active: int
+    max_waiting: int
+
+    def recovery(self, name: str) -> Any:
+        from lamas.runtime.recovery import Admission, Recovery, TaskStore
+
+        return Recovery(
+            admission=Admission(self.max_active, self.max_waiting, name=name),
+            store=TaskStore(self.tasks),
+        )
 
 
 def _log_setup() -> None:
@@ -278,15 +320,28 @@ def ask(
     timeout: Annotated[float, typer.Option(help="seconds to wait for the task to end")] = 300.0,
 ) -> None:
     """Ask any A2A agent something and show its task's updates as they stream in; when it
-    asks back (input-required), the next --answer continues the same task."""
+    asks back (input-required), the next --answer continues the same task. Exits 0 only
+    when the task completed (1 failed, 3 canceled, 4 waiting for an answer, 69
+    unreachable, 75 busy: retry later; see docs/fault-tolerance.md)."""
+    from lamas.cli import exitcodes
+    from lamas.errors import AgentUnreachable, DeadlineExceeded
+
     try:
-        asyncio.run(_ask(url, text, list(answer or []), timeout))
+        state = asyncio.run(_ask(url, text, list(answer or []), timeout))
+    except (AgentUnreachable, DeadlineExceeded) as error:
+        busy = "503" in str(error) or "busy" in str(error).casefold()
+        err.print(f"[bold red]{'busy' if busy else 'error'}:[/] {error}")
+        raise typer.Exit(code=exitcodes.BUSY if busy else exitcodes.UNREACHABLE) from None
     except LamasError as error:
         err.print(f"[bold red]error:[/] {escape(str(error))}")
         raise typer.Exit(code=2) from None
+    code = exitcodes.exit_code(state)
+    if code:
+        raise typer.Exit(code=code)
 
 
-async def _ask(url: str, text: str, answers: list[str], timeout: float) -> None:
+async def _ask(url: str, text: str, answers: list[str], timeout: float) -> str | None:
+    """The task's last state seen (a `TaskState` value), None if the stream gave none."""
     from a2a.helpers.proto_helpers import new_text_message
     from a2a.types import Role
     from a2a.types import TaskState as A2AState
@@ -298,6 +353,7 @@ async def _ask(url: str, text: str, answers: list[str], timeout: float) -> None:
         card = await connector.fetch_card(url)
         out.print(f"[bold]{card.name}[/] at {url}", highlight=False)
         message = new_text_message(text, role=Role.ROLE_USER)
+        last: str | None = None
         while True:
             waiting = None
             async for event in connector.stream(url, message, timeout=timeout):
@@ -305,6 +361,7 @@ async def _ask(url: str, text: str, answers: list[str], timeout: float) -> None:
                     status = event.status_update.status
                     words = " ".join(p.text for p in status.message.parts if p.HasField("text"))
                     state = A2AState.Name(status.state).removeprefix("TASK_STATE_").lower()
+                    last = state.replace("_", "-")
                     out.print(f"[cyan]{state}[/] {words}", highlight=False)
                     if status.state == A2AState.TASK_STATE_INPUT_REQUIRED:
                         waiting = event.status_update
@@ -318,7 +375,7 @@ async def _ask(url: str, text: str, answers: list[str], timeout: float) -> None:
                     words = " ".join(p.text for p in event.message.parts if p.HasField("text"))
                     out.print(words, highlight=False)
             if waiting is None or not answers:
-                return
+                return last
             reply = answers.pop(0)
             out.print(f"[bold]answer:[/] {reply}", highlight=False)
             message = new_text_message(

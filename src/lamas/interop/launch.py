@@ -13,6 +13,7 @@ zero-argument callable returning one).
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import importlib
 from pathlib import Path
@@ -29,6 +30,7 @@ from lamas.runtime.netfile import build, load_module_file, load_spec
 if TYPE_CHECKING:
     from lamas.runtime.books import Books
     from lamas.runtime.orchestrator import Orchestrator
+    from lamas.runtime.recovery import Recovery
 
 
 def node_from_network(
@@ -66,6 +68,7 @@ def node_from_network(
         port=port,
         public=public,
         entry=spec.topology.entry,
+        platform=[spec.topology.hub] if spec.topology.hub else [],
     )
     handler = local.transport.handler(agent_id) if own.handler else None
     return spec, node, handler
@@ -116,18 +119,26 @@ async def orchestrate(
     today: dt.date | None = None,
     ledger_url: str | None = None,
     join_timeout: float = 60.0,
+    recovery: Recovery | None = None,
 ) -> tuple[Orchestrator, Books]:
     """Join every other agent of `spec`, then serve an `Orchestrator` over them as the
     node's agent, its tasks settled in the ledger at `ledger_url` (default: the configured
-    database; PostgreSQL in networked mode). Returns the orchestrator and its books."""
+    database; PostgreSQL in networked mode). Returns the orchestrator and its books.
+
+    With a `recovery` that has a task store, the tasks a previous run left unfinished
+    are resumed once the node serves (`orchestrator.recovery.resuming` is that work),
+    and new requests beyond its admission limits get 503 + Retry-After."""
     from lamas.runtime.books import Books
     from lamas.runtime.orchestrator import Orchestrator
 
     await node.join([a.card.id for a in spec.agents], timeout=join_timeout)
-    orchestrator = Orchestrator(node.network, model, embedder, agent_id=node.id, today=today)
+    orchestrator = Orchestrator(
+        node.network, model, embedder, agent_id=node.id, today=today, recovery=recovery
+    )
     books = Books(orchestrator, url=ledger_url)
     serving = orchestrator.agent(node.card)
-    await node.start(serving.handle)
+    await node.start(serving.handle, busy=orchestrator.recovery.admission.busy_for)
+    orchestrator.recovery.resuming = asyncio.ensure_future(orchestrator.recovery.resume())
     return orchestrator, books
 
 
@@ -142,6 +153,7 @@ async def serve_network(
     public: bool = False,
     today: dt.date | None = None,
     ledger_url: str | None = None,
+    recovery: Recovery | None = None,
 ) -> tuple[Node, Orchestrator, Books]:
     """A whole network file as one A2A service: its agents in this process, its
     orchestrator (the agent without a handler) served in front, every task settled in the
@@ -159,9 +171,14 @@ async def serve_network(
         )
     card = front[0]
     _, network = load(path, external=[card.id])
-    orchestrator = Orchestrator(network, model, embedder, agent_id=card.id, today=today)
+    orchestrator = Orchestrator(
+        network, model, embedder, agent_id=card.id, today=today, recovery=recovery
+    )
     orchestrator.join(card)
     books = Books(orchestrator, url=ledger_url)
     node = Node(card, keys, host=host, port=port, public=public, entry=spec.topology.entry)
-    await node.start(orchestrator.agent(node.card).handle)
+    await node.start(
+        orchestrator.agent(node.card).handle, busy=orchestrator.recovery.admission.busy_for
+    )
+    orchestrator.recovery.resuming = asyncio.ensure_future(orchestrator.recovery.resume())
     return node, orchestrator, books
