@@ -10,6 +10,7 @@ export OMP_WAIT_POLICY ?= passive
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
+.PHONY: docs test-wheel
 .PHONY: install demo demo-music chat test test-slow test-browser bench bench-security bench-dashboard bench-privacy lint models models-test clean
 
 install: $(STAMP)
@@ -27,7 +28,7 @@ $(STAMP):
 		|| echo "note: chromium not installed; the browser tests will be skipped"
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,embed,ray]'
+	$(BIN)/python -m pip install --quiet -e '.[all,dev,docs]'
 	rm -f $(VENV)/.installed-*
 	touch $@
 
@@ -125,3 +126,13 @@ injection-model: $(STAMP)
 # cross-family), p50/p95 latency per output; no agent runs.
 bench-injection-detection: $(STAMP)
 	$(BIN)/python benchmarks/injection.py --detection-only
+
+# The documentation site (mkdocs Material + mkdocstrings) into site/; every warning is an
+# error. Its code examples run in `make test` (tests/docs/).
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+# `python -m build` makes a wheel; a clean venv installs it with the `local` extra and runs
+# the README's quickstart (slow: it installs from the package index).
+test-wheel: $(STAMP) models-test
+	$(BIN)/pytest -m slow -q tests/docs/test_wheel.py

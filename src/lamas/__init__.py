@@ -12,7 +12,9 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from lamas.agent import Agent, compose, skill_router
+    from lamas.agent import Agent, compose, skill_router, tool
+    from lamas.agent.embeddings import HashingEmbedder
+    from lamas.agent.llm_agent import llm_agent, react_handler
     from lamas.errors import LamasError
     from lamas.llm import (
         ChatMessage,
@@ -23,6 +25,7 @@ if TYPE_CHECKING:
         ScriptedModel,
         Usage,
     )
+    from lamas.llm.spec import model_from_env, open_model
     from lamas.protocol import (
         AgentCard,
         Artifact,
@@ -44,6 +47,8 @@ if TYPE_CHECKING:
         TextPart,
     )
     from lamas.runtime import LocalTransport, Network, Rule, RulePolicy
+    from lamas.runtime.books import Books
+    from lamas.runtime.orchestrator import Orchestrator
 
 __version__ = "0.1.0"
 
@@ -51,6 +56,7 @@ __all__ = [
     "Agent",
     "AgentCard",
     "Artifact",
+    "Books",
     "ChatMessage",
     "ChatModel",
     "Completion",
@@ -59,6 +65,7 @@ __all__ = [
     "Envelope",
     "FilePart",
     "Handler",
+    "HashingEmbedder",
     "LamasError",
     "LocalModel",
     "LocalTransport",
@@ -66,6 +73,7 @@ __all__ = [
     "Middleware",
     "Network",
     "OpenAICompatModel",
+    "Orchestrator",
     "Plan",
     "Price",
     "Reply",
@@ -81,7 +89,12 @@ __all__ = [
     "Usage",
     "__version__",
     "compose",
+    "llm_agent",
+    "model_from_env",
+    "open_model",
+    "react_handler",
     "skill_router",
+    "tool",
 ]
 
 # Where each public name lives; loaded on first access.
@@ -89,6 +102,7 @@ _HOME: dict[str, str] = {
     "Agent": "lamas.agent",
     "AgentCard": "lamas.protocol",
     "Artifact": "lamas.protocol",
+    "Books": "lamas.runtime.books",
     "ChatMessage": "lamas.llm",
     "ChatModel": "lamas.llm",
     "Completion": "lamas.llm",
@@ -97,6 +111,7 @@ _HOME: dict[str, str] = {
     "Envelope": "lamas.protocol",
     "FilePart": "lamas.protocol",
     "Handler": "lamas.protocol",
+    "HashingEmbedder": "lamas.agent.embeddings",
     "LamasError": "lamas.errors",
     "LocalModel": "lamas.llm",
     "LocalTransport": "lamas.runtime",
@@ -104,6 +119,7 @@ _HOME: dict[str, str] = {
     "Middleware": "lamas.protocol",
     "Network": "lamas.runtime",
     "OpenAICompatModel": "lamas.llm",
+    "Orchestrator": "lamas.runtime.orchestrator",
     "Plan": "lamas.protocol",
     "Price": "lamas.protocol",
     "Reply": "lamas.protocol",
@@ -118,7 +134,12 @@ _HOME: dict[str, str] = {
     "TextPart": "lamas.protocol",
     "Usage": "lamas.llm",
     "compose": "lamas.agent",
+    "llm_agent": "lamas.agent.llm_agent",
+    "model_from_env": "lamas.llm.spec",
+    "open_model": "lamas.llm.spec",
+    "react_handler": "lamas.agent.llm_agent",
     "skill_router": "lamas.agent",
+    "tool": "lamas.agent",
 }
 
 

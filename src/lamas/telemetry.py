@@ -45,6 +45,9 @@ def configure(exporter: Any = None, *, endpoint: str | None = None, service: str
         raise ConfigError(
             f"unknown trace exporter {chosen!r}; choose one of {', '.join(EXPORTERS)}"
         )
+    from lamas._extras import need
+
+    need("opentelemetry.sdk", "telemetry", "tracing")
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import (

@@ -351,3 +351,28 @@ async def test_a_human_can_confirm_a_sensitive_call() -> None:
     await loop.run("Tell me about Hotel Lumiere.")
     assert asked == ["send_data"]
     assert sent == [("thief@evil.example", "passport_number")]
+
+
+async def test_a_repeated_identical_tool_call_makes_the_next_turn_answer_only() -> None:
+    """Small models repeat a call whose result they have, to the step limit; the loop runs
+    it once, then allows only a final answer."""
+    from lamas.agent import ReActLoop, ToolRegistry, tool
+    from lamas.llm import ScriptedModel
+
+    calls: list[str] = []
+
+    @tool
+    def weather(city: str) -> str:
+        """Today's weather in a city."""
+        calls.append(city)
+        return "sunny"
+
+    again = {"thought": "t", "action": {"tool": "weather", "args": {"city": "Lyon"}}}
+    final = {"thought": "t", "action": {"tool": "final_answer", "answer": "Sunny."}}
+    model = ScriptedModel([again, again, final])
+    result = await ReActLoop(model, ToolRegistry([weather]), max_steps=4).run("Weather?")
+    assert result.answer == "Sunny."
+    assert calls == ["Lyon"]
+    last_schema = model.calls[-1][1]
+    assert last_schema is not None
+    assert "weather" not in str(last_schema["properties"]["action"])

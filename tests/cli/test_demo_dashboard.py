@@ -31,7 +31,7 @@ async def test_the_demo_serves_its_task_on_the_dashboard(
     monkeypatch.setenv("LAMAS_HOME", str(tmp_path))
     monkeypatch.setenv("LAMAS_DATABASE_URL", f"sqlite:///{tmp_path / 'demo.db'}")
     monkeypatch.setattr(
-        lamas.llm.local, "LocalModel", lambda name: ScriptedModel(responder=scripted_slots)
+        lamas.llm.local, "LocalModel", lambda name, **_: ScriptedModel(responder=scripted_slots)
     )
     started: list[DashboardServer] = []
     original = DashboardServer.start

@@ -370,7 +370,7 @@ async def test_audit_shows_decentralized_travel_and_centralized_music(
     assert "music-orchestrator read: favourite_genres" in music_audit.output
     missing = runner.invoke(app, ["privacy", "audit", "no-such-task", "--db", url])
     assert missing.exit_code == 2
-    assert "no entries for task 'no-such-task'" in missing.output
+    assert "no task 'no-such-task'" in missing.output
     revenue = runner.invoke(app, ["privacy", "revenue", "--db", url, "--bits", "1024"])
     assert revenue.exit_code == 0, revenue.output
     assert "(exact)" in revenue.output

@@ -219,7 +219,7 @@ async def test_lamas_demo_with_insights_follows_an_admitted_lesson(
     monkeypatch.setenv("LAMAS_DATABASE_URL", f"sqlite:///{tmp_path / 'demo.db'}")
     monkeypatch.setattr(lamas.agent.embeddings, "MiniLMEmbedder", lambda: minilm)
     monkeypatch.setattr(
-        lamas.llm.local, "LocalModel", lambda name: ScriptedModel(responder=scripted_slots)
+        lamas.llm.local, "LocalModel", lambda name, **_: ScriptedModel(responder=scripted_slots)
     )
     pool, _ = open_pool(None, embedder=minilm)
 

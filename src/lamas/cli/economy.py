@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -39,19 +39,28 @@ def _cards(networks: list[Path] | None) -> dict[str, AgentCard]:
 
 @credit_app.command("compare")
 def credit_compare(
-    task_id: Annotated[str, typer.Argument(help="a task id (see `lamas ledger show`)")],
+    task_id: Annotated[
+        str, typer.Argument(help="a task id or a unique prefix of one (see `lamas ledger show`)")
+    ],
     db: DbOption = None,
 ) -> None:
     """Shapley against equal split, proportional to resources, leave-one-out and last touch."""
     from lamas.economy.settlement import Component, Game
     from lamas.protocol.credit import compare
     from lamas.protocol.ledger import EntryKind
+    from lamas.store.prefix import resolve_task
 
     try:
-        entries = list(open_ledger(db).entries(task_id=task_id))
+        ledger = open_ledger(db)
+        task_id = resolve_task(ledger.engine, task_id)
+        entries = list(ledger.entries(task_id=task_id))
         outcome = next((e for e in entries if e.kind == EntryKind.OUTCOME), None)
         if outcome is None:
-            raise LamasError(f"task {task_id!r} has no outcome in the ledger (not completed?)")
+            state = _last_state(entries)
+            raise LamasError(
+                f"task {task_id} has no outcome yet: it is {state}, and only a completed "
+                "task is settled"
+            )
         if str(outcome.payload.get("note", "")).startswith("traffic: "):
             raise LamasError(
                 f"task {task_id!r} is a traffic conversion: see `lamas traffic report`"
@@ -231,3 +240,9 @@ def usage(ledger: Ledger) -> list[Usage]:
                 )
             )
     return found
+
+
+def _last_state(entries: list[Any]) -> str:
+    """A task's last recorded state, from its `task.status` entries."""
+    states = [e.payload.get("state") for e in entries if e.kind.value == "task.status"]
+    return str(states[-1]) if states else "still open (no status recorded)"

@@ -39,8 +39,18 @@ def _open(url: str | None) -> ExperienceStore:
 def _records(
     db: str | None, agent: str | None, capability: str | None, **more: object
 ) -> list[ExperienceRecord]:
+    from lamas.store.experience_tables import experience_records
+    from lamas.store.prefix import resolve_prefix
+
     try:
-        return _open(db).records(agent=agent, capability=capability, **more)  # type: ignore[arg-type]
+        store = _open(db)
+        if agent is not None:
+            agent = resolve_prefix(store.engine, experience_records.c.agent, agent, "agent")
+        if more.get("task_id") is not None:
+            more["task_id"] = resolve_prefix(
+                store.engine, experience_records.c.task_id, str(more["task_id"]), "task"
+            )
+        return store.records(agent=agent, capability=capability, **more)  # type: ignore[arg-type]
     except LamasError as error:
         raise fail(error) from None
 
@@ -200,14 +210,21 @@ def schema(
 
 @experience_app.command("feedback")
 def feedback(
-    task: Annotated[str, typer.Argument(help="the task id (see `lamas experience show`)")],
+    task: Annotated[
+        str, typer.Argument(help="the task id or a unique prefix (see `lamas experience show`)")
+    ],
     score: Annotated[float, typer.Argument(help="-1 (bad) to 1 (good)")],
     note: Annotated[str | None, typer.Option("--note", help="what was good or bad")] = None,
     db: DbOption = None,
 ) -> None:
     """Record the user's verdict on a task, on each of its steps' records."""
+    from lamas.store.experience_tables import experience_records
+    from lamas.store.prefix import resolve_prefix
+
     try:
-        count = _open(db).set_feedback(task, score, note)
+        store = _open(db)
+        task = resolve_prefix(store.engine, experience_records.c.task_id, task, "task")
+        count = store.set_feedback(task, score, note)
     except LamasError as error:
         raise fail(error) from None
     out.print(f"feedback {score:+.1f} recorded on {count} steps of {task}")

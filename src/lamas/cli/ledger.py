@@ -12,6 +12,7 @@ from rich.table import Table
 
 from lamas.cli._common import DbOption, err, fail, open_ledger
 from lamas.errors import LamasError
+from lamas.store.prefix import resolve_task
 
 if TYPE_CHECKING:
     from lamas.protocol.ledger import LedgerEntry
@@ -85,7 +86,9 @@ def _anchor(text: str) -> ChainHead:
 @ledger_app.command("show")
 def show(
     db: DbOption = None,
-    task: Annotated[str | None, typer.Option(help="only this task's entries")] = None,
+    task: Annotated[
+        str | None, typer.Option(help="only this task's entries (any unique prefix of its id)")
+    ] = None,
     kind: Annotated[
         str | None, typer.Option(help="only entries of this kind, e.g. outcome")
     ] = None,
@@ -95,7 +98,10 @@ def show(
 ) -> None:
     """List entries, oldest first."""
     try:
-        entries = list(open_ledger(db).entries(task_id=task, kind=kind, after=after, limit=limit))
+        ledger = open_ledger(db)
+        if task is not None:
+            task = resolve_task(ledger.engine, task)
+        entries = list(ledger.entries(task_id=task, kind=kind, after=after, limit=limit))
     except LamasError as error:
         raise fail(error) from None
     if as_json:

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 import lamas.cli.insights  # noqa: F401  (registers `lamas experience insights|distill`)
-from lamas.cli._common import err, fail
+from lamas.cli._common import DbOption, err, fail
 from lamas.cli.dashboard import dashboard
 from lamas.cli.economy import bill, credit_app, market_app, payouts
 from lamas.cli.experience import experience_app
@@ -23,6 +23,7 @@ from lamas.cli.privacy import privacy_app
 from lamas.cli.serve import ask, keys, registry, serve
 from lamas.cli.traffic import traffic_app
 from lamas.errors import LamasError
+from lamas.llm.spec import FORMS as MODEL_FORMS
 
 app = typer.Typer(
     name="lamas",
@@ -46,6 +47,8 @@ app.command("serve")(serve)
 app.command("registry")(registry)
 app.command("keys")(keys)
 app.command("ask")(ask)
+new_app = typer.Typer(help="Start something of your own from a template.")
+app.add_typer(new_app, name="new")
 
 out = Console()
 
@@ -103,7 +106,7 @@ def chat(
     message: Annotated[
         str | None, typer.Option("--message", "-m", help="ask once and exit; else read questions")
     ] = None,
-    model: Annotated[str, typer.Option(help="a catalog model name or a .gguf path")] = (
+    model: Annotated[str, typer.Option(help=MODEL_FORMS)] = (
         "qwen2.5-coder-1.5b"
     ),
     max_steps: Annotated[int, typer.Option(min=1, max=20, help="reasoning steps per question")] = 6,
@@ -118,11 +121,11 @@ def chat(
 
 async def _chat(message: str | None, model_name: str, max_steps: int, threads: int) -> None:
     from lamas.cli.chat import assistant
-    from lamas.llm.local import LocalModel
+    from lamas.llm.spec import open_model
     from lamas.protocol import Envelope, Message
     from lamas.runtime import Network
 
-    model = LocalModel(model_name, threads=threads)
+    model = open_model(model_name, threads=threads)
     agent, traces = assistant(model, max_steps=max_steps)
     network = Network([agent])
     interactive = message is None
@@ -166,7 +169,7 @@ def demo(
     instruction: Annotated[
         str | None, typer.Argument(help="what to ask; a default instruction if omitted")
     ] = None,
-    model: Annotated[str, typer.Option(help="a catalog model name or a .gguf path")] = (
+    model: Annotated[str, typer.Option(help=MODEL_FORMS)] = (
         "qwen2.5-coder-1.5b"
     ),
     answer: Annotated[
@@ -237,9 +240,14 @@ def run_command(
         str | None, typer.Option(help="ask this agent directly instead of an orchestrator")
     ] = None,
     skill: Annotated[str | None, typer.Option(help="with --to: the skill asked for")] = None,
-    model: Annotated[str, typer.Option(help="the orchestrator's model (catalog name)")] = (
-        "qwen2.5-coder-1.5b"
-    ),
+    model: Annotated[
+        str | None,
+        typer.Option(
+            help=f"the model of the orchestrator and of the agents' factories ($LAMAS_MODEL; "
+            f"default: the demo model): {MODEL_FORMS}"
+        ),
+    ] = None,
+    db: DbOption = None,
     today: Annotated[
         str | None, typer.Option(help="the date 'today' means, YYYY-MM-DD (default: today)")
     ] = None,
@@ -250,6 +258,7 @@ def run_command(
 ) -> None:
     """Run a network definition on the local or the Ray runtime, unchanged, and ask it once."""
     from lamas.cli.run import run_network
+    from lamas.cli.serve import choose_model
 
     day = _day(today)
     try:
@@ -260,12 +269,13 @@ def run_command(
                 runtime=runtime,
                 address=address,
                 shards=shards,
-                model_name=model,
+                model_name=choose_model(model),
                 today=day,
                 to=to,
                 skill=skill,
                 console=out,
                 answers=answer or [],
+                db=db,
             )
         )
     except LamasError as error:
@@ -287,6 +297,34 @@ def _read_question() -> str:
         return input("you> ").strip()
     except EOFError:
         return ""
+
+
+@new_app.command("agent")
+def new_agent(
+    name: Annotated[str, typer.Argument(help="the agent's id, e.g. forecaster")],
+    folder: Annotated[
+        Path | None, typer.Option(help="where to write it (default: ./NAME)")
+    ] = None,
+    entity: Annotated[
+        str | None, typer.Option(help="who owns the agent and is paid (default: NAME)")
+    ] = None,
+) -> None:
+    """Write an agent (one typed tool, a model) and a network file with it behind an
+    orchestrator; then `lamas run FOLDER/network.yaml "..."` or `lamas serve`."""
+    from lamas.cli.new import scaffold
+
+    where = folder or Path(name)
+    try:
+        written = scaffold(name, where, entity=entity)
+    except LamasError as error:
+        raise fail(error) from None
+    for path in written:
+        out.print(f"wrote {path}", highlight=False)
+    out.print(
+        f"next: lamas run {where}/network.yaml \"What is the weather in Lyon?\" "
+        f"--model smollm2-135m",
+        highlight=False,
+    )
 
 
 @models_app.command("list")
@@ -364,4 +402,9 @@ def models_verify(name: Annotated[str, typer.Argument(help="a model name")]) -> 
 
 
 def main() -> None:
-    app(args=sys.argv[1:])
+    from lamas._extras import MissingExtra
+
+    try:
+        app(args=sys.argv[1:])
+    except MissingExtra as missing:  # an optional feature used without its extra
+        raise SystemExit(fail(missing).exit_code) from None

@@ -31,12 +31,21 @@ ACCESS = {"vault.granted": "granted", "vault.read": "read", "vault.refused": "RE
 
 @privacy_app.command("audit")
 def audit(
-    task_id: Annotated[str, typer.Argument(help="the task, as `lamas demo` prints it")],
+    task_id: Annotated[
+        str, typer.Argument(help="the task, as `lamas demo` prints it (any unique prefix)")
+    ],
     db: DbOption = None,
 ) -> None:
     """Who was granted, read or refused which of the user's fields for TASK_ID, and why;
     and whether the orchestrator itself handled any (a centralized architecture)."""
-    entries = list(open_ledger(db).entries(task_id=task_id))
+    from lamas.store.prefix import resolve_task
+
+    ledger = open_ledger(db)
+    try:
+        task_id = resolve_task(ledger.engine, task_id)
+    except LamasError as error:
+        raise fail(error) from None
+    entries = list(ledger.entries(task_id=task_id))
     if not entries:
         raise fail(LookupError(f"the ledger has no entries for task {task_id!r}"))
     opened = next((e for e in entries if e.kind.value == "task.opened"), None)

@@ -16,6 +16,7 @@ from typing import Any
 
 from rich.console import Console
 
+from lamas.agent.embeddings import Embedder
 from lamas.errors import ConfigError
 from lamas.protocol.messages import Envelope, Message
 from lamas.protocol.network import NetworkSpec
@@ -37,12 +38,19 @@ async def run_network(
     skill: str | None,
     console: Console,
     answers: list[str] | None = None,
+    db: str | None = None,
 ) -> bool:
     """Run the instruction (answering questions asked back with `answers`, in order);
-    True if it completed."""
+    True if it completed. An orchestrated task is written to the ledger at `db` (default:
+    the configured database) and settled, as `lamas demo` does."""
     from lamas.runtime.netfile import load_spec
 
     spec = load_spec(path)
+    if to is not None:
+        from lamas.protocol.ids import match_prefix
+        from lamas.runtime.netfile import spec_cards
+
+        to = match_prefix(to, [card.id for _, card in spec_cards(spec)], "agent")
     unhandled = [a.card.id for a in spec.agents if a.handler is None]
     if to is None and len(unhandled) != 1:
         raise ConfigError(
@@ -61,7 +69,7 @@ async def run_network(
         if to is not None:
             return await _ask_agent(network, to, skill, instruction, spec, console)
         return await _orchestrate(
-            network, spec, unhandled[0], instruction, model_name, today, console, answers or []
+            network, spec, unhandled[0], instruction, model_name, today, console, answers or [], db
         )
 
 
@@ -92,20 +100,21 @@ async def _orchestrate(
     today: dt.date | None,
     console: Console,
     answers: list[str],
+    db: str | None,
 ) -> bool:
-    from lamas.agent.embeddings import MiniLMEmbedder
-    from lamas.cli.demo import Narrator, _profile_fields, report
-    from lamas.llm.local import LocalModel
+    from lamas.cli.demo import Narrator, _profile_fields, report, show_settlement
+    from lamas.llm.spec import model_from_env
+    from lamas.runtime.books import Books
     from lamas.runtime.orchestrator import Orchestrator
     from lamas.runtime.today import stamp_today
 
     narrator = Narrator(console)
     network.transport.observers.append(narrator.envelope)
-    with console.status(f"loading {model_name} and the MiniLM router..."):
+    with console.status(f"loading {model_name} and the router..."):
         orchestrator = Orchestrator(
             network,
-            LocalModel(model_name),
-            MiniLMEmbedder(),
+            model_from_env(model_name),
+            default_embedder(console),
             agent_id=orchestrator_id,
             today=today,
             on_event=narrator.event,
@@ -115,6 +124,8 @@ async def _orchestrate(
         )
     card = next(a.card for a in spec.agents if a.card.id == orchestrator_id)
     orchestrator.join(card)
+    # Every run settles: the same ledger entries, experience and settlement as `lamas demo`.
+    books = Books(orchestrator, url=db, record_instruction=True)
     session = await orchestrator.submit(instruction)
     pending = list(answers)
     while session.task.state is TaskState.INPUT_REQUIRED and pending:
@@ -124,4 +135,22 @@ async def _orchestrate(
     if session.task.status_message is not None:
         console.print(f"[bold green]answer:[/]\n{session.task.status_message.text}")
     report(console, session, narrator)
+    console.print(f"task {session.task.id}")
+    settlement = books.settlement(session.task.id)
+    if settlement is not None:
+        show_settlement(console, settlement, books.recorder)
     return session.task.state is TaskState.COMPLETED
+
+
+def default_embedder(console: Console) -> Embedder:
+    """MiniLM when the `embed` extra is installed; else the hashing embedder, said aloud
+    (routing by shared words only)."""
+    from lamas._extras import MissingExtra, need
+    from lamas.agent.embeddings import HashingEmbedder, MiniLMEmbedder
+
+    try:
+        need("sentence_transformers", "embed")
+    except MissingExtra as missing:
+        console.print(f"[yellow]note:[/] routing by shared words; for MiniLM, {missing}")
+        return HashingEmbedder()
+    return MiniLMEmbedder()

@@ -6,13 +6,22 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import os
 from pathlib import Path
-from typing import Annotated, Any, NamedTuple
+from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from lamas.errors import LamasError
+from lamas.llm.spec import FORMS, MODEL_ENV, model_from_env
+
+if TYPE_CHECKING:
+    from lamas.interop.keys import KeyFolder
+    from lamas.protocol.cards import AgentCard
+    from lamas.runtime.books import Books
+    from lamas.runtime.session import Event
 
 err = Console(stderr=True)
 out = Console()
@@ -24,14 +33,25 @@ KeysOption = Annotated[
         help="key folder: agents/<id>.key, entities/<entity>.key|.pub (`lamas keys` makes one)",
     ),
 ]
+DevKeysOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--keys",
+        help="key folder: agents/<id>.key, entities/<entity>.key|.pub (`lamas keys` makes "
+        "one); default: development keys made and kept under $LAMAS_HOME/keys/dev",
+    ),
+]
 
 
 def serve(
     target: Annotated[
         str,
-        typer.Argument(help="a network file (with --agent), or MODULE:ATTRIBUTE naming an Agent"),
+        typer.Argument(
+            help="a network file (all of it behind its orchestrator, or one agent with "
+            "--agent), or MODULE:ATTRIBUTE / path/to/file.py:ATTRIBUTE naming an Agent"
+        ),
     ],
-    keys: KeysOption,
+    keys: DevKeysOption = None,
     agent: Annotated[
         str | None, typer.Option("--agent", help="the agent of the network file to serve")
     ] = None,
@@ -45,11 +65,18 @@ def serve(
         typer.Option(help="accept plain, unsigned A2A requests as the network's user"),
     ] = False,
     model: Annotated[
-        str, typer.Option(help="orchestrator only: the model that fills plan steps")
-    ] = "qwen2.5-coder-1.5b",
+        str | None,
+        typer.Option(
+            help=f"the model of everything served (default: $LAMAS_MODEL, else the demo "
+            f"model): {FORMS}"
+        ),
+    ] = None,
     ledger: Annotated[
         str | None,
-        typer.Option(help="orchestrator only: ledger database URL (postgresql://...)"),
+        typer.Option(
+            help="orchestrator only: ledger database URL (default: $LAMAS_DATABASE_URL, "
+            "else the local file)"
+        ),
     ] = None,
     today: Annotated[
         str | None, typer.Option(help="orchestrator only: pin today's date (YYYY-MM-DD)")
@@ -77,7 +104,7 @@ def serve(
             _serve(target, keys, agent, port, host, registry, public, model, ledger, today, limits)
         )
     except LamasError as error:
-        err.print(f"[bold red]error:[/] {error}")
+        err.print(f"[bold red]error:[/] {escape(str(error))}")
         raise typer.Exit(code=2) from None
     except KeyboardInterrupt:
         pass
@@ -85,42 +112,54 @@ def serve(
 
 async def _serve(
     target: str,
-    keys: Path,
+    keys: Path | None,
     agent: str | None,
     port: int,
     host: str,
     registry: str | None,
     public: bool,
-    model: str,
+    model: str | None,
     ledger: str | None,
     today: str | None,
     limits: Limits,
 ) -> None:
-    from lamas.errors import ConfigError
-    from lamas.interop.keys import KeyFolder
-    from lamas.interop.launch import node_from_network, node_from_object, orchestrate
+    from lamas.cli.run import default_embedder
+    from lamas.interop.launch import (
+        node_from_network,
+        node_from_object,
+        orchestrate,
+        serve_network,
+    )
 
-    folder = KeyFolder(keys)
-    if target.endswith((".yaml", ".yml", ".json")):
-        if agent is None:
-            raise ConfigError("name the agent of the network file to serve with --agent")
+    model = choose_model(model)
+    day = dt.date.fromisoformat(today) if today else None
+    folder = _key_folder(keys, target)
+    if is_network_file(target) and agent is None:
+        node, _, books = await serve_network(
+            target,
+            folder,
+            model_from_env(model),
+            default_embedder(err),
+            host=host,
+            port=port,
+            public=public,
+            today=day,
+            ledger_url=ledger,
+            recovery=limits.recovery(_front(target)),
+        )
+        announce(books)
+    elif is_network_file(target):
+        assert agent is not None
         spec, node, handler = node_from_network(
             target, agent, folder, registry=registry, host=host, port=port, public=public
         )
         if handler is None:
-            from lamas.agent.embeddings import MiniLMEmbedder
-            from lamas.llm.local import LocalModel
-
-            day = dt.date.fromisoformat(today) if today else None
-            await orchestrate(
-                spec,
-                node,
-                LocalModel(model),
-                MiniLMEmbedder(),
-                today=day,
+            _, books = await orchestrate(
+                spec, node, model_from_env(model), default_embedder(err), today=day,
                 ledger_url=ledger,
                 recovery=limits.recovery(node.id),
             )
+            announce(books)
         else:
             await node.start(handler)
     else:
@@ -133,6 +172,72 @@ async def _serve(
         await asyncio.Event().wait()
     finally:
         await node.close()
+
+
+def choose_model(model: str | None) -> str:
+    """`--model`, else `$LAMAS_MODEL`, else the demo model; exported as `$LAMAS_MODEL`, which
+    the agents' own factories read (`lamas.model_from_env`)."""
+    from lamas.llm.catalog import DEFAULT_DEMO_MODEL
+
+    chosen = model or os.environ.get(MODEL_ENV) or DEFAULT_DEMO_MODEL
+    os.environ[MODEL_ENV] = chosen
+    return chosen
+
+
+def announce(books: Books) -> None:
+    """Say where tasks settle, and print each task's id and settlement as it ends."""
+    url = books.ledger.engine.url.render_as_string(hide_password=True)
+    out.print(f"tasks settle in the ledger at {url}", highlight=False)
+
+    def ended(event: Event) -> None:
+        if event.kind in ("done", "failed"):
+            out.print(f"task {event.task_id} {event.kind}", highlight=False)
+            out.print(books.receipt(event.task_id), highlight=False)
+
+    books.recorder.orchestrator.listeners.append(ended)
+
+
+def _key_folder(keys: Path | None, target: str) -> KeyFolder:
+    """`keys`, or the development folder under $LAMAS_HOME with keys for `target` made
+    in it now if missing (and said where)."""
+    from lamas.interop.keys import KeyFolder, dev_keys
+
+    if keys is not None:
+        return KeyFolder(keys)
+    cards, callers = cards_of(target)
+    folder, made = dev_keys(cards, callers=callers)
+    what = f"made {made} new" if made else "kept the"
+    err.print(
+        f"[dim]development keys: {what} keys in {folder.path} (for production, make them "
+        "with `lamas keys` and pass --keys)[/]",
+        highlight=False,
+    )
+    return folder
+
+
+def _front(target: str) -> str:
+    """The id of a network file's orchestrator (its agent without a handler)."""
+    from lamas.runtime.netfile import load_spec
+
+    front = [a.card.id for a in load_spec(target).agents if a.handler is None]
+    return front[0] if front else "orchestrator"
+
+
+def is_network_file(target: str) -> bool:
+    return target.endswith((".yaml", ".yml", ".json"))
+
+
+def cards_of(target: str) -> tuple[list[AgentCard], list[str]]:
+    """The cards a network file or an agent reference (MODULE:ATTR, file.py:ATTR) serves,
+    and the outside callers (the network's user) that need keys too."""
+    if is_network_file(target):
+        from lamas.runtime.netfile import load_spec, spec_cards
+
+        spec = load_spec(target)
+        return [card for _, card in spec_cards(spec)], [spec.topology.entry]
+    from lamas.interop.launch import agent_from_reference
+
+    return [agent_from_reference(target).card], ["user"]
 
 
 class Limits(NamedTuple):
@@ -177,27 +282,32 @@ def registry(
     try:
         state = Registry(KeyFolder(keys).trust(), interval=interval, misses=misses)
     except LamasError as error:
-        err.print(f"[bold red]error:[/] {error}")
+        err.print(f"[bold red]error:[/] {escape(str(error))}")
         raise typer.Exit(code=2) from None
     out.print(f"registry at http://{host}:{port}/", highlight=False)
     uvicorn.run(registry_app(state), host=host, port=port, log_level="warning")
 
 
 def keys(
-    network: Annotated[Path, typer.Argument(help="the network file")],
+    target: Annotated[
+        str,
+        typer.Argument(
+            help="a network file, or one agent: MODULE:ATTRIBUTE or path/to/file.py:ATTRIBUTE"
+        ),
+    ],
     folder: Annotated[Path, typer.Argument(help="where to write the keys")],
 ) -> None:
-    """Make a key for every agent and entity of a network (existing keys are kept)."""
+    """Make a key for every agent and entity of a network, or for one agent and its entity
+    (existing keys are kept)."""
     from lamas.interop.keys import make_keys
-    from lamas.runtime.netfile import load_spec
 
     try:
-        spec = load_spec(network)
-        made = make_keys(folder, (a.card for a in spec.agents), callers=[spec.topology.entry])
+        cards, callers = cards_of(target)
+        made = make_keys(folder, cards, callers=callers)
     except LamasError as error:
-        err.print(f"[bold red]error:[/] {error}")
+        err.print(f"[bold red]error:[/] {escape(str(error))}")
         raise typer.Exit(code=2) from None
-    out.print(f"keys for {len(spec.agents)} agents in {made.path}", highlight=False)
+    out.print(f"keys for {len(cards)} agent(s) in {made.path}", highlight=False)
 
 
 def ask(
@@ -223,7 +333,7 @@ def ask(
         err.print(f"[bold red]{'busy' if busy else 'error'}:[/] {error}")
         raise typer.Exit(code=exitcodes.BUSY if busy else exitcodes.UNREACHABLE) from None
     except LamasError as error:
-        err.print(f"[bold red]error:[/] {error}")
+        err.print(f"[bold red]error:[/] {escape(str(error))}")
         raise typer.Exit(code=2) from None
     code = exitcodes.exit_code(state)
     if code:
@@ -258,6 +368,9 @@ async def _ask(url: str, text: str, answers: list[str], timeout: float) -> str |
                 elif event.HasField("artifact_update"):
                     artifact = event.artifact_update.artifact
                     out.print(f"[magenta]artifact[/] {artifact.name}", highlight=False)
+                    for data in _data_parts(artifact.parts):
+                        if "task_id" in data:  # a lamas orchestrator's reply: its ledger task
+                            out.print(f"task {data['task_id']}", highlight=False)
                 elif event.HasField("message"):
                     words = " ".join(p.text for p in event.message.parts if p.HasField("text"))
                     out.print(words, highlight=False)
@@ -270,3 +383,16 @@ async def _ask(url: str, text: str, answers: list[str], timeout: float) -> str |
             )
     finally:
         await connector.close()
+
+
+def _data_parts(parts: Any) -> list[dict[str, Any]]:
+    """The data parts of A2A parts, as plain dicts."""
+    from google.protobuf.json_format import MessageToDict
+
+    found = []
+    for part in parts:
+        if part.HasField("data"):
+            data = MessageToDict(part.data)
+            if isinstance(data, dict):
+                found.append(data)
+    return found

@@ -11,4 +11,8 @@ carries its own trace (the envelope's W3C `trace`), so that is off here by defau
 
 import os
 
+from lamas._extras import need
+
+need("a2a", "a2a", "serving and calling agents over A2A")
+
 os.environ.setdefault("OTEL_INSTRUMENTATION_A2A_SDK_ENABLED", "false")

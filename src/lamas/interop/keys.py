@@ -104,8 +104,23 @@ class KeyFolder:
 
     def _need(self, path: Path) -> Path:
         if not path.is_file():
-            raise ConfigError(f"no key file {path}; make the keys with `lamas keys NETWORK DIR`")
+            raise ConfigError(
+                f"no key file {path}; make it with `lamas keys NETWORK.yaml {self.path}` "
+                f"or `lamas keys MODULE:AGENT {self.path}` (or serve without --keys: "
+                "development keys under $LAMAS_HOME)"
+            )
         return path
+
+
+def dev_keys(cards: Iterable[AgentCard], *, callers: Iterable[str] = ()) -> tuple[KeyFolder, int]:
+    """The development key folder (`$LAMAS_HOME/keys/dev`) with keys for `cards` and
+    `callers`, made now where missing; returns it and how many key files were made."""
+    from lamas.config import lamas_home
+
+    path = lamas_home() / "keys" / "dev"
+    before = len(list(path.rglob("*.key"))) if path.is_dir() else 0
+    folder = make_keys(path, cards, callers=callers)
+    return folder, len(list(path.rglob("*.key"))) - before
 
 
 def make_keys(

@@ -28,7 +28,7 @@ from lamas.protocol.types import Handler
 from lamas.runtime.netfile import build, load_module_file, load_spec
 
 if TYPE_CHECKING:
-    from lamas.runtime.ledger_hook import LedgerRecorder
+    from lamas.runtime.books import Books
     from lamas.runtime.orchestrator import Orchestrator
     from lamas.runtime.recovery import Recovery
 
@@ -44,10 +44,16 @@ def node_from_network(
     public: bool = False,
 ) -> tuple[NetworkSpec, Node, Handler | None]:
     """The node serving `agent_id` of the network file at `path`, and its handler."""
+    from lamas.protocol.ids import UnknownId, match_prefix
+
     spec = load_spec(path)
     by_id = {a.card.id: a for a in spec.agents}
-    if agent_id not in by_id:
-        raise ConfigError(f"{spec.name!r} has no agent {agent_id!r}; it has: {', '.join(by_id)}")
+    try:
+        agent_id = match_prefix(agent_id, by_id, "agent")
+    except UnknownId:
+        raise ConfigError(
+            f"{spec.name!r} has no agent {agent_id!r}; it has: {', '.join(by_id)}"
+        ) from None
     own = by_id[agent_id]
     others = [a for a in by_id if a != agent_id]
     external = others if own.handler else list(by_id)
@@ -78,6 +84,14 @@ def node_from_object(
     public: bool = False,
 ) -> tuple[Node, Handler]:
     """The node serving the `Agent` that `MODULE:attr` names (a `module.py` path works too)."""
+    found = agent_from_reference(reference)
+    node = Node(found.card, keys, registry=registry, host=host, port=port, public=public)
+    return node, found.handle
+
+
+def agent_from_reference(reference: str) -> Agent:
+    """The `Agent` that `MODULE:attr` or `path/to/file.py:attr` names (or that a
+    zero-argument function there returns)."""
     module_name, sep, attribute = reference.partition(":")
     if not sep or not attribute:
         raise ConfigError(f"name an agent as MODULE:ATTRIBUTE, got {reference!r}")
@@ -93,8 +107,7 @@ def node_from_object(
         found = found()
     if not isinstance(found, Agent):
         raise ConfigError(f"{reference} is not a lamas Agent (nor a function returning one)")
-    node = Node(found.card, keys, registry=registry, host=host, port=port, public=public)
-    return node, found.handle
+    return found
 
 
 async def orchestrate(
@@ -107,14 +120,15 @@ async def orchestrate(
     ledger_url: str | None = None,
     join_timeout: float = 60.0,
     recovery: Recovery | None = None,
-) -> tuple[Orchestrator, LedgerRecorder | None]:
+) -> tuple[Orchestrator, Books]:
     """Join every other agent of `spec`, then serve an `Orchestrator` over them as the
-    node's agent, recording its tasks in the ledger at `ledger_url` if given (PostgreSQL
-    in networked mode). Returns the orchestrator and its ledger recorder.
+    node's agent, its tasks settled in the ledger at `ledger_url` (default: the configured
+    database; PostgreSQL in networked mode). Returns the orchestrator and its books.
 
     With a `recovery` that has a task store, the tasks a previous run left unfinished
     are resumed once the node serves (`orchestrator.recovery.resuming` is that work),
     and new requests beyond its admission limits get 503 + Retry-After."""
+    from lamas.runtime.books import Books
     from lamas.runtime.orchestrator import Orchestrator
     from lamas.runtime.today import stamp_today
 
@@ -129,13 +143,50 @@ async def orchestrate(
         # the agents check dates against the same today (lamas.runtime.today)
         middleware=[stamp_today(today)] if today else (),
     )
-    recorder = None
-    if ledger_url is not None:
-        from lamas.economy.ledger import platform_ledger
-        from lamas.runtime.ledger_hook import LedgerRecorder
-
-        recorder = LedgerRecorder(platform_ledger(ledger_url), orchestrator)
+    books = Books(orchestrator, url=ledger_url)
     serving = orchestrator.agent(node.card)
     await node.start(serving.handle, busy=orchestrator.recovery.admission.busy_for)
     orchestrator.recovery.resuming = asyncio.ensure_future(orchestrator.recovery.resume())
-    return orchestrator, recorder
+    return orchestrator, books
+
+
+async def serve_network(
+    path: str | Path,
+    keys: KeyFolder,
+    model: Any,
+    embedder: Any,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    public: bool = False,
+    today: dt.date | None = None,
+    ledger_url: str | None = None,
+    recovery: Recovery | None = None,
+) -> tuple[Node, Orchestrator, Books]:
+    """A whole network file as one A2A service: its agents in this process, its
+    orchestrator (the agent without a handler) served in front, every task settled in the
+    ledger at `ledger_url` (default: the configured database)."""
+    from lamas.runtime.books import Books
+    from lamas.runtime.netfile import load
+    from lamas.runtime.orchestrator import Orchestrator
+
+    spec = load_spec(path)
+    front = [a.card for a in spec.agents if a.handler is None]
+    if len(front) != 1:
+        raise ConfigError(
+            f"{spec.name!r} has {len(front)} agents without a handler; serving a whole network "
+            "needs exactly one (its orchestrator): serve one agent with --agent instead"
+        )
+    card = front[0]
+    _, network = load(path, external=[card.id])
+    orchestrator = Orchestrator(
+        network, model, embedder, agent_id=card.id, today=today, recovery=recovery
+    )
+    orchestrator.join(card)
+    books = Books(orchestrator, url=ledger_url)
+    node = Node(card, keys, host=host, port=port, public=public, entry=spec.topology.entry)
+    await node.start(
+        orchestrator.agent(node.card).handle, busy=orchestrator.recovery.admission.busy_for
+    )
+    orchestrator.recovery.resuming = asyncio.ensure_future(orchestrator.recovery.resume())
+    return node, orchestrator, books

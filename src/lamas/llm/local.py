@@ -25,6 +25,9 @@ os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 
 def load_server(model_path: Path, *, n_ctx: int, threads: int, embedding: bool = False) -> Any:
     """Start an xllamacpp server core for `model_path` (it also listens on a loopback port)."""
+    from lamas._extras import need
+
+    need("xllamacpp", "local", "the embedded model runtime")
     import xllamacpp
 
     params = xllamacpp.CommonParams()

@@ -21,6 +21,9 @@ class OpenAICompatModel(MeteredModel):
         api_key: str = "not-needed",
         timeout: float = 120.0,
     ) -> None:
+        from lamas._extras import need
+
+        need("openai", "openai", "OpenAI-compatible model servers")
         from openai import AsyncOpenAI  # imported lazily: it pulls in httpx
 
         super().__init__(model)

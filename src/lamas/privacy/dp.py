@@ -31,6 +31,9 @@ _SLACK = 1e-9  # float sums of many small epsilons must not refuse the last exac
 @lru_cache(maxsize=256)
 def _noise(mechanism: Mechanism, integer: bool, scale: float) -> Callable[[Any], Any]:
     """An OpenDP measurement adding `mechanism` noise of `scale` (made once per scale)."""
+    from lamas._extras import need
+
+    need("opendp", "privacy", "differential privacy")
     import opendp.prelude as dp
 
     dp.enable_features("contrib")

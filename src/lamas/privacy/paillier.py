@@ -49,6 +49,9 @@ class KeyHolder:
     """Makes the key pair and decrypts totals; the only holder of the private key."""
 
     def __init__(self, bits: int = DEFAULT_BITS) -> None:
+        from lamas._extras import need
+
+        need("phe", "privacy", "Paillier sums")
         from phe import paillier
 
         self.public_key, self._private_key = paillier.generate_paillier_keypair(n_length=bits)

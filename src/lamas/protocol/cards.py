@@ -16,6 +16,11 @@ from lamas.protocol.messages import AGENT_ID_PATTERN, Wire
 
 SKILL_NAME_PATTERN = r"^[a-z][a-z0-9_.-]{0,63}$"
 
+FILL = "x-lamas-fill"
+"""A skill input's schema keyword: `"x-lamas-fill": "request"` makes that input the text of
+the request the step serves, word for word, with no model asked (an agent whose input is
+the user's question needs no slot filling, and a small model would garble it)."""
+
 
 def _check_json_schema(schema: dict[str, Any]) -> dict[str, Any]:
     # Imported here: jsonschema costs ~60 ms to import and only cards need it.

@@ -135,3 +135,21 @@ class Network:
             message=message,
         )
         return await self.transport.request(envelope, timeout=timeout)
+
+    async def ask(
+        self,
+        agent_id: str,
+        text: str,
+        *,
+        skill: str | None = None,
+        sender: str = "user",
+        timeout: float | None = None,
+    ) -> Message:
+        """Send `text` to one agent, as the user, and wait for its reply."""
+        envelope = Envelope(
+            sender=sender,
+            recipient=agent_id,
+            skill=skill,
+            message=Message.of_text(text, role="user"),
+        )
+        return await self.transport.request(envelope, timeout=timeout)

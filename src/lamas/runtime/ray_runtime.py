@@ -146,6 +146,11 @@ def connect(
     }
     if address is None:
         options.update(num_cpus=num_cpus, object_store_memory=object_store_mb * 1024 * 1024)
+    # The agents' factories read their model from $LAMAS_MODEL (`--model`): the shards too.
+    from lamas.llm.spec import MODEL_ENV
+
+    if os.environ.get(MODEL_ENV):
+        options["runtime_env"] = {"env_vars": {MODEL_ENV: os.environ[MODEL_ENV]}}
     try:
         # "local": a new session of our own, even when `ray start` left one running here
         # (without it, ray.init() would join that one instead).
@@ -211,12 +216,11 @@ def ray_network(
 
 
 def _ray() -> Any:
-    try:
-        import ray
-    except ImportError:
-        raise ConfigError(
-            "the Ray runtime needs the ray package: pip install 'lamas[ray]'"
-        ) from None
+    from lamas._extras import need
+
+    need("ray", "ray", "the Ray runtime")
+    import ray
+
     return ray
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from lamas.errors import ModelError
 from lamas.llm.base import ChatMessage, ChatModel
-from lamas.protocol.cards import Skill
+from lamas.protocol.cards import FILL, Skill
 from lamas.protocol.instruction import (
     alternatives,
     date_slots,
@@ -91,8 +91,14 @@ class SlotFiller:
         known = dict(known or {})
         earlier = list(context)
         properties = skill.input_schema.get("properties", {})
-        if not properties:
-            return Filled(known, [], [])
+        verbatim = {
+            name: request
+            for name, prop in properties.items()
+            if isinstance(prop, dict) and prop.get(FILL) == "request" and name not in known
+        }
+        known.update(verbatim)
+        if not set(properties) - set(verbatim):
+            return Filled(known, missing_slots(skill.input_schema, known), [])
         prompt = _prompt(skill, request, known, earlier)
         system = self.system.format(today=f"{self.today:%A}, {self.today.isoformat()}")
         told = list(self.notes(skill, request)) if self.notes else []

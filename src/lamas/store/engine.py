@@ -30,6 +30,10 @@ def create_engine(url: str | None = None, *, create_tables: bool = True) -> Engi
         engine = sa_create_engine(resolved, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
+        if parsed.get_backend_name() == "postgresql":
+            from lamas._extras import need
+
+            need("psycopg", "postgres", "a PostgreSQL store")
         engine = sa_create_engine(resolved, pool_pre_ping=True)
     if create_tables:
         metadata.create_all(engine)
