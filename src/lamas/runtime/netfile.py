@@ -12,6 +12,7 @@ from lamas.agent.agent import Agent
 from lamas.errors import ConfigError, MalformedMessage
 from lamas.protocol.cards import AgentCard
 from lamas.protocol.network import AgentSpec, NetworkSpec, replica_id
+from lamas.protocol.schema_lint import schema_problems
 from lamas.runtime.defences import Defences, default_defences
 from lamas.runtime.network import Network
 from lamas.runtime.policy import Rule, RulePolicy
@@ -38,10 +39,33 @@ def load_spec(path: str | Path) -> NetworkSpec:
         raise ConfigError(f"{file} is not valid YAML: {error}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{file} must hold a mapping with 'name' and 'agents'")
+    check_card_schemas(data, file)
     try:
         return NetworkSpec.parse(data)
     except MalformedMessage as error:
         raise ConfigError(f"{file}: {error}") from None
+
+
+def check_card_schemas(data: dict[str, Any], file: Path) -> None:
+    """Every skill's input and output schema, strictly (`protocol.schema_lint`): the
+    first broken one is a `ConfigError` naming the file, the agent and the skill."""
+    agents = data.get("agents")
+    for agent in agents if isinstance(agents, list) else ():
+        card = agent.get("card") if isinstance(agent, dict) else None
+        skills = card.get("skills") if isinstance(card, dict) else None
+        for skill in skills if isinstance(skills, list) else ():
+            if not isinstance(skill, dict):
+                continue  # the spec's own validation names what is wrong
+            for key in ("input_schema", "output_schema"):
+                if key not in skill:
+                    continue
+                problems = schema_problems(skill[key])
+                if problems:
+                    raise ConfigError(
+                        f"{file}: malformed network definition: agent {card.get('id')!r}, "
+                        f"skill {skill.get('name')!r}: "
+                        f"{key} is not a valid JSON Schema: {'; '.join(problems)}"
+                    )
 
 
 def load(path: str | Path, *, external: Iterable[str] = ()) -> tuple[NetworkSpec, Network]:
