@@ -1,7 +1,9 @@
-"""Any lamas agent as an A2A v1.0 server: JSON-RPC over HTTP, streaming by SSE.
+"""Any lamas agent as an A2A v1.0 server: JSON-RPC and HTTP+JSON over HTTP (streaming by
+SSE), and gRPC beside them (`interop.bindings`).
 
 `a2a_app(card, deliver)` is a Starlette app serving the agent card at
-`/.well-known/agent-card.json` (advertising exactly `card.url`) and JSON-RPC at `/`.
+`/.well-known/agent-card.json` (advertising exactly `card.url`), JSON-RPC at `/` and the
+HTTP+JSON routes.
 Each A2A request becomes one lamas task on the agent's side, which moves through the
 A2A states as the agent works:
 
@@ -32,12 +34,12 @@ from a2a.helpers.proto_helpers import new_task_from_user_message, new_text_messa
 from a2a.server.agent_execution import AgentExecutor, RequestContext
 from a2a.server.events import EventQueue
 from a2a.server.request_handlers import DefaultRequestHandler
-from a2a.server.routes import create_agent_card_routes, create_jsonrpc_routes
 from a2a.server.tasks import InMemoryTaskStore, TaskUpdater
 from a2a.types import Message as A2AMessage
 from starlette.applications import Starlette
 
 from lamas.errors import MalformedMessage
+from lamas.interop.bindings import http_routes
 from lamas.interop.cards import to_a2a_card
 from lamas.interop.wire import ANONYMOUS, ENVELOPE_KEY, STATES, envelope_from_a2a, message_to_a2a
 from lamas.protocol.cards import AgentCard
@@ -156,20 +158,27 @@ class LamasExecutor(AgentExecutor):
         await updater.cancel(_status(updater, f"canceled at {self.agent_id}"))
 
 
-def a2a_app(card: AgentCard, deliver: Deliver, *, anonymous: str = ANONYMOUS) -> Starlette:
-    """The Starlette app serving `card`'s agent over A2A (card at the well-known path,
-    JSON-RPC with SSE streaming at `/`); plain A2A requests come from `anonymous`."""
-    a2a_card = to_a2a_card(card)
+def a2a_app(
+    card: AgentCard,
+    deliver: Deliver,
+    *,
+    anonymous: str = ANONYMOUS,
+    grpc_target: str | None = None,
+) -> Starlette:
+    """The Starlette app serving `card`'s agent over A2A: the card at the well-known path,
+    JSON-RPC (SSE streaming) at `/` and HTTP+JSON beside it (`interop.bindings`); plain
+    A2A requests come from `anonymous`. The one request handler behind every binding is
+    `app.state.request_handler`: a gRPC front (at `grpc_target`, listed in the card) is
+    built over that same object."""
+    a2a_card = to_a2a_card(card, grpc_target=grpc_target)
     handler = DefaultRequestHandler(
         agent_executor=LamasExecutor(card.id, deliver, anonymous=anonymous),
         task_store=InMemoryTaskStore(),
         agent_card=a2a_card,
     )
-    routes = [
-        *create_agent_card_routes(a2a_card),
-        *create_jsonrpc_routes(handler, rpc_url="/"),
-    ]
-    return Starlette(routes=routes)
+    app = Starlette(routes=http_routes(a2a_card, handler))
+    app.state.request_handler = handler
+    return app
 
 
 def _status(updater: TaskUpdater, text: str) -> A2AMessage:

@@ -52,7 +52,9 @@ def check_card_schemas(data: dict[str, Any], file: Path) -> None:
     agents = data.get("agents")
     for agent in agents if isinstance(agents, list) else ():
         card = agent.get("card") if isinstance(agent, dict) else None
-        skills = card.get("skills") if isinstance(card, dict) else None
+        if not isinstance(card, dict):
+            continue
+        skills = card.get("skills")
         for skill in skills if isinstance(skills, list) else ():
             if not isinstance(skill, dict):
                 continue  # the spec's own validation names what is wrong

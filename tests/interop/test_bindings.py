@@ -1,0 +1,88 @@
+"""All three A2A bindings (JSON-RPC, HTTP+JSON, gRPC) over one request handler, on real
+sockets of 127.0.0.1; the card lists each and is cacheable."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from a2a.helpers.proto_helpers import new_text_message
+from a2a.types import Role
+from a2a.types import TaskState as A2AState
+from support.a2a_echo import CARD, Echo, Served
+
+from lamas.errors import ConfigError
+from lamas.interop.bindings import BINDINGS, GRPC, HTTP_JSON, JSONRPC, GrpcBinding
+from lamas.interop.client import A2AConnector, HttpTransport, RemoteAgent
+from lamas.interop.server import a2a_app
+from lamas.protocol import Envelope, Message
+
+
+@pytest.fixture
+async def served() -> AsyncIterator[tuple[Echo, str, str]]:
+    http, grpc = Served(), GrpcBinding()
+    agent = Echo()
+    app = a2a_app(CARD.model_copy(update={"url": http.url}), agent.deliver, grpc_target=grpc.target)
+    await http.start(app)
+    await grpc.start(app.state.request_handler)
+    try:
+        yield agent, http.url, grpc.target
+    finally:
+        await grpc.stop()
+        await http.stop()
+
+
+async def test_the_card_lists_every_binding_and_is_cacheable(served: Any) -> None:
+    _, url, target = served
+    async with httpx.AsyncClient() as http:
+        first = await http.get(f"{url}.well-known/agent-card.json")
+        assert first.status_code == 200
+        listed = {i["protocolBinding"]: i["url"] for i in first.json()["supportedInterfaces"]}
+        assert listed == {JSONRPC: url, HTTP_JSON: url.rstrip("/"), GRPC: target}
+        assert "max-age=" in first.headers["cache-control"]
+        again = await http.get(
+            f"{url}.well-known/agent-card.json",
+            headers={"If-None-Match": first.headers["etag"]},
+        )
+        assert again.status_code == 304
+        assert again.content == b""
+
+
+@pytest.mark.parametrize("binding", BINDINGS)
+async def test_every_binding_carries_the_exact_reply(served: Any, binding: str) -> None:
+    agent, url, _ = served
+    connector = A2AConnector(binding=binding)
+    try:
+        transport = HttpTransport({"echo": url}, connector=connector)
+        reply = await transport.request(
+            Envelope(sender="me", recipient="echo", message=Message.of_data({"x": 1}))
+        )
+        assert reply.data == {"echo": {"x": 1}, "from": "me", "n": 2}
+        # RemoteAgent made from the agent's URL alone, over the same binding
+        remote = await RemoteAgent.connect(url, connector)
+        assert remote.id == "echo"
+        events = [
+            e async for e in connector.stream(url, new_text_message("hello", role=Role.ROLE_USER))
+        ]
+        states = [e.status_update.status.state for e in events if e.HasField("status_update")]
+        assert states[-1] == A2AState.TASK_STATE_COMPLETED
+        assert len(agent.got) == 2
+    finally:
+        await connector.close()
+
+
+async def test_a_binding_lamas_does_not_speak_is_refused_by_name() -> None:
+    with pytest.raises(ConfigError, match="SOAP"):
+        A2AConnector(binding="SOAP")
+
+
+async def test_a_taken_grpc_port_is_a_clear_error() -> None:
+    first = GrpcBinding()
+    try:
+        port = int(first.target.rsplit(":", 1)[1])
+        with pytest.raises(ConfigError, match="gRPC"):
+            GrpcBinding(port=port)
+    finally:
+        await first.stop()
