@@ -9,7 +9,8 @@ from typing import Any
 import httpx
 import pytest
 from a2a.helpers.proto_helpers import new_text_message
-from a2a.types import Role
+from a2a.types import Message as A2AMessage
+from a2a.types import Role, Task
 from a2a.types import TaskState as A2AState
 from support.a2a_echo import CARD, Echo, Served
 
@@ -17,14 +18,18 @@ from lamas.errors import ConfigError
 from lamas.interop.bindings import BINDINGS, GRPC, HTTP_JSON, JSONRPC, GrpcBinding
 from lamas.interop.client import A2AConnector, HttpTransport, RemoteAgent
 from lamas.interop.server import a2a_app
+from lamas.interop.wire import envelope_to_a2a
 from lamas.protocol import Envelope, Message
+from lamas.protocol.cards import Skill
 
 
 @pytest.fixture
 async def served() -> AsyncIterator[tuple[Echo, str, str]]:
     http, grpc = Served(), GrpcBinding()
     agent = Echo()
-    app = a2a_app(CARD.model_copy(update={"url": http.url}), agent.deliver, grpc_target=grpc.target)
+    quick = Skill(name="echo.now", description="says back at once", immediate=True)
+    card = CARD.model_copy(update={"url": http.url, "skills": (*CARD.skills, quick)})
+    app = a2a_app(card, agent.deliver, grpc_target=grpc.target)
     await http.start(app)
     await grpc.start(app.state.request_handler)
     try:
@@ -86,3 +91,32 @@ async def test_a_taken_grpc_port_is_a_clear_error() -> None:
             GrpcBinding(port=port)
     finally:
         await first.stop()
+
+
+@pytest.mark.parametrize("binding", BINDINGS)
+async def test_an_immediate_skill_answers_with_a_message_and_long_work_stays_a_task(
+    served: Any, binding: str
+) -> None:
+    _, url, _ = served
+    connector = A2AConnector(binding=binding)
+
+    def ask(text: str, skill: str) -> Any:
+        envelope = Envelope(
+            sender="me", recipient="echo", skill=skill, message=Message.of_text(text)
+        )
+        return connector.send(url, envelope_to_a2a(envelope))
+
+    try:
+        quick = await ask("hi", "echo.now")
+        assert isinstance(quick, A2AMessage)
+        assert not quick.task_id
+        assert quick.context_id  # the conversation it belongs to
+        long = await ask("hi", "echo")
+        assert isinstance(long, Task)
+        assert long.status.state == A2AState.TASK_STATE_COMPLETED
+        failed = await ask("boom", "echo.now")  # no Message to fail with: a failed task
+        assert isinstance(failed, Task)
+        assert failed.status.state == A2AState.TASK_STATE_FAILED
+        assert "database is down" in failed.status.message.parts[0].text
+    finally:
+        await connector.close()
