@@ -25,7 +25,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from lamas.agent.tools import DEFAULT_TIMEOUT, Tool, ToolRegistry, ToolResult
-from lamas.errors import AgentUnreachable, ConfigError, ToolError
+from lamas.errors import ConfigError, ToolError
 
 if TYPE_CHECKING:
     import mcp_types
@@ -158,7 +158,10 @@ class MCPTools(ToolRegistry):
                 if not self._ready.is_set():
                     why = self._failure or TimeoutError(f"no answer in {self.connect_timeout:g} s")
                     await self.close()
-                    raise AgentUnreachable(f"MCP server {self.label}", _why(why)) from None
+                    raise ToolError(
+                        f"MCP server {self.label} could not be reached: {_why(why)}; check "
+                        "the command (or URL) and that the server starts on its own"
+                    ) from None
         return self
 
     async def _hold(self) -> None:
