@@ -50,6 +50,7 @@ ANSWER_SCHEMA: dict[str, Any] = {
     "properties": {"answer": {"type": "string", "description": "your answer"}},
     "required": ["answer"],
 }
+ANSWER_KEY = "answer"
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
@@ -186,8 +187,14 @@ class NetworkMCP:
 
         async def call_tool(
             context: ServerRequestContext[Any, Any], params: mcp_types.CallToolRequestParams
-        ) -> mcp_types.CallToolResult:
-            return await self.call(context, params.name, dict(params.arguments or {}))
+        ) -> mcp_types.CallToolResult | mcp_types.InputRequiredResult:
+            answered = _answered(params)
+            return await self.call(
+                context,
+                params.name,
+                dict(params.arguments or {}),
+                resume=(params.request_state, answered) if params.request_state else None,
+            )
 
         return Server(
             self.name,
@@ -201,27 +208,48 @@ class NetworkMCP:
         )
 
     async def call(
-        self, context: ServerRequestContext[Any, Any], name: str, arguments: dict[str, Any]
-    ) -> mcp_types.CallToolResult:
+        self,
+        context: ServerRequestContext[Any, Any],
+        name: str,
+        arguments: dict[str, Any],
+        *,
+        resume: tuple[str, str | None] | None = None,
+    ) -> mcp_types.CallToolResult | mcp_types.InputRequiredResult:
+        """Run tool `name`. `resume` is a whole task's retry in the 2026-07-28 protocol
+        (its id, echoed as the request state, and the user's answer, None if declined)."""
         tool = self.tools.get(name)
         if tool is None:
             return _error(f"no tool named {name!r}; tools: {', '.join(self.tools)}")
         progress = _Progress(context, tool.agent)
         token = _progress.set(progress)
+        import mcp_types
+
         try:
             if tool.kind == "skill":
                 reply = await self._ask(tool, arguments)
                 return _result(reply)
             orchestrator = await self.orchestrator()
-            if tool.kind == "answer":
+            if tool.kind == "task" and resume is not None:
+                task_id, answer = resume
+                session = orchestrator.sessions.get(task_id)
+                if session is None:
+                    return _error(f"no task {task_id!r} is waiting here")
+                if answer is None:  # declined: the task waits, its id is returned
+                    return _task_result(session)
+                session = await orchestrator.answer(task_id, answer)
+            elif tool.kind == "answer":
                 session = await orchestrator.answer(
                     str(arguments.get("task_id", "")), str(arguments.get("answer", ""))
                 )
             else:
                 instruction = arguments.get("instruction") or json.dumps(arguments)
                 session = await orchestrator.submit(str(instruction))
-            session = await self._until_answered(context, orchestrator, session)
-            return _task_result(session)
+            waited = await self._until_answered(context, orchestrator, session)
+            return (
+                waited
+                if isinstance(waited, mcp_types.InputRequiredResult)
+                else (_task_result(waited))
+            )
         except LamasError as error:
             return _error(f"{type(error).__name__}: {error}")
         finally:
@@ -248,12 +276,27 @@ class NetworkMCP:
 
     async def _until_answered(
         self, context: ServerRequestContext[Any, Any], orchestrator: Orchestrator, session: Session
-    ) -> Session:
-        """While the task asks back and the client can be asked (elicitation), ask it."""
+    ) -> Session | mcp_types.InputRequiredResult:
+        """While the task asks back and the client can be asked (elicitation), ask it:
+        mid-call in the handshake-era protocol, by an input-required result (the client
+        retries with the answer) in the 2026-07-28 one."""
+        import mcp_types
+        from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+
         while session.task.state is TaskState.INPUT_REQUIRED and _can_elicit(context):
             question = session.task.status_message
+            words = question.text if question else "the task needs an answer"
+            if context.protocol_version in MODERN_PROTOCOL_VERSIONS:
+                ask = mcp_types.ElicitRequest(
+                    params=mcp_types.ElicitRequestFormParams(
+                        message=words, requested_schema=ANSWER_SCHEMA
+                    )
+                )
+                return mcp_types.InputRequiredResult(
+                    input_requests={ANSWER_KEY: ask}, request_state=session.task.id
+                )
             asked = await context.session.elicit_form(
-                message=question.text if question else "the task needs an answer",
+                message=words,
                 requested_schema=ANSWER_SCHEMA,
                 related_request_id=context.request_id,
             )
@@ -266,11 +309,23 @@ class NetworkMCP:
 
 def _can_elicit(context: ServerRequestContext[Any, Any]) -> bool:
     import mcp_types
+    from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
     wanted = mcp_types.ClientCapabilities(elicitation=mcp_types.ElicitationCapability())
-    return bool(
-        context.session.can_send_request and context.session.check_client_capability(wanted)
-    )
+    if not context.session.check_client_capability(wanted):
+        return False
+    modern = context.protocol_version in MODERN_PROTOCOL_VERSIONS
+    return modern or bool(context.session.can_send_request)
+
+
+def _answered(params: mcp_types.CallToolRequestParams) -> str | None:
+    """The user's answer in a retried call's input responses (None: declined, none)."""
+    response = (params.input_responses or {}).get(ANSWER_KEY)
+    content = getattr(response, "content", None)
+    if getattr(response, "action", None) != "accept" or not isinstance(content, dict):
+        return None
+    answer = content.get("answer")
+    return answer if isinstance(answer, str) and answer.strip() else None
 
 
 def _text(text: str) -> mcp_types.TextContent:
