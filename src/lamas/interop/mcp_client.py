@@ -137,6 +137,13 @@ class MCPTools(ToolRegistry):
         self._failure: BaseException | None = None
         self._lock = asyncio.Lock()
 
+    def schema_of(self, name: str) -> dict[str, Any]:
+        """The argument schema the server gave tool `name`."""
+        for each in self:
+            if each.name == name:
+                return dict(each.schema)
+        raise ToolError(f"MCP server {self.label} has no tool {name!r}; it has {self.names}")
+
     @property
     def label(self) -> str:
         return self.server if isinstance(self.server, str) else shlex.join(self.server)
