@@ -53,6 +53,16 @@ async def test_the_card_lists_every_binding_and_is_cacheable(served: Any) -> Non
         )
         assert again.status_code == 304
         assert again.content == b""
+        stamp = first.headers["last-modified"]
+        for since, status in [
+            (stamp, 304),
+            ("Mon, 01 Jan 2001 00:00:00 GMT", 200),  # changed since then
+            ("not a date", 200),
+        ]:
+            asked = await http.get(
+                f"{url}.well-known/agent-card.json", headers={"If-Modified-Since": since}
+            )
+            assert asked.status_code == status, since
 
 
 @pytest.mark.parametrize("binding", BINDINGS)

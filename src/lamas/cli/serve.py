@@ -40,6 +40,9 @@ def serve(
     registry: Annotated[
         str | None, typer.Option(help="registry URL to publish to and find peers in")
     ] = None,
+    grpc_port: Annotated[
+        int, typer.Option(help="port of the gRPC binding (0: any free port; -1: no gRPC)")
+    ] = 0,
     public: Annotated[
         bool,
         typer.Option(help="accept plain, unsigned A2A requests as the network's user"),
@@ -55,11 +58,24 @@ def serve(
         str | None, typer.Option(help="orchestrator only: pin today's date (YYYY-MM-DD)")
     ] = None,
 ) -> None:
-    """Serve one agent over A2A (JSON-RPC + SSE), its card at /.well-known/agent-card.json."""
+    """Serve one agent over A2A (JSON-RPC and HTTP+JSON with SSE at its URL, gRPC on its own
+    port), its card at /.well-known/agent-card.json listing each."""
     _log_setup()
     try:
         asyncio.run(
-            _serve(target, keys, agent, port, host, registry, public, model, ledger, today)
+            _serve(
+                target,
+                keys,
+                agent,
+                port,
+                host,
+                registry,
+                public,
+                model,
+                ledger,
+                today,
+                grpc_port=None if grpc_port < 0 else grpc_port,
+            )
         )
     except LamasError as error:
         err.print(f"[bold red]error:[/] {error}")
@@ -79,6 +95,8 @@ async def _serve(
     model: str,
     ledger: str | None,
     today: str | None,
+    *,
+    grpc_port: int | None = 0,
 ) -> None:
     from lamas.errors import ConfigError
     from lamas.interop.keys import KeyFolder
@@ -89,7 +107,14 @@ async def _serve(
         if agent is None:
             raise ConfigError("name the agent of the network file to serve with --agent")
         spec, node, handler = node_from_network(
-            target, agent, folder, registry=registry, host=host, port=port, public=public
+            target,
+            agent,
+            folder,
+            registry=registry,
+            host=host,
+            port=port,
+            public=public,
+            grpc_port=grpc_port,
         )
         if handler is None:
             from lamas.agent.embeddings import MiniLMEmbedder
@@ -103,10 +128,17 @@ async def _serve(
             await node.start(handler)
     else:
         node, handler = node_from_object(
-            target, folder, registry=registry, host=host, port=port, public=public
+            target,
+            folder,
+            registry=registry,
+            host=host,
+            port=port,
+            public=public,
+            grpc_port=grpc_port,
         )
         await node.start(handler)
-    out.print(f"{node.id} serving A2A at {node.url}", highlight=False)
+    grpc = f" (gRPC at {node.grpc.target})" if node.grpc else ""
+    out.print(f"{node.id} serving A2A at {node.url}{grpc}", highlight=False)
     try:
         await asyncio.Event().wait()
     finally:

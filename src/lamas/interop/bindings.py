@@ -9,12 +9,15 @@ checks, the task store, the executor) guards every binding alike:
   /message:send`, `GET /tasks/{id}`, ...): one Starlette app, one port;
 - gRPC on a port of its own (HTTP/2; uvicorn speaks HTTP/1.1), `host:port` in the card;
 - the card at `/.well-known/agent-card.json`, listing each in `supportedInterfaces`,
-  served with `Cache-Control` and a weak `ETag` (a client revalidates for a 304).
+  served with `Cache-Control`, a weak `ETag` and `Last-Modified` (a client revalidates
+  with either for a 304).
 """
 
 from __future__ import annotations
 
 import contextlib
+import time
+from email.utils import formatdate, parsedate_to_datetime
 from typing import TYPE_CHECKING
 
 from a2a.server.request_handlers import RequestHandler
@@ -22,7 +25,9 @@ from a2a.server.routes import create_agent_card_routes, create_jsonrpc_routes, c
 from a2a.types import AgentCard as A2ACard
 from a2a.types import AgentInterface
 from a2a.utils.constants import PROTOCOL_VERSION_CURRENT, TransportProtocol
-from starlette.routing import BaseRoute
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
 
 from lamas.errors import ConfigError
 
@@ -58,10 +63,41 @@ def http_routes(card: A2ACard, handler: RequestHandler) -> list[BaseRoute]:
     """The card, JSON-RPC and HTTP+JSON routes over `handler` (in this order: the REST
     routes end with a catch-all tenant mount)."""
     return [
-        *create_agent_card_routes(card, cache_control=CARD_CACHE),
+        *(_last_modified(r) for r in create_agent_card_routes(card, cache_control=CARD_CACHE)),
         *create_jsonrpc_routes(handler, rpc_url="/"),
         *create_rest_routes(handler),
     ]
+
+
+def _last_modified(route: BaseRoute) -> BaseRoute:
+    """The SDK's card route with `Last-Modified` beside its ETag: the card of a served
+    agent does not change while it is served, so it dates from when the app was made (a
+    client without ETag support revalidates with If-Modified-Since for a 304)."""
+    if not isinstance(route, Route):
+        return route
+    made = int(time.time())
+    stamp = formatdate(made, usegmt=True)
+    inner = route.endpoint
+
+    async def endpoint(request: Request) -> Response:
+        since = request.headers.get("if-modified-since")
+        if since and "if-none-match" not in request.headers and _not_after(since, made):
+            return Response(
+                status_code=304, headers={"Last-Modified": stamp, "Cache-Control": CARD_CACHE}
+            )
+        response: Response = await inner(request)
+        response.headers["Last-Modified"] = stamp
+        return response
+
+    return Route(route.path, endpoint, methods=["GET"])
+
+
+def _not_after(header: str, made: int) -> bool:
+    """Whether an If-Modified-Since date is at or after `made` (unreadable: no)."""
+    try:
+        return parsedate_to_datetime(header).timestamp() >= made
+    except (TypeError, ValueError):
+        return False
 
 
 class GrpcBinding:

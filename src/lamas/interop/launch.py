@@ -40,6 +40,7 @@ def node_from_network(
     host: str = "127.0.0.1",
     port: int = 0,
     public: bool = False,
+    grpc_port: int | None = 0,
 ) -> tuple[NetworkSpec, Node, Handler | None]:
     """The node serving `agent_id` of the network file at `path`, and its handler."""
     spec = load_spec(path)
@@ -60,6 +61,7 @@ def node_from_network(
         port=port,
         public=public,
         entry=spec.topology.entry,
+        grpc_port=grpc_port,
     )
     handler = local.transport.handler(agent_id) if own.handler else None
     return spec, node, handler
@@ -73,6 +75,7 @@ def node_from_object(
     host: str = "127.0.0.1",
     port: int = 0,
     public: bool = False,
+    grpc_port: int | None = 0,
 ) -> tuple[Node, Handler]:
     """The node serving the `Agent` that `MODULE:attr` names (a `module.py` path works too)."""
     module_name, sep, attribute = reference.partition(":")
@@ -90,7 +93,15 @@ def node_from_object(
         found = found()
     if not isinstance(found, Agent):
         raise ConfigError(f"{reference} is not a lamas Agent (nor a function returning one)")
-    node = Node(found.card, keys, registry=registry, host=host, port=port, public=public)
+    node = Node(
+        found.card,
+        keys,
+        registry=registry,
+        host=host,
+        port=port,
+        public=public,
+        grpc_port=grpc_port,
+    )
     return node, found.handle
 
 
