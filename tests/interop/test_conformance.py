@@ -14,15 +14,13 @@ A2A: the TCK, when installed (docs/interop.md), in tests/interop/test_a2a_tck.py
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support.interop import kit_env, npm_bin
+from support.interop import free_port, kit_env, npm_bin, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 LAMAS = Path(sys.executable).with_name("lamas")
@@ -65,24 +63,6 @@ FIXTURE_ONLY = {
 }
 
 pytestmark = pytest.mark.conformance
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def wait_for(port: int, process: subprocess.Popen[bytes], seconds: float = 60.0) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        assert process.poll() is None, "the server exited"
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
-    raise AssertionError(f"nothing listens on {port} after {seconds:g} s")
 
 
 @pytest.fixture(scope="module")

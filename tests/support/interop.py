@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -35,3 +37,22 @@ def npm_bin() -> Path:
 def kit_env() -> dict[str, str]:
     """The environment to run a kit in: its Node 22 before any other on PATH."""
     return {**os.environ, "PATH": f"{npm_bin()}{os.pathsep}{os.environ.get('PATH', '')}"}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def wait_for(port: int, process: subprocess.Popen[bytes], seconds: float = 60.0) -> None:
+    """Until something listens on `port` of 127.0.0.1 (fails if `process` exits first)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "the server exited"
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise AssertionError(f"nothing listens on {port} after {seconds:g} s")
