@@ -32,7 +32,8 @@ if TYPE_CHECKING:
     from mcp import Client
 
     from lamas.protocol.cards import AgentCard
-    from lamas.protocol.types import Handler
+    from lamas.protocol.messages import Envelope, Message
+    from lamas.protocol.types import Context
 
 
 def server_parameters(server: str | Sequence[str], env: dict[str, str] | None = None) -> Any:
@@ -244,33 +245,46 @@ def _why(error: BaseException | None) -> str:
     return f"{type(error).__name__}: {error}"
 
 
-def tool_agent(card: AgentCard, *, mcp: Sequence[str]) -> Handler:
-    """A handler answering each of `card`'s skills with the MCP tool of the same name
-    (a network file's `mcp:` servers; connected on the first request). The request's data
-    are the arguments; the tool's output is screened like any text from outside."""
-    from lamas.protocol.messages import Message
-    from lamas.security.detector import Detector, InjectionDetected
+class ToolAgent:
+    """A handler answering each of a card's skills with the MCP tool of the same name
+    (a network file's `mcp:` servers, connected on the first request). The request's data
+    are the arguments; the tool's output is screened by the injection detector like any
+    text from outside (flagged: `InjectionDetected`, nothing is passed on)."""
 
-    boxes = [mcp_tools(server) for server in mcp]
-    detector = Detector()
+    def __init__(self, card: AgentCard, servers: Sequence[str | Sequence[str]]) -> None:
+        from lamas.security.detector import Detector
 
-    async def handle(envelope: Any, context: Any) -> Message:
-        for each in boxes:
+        self.card = card
+        self.boxes = [mcp_tools(server) for server in servers]
+        self.detector = Detector()
+
+    async def __call__(self, envelope: Envelope, context: Context) -> Message:
+        from lamas.protocol.messages import Message
+        from lamas.security.detector import InjectionDetected
+
+        for each in self.boxes:
             await each.open()
-        skill = envelope.skill or (card.skills[0].name if card.skills else "")
-        offering = next((b for b in boxes if skill in b), None)
+        skill = envelope.skill or (self.card.skills[0].name if self.card.skills else "")
+        offering = next((b for b in self.boxes if skill in b), None)
         if offering is None:
-            raise ToolError(f"{card.id}: no MCP server offers a tool named {skill!r}")
+            raise ToolError(f"{self.card.id}: no MCP server offers a tool named {skill!r}")
         result = await offering.call(skill, dict(envelope.message.data))
         if not result.ok:
             raise ToolError(result.error or f"{skill} failed")
         value = result.value
-        detection = detector.score(value if isinstance(value, str) else repr(value))
+        detection = self.detector.score(value if isinstance(value, str) else repr(value))
         if detection.flagged:
             raise InjectionDetected(f"tool:{skill}", detection)
         return Message.of_data(value) if isinstance(value, dict) else Message.of_text(str(value))
 
-    return handle
+    async def close(self) -> None:
+        for each in self.boxes:
+            await each.close()
 
 
-__all__ = ["MCPTool", "MCPTools", "mcp_tools", "server_parameters", "tool_agent"]
+def tool_agent(card: AgentCard, *, mcp: Sequence[str]) -> ToolAgent:
+    """The handler factory a network file names for an agent backed by MCP tools."""
+    return ToolAgent(card, mcp)
+
+
+__all__ = ["MCPTool", "MCPTools", "ToolAgent", "mcp_tools", "server_parameters", "tool_agent"]

@@ -170,7 +170,8 @@ def build_agents(
             continue
         if agent_spec.handler is None:
             raise ConfigError(f"agent {agent_spec.card.id!r} of {spec.name!r} names no handler")
-        handler = _import(agent_spec.handler, base_dir)(card)
+        factory = _import(agent_spec.handler, base_dir)
+        handler = factory(card, mcp=agent_spec.mcp) if agent_spec.mcp else factory(card)
         if defences is not None:
             yield Agent(defences.signed_card(card), handler, middleware=defences.middleware())
         else:
