@@ -112,9 +112,18 @@ async def _serve(
         async with stdio_server() as (read, write):
             await server.run(read, write, server.create_initialization_options())
         return
+    import socket
+
     import uvicorn
 
+    listening = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listening.bind((host, http))
+    except OSError as error:
+        listening.close()
+        raise ConfigError(f"cannot listen on {host}:{http}: {error.strerror}") from None
     app = server.streamable_http_app(host=host)
     err.print(f"{served.name}: MCP at http://{host}:{http}/mcp ({len(served.tools)} tools)")
-    config = uvicorn.Config(app, host=host, port=http, log_level="warning")
-    await uvicorn.Server(config).serve()
+    config = uvicorn.Config(app, log_level="warning")
+    await uvicorn.Server(config).serve(sockets=[listening])

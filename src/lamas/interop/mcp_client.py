@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from lamas.agent.tools import DEFAULT_TIMEOUT, Tool, ToolRegistry, ToolResult
 from lamas.errors import ConfigError, ToolError
+from lamas.protocol.schema_lint import instance_problems
 
 if TYPE_CHECKING:
     import mcp_types
@@ -90,17 +91,12 @@ class MCPTool(Tool):
         return await self.toolbox.call_raw(self.name, arguments)
 
     async def _invoke(self, arguments: dict[str, Any]) -> ToolResult:
-        from jsonschema import Draft202012Validator
-
         started = time.perf_counter()
 
         def result(ok: bool, value: Any = None, error: str | None = None) -> ToolResult:
             return ToolResult(self.name, ok, value, error, time.perf_counter() - started)
 
-        problems = [
-            f"{'.'.join(map(str, e.absolute_path)) or '(arguments)'}: {e.message}"
-            for e in Draft202012Validator(self.input_schema).iter_errors(arguments)
-        ]
+        problems = instance_problems(self.input_schema, arguments)
         if problems:
             return result(False, error="invalid arguments: " + "; ".join(problems))
         try:

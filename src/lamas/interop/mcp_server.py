@@ -34,6 +34,7 @@ from lamas.errors import ConfigError, LamasError
 from lamas.protocol.cards import AgentCard, Skill
 from lamas.protocol.instruction import INTERNAL_TAG
 from lamas.protocol.messages import Envelope, Message
+from lamas.protocol.schema_lint import instance_problems
 from lamas.protocol.tasks import TaskState
 
 if TYPE_CHECKING:
@@ -220,6 +221,9 @@ class NetworkMCP:
         tool = self.tools.get(name)
         if tool is None:
             return _error(f"no tool named {name!r}; tools: {', '.join(self.tools)}")
+        problems = instance_problems(tool.skill.input_schema, arguments)
+        if problems:  # refused here: nothing is sent, no task is started
+            return _error(f"invalid arguments for {name}: {'; '.join(problems)}")
         progress = _Progress(context, tool.agent)
         token = _progress.set(progress)
         import mcp_types
@@ -238,6 +242,9 @@ class NetworkMCP:
                     return _task_result(session)
                 session = await orchestrator.answer(task_id, answer)
             elif tool.kind == "answer":
+                waiting = orchestrator.sessions.get(str(arguments["task_id"]))
+                if waiting is None or waiting.task.state is not TaskState.INPUT_REQUIRED:
+                    return _error(f"no task {arguments['task_id']!r} is waiting for an answer")
                 session = await orchestrator.answer(
                     str(arguments.get("task_id", "")), str(arguments.get("answer", ""))
                 )

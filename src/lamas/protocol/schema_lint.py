@@ -8,7 +8,7 @@ property named like a sentence. So a card's schema is checked twice here: agains
 Draft 2020-12 meta-schema, and for keywords that are not JSON Schema vocabulary
 (annotations of one's own may be written `x-...`).
 
-`schema_problems` is pure: it names each problem by its path in the schema.
+`schema_problems` and `instance_problems` are pure: each problem is named by its path.
 """
 
 from __future__ import annotations
@@ -52,6 +52,17 @@ def schema_problems(schema: Any) -> list[str]:
     if problems:  # the walk below assumes a schema the meta-schema accepts
         return problems
     return list(_unknown_keywords(schema, ()))
+
+
+def instance_problems(schema: dict[str, Any], value: Any) -> list[str]:
+    """What is wrong with `value` as an instance of `schema` (a tool's arguments, say),
+    each problem named by its path in the value; empty when nothing is."""
+    from jsonschema import Draft202012Validator
+
+    return [
+        f"{_where(error.absolute_path).replace('(top level)', '(arguments)')}: {error.message}"
+        for error in Draft202012Validator(schema).iter_errors(value)
+    ]
 
 
 def _unknown_keywords(schema: Any, path: tuple[str, ...]) -> Iterator[str]:
