@@ -14,7 +14,7 @@ from a2a.types import Role, Task
 from a2a.types import TaskState as A2AState
 from support.a2a_echo import CARD, Echo, Served
 
-from lamas.errors import ConfigError
+from lamas.errors import AgentUnreachable, ConfigError
 from lamas.interop.bindings import BINDINGS, GRPC, HTTP_JSON, JSONRPC, GrpcBinding
 from lamas.interop.client import A2AConnector, HttpTransport, RemoteAgent
 from lamas.interop.server import a2a_app
@@ -130,3 +130,19 @@ async def test_an_immediate_skill_answers_with_a_message_and_long_work_stays_a_t
         assert "database is down" in failed.status.message.parts[0].text
     finally:
         await connector.close()
+
+
+async def test_a_binding_the_agent_does_not_offer_is_a_clear_error() -> None:
+    http = Served()
+    agent = Echo()
+    await http.start(a2a_app(CARD.model_copy(update={"url": http.url}), agent.deliver))
+    connector = A2AConnector(binding=GRPC)  # this agent serves no gRPC
+    try:
+        with pytest.raises(AgentUnreachable, match="offers no GRPC interface"):
+            await HttpTransport({"echo": http.url}, connector=connector).request(
+                Envelope(sender="me", recipient="echo", message=Message.of_text("hi"))
+            )
+        assert agent.got == []
+    finally:
+        await connector.close()
+        await http.stop()

@@ -134,7 +134,14 @@ class A2AConnector:
         if client is None:
             card = self._cards.get(url) or _bare_card(url)
             factory = self._streaming if streaming else self._factory
-            client = self._clients[(url, streaming)] = factory.create(card)
+            try:
+                client = factory.create(card)
+            except ValueError:  # the SDK's "no compatible transports found"
+                offered = ", ".join(i.protocol_binding for i in card.supported_interfaces)
+                raise AgentUnreachable(
+                    url, f"it offers no {self.binding} interface (only {offered or 'none'})"
+                ) from None
+            self._clients[(url, streaming)] = client
         return client
 
     async def send(
