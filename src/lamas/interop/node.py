@@ -25,8 +25,9 @@ import contextlib
 import logging
 import socket
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import partial
+from typing import Any
 
 import uvicorn
 
@@ -34,6 +35,7 @@ from lamas.agent.agent import Agent
 from lamas.errors import ConfigError, InputError, LamasError
 from lamas.interop.bindings import GrpcBinding
 from lamas.interop.client import SERVER_KEEPALIVE_SECONDS, A2AConnector, RemoteAgent
+from lamas.interop.edge import busy_edge
 from lamas.interop.keys import KeyFolder, Registration, admit, register
 from lamas.interop.registry import RegistryClient
 from lamas.interop.server import a2a_app, report_progress
@@ -44,7 +46,7 @@ from lamas.runtime.defences import DEFAULT_RATE
 from lamas.runtime.network import Network
 from lamas.runtime.transport import AccessPolicy
 from lamas.security.detector import Detector, QuarantineLog, screen
-from lamas.security.ratelimit import RateLimits, rate_limit
+from lamas.security.ratelimit import Exempt, RateLimits, rate_limit
 from lamas.security.signing import ReplayGuard, sign_envelope, verify_signatures
 
 log = logging.getLogger(__name__)
@@ -79,6 +81,7 @@ class Node:
         entry: str = "user",
         connector: A2AConnector | None = None,
         grpc_port: int | None = 0,
+        platform: Iterable[str] = (),
     ) -> None:
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -99,6 +102,8 @@ class Node:
         admit(self.directory, self.registration)
         self.public = public
         self.entry = entry
+        # The platform's own agents (the hub): exempt from per-caller rate limits.
+        self.platform = frozenset(platform)
         self.connector = connector or A2AConnector()
         self.registry = RegistryClient(registry) if registry else None
         self.network = Network(policy=policy)
@@ -126,6 +131,9 @@ class Node:
         if self.registry is None:
             return set()
         listed = await self.registry.discover(every=True)
+        if self._server is not None and all(r.card.id != self.id for r, _ in listed):
+            # A registry restarted empty: publish again, so that peers find us.
+            await self.registry.publish(self.registration)
         healthy: set[str] = set()
         for registration, ok in listed:
             card = registration.card
@@ -185,20 +193,27 @@ class Node:
 
         return [
             checked,
-            rate_limit(RateLimits(default=DEFAULT_RATE)),
+            rate_limit(Exempt(RateLimits(default=DEFAULT_RATE), self.platform)),
             screen(Detector(), quarantine=self.quarantine),
         ]
 
-    async def start(self, handler: Handler) -> None:
-        """Serve `handler` as this node's agent, publish it, and keep peers in step."""
+    async def start(
+        self, handler: Handler, *, busy: Callable[[], float | None] | None = None
+    ) -> None:
+        """Serve `handler` as this node's agent, publish it, and keep peers in step. With
+        `busy` (admission control), requests are refused with 503 + Retry-After while it
+        says how long to wait."""
         agent = Agent(self.card, handler, middleware=self.middleware())
         self.network.add(agent)
         if self._grpc_port is not None:
             self.grpc = GrpcBinding(self._host, self._grpc_port)
         target = self.grpc.target if self.grpc else None
-        app = a2a_app(self.card, self._deliver, anonymous=self.entry, grpc_target=target)
+        served = a2a_app(self.card, self._deliver, anonymous=self.entry, grpc_target=target)
         if self.grpc is not None:  # over the very handler the HTTP bindings serve
-            await self.grpc.start(app.state.request_handler)
+            await self.grpc.start(served.state.request_handler)
+        app: Any = served
+        if busy is not None:
+            app = busy_edge(app, busy)
         config = uvicorn.Config(
             app,
             log_level="warning",

@@ -64,22 +64,29 @@ def split_clauses(instruction: str) -> list[str]:
     clause is "book me a hotel", so the hotel is booked, not merely searched for.
     """
     pieces = [p.strip() for p in _SEPARATORS.split(instruction) if p and p.strip()]
-    verb = verb_phrase(pieces[0]) if pieces else ""
+    verb = ""
     shared = []
     for index, piece in enumerate(pieces):
         if index and verb and piece.split()[0].casefold() in _DETERMINERS:
             piece = f"{verb} {piece}"
+        elif piece.split()[0].casefold() not in _DETERMINERS:
+            # The nearest verb before a bare noun phrase is its verb: in "I'm going to
+            # Lyon. Book a train and a hotel" the hotel is booked, not "gone to".
+            verb = verb_phrase(piece)
         shared.append(piece)
     return shared
 
 
 _PRONOUNS = frozenset({"me", "us"})
+_ASKING = frozenset({"can", "could", "would", "will"})
 
 
 def verb_phrase(clause: str) -> str:
     """The words that open a clause before its object: "Book me" of "Book me a train",
     "I need" of "I need a room", "Find" of "Find trains ..."; '' for a bare noun phrase."""
     words = clause.split()
+    if len(words) > 2 and words[1].casefold() == "you" and words[0].casefold() in _ASKING:
+        return " ".join(words[:3])  # "Can you book", "could you find"
     for index, word in enumerate(words[:4]):
         if word.casefold() in _DETERMINERS:
             return " ".join(words[:index])
@@ -202,25 +209,44 @@ def build_plan(
     instruction: str,
     routed: Iterable[RoutedClause],
     skills: Mapping[str, Skill],
+    *,
+    optional: Iterable[int] = (),
 ) -> Plan:
     """A plan with one step per routed clause, preceded by the steps each one requires.
 
     A step added only because another requires it is shared: "book a train and show me
     the trains" needs one search, not two. A capability asked for twice in its own right
-    ("a train there and a train back") gets two steps, ids suffixed -2, -3, ...
+    ("a train there and a train back") gets two steps, ids suffixed -2, -3, ..., each with
+    its own requirements (the way back needs a search of its own). `optional`: indexes of
+    routed clauses whose step runs only if what it requires found something.
     """
+    return plan_with_clauses(instruction, routed, skills, optional=optional)[0]
+
+
+def plan_with_clauses(
+    instruction: str,
+    routed: Iterable[RoutedClause],
+    skills: Mapping[str, Skill],
+    *,
+    optional: Iterable[int] = (),
+) -> tuple[Plan, list[str | None]]:
+    """`build_plan`, and the step each routed clause became (None: no step of its own)."""
     steps: dict[str, Step] = {}
     by_capability: dict[str, str] = {}
     asked: set[str] = set()  # capabilities some clause asked for in its own right
+    conditional = set(optional)
 
-    def add(capability: str, clause: str, *, chain: tuple[str, ...] = ()) -> str:
+    def add(
+        capability: str, clause: str, *, chain: tuple[str, ...] = (), fresh: bool = False
+    ) -> str:
         if capability in chain:
             raise InvalidPlan(f"skills require each other in a loop: {' -> '.join(chain)}")
         skill = skills.get(capability)
         if skill is None:
             raise InvalidPlan(f"no agent of this network offers {capability!r}")
         depends = tuple(
-            by_capability.get(need) or add(need, clause, chain=(*chain, capability))
+            (None if fresh else by_capability.get(need))
+            or add(need, clause, chain=(*chain, capability), fresh=fresh)
             for need in skill.requires
         )
         step_id = capability
@@ -234,17 +260,24 @@ def build_plan(
         by_capability.setdefault(capability, step_id)
         return step_id
 
-    for clause in routed:
+    made: list[str | None] = []
+    for index, clause in enumerate(routed):
         if clause.capability is None:
+            made.append(None)
             continue
         if clause.capability in by_capability and clause.capability not in asked:
             asked.add(clause.capability)  # it was only implied; this clause names it
-            continue
-        asked.add(clause.capability)
-        add(clause.capability, clause.text)
+            made.append(by_capability[clause.capability])
+        else:
+            again = clause.capability in asked
+            asked.add(clause.capability)
+            made.append(add(clause.capability, clause.text, fresh=again))
+        step_id = made[-1]
+        if index in conditional and step_id is not None:
+            steps[step_id] = steps[step_id].model_copy(update={"optional": True})
     if not steps:
         raise InvalidPlan(f"no part of the instruction names a capability: {instruction!r}")
-    return Plan(instruction=instruction, steps=tuple(steps.values()))
+    return Plan(instruction=instruction, steps=tuple(steps.values())), made
 
 
 # --- slots -------------------------------------------------------------------------------
