@@ -17,7 +17,7 @@ import mcp_types
 import pytest
 import uvicorn
 from mcp import Client
-from support.casestudy import EXAMPLES, SLOTS, TRAVEL, build
+from support.casestudy import EXAMPLES, SLOTS, TODAY, TRAVEL, build
 from support.interop import kit_env, npm_bin
 from typer.testing import CliRunner
 
@@ -64,6 +64,7 @@ def travel(embedder: MiniLMEmbedder, *, ask_date: bool = False) -> NetworkMCP:
         sender="orchestrator",
         orchestrator=orchestrator,
         orchestrator_card=card,
+        today=TODAY,
     )
 
 
@@ -167,9 +168,8 @@ async def test_a_client_without_elicitation_answers_with_the_answer_tool(served:
 async def test_lamas_mcp_over_stdio_is_usable_as_lamas_tools() -> None:
     """The real command, spoken to by lamas's own MCP client (as any stdio client would)."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    async with mcp_tools(
-        [str(LAMAS), "mcp", str(EXAMPLES / "travel" / "network.yaml")], env=env
-    ) as tools:
+    command = [str(LAMAS), "mcp", str(EXAMPLES / "travel" / "network.yaml")]
+    async with mcp_tools([*command, "--today", TODAY.isoformat()], env=env) as tools:
         assert "navigator.route.plan" in tools
         result = await tools.call(
             "staywell.hotel.search", {"city": "Lyon", "check_in": "2026-12-04", "nights": 2}

@@ -98,6 +98,7 @@ def network_mcp(path: Path, *, model: str, today: dt.date | None) -> NetworkMCP:
         sender=card.id if card else spec.topology.entry,
         orchestrator=make if card else None,
         orchestrator_card=card,
+        today=today,
     )
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import datetime as dt
 import json
 import re
 from collections.abc import Awaitable, Callable
@@ -33,9 +34,10 @@ from typing import TYPE_CHECKING, Any
 from lamas.errors import ConfigError, LamasError
 from lamas.protocol.cards import AgentCard, Skill
 from lamas.protocol.instruction import INTERNAL_TAG
-from lamas.protocol.messages import Envelope, Message
+from lamas.protocol.messages import DataPart, Envelope, Message
 from lamas.protocol.schema_lint import instance_problems
 from lamas.protocol.tasks import TaskState
+from lamas.runtime.today import TODAY_KEY
 
 if TYPE_CHECKING:
     import mcp_types
@@ -123,12 +125,14 @@ class NetworkMCP:
         sender: str,
         orchestrator: Orchestrator | Callable[[], Awaitable[Orchestrator]] | None = None,
         orchestrator_card: AgentCard | None = None,
+        today: dt.date | None = None,
     ) -> None:
         if (orchestrator is None) != (orchestrator_card is None):
             raise ConfigError("an orchestrator and its card go together")
         self.network = network
         self.name = name
         self.sender = sender
+        self.today = today  # told to the vendors a skill tool calls, as the orchestrator does
         self._orchestrator = orchestrator
         self._making = asyncio.Lock()
         self.tools: dict[str, Exposed] = {}
@@ -277,7 +281,10 @@ class NetworkMCP:
             sender=self.sender,
             recipient=tool.agent,
             skill=tool.skill.name,
-            message=Message.of_data(arguments),
+            message=Message(
+                parts=(DataPart(data=arguments),),
+                metadata={TODAY_KEY: self.today.isoformat()} if self.today else None,
+            ),
         )
         return await self.network.transport.request(envelope)
 
