@@ -123,4 +123,4 @@ interop-tools:
 # `lamas serve` on all three bindings and against the a2a-sdk's sample agent, when the
 # TCK is installed (docs/interop.md says how); prints the counts.
 conformance: $(STAMP)
-	$(BIN)/pytest -q -rs -s -m conformance tests/interop/test_conformance.py
+	$(BIN)/pytest -q -rs -s -m conformance tests/interop/test_conformance.py tests/interop/test_a2a_tck.py
