@@ -29,6 +29,8 @@ $(STAMP):
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[all,dev,docs]'
+	@$(MAKE) --no-print-directory interop-tools \
+		|| echo "note: npm unreachable; the MCP conformance and everything-server tests will be skipped"
 	rm -f $(VENV)/.installed-*
 	touch $@
 
@@ -136,3 +138,19 @@ docs: $(STAMP)
 # the README's quickstart (slow: it installs from the package index).
 test-wheel: $(STAMP) models-test
 	$(BIN)/pytest -m slow -q tests/docs/test_wheel.py
+
+# Interop kits from npm, into .interop/ (nothing is fetched when the tests run): Node 22
+# from npm's `node` package (the MCP conformance suite needs it; Debian's is older), the
+# MCP conformance suite and the MCP "everything" server (a lamas agent calls its tools).
+INTEROP := .interop
+.PHONY: interop-tools conformance
+interop-tools:
+	npm install --prefix $(INTEROP) --no-audit --no-fund --loglevel=error \
+		node@22.23.3 @modelcontextprotocol/conformance@0.1.16 \
+		@modelcontextprotocol/server-everything@2026.8.31
+
+# MCP conformance (server scenarios against `lamas mcp --http`) and the A2A TCK against
+# `lamas serve` on all three bindings and against the a2a-sdk's sample agent, when the
+# TCK is installed (docs/interop.md says how); prints the counts.
+conformance: $(STAMP)
+	$(BIN)/pytest -q -rs -s -m conformance tests/interop/test_conformance.py tests/interop/test_a2a_tck.py

@@ -19,6 +19,7 @@ from lamas.cli.dashboard import dashboard
 from lamas.cli.economy import bill, credit_app, market_app, payouts
 from lamas.cli.experience import experience_app
 from lamas.cli.ledger import ledger_app
+from lamas.cli.mcp import mcp
 from lamas.cli.privacy import privacy_app
 from lamas.cli.serve import ask, keys, registry, serve
 from lamas.cli.traffic import traffic_app
@@ -47,6 +48,7 @@ app.command("serve")(serve)
 app.command("registry")(registry)
 app.command("keys")(keys)
 app.command("ask")(ask)
+app.command("mcp")(mcp)
 new_app = typer.Typer(help="Start something of your own from a template.")
 app.add_typer(new_app, name="new")
 

@@ -60,6 +60,9 @@ def serve(
     registry: Annotated[
         str | None, typer.Option(help="registry URL to publish to and find peers in")
     ] = None,
+    grpc_port: Annotated[
+        int, typer.Option(help="port of the gRPC binding (0: any free port; -1: no gRPC)")
+    ] = 0,
     public: Annotated[
         bool,
         typer.Option(help="accept plain, unsigned A2A requests as the network's user"),
@@ -96,12 +99,26 @@ def serve(
         typer.Option(min=0, help="orchestrator only: tasks queued; beyond, 503 + Retry-After"),
     ] = 2048,
 ) -> None:
-    """Serve one agent over A2A (JSON-RPC + SSE), its card at /.well-known/agent-card.json."""
+    """Serve one agent over A2A (JSON-RPC and HTTP+JSON with SSE at its URL, gRPC on its own
+    port), its card at /.well-known/agent-card.json listing each."""
     _log_setup()
     limits = Limits(tasks, max_active, max_waiting)
     try:
         asyncio.run(
-            _serve(target, keys, agent, port, host, registry, public, model, ledger, today, limits)
+            _serve(
+                target,
+                keys,
+                agent,
+                port,
+                host,
+                registry,
+                public,
+                model,
+                ledger,
+                today,
+                limits,
+                grpc_port=None if grpc_port < 0 else grpc_port,
+            )
         )
     except LamasError as error:
         err.print(f"[bold red]error:[/] {escape(str(error))}")
@@ -122,6 +139,8 @@ async def _serve(
     ledger: str | None,
     today: str | None,
     limits: Limits,
+    *,
+    grpc_port: int | None = 0,
 ) -> None:
     from lamas.cli.run import default_embedder
     from lamas.interop.launch import (
@@ -151,7 +170,14 @@ async def _serve(
     elif is_network_file(target):
         assert agent is not None
         spec, node, handler = node_from_network(
-            target, agent, folder, registry=registry, host=host, port=port, public=public
+            target,
+            agent,
+            folder,
+            registry=registry,
+            host=host,
+            port=port,
+            public=public,
+            grpc_port=grpc_port,
         )
         if handler is None:
             _, books = await orchestrate(
@@ -164,10 +190,17 @@ async def _serve(
             await node.start(handler)
     else:
         node, handler = node_from_object(
-            target, folder, registry=registry, host=host, port=port, public=public
+            target,
+            folder,
+            registry=registry,
+            host=host,
+            port=port,
+            public=public,
+            grpc_port=grpc_port,
         )
         await node.start(handler)
-    out.print(f"{node.id} serving A2A at {node.url}", highlight=False)
+    grpc = f" (gRPC at {node.grpc.target})" if node.grpc else ""
+    out.print(f"{node.id} serving A2A at {node.url}{grpc}", highlight=False)
     try:
         await asyncio.Event().wait()
     finally:

@@ -1,7 +1,8 @@
 """Lamas agent cards as A2A v1.0 agent cards, and back, without loss.
 
 The A2A card is what any A2A client reads at `/.well-known/agent-card.json`: name,
-description, version, the one JSON-RPC interface at the URL the agent serves, the
+description, version, its interfaces (JSON-RPC and HTTP+JSON at the URL the agent serves, gRPC
+where it is served), the
 owning entity as provider, and the skills. What A2A has no field for (input and output
 schemas, prices, vault fields, the entity's signature) travels in the lamas extension
 (`capabilities.extensions`, uri `LAMAS_EXTENSION`), whose `card` parameter is the exact
@@ -18,16 +19,16 @@ from typing import Any
 from a2a.types import (
     AgentCapabilities,
     AgentExtension,
-    AgentInterface,
     AgentProvider,
     AgentSkill,
 )
 from a2a.types import AgentCard as A2ACard
-from a2a.utils.constants import PROTOCOL_VERSION_CURRENT, TransportProtocol
+from a2a.utils.constants import TransportProtocol
 from google.protobuf.json_format import MessageToDict, ParseDict
 from google.protobuf.struct_pb2 import Struct
 
 from lamas.errors import MalformedMessage
+from lamas.interop.bindings import interfaces
 from lamas.protocol.cards import AgentCard, Skill
 
 LAMAS_EXTENSION = "urn:lamas:card:v1"
@@ -35,8 +36,9 @@ LAMAS_EXTENSION = "urn:lamas:card:v1"
 MODES = ["text/plain", "application/json"]
 
 
-def to_a2a_card(card: AgentCard) -> A2ACard:
-    """The A2A card of `card`, served at `card.url` (which must be set)."""
+def to_a2a_card(card: AgentCard, *, grpc_target: str | None = None) -> A2ACard:
+    """The A2A card of `card`, served at `card.url` (which must be set) over JSON-RPC and
+    HTTP+JSON, and over gRPC at `grpc_target` (`host:port`) where that is given."""
     if not card.url:
         raise MalformedMessage("agent card", [f"{card.id!r} has no url to advertise"])
     params = Struct()
@@ -45,13 +47,7 @@ def to_a2a_card(card: AgentCard) -> A2ACard:
         name=card.name,
         description=card.description or card.name,
         version=card.version,
-        supported_interfaces=[
-            AgentInterface(
-                url=card.url,
-                protocol_binding=TransportProtocol.JSONRPC.value,
-                protocol_version=PROTOCOL_VERSION_CURRENT,
-            )
-        ],
+        supported_interfaces=interfaces(card.url, grpc_target),
         provider=AgentProvider(organization=card.entity, url=card.url),
         capabilities=AgentCapabilities(
             streaming=True,

@@ -26,19 +26,18 @@ from a2a.client import (
     ClientFactory,
 )
 from a2a.types import AgentCard as A2ACard
+from a2a.types import Message as A2AMessage
 from a2a.types import (
-    AgentInterface,
     SendMessageConfiguration,
     SendMessageRequest,
     StreamResponse,
     Task,
 )
-from a2a.types import Message as A2AMessage
 from a2a.types import TaskState as A2AState
-from a2a.utils.constants import PROTOCOL_VERSION_CURRENT, TransportProtocol
 
 from lamas.agent.agent import Agent
-from lamas.errors import AgentUnreachable, DeadlineExceeded, RemoteError, UnknownAgent
+from lamas.errors import AgentUnreachable, ConfigError, DeadlineExceeded, RemoteError, UnknownAgent
+from lamas.interop.bindings import BINDINGS, GRPC, JSONRPC, interfaces
 from lamas.interop.cards import a2a_url, from_a2a_card, to_a2a_card
 from lamas.interop.wire import envelope_to_a2a, message_from_a2a
 from lamas.protocol.cards import AgentCard
@@ -57,7 +56,8 @@ ENDED_BADLY = {
 
 
 class A2AConnector:
-    """One HTTP connection pool shared by the A2A clients of every agent it talks to."""
+    """One HTTP connection pool shared by the A2A clients of every agent it talks to, in
+    one A2A binding (`binding`: JSON-RPC by default, HTTP+JSON or gRPC)."""
 
     def __init__(
         self,
@@ -65,7 +65,11 @@ class A2AConnector:
         max_connections: int = 64,
         timeout: float = DEFAULT_TIMEOUT,
         http: httpx.AsyncClient | None = None,
+        binding: str = JSONRPC,
     ) -> None:
+        if binding not in BINDINGS:
+            raise ConfigError(f"unknown A2A binding {binding!r}; one of {', '.join(BINDINGS)}")
+        self.binding = binding
         self.timeout = timeout
         # At most this many requests in flight; the rest wait here, not in httpx's pool,
         # whose queue grows slow when long (1,000 queued requests: 3x the wall time).
@@ -81,10 +85,35 @@ class A2AConnector:
             # Waiting for a free connection is not a failure: many tasks may share few.
             timeout=httpx.Timeout(timeout, pool=None),
         )
-        self._factory = ClientFactory(ClientConfig(httpx_client=self.http, streaming=False))
-        self._streaming = ClientFactory(ClientConfig(httpx_client=self.http, streaming=True))
+        self._factory = ClientFactory(self._config(streaming=False))
+        self._streaming = ClientFactory(self._config(streaming=True))
         self._clients: dict[tuple[str, bool], Client] = {}
         self._cards: dict[str, A2ACard] = {}
+
+    def _config(self, *, streaming: bool) -> ClientConfig:
+        channel = None
+        if self.binding == GRPC:
+            from grpc.aio import insecure_channel
+
+            channel = insecure_channel
+        return ClientConfig(
+            httpx_client=self.http,
+            streaming=streaming,
+            supported_protocol_bindings=[self.binding],
+            use_client_preference=True,
+            grpc_channel_factory=channel,
+        )
+
+    async def _learn(self, url: str) -> None:
+        """Fetch the agent's card where what is known of it lacks this connector's
+        binding (a gRPC port is in the served card only)."""
+        known = self._cards.get(url)
+        if known is None:
+            offers = self.binding != GRPC  # a bare card offers the two HTTP bindings at url
+        else:
+            offers = any(i.protocol_binding == self.binding for i in known.supported_interfaces)
+        if not offers:
+            await self.fetch_card(url)
 
     async def fetch_card(self, url: str) -> A2ACard:
         """The A2A card served at `url`'s well-known path (`AgentUnreachable` if none)."""
@@ -105,7 +134,14 @@ class A2AConnector:
         if client is None:
             card = self._cards.get(url) or _bare_card(url)
             factory = self._streaming if streaming else self._factory
-            client = self._clients[(url, streaming)] = factory.create(card)
+            try:
+                client = factory.create(card)
+            except ValueError:  # the SDK's "no compatible transports found"
+                offered = ", ".join(i.protocol_binding for i in card.supported_interfaces)
+                raise AgentUnreachable(
+                    url, f"it offers no {self.binding} interface (only {offered or 'none'})"
+                ) from None
+            self._clients[(url, streaming)] = client
         return client
 
     async def send(
@@ -127,6 +163,7 @@ class A2AConnector:
         who = agent or url
         try:
             async with asyncio.timeout(limit), self.slots:
+                await self._learn(url)
                 async for event in self.client(url).send_message(request, context=context):
                     if event.HasField("task"):
                         return event.task
@@ -146,6 +183,7 @@ class A2AConnector:
         context = ClientCallContext(timeout=timeout if timeout is not None else self.timeout)
         try:
             async with self.slots:
+                await self._learn(url)
                 async for event in self.client(url, streaming=True).send_message(
                     request, context=context
                 ):
@@ -167,17 +205,9 @@ def _why(error: Exception) -> str:
 
 
 def _bare_card(url: str) -> A2ACard:
-    """What to talk to an agent by when only its URL is known: A2A v1.0 over JSON-RPC."""
-    return A2ACard(
-        name=url,
-        supported_interfaces=[
-            AgentInterface(
-                url=url,
-                protocol_binding=TransportProtocol.JSONRPC.value,
-                protocol_version=PROTOCOL_VERSION_CURRENT,
-            )
-        ],
-    )
+    """What to talk to an agent by when only its URL is known: A2A v1.0 over JSON-RPC
+    (or HTTP+JSON) there."""
+    return A2ACard(name=url, supported_interfaces=interfaces(url))
 
 
 def reply_of(outcome: Task | A2AMessage, agent: str) -> Message:

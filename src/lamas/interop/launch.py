@@ -42,6 +42,7 @@ def node_from_network(
     host: str = "127.0.0.1",
     port: int = 0,
     public: bool = False,
+    grpc_port: int | None = 0,
 ) -> tuple[NetworkSpec, Node, Handler | None]:
     """The node serving `agent_id` of the network file at `path`, and its handler."""
     from lamas.protocol.ids import UnknownId, match_prefix
@@ -68,6 +69,7 @@ def node_from_network(
         port=port,
         public=public,
         entry=spec.topology.entry,
+        grpc_port=grpc_port,
         platform=[spec.topology.hub] if spec.topology.hub else [],
     )
     handler = local.transport.handler(agent_id) if own.handler else None
@@ -82,10 +84,19 @@ def node_from_object(
     host: str = "127.0.0.1",
     port: int = 0,
     public: bool = False,
+    grpc_port: int | None = 0,
 ) -> tuple[Node, Handler]:
     """The node serving the `Agent` that `MODULE:attr` names (a `module.py` path works too)."""
     found = agent_from_reference(reference)
-    node = Node(found.card, keys, registry=registry, host=host, port=port, public=public)
+    node = Node(
+        found.card,
+        keys,
+        registry=registry,
+        host=host,
+        port=port,
+        public=public,
+        grpc_port=grpc_port,
+    )
     return node, found.handle
 
 

@@ -5,8 +5,9 @@ is a real handler and every other agent is a `RemoteAgent` learnt from the regis
 the agent's code talks to peers exactly as in one process, and the network's access
 rules are enforced here as there. The node's agent:
 
-- is served over A2A at `http://HOST:PORT/` (port 0: a free one), its card advertising
-  exactly that URL, signed by its entity;
+- is served over A2A at `http://HOST:PORT/` (port 0: a free one) by JSON-RPC and
+  HTTP+JSON, and by gRPC on a port of its own (`grpc_port`; None: no gRPC), its card
+  listing each, advertising exactly that URL, signed by its entity;
 - signs every envelope it sends with its own key (the local transport's signer);
 - checks every envelope it gets like an embedded agent does (signature by the sender's
   key, replays, rate limits, injection screening); a sender it does not know yet is
@@ -32,6 +33,7 @@ import uvicorn
 
 from lamas.agent.agent import Agent
 from lamas.errors import ConfigError, InputError, LamasError
+from lamas.interop.bindings import GrpcBinding
 from lamas.interop.client import SERVER_KEEPALIVE_SECONDS, A2AConnector, RemoteAgent
 from lamas.interop.edge import busy_edge
 from lamas.interop.keys import KeyFolder, Registration, admit, register
@@ -78,6 +80,7 @@ class Node:
         public: bool = False,
         entry: str = "user",
         connector: A2AConnector | None = None,
+        grpc_port: int | None = 0,
         platform: Iterable[str] = (),
     ) -> None:
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -110,6 +113,9 @@ class Node:
         self.quarantine = QuarantineLog()
         self.rejected: list[tuple[Envelope, Exception]] = []
         self._server: uvicorn.Server | None = None
+        self._grpc_port = grpc_port  # None: no gRPC binding; 0: any free port
+        self._host = host
+        self.grpc: GrpcBinding | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._looked_up = 0.0
         self._lookup = asyncio.Lock()
@@ -199,7 +205,13 @@ class Node:
         says how long to wait."""
         agent = Agent(self.card, handler, middleware=self.middleware())
         self.network.add(agent)
-        app: Any = a2a_app(self.card, self._deliver, anonymous=self.entry)
+        if self._grpc_port is not None:
+            self.grpc = GrpcBinding(self._host, self._grpc_port)
+        target = self.grpc.target if self.grpc else None
+        served = a2a_app(self.card, self._deliver, anonymous=self.entry, grpc_target=target)
+        if self.grpc is not None:  # over the very handler the HTTP bindings serve
+            await self.grpc.start(served.state.request_handler)
+        app: Any = served
         if busy is not None:
             app = busy_edge(app, busy)
         config = uvicorn.Config(
@@ -223,6 +235,8 @@ class Node:
     async def close(self) -> None:
         if self._server is not None:
             self._server.should_exit = True
+        if self.grpc is not None:
+            await self.grpc.stop()
         for task in reversed(self._tasks):
             if task is not self._tasks[0]:
                 task.cancel()

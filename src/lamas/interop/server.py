@@ -1,7 +1,9 @@
-"""Any lamas agent as an A2A v1.0 server: JSON-RPC over HTTP, streaming by SSE.
+"""Any lamas agent as an A2A v1.0 server: JSON-RPC and HTTP+JSON over HTTP (streaming by
+SSE), and gRPC beside them (`interop.bindings`).
 
 `a2a_app(card, deliver)` is a Starlette app serving the agent card at
-`/.well-known/agent-card.json` (advertising exactly `card.url`) and JSON-RPC at `/`.
+`/.well-known/agent-card.json` (advertising exactly `card.url`), JSON-RPC at `/` and the
+HTTP+JSON routes.
 Each A2A request becomes one lamas task on the agent's side, which moves through the
 A2A states as the agent works:
 
@@ -12,6 +14,8 @@ A2A states as the agent works:
 - the reply is streamed as an artifact, then the task ends completed; a reply whose
   data says `state: input-required` (the orchestrator asking back) leaves the task
   waiting for input, and the next message on that A2A task answers it;
+- a new request for a skill the card declares `immediate` is answered with a plain
+  A2A Message instead, no task (unless it fails or asks back: then it is a task);
 - an error ends it failed, with the error's type and text; a cancel stops the handler
   (its coroutine is cancelled) and ends it canceled.
 
@@ -25,19 +29,19 @@ import asyncio
 import contextlib
 import contextvars
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from a2a.helpers.proto_helpers import new_task_from_user_message, new_text_message
 from a2a.server.agent_execution import AgentExecutor, RequestContext
 from a2a.server.events import EventQueue
 from a2a.server.request_handlers import DefaultRequestHandler
-from a2a.server.routes import create_agent_card_routes, create_jsonrpc_routes
 from a2a.server.tasks import InMemoryTaskStore, TaskUpdater
 from a2a.types import Message as A2AMessage
 from starlette.applications import Starlette
 
 from lamas.errors import MalformedMessage
+from lamas.interop.bindings import http_routes
 from lamas.interop.cards import to_a2a_card
 from lamas.interop.wire import ANONYMOUS, ENVELOPE_KEY, STATES, envelope_from_a2a, message_to_a2a
 from lamas.protocol.cards import AgentCard
@@ -95,12 +99,25 @@ async def _quietly(updater: TaskUpdater, message: A2AMessage) -> None:
 
 
 class LamasExecutor(AgentExecutor):
-    """Runs A2A requests as lamas tasks of one agent (see the module's docstring)."""
+    """Runs A2A requests as lamas tasks of one agent (see the module's docstring).
 
-    def __init__(self, agent_id: str, deliver: Deliver, *, anonymous: str = ANONYMOUS) -> None:
+    A new request for one of the `immediate` skills (declared `immediate` in the card:
+    no long work, no follow-up) is answered with a plain A2A Message, as the spec allows,
+    with no task at all; should it fail or ask back after all, it becomes a task then.
+    """
+
+    def __init__(
+        self,
+        agent_id: str,
+        deliver: Deliver,
+        *,
+        anonymous: str = ANONYMOUS,
+        immediate: Iterable[str] = (),
+    ) -> None:
         self.agent_id = agent_id
         self.deliver = deliver
         self.anonymous = anonymous  # who a plain A2A request (no lamas envelope) is from
+        self.immediate = frozenset(immediate)
         # An A2A task waiting for input -> the lamas task id the agent asked it under.
         self._waiting: dict[str, str] = {}
 
@@ -109,34 +126,53 @@ class LamasExecutor(AgentExecutor):
         if request is None:
             raise MalformedMessage("A2A request", ["it carries no message"])
         task_id, context_id = context.task_id or "", context.context_id or ""
-        if context.current_task is None:
-            request.task_id, request.context_id = task_id, context_id
-            await event_queue.enqueue_event(new_task_from_user_message(request))
+        opened = context.current_task is not None
+
+        async def open_task() -> None:
+            nonlocal opened
+            if not opened:
+                request.task_id, request.context_id = task_id, context_id
+                await event_queue.enqueue_event(new_task_from_user_message(request))
+                opened = True
+
         updater = TaskUpdater(event_queue, task_id, context_id)
         try:
             envelope = envelope_from_a2a(request, recipient=self.agent_id, sender=self.anonymous)
         except MalformedMessage as error:
+            await open_task()
             await updater.reject(_status(updater, f"MalformedMessage: {error}"))
             return
+        at_once = not opened and envelope.skill in self.immediate
+        if not at_once:
+            await open_task()
         if not _carries_envelope(request) and task_id in self._waiting:
             envelope = envelope.model_copy(update={"task_id": self._waiting.pop(task_id)})
-        await updater.start_work(_status(updater, f"{self.agent_id} is working on it"))
         progress = _Progress(updater, self.agent_id)
-        token = _progress.set(progress)
+        token = None
+        if not at_once:  # a Message answer has no task to report progress on
+            await updater.start_work(_status(updater, f"{self.agent_id} is working on it"))
+            token = _progress.set(progress)
         try:
             reply = await self.deliver(envelope)
         except Exception as error:  # the caller learns what failed; the server goes on
             log.info("A2A task %s failed at %s: %s", task_id, self.agent_id, error)
             await progress.flush()
+            await open_task()
             await updater.failed(_status(updater, f"{type(error).__name__}: {error}"))
             return
         finally:
-            _progress.reset(token)
+            if token is not None:
+                _progress.reset(token)
         await progress.flush()
         answer = message_to_a2a(reply)
+        state = _reply_state(reply)
+        if at_once and state is TaskState.COMPLETED:
+            answer.context_id = context_id
+            await event_queue.enqueue_event(answer)
+            return
+        await open_task()
         answer.task_id, answer.context_id = task_id, context_id
         await updater.add_artifact(list(answer.parts), name="reply", metadata=_meta(answer))
-        state = _reply_state(reply)
         if state is TaskState.INPUT_REQUIRED:
             lamas_task = reply.data.get("task_id")
             if isinstance(lamas_task, str):
@@ -156,20 +192,32 @@ class LamasExecutor(AgentExecutor):
         await updater.cancel(_status(updater, f"canceled at {self.agent_id}"))
 
 
-def a2a_app(card: AgentCard, deliver: Deliver, *, anonymous: str = ANONYMOUS) -> Starlette:
-    """The Starlette app serving `card`'s agent over A2A (card at the well-known path,
-    JSON-RPC with SSE streaming at `/`); plain A2A requests come from `anonymous`."""
-    a2a_card = to_a2a_card(card)
+def a2a_app(
+    card: AgentCard,
+    deliver: Deliver,
+    *,
+    anonymous: str = ANONYMOUS,
+    grpc_target: str | None = None,
+) -> Starlette:
+    """The Starlette app serving `card`'s agent over A2A: the card at the well-known path,
+    JSON-RPC (SSE streaming) at `/` and HTTP+JSON beside it (`interop.bindings`); plain
+    A2A requests come from `anonymous`. The one request handler behind every binding is
+    `app.state.request_handler`: a gRPC front (at `grpc_target`, listed in the card) is
+    built over that same object."""
+    a2a_card = to_a2a_card(card, grpc_target=grpc_target)
     handler = DefaultRequestHandler(
-        agent_executor=LamasExecutor(card.id, deliver, anonymous=anonymous),
+        agent_executor=LamasExecutor(
+            card.id,
+            deliver,
+            anonymous=anonymous,
+            immediate=(skill.name for skill in card.skills if skill.immediate),
+        ),
         task_store=InMemoryTaskStore(),
         agent_card=a2a_card,
     )
-    routes = [
-        *create_agent_card_routes(a2a_card),
-        *create_jsonrpc_routes(handler, rpc_url="/"),
-    ]
-    return Starlette(routes=routes)
+    app = Starlette(routes=http_routes(a2a_card, handler))
+    app.state.request_handler = handler
+    return app
 
 
 def _status(updater: TaskUpdater, text: str) -> A2AMessage:

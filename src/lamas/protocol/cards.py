@@ -53,6 +53,12 @@ class Skill(Wire):
         default=(),
         description="user-vault fields each call needs; granted as sealed refs, never as values",
     )
+    immediate: bool = Field(
+        default=False,
+        description=(
+            "answers at once with no follow-up: over A2A the reply is a Message, not a Task"
+        ),
+    )
     compensation: str | None = Field(
         default=None,
         pattern=SKILL_NAME_PATTERN,

@@ -30,6 +30,14 @@ class AgentSpec(Wire):
         description="`module:attribute` of a function taking the card and returning a Handler",
     )
     replicas: int = Field(default=1, ge=1, le=1000)
+    mcp: tuple[str, ...] = Field(
+        default=(),
+        description=(
+            "MCP servers (a command line, or an http(s) URL) whose tools this agent uses: "
+            "passed to its handler factory as `mcp=` (`lamas.interop.mcp_client:tool_agent` "
+            "answers each skill with the tool of the same name)"
+        ),
+    )
 
 
 class RuleSpec(Wire):

@@ -12,6 +12,7 @@ from lamas.agent.agent import Agent
 from lamas.errors import ConfigError, MalformedMessage
 from lamas.protocol.cards import AgentCard
 from lamas.protocol.network import AgentSpec, NetworkSpec, replica_id
+from lamas.protocol.schema_lint import schema_problems
 from lamas.runtime.defences import Defences, default_defences
 from lamas.runtime.network import Network
 from lamas.runtime.policy import Rule, RulePolicy
@@ -39,10 +40,35 @@ def load_spec(path: str | Path) -> NetworkSpec:
     if not isinstance(data, dict):
         raise ConfigError(f"{file} must hold a mapping with 'name' and 'agents'")
     _inline_vocabularies(data, file)
+    check_card_schemas(data, file)
     try:
         return NetworkSpec.parse(data)
     except MalformedMessage as error:
         raise ConfigError(f"{file}: {error}") from None
+
+
+def check_card_schemas(data: dict[str, Any], file: Path) -> None:
+    """Every skill's input and output schema, strictly (`protocol.schema_lint`): the
+    first broken one is a `ConfigError` naming the file, the agent and the skill."""
+    agents = data.get("agents")
+    for agent in agents if isinstance(agents, list) else ():
+        card = agent.get("card") if isinstance(agent, dict) else None
+        if not isinstance(card, dict):
+            continue
+        skills = card.get("skills")
+        for skill in skills if isinstance(skills, list) else ():
+            if not isinstance(skill, dict):
+                continue  # the spec's own validation names what is wrong
+            for key in ("input_schema", "output_schema"):
+                if key not in skill:
+                    continue
+                problems = schema_problems(skill[key])
+                if problems:
+                    raise ConfigError(
+                        f"{file}: malformed network definition: agent {card.get('id')!r}, "
+                        f"skill {skill.get('name')!r}: "
+                        f"{key} is not a valid JSON Schema: {'; '.join(problems)}"
+                    )
 
 
 def _inline_vocabularies(data: dict[str, Any], file: Path) -> None:
@@ -179,7 +205,8 @@ def build_agents(
             continue
         if agent_spec.handler is None:
             raise ConfigError(f"agent {agent_spec.card.id!r} of {spec.name!r} names no handler")
-        handler = _import(agent_spec.handler, base_dir)(card)
+        factory = _import(agent_spec.handler, base_dir)
+        handler = factory(card, mcp=agent_spec.mcp) if agent_spec.mcp else factory(card)
         if defences is not None:
             yield Agent(defences.signed_card(card), handler, middleware=defences.middleware())
         else:
