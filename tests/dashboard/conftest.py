@@ -47,7 +47,8 @@ async def _run(ledger: Ledger) -> tuple[str, str, str]:
     recorder = LedgerRecorder(ledger, orchestrator, record_instruction=True)
     done = await orchestrator.submit(TRAVEL)
     assert done.task.state is TaskState.COMPLETED, done.task.status_message
-    waiting = await orchestrator.submit("Play some relaxing jazz on the kitchen speaker")
+    # No city and no date: the orchestrator asks back (a music request here is not offered).
+    waiting = await orchestrator.submit("Book me a hotel for two nights")
     assert waiting.task.state is TaskState.INPUT_REQUIRED
     failed = await orchestrator.submit("zzz qqq xxv")
     assert failed.task.state is TaskState.FAILED
