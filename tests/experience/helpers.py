@@ -10,18 +10,22 @@ from lamas.llm import ScriptedModel
 from lamas.llm.base import ChatMessage
 from lamas.runtime.netfile import load
 from lamas.runtime.orchestrator import Orchestrator
+from lamas.runtime.today import stamp_today
 
 __all__ = ["EXAMPLES", "TODAY", "TRAVEL", "music", "scripted_slots", "travel"]
 
 
 def travel(embedder: Any, **options: Any) -> Orchestrator:
     spec, network = load(EXAMPLES / "travel" / "network.yaml", external=["orchestrator"])
+    # the vendors refuse past dates: they are told the task's today, not the real one
+    middleware = [stamp_today(TODAY), *options.pop("middleware", ())]
     orchestrator = Orchestrator(
         network,
         ScriptedModel(responder=scripted_slots),
         embedder,
         agent_id="orchestrator",
         today=TODAY,
+        middleware=middleware,
         **options,
     )
     card = next(a.card for a in spec.agents if a.card.id == "orchestrator")

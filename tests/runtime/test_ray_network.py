@@ -30,6 +30,7 @@ from lamas.runtime.netfile import load_spec
 from lamas.runtime.orchestrator import Orchestrator
 from lamas.runtime.runner import open_network
 from lamas.runtime.session import Session
+from lamas.runtime.today import stamp_today
 
 ray = pytest.importorskip("ray", reason="the Ray runtime needs `pip install lamas[ray]`")
 
@@ -61,6 +62,7 @@ async def book(network: Network, embedder: MiniLMEmbedder) -> Session:
         embedder,
         agent_id="orchestrator",
         today=dt.date(2026, 11, 25),
+        middleware=[stamp_today(dt.date(2026, 11, 25))],  # the vendors' today too
     )
     assert network.defences is not None
     card = next(a.card for a in load_spec(TRAVEL).agents if a.card.id == "orchestrator")
