@@ -341,7 +341,8 @@ def slot_schema(input_schema: dict[str, Any]) -> dict[str, Any]:
         else:
             kind = prop.get("type")
             kinds = kind if isinstance(kind, list) else [kind] if kind else []
-            widened = dict(prop)
+            # Extension keywords ("x-vocabulary") are for callers, not for the decoder.
+            widened = {k: v for k, v in prop.items() if not k.startswith("x-")}
             if kinds and "null" not in kinds:
                 widened["type"] = [*kinds, "null"]
             if "enum" in widened:
