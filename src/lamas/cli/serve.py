@@ -181,6 +181,8 @@ def ask(
 
 
 async def _ask(url: str, text: str, answers: list[str], timeout: float) -> None:
+    import secrets
+
     from a2a.helpers.proto_helpers import new_text_message
     from a2a.types import Role
     from a2a.types import TaskState as A2AState
@@ -188,13 +190,18 @@ async def _ask(url: str, text: str, answers: list[str], timeout: float) -> None:
     from lamas.interop.client import A2AConnector
 
     connector = A2AConnector(timeout=timeout)
+    # The task capability (interop/guard.py): this caller's tasks, and no one else's, are
+    # the ones it can continue and read; made here, so the first request already holds it.
+    capability = {"X-Lamas-Capability": secrets.token_urlsafe(32)}
     try:
         card = await connector.fetch_card(url)
         out.print(f"[bold]{card.name}[/] at {url}", highlight=False)
         message = new_text_message(text, role=Role.ROLE_USER)
         while True:
             waiting = None
-            async for event in connector.stream(url, message, timeout=timeout):
+            async for event in connector.stream(
+                url, message, timeout=timeout, headers=capability
+            ):
                 if event.HasField("status_update"):
                     status = event.status_update.status
                     words = " ".join(p.text for p in status.message.parts if p.HasField("text"))

@@ -25,6 +25,7 @@ import logging
 import socket
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from functools import partial
 
 import uvicorn
@@ -32,16 +33,20 @@ import uvicorn
 from lamas.agent.agent import Agent
 from lamas.errors import ConfigError, InputError, LamasError
 from lamas.interop.client import SERVER_KEEPALIVE_SECONDS, A2AConnector, RemoteAgent
+from lamas.interop.front import DEFAULT_MAX_BODY_BYTES
+from lamas.interop.guard import AccessGuard
 from lamas.interop.keys import KeyFolder, Registration, admit, register
 from lamas.interop.registry import RegistryClient
 from lamas.interop.server import a2a_app, report_progress
+from lamas.interop.taskstore import Retention, task_store
+from lamas.interop.tokens import TokenCache
 from lamas.protocol.cards import AgentCard
 from lamas.protocol.messages import Envelope, Message
 from lamas.protocol.types import Context, Handler, Middleware, Reply
 from lamas.runtime.defences import DEFAULT_RATE
 from lamas.runtime.network import Network
 from lamas.runtime.transport import AccessPolicy
-from lamas.security.detector import Detector, QuarantineLog, screen
+from lamas.security.detector import MAX_TEXT_CHARS, Detector, QuarantineLog, screen
 from lamas.security.ratelimit import RateLimits, rate_limit
 from lamas.security.signing import ReplayGuard, sign_envelope, verify_signatures
 
@@ -49,6 +54,19 @@ log = logging.getLogger(__name__)
 
 SYNC_SECONDS = 1.0
 LOOKUP_SECONDS = 0.25  # at most one registry look-up per this long for unknown senders
+
+
+@dataclass(frozen=True, slots=True)
+class NodeLimits:
+    """What a node accepts from outside, and what it keeps (docs/security.md)."""
+
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    max_text_chars: int = MAX_TEXT_CHARS
+    caller_rate: tuple[float, float] = DEFAULT_RATE
+    """Each caller's bucket over every A2A method: (calls a second, burst)."""
+    retention: Retention = field(default_factory=Retention)
+    task_store: str | None = None
+    """A SQLAlchemy url to keep A2A tasks in across restarts; None: in memory."""
 
 
 def no_delay(listening: socket.socket) -> None:
@@ -76,6 +94,7 @@ class Node:
         public: bool = False,
         entry: str = "user",
         connector: A2AConnector | None = None,
+        limits: NodeLimits | None = None,
     ) -> None:
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -96,12 +115,22 @@ class Node:
         admit(self.directory, self.registration)
         self.public = public
         self.entry = entry
+        self.limits = limits or NodeLimits()
         self.connector = connector or A2AConnector()
+        self.connector.credentials = TokenCache(self.agent_key, card.id)
+        self.guard = AccessGuard(
+            card.id,
+            self.directory,
+            public=public,
+            look_up=self._look_up,
+            limits=RateLimits(default=self.limits.caller_rate),
+        )
+        self.tasks = task_store(self.limits.task_store, self.limits.retention)
         self.registry = RegistryClient(registry) if registry else None
         self.network = Network(policy=policy)
         self.network.transport.signers[card.id] = partial(sign_envelope, key=self.agent_key)
         self.network.transport.observers.append(report_progress)
-        self.guard = ReplayGuard()
+        self.replays = ReplayGuard()
         self.quarantine = QuarantineLog()
         self.rejected: list[tuple[Envelope, Exception]] = []
         self._server: uvicorn.Server | None = None
@@ -163,7 +192,7 @@ class Node:
     def middleware(self) -> list[Middleware]:
         """What an embedded agent gets (`runtime.defences`), behind a look-up of unknown
         senders in the registry."""
-        verify = verify_signatures(self.directory, guard=self.guard, record=self._record)
+        verify = verify_signatures(self.directory, guard=self.replays, record=self._record)
 
         def checked(handler: Handler) -> Handler:
             verified = verify(handler)
@@ -180,14 +209,21 @@ class Node:
         return [
             checked,
             rate_limit(RateLimits(default=DEFAULT_RATE)),
-            screen(Detector(), quarantine=self.quarantine),
+            screen(Detector(), quarantine=self.quarantine, max_chars=self.limits.max_text_chars),
         ]
 
     async def start(self, handler: Handler) -> None:
         """Serve `handler` as this node's agent, publish it, and keep peers in step."""
         agent = Agent(self.card, handler, middleware=self.middleware())
         self.network.add(agent)
-        app = a2a_app(self.card, self._deliver, anonymous=self.entry)
+        app = a2a_app(
+            self.card,
+            self._deliver,
+            anonymous=self.entry,
+            guard=self.guard,
+            tasks=self.tasks,
+            max_body_bytes=self.limits.max_body_bytes,
+        )
         config = uvicorn.Config(
             app,
             log_level="warning",

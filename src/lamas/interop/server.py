@@ -33,12 +33,16 @@ from a2a.server.agent_execution import AgentExecutor, RequestContext
 from a2a.server.events import EventQueue
 from a2a.server.request_handlers import DefaultRequestHandler
 from a2a.server.routes import create_agent_card_routes, create_jsonrpc_routes
-from a2a.server.tasks import InMemoryTaskStore, TaskUpdater
+from a2a.server.tasks import TaskStore, TaskUpdater
 from a2a.types import Message as A2AMessage
 from starlette.applications import Starlette
+from starlette.types import ASGIApp
 
 from lamas.errors import MalformedMessage
 from lamas.interop.cards import to_a2a_card
+from lamas.interop.front import DEFAULT_MAX_BODY_BYTES, Front
+from lamas.interop.guard import AccessGuard, CallerContextBuilder, GuardedRequestHandler, declare
+from lamas.interop.taskstore import task_store
 from lamas.interop.wire import ANONYMOUS, ENVELOPE_KEY, STATES, envelope_from_a2a, message_to_a2a
 from lamas.protocol.cards import AgentCard
 from lamas.protocol.messages import Envelope, Message
@@ -156,20 +160,37 @@ class LamasExecutor(AgentExecutor):
         await updater.cancel(_status(updater, f"canceled at {self.agent_id}"))
 
 
-def a2a_app(card: AgentCard, deliver: Deliver, *, anonymous: str = ANONYMOUS) -> Starlette:
-    """The Starlette app serving `card`'s agent over A2A (card at the well-known path,
-    JSON-RPC with SSE streaming at `/`); plain A2A requests come from `anonymous`."""
-    a2a_card = to_a2a_card(card)
-    handler = DefaultRequestHandler(
-        agent_executor=LamasExecutor(card.id, deliver, anonymous=anonymous),
-        task_store=InMemoryTaskStore(),
-        agent_card=a2a_card,
+def a2a_app(
+    card: AgentCard,
+    deliver: Deliver,
+    *,
+    anonymous: str = ANONYMOUS,
+    guard: AccessGuard | None = None,
+    tasks: TaskStore | None = None,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+) -> ASGIApp:
+    """The app serving `card`'s agent over A2A (card at the well-known path, JSON-RPC with
+    SSE streaming at `/`); plain A2A requests come from `anonymous`.
+
+    Every method goes through `guard` (`interop/guard.py`); without one the agent is
+    public and knows no agent keys, so callers are told apart by task capability only.
+    Tasks are kept in `tasks` (default: in memory, bounded; see `interop/taskstore.py`).
+    """
+    guard = guard or AccessGuard(card.id, public=True)
+    a2a_card = declare(to_a2a_card(card), public=guard.public)
+    handler = GuardedRequestHandler(
+        DefaultRequestHandler(
+            agent_executor=LamasExecutor(card.id, deliver, anonymous=anonymous),
+            task_store=tasks if tasks is not None else task_store(),
+            agent_card=a2a_card,
+        ),
+        guard,
     )
     routes = [
         *create_agent_card_routes(a2a_card),
-        *create_jsonrpc_routes(handler, rpc_url="/"),
+        *create_jsonrpc_routes(handler, rpc_url="/", context_builder=CallerContextBuilder()),
     ]
-    return Starlette(routes=routes)
+    return Front(Starlette(routes=routes), max_body_bytes=max_body_bytes, public=guard.public)
 
 
 def _status(updater: TaskUpdater, text: str) -> A2AMessage:
