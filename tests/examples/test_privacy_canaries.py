@@ -26,8 +26,9 @@ from lamas.agent.embeddings import MiniLMEmbedder
 from lamas.economy.ledger import platform_ledger
 from lamas.llm import ScriptedModel
 from lamas.privacy import Vault, load_key
+from lamas.privacy.sealing import SealKey
 from lamas.privacy.vault import vault_path
-from lamas.protocol import Envelope, Message, TaskState
+from lamas.protocol import DataPart, Envelope, Message, TaskState
 from lamas.protocol.ledger import EntryKind
 from lamas.protocol.types import Context, Handler, Middleware, Reply
 from lamas.runtime.ledger_hook import LedgerRecorder
@@ -150,7 +151,10 @@ def embedder() -> MiniLMEmbedder:
 
 
 async def test_no_canary_reaches_the_orchestrator_while_vendors_get_what_they_need(
-    embedder: MiniLMEmbedder, private_state: Path, caplog: pytest.LogCaptureFixture
+    embedder: MiniLMEmbedder,
+    private_state: Path,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     caplog.set_level(logging.DEBUG)
     rng = random.Random(20261125)
@@ -158,14 +162,24 @@ async def test_no_canary_reaches_the_orchestrator_while_vendors_get_what_they_ne
     Vault.create(profile, load_key(create=True), path=vault_path("travel-personal"))
 
     spec, network = load(EXAMPLE / "network.yaml", external=["orchestrator"])
-    # What the vendors got back from the vault (a tap on the personal agent's replies).
+    # What the vendors opened (inside the vendor, after redeem()), and what the vault's
+    # replies carried on the way (a tap on the personal agent: sealed, no value in sight).
     redeemed: list[tuple[str, dict[str, Any]]] = []
+    sealed_replies: list[dict[str, Any]] = []
     personal = network.transport.handler("personal")
+    opened = travel.redeem
+
+    async def redeem_tapped(context: Context, envelope: Envelope, **kwargs: Any) -> Any:
+        values = await opened(context, envelope, **kwargs)
+        redeemed.append((context.agent_id, values))
+        return values
+
+    monkeypatch.setattr(travel, "redeem", redeem_tapped)
 
     async def personal_tapped(envelope: Envelope, context: Context) -> Reply:
         reply = await personal(envelope, context)
         if envelope.skill == "vault.redeem" and reply is not None:
-            redeemed.append((envelope.sender, reply.data))
+            sealed_replies.append(reply.data)
         return reply
 
     network.transport.unregister("personal")
@@ -273,6 +287,11 @@ async def test_no_canary_reaches_the_orchestrator_while_vendors_get_what_they_ne
         "swiftrail",
     }
     assert len(redeemed) == len(bookings)
+    # On the way from the vault the values were sealed to the vendor: ciphertext only.
+    assert len(sealed_replies) == len(bookings)
+    assert all(set(data) == {"sealed"} for data in sealed_replies)
+    carried = json.dumps(sealed_replies)
+    assert not [c for c in canaries if c in carried]
     reads = list(ledger.entries(kind=EntryKind.VAULT_READ))
     assert len(reads) == len(bookings)
     assert {e.agent for e in reads} <= {"railgo", "swiftrail", "staywell"}
@@ -339,7 +358,9 @@ async def test_audit_shows_decentralized_travel_and_centralized_music(
                         recipient="personal",
                         skill="vault.redeem",
                         task_id=session.task.id,
-                        message=Message(parts=(forged,)),
+                        message=Message(
+                            parts=(forged, DataPart(data={"seal_to": SealKey().public}))
+                        ),
                     )
                 )
 
