@@ -7,12 +7,19 @@ import asyncio
 import datetime as dt
 import logging
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from lamas.errors import LamasError
+from lamas.interop.front import DEFAULT_MAX_BODY_BYTES
+from lamas.interop.taskstore import DEFAULT_MAX_TASKS, DEFAULT_TTL_SECONDS
+from lamas.runtime.defences import DEFAULT_RATE
+from lamas.security.detector import MAX_TEXT_CHARS
+
+if TYPE_CHECKING:
+    from lamas.interop.node import NodeLimits
 
 err = Console(stderr=True)
 out = Console()
@@ -54,12 +61,42 @@ def serve(
     today: Annotated[
         str | None, typer.Option(help="orchestrator only: pin today's date (YYYY-MM-DD)")
     ] = None,
+    max_body_bytes: Annotated[
+        int, typer.Option(min=1024, help="largest request body accepted (HTTP 413 beyond)")
+    ] = DEFAULT_MAX_BODY_BYTES,
+    max_text_chars: Annotated[
+        int, typer.Option(min=1, help="most text one request may carry to be screened")
+    ] = MAX_TEXT_CHARS,
+    caller_rate: Annotated[
+        tuple[float, float],
+        typer.Option(help="each caller's rate bucket: calls a second, then burst"),
+    ] = DEFAULT_RATE,
+    task_store: Annotated[
+        str | None,
+        typer.Option(help="keep A2A tasks in this database (sqlite:///tasks.db, postgresql://)"),
+    ] = None,
+    task_ttl: Annotated[
+        float, typer.Option(min=1, help="seconds a task is kept after its last update")
+    ] = DEFAULT_TTL_SECONDS,
+    max_tasks: Annotated[int, typer.Option(min=1, help="most A2A tasks kept")] = DEFAULT_MAX_TASKS,
 ) -> None:
-    """Serve one agent over A2A (JSON-RPC + SSE), its card at /.well-known/agent-card.json."""
+    """Serve one agent over A2A (JSON-RPC + SSE), its card at /.well-known/agent-card.json.
+
+    Every A2A method is guarded: callers prove who they are (docs/security.md)."""
+    from lamas.interop.node import NodeLimits
+    from lamas.interop.taskstore import Retention
+
     _log_setup()
     try:
+        limits = NodeLimits(
+            max_body_bytes=max_body_bytes,
+            max_text_chars=max_text_chars,
+            caller_rate=caller_rate,
+            retention=Retention(task_ttl, max_tasks),
+            task_store=task_store,
+        )
         asyncio.run(
-            _serve(target, keys, agent, port, host, registry, public, model, ledger, today)
+            _serve(target, keys, agent, port, host, registry, public, model, ledger, today, limits)
         )
     except LamasError as error:
         err.print(f"[bold red]error:[/] {error}")
@@ -79,6 +116,7 @@ async def _serve(
     model: str,
     ledger: str | None,
     today: str | None,
+    limits: NodeLimits,
 ) -> None:
     from lamas.errors import ConfigError
     from lamas.interop.keys import KeyFolder
@@ -89,7 +127,14 @@ async def _serve(
         if agent is None:
             raise ConfigError("name the agent of the network file to serve with --agent")
         spec, node, handler = node_from_network(
-            target, agent, folder, registry=registry, host=host, port=port, public=public
+            target,
+            agent,
+            folder,
+            registry=registry,
+            host=host,
+            port=port,
+            public=public,
+            limits=limits,
         )
         if handler is None:
             from lamas.agent.embeddings import MiniLMEmbedder
@@ -103,10 +148,16 @@ async def _serve(
             await node.start(handler)
     else:
         node, handler = node_from_object(
-            target, folder, registry=registry, host=host, port=port, public=public
+            target, folder, registry=registry, host=host, port=port, public=public, limits=limits
         )
         await node.start(handler)
     out.print(f"{node.id} serving A2A at {node.url}", highlight=False)
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        door = "public: anyone may open tasks" if public else "only registered agents"
+        out.print(
+            f"listening on {host} ({door}); put TLS in front of it (docs/security.md)",
+            highlight=False,
+        )
     try:
         await asyncio.Event().wait()
     finally:

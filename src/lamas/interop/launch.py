@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from lamas.agent.agent import Agent
 from lamas.errors import ConfigError
 from lamas.interop.keys import KeyFolder
-from lamas.interop.node import Node
+from lamas.interop.node import Node, NodeLimits
 from lamas.protocol.network import NetworkSpec
 from lamas.protocol.types import Handler
 from lamas.runtime.netfile import build, load_module_file, load_spec
@@ -40,6 +40,7 @@ def node_from_network(
     host: str = "127.0.0.1",
     port: int = 0,
     public: bool = False,
+    limits: NodeLimits | None = None,
 ) -> tuple[NetworkSpec, Node, Handler | None]:
     """The node serving `agent_id` of the network file at `path`, and its handler."""
     spec = load_spec(path)
@@ -60,6 +61,7 @@ def node_from_network(
         port=port,
         public=public,
         entry=spec.topology.entry,
+        limits=limits,
     )
     handler = local.transport.handler(agent_id) if own.handler else None
     return spec, node, handler
@@ -73,6 +75,7 @@ def node_from_object(
     host: str = "127.0.0.1",
     port: int = 0,
     public: bool = False,
+    limits: NodeLimits | None = None,
 ) -> tuple[Node, Handler]:
     """The node serving the `Agent` that `MODULE:attr` names (a `module.py` path works too)."""
     module_name, sep, attribute = reference.partition(":")
@@ -90,7 +93,9 @@ def node_from_object(
         found = found()
     if not isinstance(found, Agent):
         raise ConfigError(f"{reference} is not a lamas Agent (nor a function returning one)")
-    node = Node(found.card, keys, registry=registry, host=host, port=port, public=public)
+    node = Node(
+        found.card, keys, registry=registry, host=host, port=port, public=public, limits=limits
+    )
     return node, found.handle
 
 
