@@ -13,18 +13,15 @@ vendor, and takes it back when it is restarted.
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import pytest_asyncio
 from support.casestudy import EXAMPLES, TRAVEL, scripted_slots
+from support.cluster import Cluster
 
 from lamas.agent.embeddings import MiniLMEmbedder
 from lamas.interop.client import A2AConnector
@@ -43,86 +40,13 @@ NETWORK = EXAMPLES / "travel" / "network.yaml"
 SERVICES = ["personal", "railgo", "swiftrail", "staywell", "navigator", "logger"]
 
 
-def lamas_command(*args: str) -> list[str]:
-    return [sys.executable, "-c", "from lamas.cli.main import main; main()", *args]
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-class Cluster:
-    """The registry and the service agents, each a process of its own."""
-
-    def __init__(self, keys: Path, logs: Path) -> None:
-        self.keys = keys
-        self.logs = logs
-        self.registry_url = f"http://127.0.0.1:{free_port()}"
-        self.processes: dict[str, subprocess.Popen[bytes]] = {}
-
-    def start(self, name: str, args: list[str]) -> None:
-        log = (self.logs / f"{name}.log").open("ab")
-        env = {**os.environ, "OMP_WAIT_POLICY": "passive"}
-        self.processes[name] = subprocess.Popen(
-            lamas_command(*args), stdout=log, stderr=subprocess.STDOUT, env=env
-        )
-
-    def start_registry(self) -> None:
-        port = self.registry_url.rsplit(":", 1)[1]
-        self.start(
-            "registry",
-            ["registry", "--keys", str(self.keys), "--port", port, "--interval", "0.3"],
-        )
-
-    def start_agent(self, agent: str) -> None:
-        args = ["serve", str(NETWORK), "--agent", agent, "--keys", str(self.keys)]
-        self.start(agent, [*args, "--registry", self.registry_url])
-
-    def ready(self) -> None:
-        """Wait until every service agent is listed in the registry as answering."""
-        self.wait_until(lambda: set(self.listed()) >= set(SERVICES), "every agent listed", 150)
-
-    def kill(self, name: str) -> None:
-        process = self.processes.pop(name)
-        process.kill()
-        process.wait(timeout=10)
-
-    def stop(self) -> None:
-        for name in list(self.processes):
-            self.kill(name)
-
-    def listed(self, *, every: bool = False) -> dict[str, bool]:
-        response = httpx.get(f"{self.registry_url}/agents", params={"all": "1"} if every else {})
-        return {a["card"]["id"]: a["healthy"] for a in response.json()["agents"]}
-
-    def wait_until(self, check: Any, what: str, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for name, process in self.processes.items():
-                if process.poll() is not None:
-                    log = (self.logs / f"{name}.log").read_text()[-2000:]
-                    raise AssertionError(f"{name} exited with {process.returncode}:\n{log}")
-            try:
-                if check():
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise AssertionError(f"timed out waiting for {what}")
-
-
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     base = tmp_path_factory.mktemp("networked")
     spec = load_spec(NETWORK)
     make_keys(base / "keys", (a.card for a in spec.agents), callers=[spec.topology.entry])
     (base / "logs").mkdir()
-    running = Cluster(base / "keys", base / "logs")
+    running = Cluster(base / "keys", base / "logs", NETWORK)
     try:
         # Every process starts at once; `ready` waits for them (while the model loads).
         running.start_registry()
@@ -162,7 +86,7 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 async def orchestrator_node(
     cluster: Cluster, embedder: MiniLMEmbedder, ledger_url: str, home: Path
 ) -> AsyncIterator[tuple[Node, Any, Any]]:
-    cluster.ready()
+    cluster.ready(SERVICES)
     spec, node, handler = node_from_network(
         NETWORK, "orchestrator", KeyFolder(cluster.keys), registry=cluster.registry_url, public=True
     )
