@@ -47,6 +47,19 @@ mallory = Agent(card("mallory", "mallory-co"), echo)
 NAMES = {"keeper": "keeper-co", "door": "door-co", "alice": "alice-co", "mallory": "mallory-co"}
 DOOR_RATE = ("20", "40")  # calls a second, burst: each caller's bucket at the door
 DOOR_MAX_TASKS = 40
+EVERY_METHODS = [
+    "SendMessage",
+    "SendStreamingMessage",
+    "GetTask",
+    "ListTasks",
+    "CancelTask",
+    "SubscribeToTask",
+    "CreateTaskPushNotificationConfig",
+    "GetTaskPushNotificationConfig",
+    "ListTaskPushNotificationConfigs",
+    "DeleteTaskPushNotificationConfig",
+    "GetExtendedAgentCard",
+]
 
 
 @dataclass
