@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.canaries import canary_profile
 
 from lamas.agent.embeddings import MiniLMEmbedder
 from lamas.economy.ledger import platform_ledger
@@ -42,43 +43,6 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "travel"
 TODAY = dt.date(2026, 11, 25)
 RANDOM_TASKS = 100
 travel = load_module_file(EXAMPLE / "agents.py")
-
-
-def luhn_card(rng: random.Random) -> str:
-    digits = [rng.randrange(10) for _ in range(15)]
-    for check in range(10):
-        number = "".join(map(str, [*digits, check]))
-        if travel.luhn_valid(number):
-            return " ".join(number[i : i + 4] for i in range(0, 16, 4))
-    raise AssertionError("unreachable: one check digit always fits")
-
-
-def canary_profile(rng: random.Random) -> tuple[dict[str, Any], list[str]]:
-    tag = f"{rng.getrandbits(48):012x}"
-    card = luhn_card(rng)
-    profile = {
-        "name": f"Canaryname Zq{tag}",
-        "passport_number": f"CP{tag.upper()}",
-        "payment_card": card,
-        "home_address": f"{tag} Canary Lane, Nowhere",
-        "preferences": {
-            "seat": "window",
-            "hotel": {"min_stars": 3, "max_price_per_night": 160},
-            "note": f"canary-pref-{tag}",
-        },
-    }
-    canaries = [
-        profile["name"],
-        f"Zq{tag}",
-        profile["passport_number"],
-        card,
-        card.replace(" ", ""),
-        profile["home_address"],
-        f"{tag} Canary Lane",
-        f"canary-pref-{tag}",
-        tag,
-    ]
-    return profile, canaries
 
 
 PAIRS = [
