@@ -6,12 +6,13 @@ orchestrator is a node in this process, asked the demo instruction by a plain A2
 Then everything that is kept or shown is scanned: every node's A2A task store through
 every read method (ListTasks with artifacts, GetTask with history) as every identity, every
 process's log, this process's log and trace spans, the ledger, and the dashboard's pages.
-Zero hits. The vendors did get the values (the bookings are confirmed and the ledger
-records what each read), so the zero is not for want of anyone using them.
+Zero hits. The vendors did get the values (the bookings are confirmed, and the vault's
+replies to them are in its task store, sealed), so the zero is not for want of use.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import logging
@@ -43,7 +44,6 @@ from lamas.interop.tokens import mint
 from lamas.llm import ScriptedModel
 from lamas.privacy import Vault, load_key
 from lamas.privacy.vault import vault_path
-from lamas.protocol.ledger import EntryKind
 from lamas.runtime.netfile import load_spec
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -150,6 +150,13 @@ def every_task(url: str, audience: str, headers: dict[str, str]) -> list[Any]:
     return found
 
 
+def dashboard_pages(ledger: Any, pages: list[str]) -> dict[str, str]:
+    with TestClient(create_app(ledger, networks=[NETWORK])) as http:
+        shown = {page: http.get(page) for page in pages}
+    assert all(r.status_code == 200 for r in shown.values()), shown
+    return {f"dashboard {page}": r.text for page, r in shown.items()}
+
+
 async def test_no_canary_anywhere_but_in_the_vault_and_the_granted_vendor(
     ran: tuple[Node, Any, str, InMemorySpanExporter],
     cluster: Cluster,
@@ -168,10 +175,14 @@ async def test_no_canary_anywhere_but_in_the_vault_and_the_granted_vendor(
     for agent, url in urls.items():
         for caller in AGENTS:
             token = mint(keys.agent_key(caller), caller, agent)
-            read = every_task(url, agent, {"Authorization": f"Bearer {token}"})
+            # In a thread: the orchestrator's node serves from this test's event loop.
+            headers = {"Authorization": f"Bearer {token}"}
+            read = await asyncio.to_thread(every_task, url, agent, headers)
             stored += sum(1 for r in read if "id" in r.get("result", {}))
             places[f"{agent}'s tasks as {caller}"] = json.dumps(read)
-    anonymous = every_task(node.url, "orchestrator", {"X-Lamas-Capability": capability})
+    anonymous = await asyncio.to_thread(
+        every_task, node.url, "orchestrator", {"X-Lamas-Capability": capability}
+    )
     places["orchestrator's tasks as the user"] = json.dumps(anonymous)
     assert stored >= len(SERVICES)  # the scan did read tasks (personal's redeem replies among them)
     assert (
@@ -187,17 +198,12 @@ async def test_no_canary_anywhere_but_in_the_vault_and_the_granted_vendor(
     # ... the ledger, and the dashboard.
     entries = list(ledger.entries())
     places["ledger"] = json.dumps([e.model_dump(mode="json") for e in entries], default=str)
-    with TestClient(create_app(ledger, networks=[NETWORK])) as http:
-        task_ids = {e.task_id for e in entries if e.task_id}
-        pages = ["/tasks", "/live", "/network", "/economy", "/api/tasks"]
-        pages += [f"/tasks/{t}" for t in task_ids] + [f"/agents/{a}" for a in AGENTS]
-        for page in pages:
-            shown = http.get(page)
-            assert shown.status_code == 200, page
-            places[f"dashboard {page}"] = shown.text
+    task_ids = {e.task_id for e in entries if e.task_id}
+    pages = ["/tasks", "/live", "/network", "/economy", "/api/tasks"]
+    pages += [f"/tasks/{t}" for t in task_ids] + [f"/agents/{a}" for a in AGENTS]
+    places.update(await asyncio.to_thread(dashboard_pages, ledger, pages))
     hits = {place: [c for c in canaries if c in text] for place, text in places.items()}
     assert {place: found for place, found in hits.items() if found} == {}
-    # The vendors did read the values: the ledger says who read what.
-    reads = [e for e in entries if e.kind is EntryKind.VAULT_READ]
-    assert {e.agent for e in reads} >= {"staywell"}
-    assert {e.agent for e in reads} & {"railgo", "swiftrail"}
+    # The vendors did open the values (a booking without them fails: the fixture checked
+    # both bookings are confirmed), and what the vault sent each was sealed to it.
+    assert '"sealed"' in places["personal's tasks as staywell"].replace('\\"', '"')

@@ -250,9 +250,7 @@ async def _ask(url: str, text: str, answers: list[str], timeout: float) -> None:
         message = new_text_message(text, role=Role.ROLE_USER)
         while True:
             waiting = None
-            async for event in connector.stream(
-                url, message, timeout=timeout, headers=capability
-            ):
+            async for event in connector.stream(url, message, timeout=timeout, headers=capability):
                 if event.HasField("status_update"):
                     status = event.status_update.status
                     words = " ".join(p.text for p in status.message.parts if p.HasField("text"))
