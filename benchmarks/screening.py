@@ -3,7 +3,8 @@
 (A) Screening time of `Detector().score` on 1 MB adversarial texts (the old worst case,
     `a@` runs and long words, non-ASCII, encodings, URLs), median of 3 runs each, wall
     and CPU time; target < 1 s of CPU each (wall time on a shared machine also counts the
-    neighbours: the load average is printed and kept in the JSON). Baseline, measured in the same run: the same rules compiled
+    neighbours: the load average is printed and kept in the JSON). Baseline, measured in
+    the same run: the same rules compiled
     with Python's backtracking `re` (the engine before RE2), on 10 KB and 20 KB of the old
     worst case (1 MB never finishes there); the scaling exponent (time ratio for twice the
     text) tells linear (~1) from quadratic (~2).
