@@ -17,8 +17,8 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import DOOR_MAX_TASKS, Guarded, Rpc, error_code, text_message
 from google.protobuf.json_format import MessageToDict
+from support.guarded import DOOR_MAX_TASKS, Guarded, Rpc, error_code, text_message
 
 from lamas.interop.tokens import mint
 from lamas.interop.wire import envelope_to_a2a

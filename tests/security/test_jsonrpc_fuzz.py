@@ -9,9 +9,9 @@ import json
 from typing import Any
 
 import httpx
-from conftest import EVERY_METHODS, Guarded, Rpc
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support.guarded import EVERY_METHODS, Guarded, Rpc
 
 INTERNAL_ERROR = -32603
 
