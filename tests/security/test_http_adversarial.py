@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 from google.protobuf.json_format import MessageToDict
-from support.guarded import DOOR_MAX_TASKS, Guarded, Rpc, error_code, text_message
+from support.guarded import DOOR_MAX_TASKS, Guarded, Rpc, error_code, keeper_args, text_message
 
 from lamas.interop.tokens import mint
 from lamas.interop.wire import envelope_to_a2a
@@ -309,3 +309,29 @@ def test_tasks_and_memory_stay_bounded(guarded: Guarded, door_rpc: Rpc) -> None:
     assert len(kept) <= DOOR_MAX_TASKS
     grown = guarded.cluster.rss_kib("door") - before
     assert grown < 60_000, f"the door grew by {grown} KiB over 300 tasks"
+
+
+def test_a_restarted_node_still_answers_for_its_tasks_to_their_owner(guarded: Guarded) -> None:
+    alice = guarded.auth("alice", "keeper")
+    rpc = Rpc(guarded.keeper)
+    made = rpc.call("SendMessage", signed_send(guarded, "alice", "kept across restarts"), alice)
+    task_id = made["result"]["task"]["id"]
+    rpc.close()
+    old = guarded.keeper
+    guarded.cluster.kill("keeper")
+    guarded.cluster.start_agent("keeper", *keeper_args(guarded.base))
+    guarded.cluster.wait_until(
+        lambda: guarded.cluster.listed().get("keeper") and guarded.cluster.url("keeper") != old,
+        "keeper back on a new port",
+        90,
+    )
+    guarded.keeper = guarded.cluster.url("keeper")
+    again = Rpc(guarded.keeper)
+    try:
+        got = again.call("GetTask", {"id": task_id}, guarded.auth("alice", "keeper"))
+        assert got["result"]["status"]["state"] == "TASK_STATE_COMPLETED", got
+        assert "kept across restarts" in json.dumps(got)
+        other = again.call("GetTask", {"id": task_id}, guarded.auth("mallory", "keeper"))
+        assert error_code(other) == TASK_NOT_FOUND
+    finally:
+        again.close()

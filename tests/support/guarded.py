@@ -9,6 +9,7 @@ import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -62,12 +63,18 @@ EVERY_METHODS = [
 ]
 
 
+def keeper_args(base: Path) -> list[str]:
+    """keeper keeps its tasks in a SQLite file: a restarted keeper still has them."""
+    return [f"{base / 'agents.py'}:keeper", "--task-store", f"sqlite:///{base / 'keeper.db'}"]
+
+
 @dataclass
 class Guarded:
     cluster: Cluster
     keys: KeyFolder
     keeper: str
     door: str
+    base: Path
 
     def token(self, caller: str, audience: str) -> str:
         return mint(self.keys.agent_key(caller), caller, audience)
@@ -92,13 +99,14 @@ def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Guarded]:
     module = str(base / "agents.py")
     try:
         cluster.start_registry()
-        cluster.start_agent("keeper", f"{module}:keeper")
+        cluster.start_agent("keeper", *keeper_args(base))
         door = ["--public", "--caller-rate", *DOOR_RATE, "--max-tasks", str(DOOR_MAX_TASKS)]
         cluster.start_agent("door", f"{module}:door", *door)
         cluster.start_agent("alice", f"{module}:alice")
         cluster.start_agent("mallory", f"{module}:mallory")
         cluster.ready(list(NAMES), timeout=120)
-        yield Guarded(cluster, KeyFolder(base / "keys"), cluster.url("keeper"), cluster.url("door"))
+        keys = KeyFolder(base / "keys")
+        yield Guarded(cluster, keys, cluster.url("keeper"), cluster.url("door"), base)
     finally:
         cluster.stop()
 
