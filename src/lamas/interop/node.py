@@ -53,6 +53,7 @@ from lamas.security.signing import ReplayGuard, sign_envelope, verify_signatures
 log = logging.getLogger(__name__)
 
 SYNC_SECONDS = 1.0
+KEEP_REJECTED = 1_000  # the newest rejected envelopes kept for review
 LOOKUP_SECONDS = 0.25  # at most one registry look-up per this long for unknown senders
 
 
@@ -280,3 +281,5 @@ class Node:
 
     def _record(self, envelope: Envelope, error: Exception) -> None:
         self.rejected.append((envelope, error))
+        if len(self.rejected) > KEEP_REJECTED:  # an attacker's flood must not fill memory
+            del self.rejected[: len(self.rejected) - KEEP_REJECTED]

@@ -154,11 +154,14 @@ class QuarantineRecord:
 class QuarantineLog:
     """Keeps what `screen()` quarantined, in memory, for review (use as its `quarantine`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, keep: int = 1_000) -> None:
         self.records: list[QuarantineRecord] = []
+        self.keep = keep  # the newest this many: a flood of 1 MB injections must not fill memory
 
     def __call__(self, envelope: Envelope, detection: Detection) -> None:
         self.records.append(QuarantineRecord(time.time(), envelope, detection))
+        if len(self.records) > self.keep:
+            del self.records[: len(self.records) - self.keep]
 
     def __len__(self) -> int:
         return len(self.records)
