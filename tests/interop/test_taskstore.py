@@ -51,6 +51,24 @@ async def test_the_cap_drops_the_least_recently_updated() -> None:
     assert len(store) == 3
 
 
+async def test_the_byte_cap_drops_old_tasks_when_big_ones_come() -> None:
+    store = task_store(retention=Retention(max_bytes=50_000))
+    for n in range(3):
+        await store.save(task(n), as_("agent:alice"))
+    big = task(9)
+    big.metadata["blob"] = "z" * 40_000
+    await store.save(big, as_("agent:alice"))
+    kept = await store.list(ListTasksRequest(), as_("agent:alice"))
+    assert big.id in {t.id for t in kept.tasks}
+    await store.save(task(10), as_("agent:alice"))
+    big2 = task(11)
+    big2.metadata["blob"] = "z" * 40_000
+    await store.save(big2, as_("agent:alice"))  # the first big one (older) must go
+    ids = {t.id for t in (await store.list(ListTasksRequest(), as_("agent:alice"))).tasks}
+    assert big2.id in ids
+    assert big.id not in ids
+
+
 async def test_a_task_past_its_ttl_is_gone() -> None:
     clock = Clock()
     store = RetainingTaskStore(task_store().inner, Retention(ttl_seconds=60), clock=clock)
@@ -84,6 +102,8 @@ def test_bad_settings_are_refused_with_what_was_wrong() -> None:
         Retention(ttl_seconds=0)
     with pytest.raises(ConfigError, match="cap"):
         Retention(max_tasks=0)
+    with pytest.raises(ConfigError, match="byte cap"):
+        Retention(max_bytes=0)
     with pytest.raises(ConfigError, match="sqlite or postgresql"):
         async_url("mysql://x/y")
     assert async_url("sqlite:///t.db") == "sqlite+aiosqlite:///t.db"

@@ -14,7 +14,7 @@ from rich.console import Console
 
 from lamas.errors import LamasError
 from lamas.interop.front import DEFAULT_MAX_BODY_BYTES
-from lamas.interop.taskstore import DEFAULT_MAX_TASKS, DEFAULT_TTL_SECONDS
+from lamas.interop.taskstore import DEFAULT_MAX_BYTES, DEFAULT_MAX_TASKS, DEFAULT_TTL_SECONDS
 from lamas.runtime.defences import DEFAULT_RATE
 from lamas.security.detector import MAX_TEXT_CHARS
 
@@ -79,6 +79,9 @@ def serve(
         float, typer.Option(min=1, help="seconds a task is kept after its last update")
     ] = DEFAULT_TTL_SECONDS,
     max_tasks: Annotated[int, typer.Option(min=1, help="most A2A tasks kept")] = DEFAULT_MAX_TASKS,
+    max_task_bytes: Annotated[
+        int, typer.Option(min=1, help="most bytes of A2A tasks kept, all tasks together")
+    ] = DEFAULT_MAX_BYTES,
 ) -> None:
     """Serve one agent over A2A (JSON-RPC + SSE), its card at /.well-known/agent-card.json.
 
@@ -92,7 +95,7 @@ def serve(
             max_body_bytes=max_body_bytes,
             max_text_chars=max_text_chars,
             caller_rate=caller_rate,
-            retention=Retention(task_ttl, max_tasks),
+            retention=Retention(task_ttl, max_tasks, max_task_bytes),
             task_store=task_store,
         )
         asyncio.run(

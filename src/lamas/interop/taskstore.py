@@ -8,8 +8,9 @@
   before (async drivers: aiosqlite, psycopg).
 
 Either way a task is kept at most `ttl_seconds` after its last update, and at most
-`max_tasks` tasks are kept (the least recently updated go first): memory and disk no
-longer grow with every request. Both stores keep tasks per owner (see `interop/guard.py`).
+`max_tasks` tasks of at most `max_bytes` in all are kept (the least recently updated go
+first): memory and disk no longer grow with every request. Both stores keep tasks per
+owner (see `interop/guard.py`).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from lamas.errors import ConfigError
 
 DEFAULT_TTL_SECONDS = 3_600.0
 DEFAULT_MAX_TASKS = 10_000
+DEFAULT_MAX_BYTES = 256 * 1_048_576
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,12 +40,16 @@ class Retention:
 
     ttl_seconds: float = DEFAULT_TTL_SECONDS
     max_tasks: int = DEFAULT_MAX_TASKS
+    max_bytes: int = DEFAULT_MAX_BYTES
+    """Their total size (protobuf bytes): a cap on count alone lets 1 MB tasks fill memory."""
 
     def __post_init__(self) -> None:
         if not self.ttl_seconds > 0:
             raise ConfigError(f"task ttl must be > 0 seconds, got {self.ttl_seconds}")
         if self.max_tasks < 1:
             raise ConfigError(f"the task cap must be at least 1, got {self.max_tasks}")
+        if self.max_bytes < 1:
+            raise ConfigError(f"the task byte cap must be at least 1, got {self.max_bytes}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,14 +78,19 @@ class RetainingTaskStore(TaskStore):
         self.inner = inner
         self.retention = retention
         self._clock = clock
-        self._kept: OrderedDict[str, tuple[str, float]] = OrderedDict()  # id -> owner, at
+        # id -> (owner, last saved at, size in bytes), least recently saved first
+        self._kept: OrderedDict[str, tuple[str, float, int]] = OrderedDict()
+        self._bytes = 0
         self._loaded = not isinstance(inner, DatabaseTaskStore)
 
     async def save(self, task: Task, context: ServerCallContext) -> None:
         await self._load()
         await self.inner.save(task, context)
-        self._kept[task.id] = (context.user.user_name, self._clock())
+        size = task.ByteSize()
+        _, _, before = self._kept.get(task.id, ("", 0.0, 0))
+        self._kept[task.id] = (context.user.user_name, self._clock(), size)
         self._kept.move_to_end(task.id)
+        self._bytes += size - before
         await self._evict()
 
     async def get(self, task_id: str, context: ServerCallContext) -> Task | None:
@@ -94,18 +105,22 @@ class RetainingTaskStore(TaskStore):
 
     async def delete(self, task_id: str, context: ServerCallContext) -> None:
         await self.inner.delete(task_id, context)
-        self._kept.pop(task_id, None)
+        _, _, size = self._kept.pop(task_id, ("", 0.0, 0))
+        self._bytes -= size
 
     def __len__(self) -> int:
         return len(self._kept)
 
     async def _evict(self) -> None:
         cutoff = self._clock() - self.retention.ttl_seconds
+        limit = self.retention
         while self._kept:
-            task_id, (owner, at) = next(iter(self._kept.items()))
-            if at >= cutoff and len(self._kept) <= self.retention.max_tasks:
+            task_id, (owner, at, size) = next(iter(self._kept.items()))
+            over = len(self._kept) > limit.max_tasks or self._bytes > limit.max_bytes
+            if at >= cutoff and not over:
                 return
             del self._kept[task_id]
+            self._bytes -= size
             await self.inner.delete(task_id, ServerCallContext(user=_Owner(owner)))
 
     async def _load(self) -> None:
@@ -131,7 +146,7 @@ class RetainingTaskStore(TaskStore):
             now = self._clock()
             for row in reversed(keep):
                 at = row.last_updated.timestamp() if row.last_updated is not None else now
-                self._kept[row.id] = (row.owner or "", at)
+                self._kept[row.id] = (row.owner or "", at, 0)  # sizes count from the next save
             if drop:
                 await session.execute(delete(model).where(model.id.in_(drop)))
         await self._evict()
