@@ -11,7 +11,8 @@ the song agent needs along with each request.
 How `song.search` ranks (match quality): an `artist` given is a filter (a
 whole-word part of the artist's name, accents and case ignored), so is
 `max_duration_s`, and songs listed in `exclude` (ids or titles) are skipped.
-Each remaining song scores 3 for its genre, 3 for its mood, 2 for a year in the
+Each remaining song scores 3 for its genre, 3 for its mood (1 for a near mood:
+sad/melancholic, energetic/angry), 2 for a year in the
 era (1 for a year within ten years of it), plus 1 if its genre is one of
 `favourite_genres`. When a genre, mood or era is asked for, songs that match
 none of them are left out. Ties go to the tempo closest to the mood's typical
@@ -25,10 +26,8 @@ from __future__ import annotations
 
 import copy
 import csv
-import difflib
 import json
 import re
-import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
@@ -38,8 +37,10 @@ from pathlib import Path
 from typing import Any
 
 from lamas.agent import skill_router
-from lamas.errors import ConfigError, InputError
+from lamas.errors import ConfigError, InputError, UnknownTerm
 from lamas.protocol import AgentCard, Context, Envelope, Handler
+from lamas.protocol.cards import PublishedVocabulary
+from lamas.protocol.vocabulary import Vocabulary, fold
 
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -48,13 +49,6 @@ JSON = dict[str, Any]
 
 class UnknownName(InputError):
     """A song, artist, genre, mood or profile field the agent does not know."""
-
-
-def fold(text: str) -> str:
-    """A name as a lookup key: no accents, no case, punctuation as single spaces."""
-    plain = unicodedata.normalize("NFKD", text)
-    plain = "".join(c for c in plain if not unicodedata.combining(c))
-    return " ".join(re.sub(r"[^0-9a-z&]+", " ", plain.casefold()).split())
 
 
 # --- data -------------------------------------------------------------------
@@ -102,60 +96,45 @@ def load_profile() -> JSON:
 
 # --- matching ---------------------------------------------------------------
 
-MOOD_SYNONYMS = {
-    "chill": "calm",
-    "chilled": "calm",
-    "relaxed": "calm",
-    "relaxing": "calm",
-    "mellow": "calm",
-    "peaceful": "calm",
-    "quiet": "calm",
-    "upbeat": "happy",
-    "cheerful": "happy",
-    "joyful": "happy",
-    "feel good": "happy",
-    "sunny": "happy",
-    "party": "energetic",
-    "workout": "energetic",
-    "pumped": "energetic",
-    "intense": "energetic",
-    "love": "romantic",
-    "loving": "romantic",
+MOOD_TEMPO = {
+    "energetic": 180,
+    "angry": 160,
+    "happy": 115,
+    "romantic": 80,
+    "calm": 70,
+    "melancholic": 70,
+    "sad": 65,
+}
+NEAR_MOODS = {
+    "sad": "melancholic",
     "melancholic": "sad",
-    "melancholy": "sad",
-    "blue": "sad",
-    "gloomy": "sad",
+    "energetic": "angry",
+    "angry": "energetic",
 }
-GENRE_SYNONYMS = {
-    "hip hop": "hip-hop",
-    "hiphop": "hip-hop",
-    "rap": "hip-hop",
-    "edm": "electronic",
-    "electro": "electronic",
-    "dance": "electronic",
-    "house": "electronic",
-    "techno": "electronic",
-    "r&b": "soul",
-    "rnb": "soul",
-    "french": "chanson",
-    "french pop": "chanson",
-    "classic": "classical",
-    "acoustic": "folk",
-}
-MOOD_TEMPO = {"energetic": 180, "happy": 115, "romantic": 80, "calm": 70, "sad": 65}
+"""A mood a song may have that half-fits the one asked for (scores 1 instead of 3)."""
+SORTS = ("relevance", "newest", "oldest")
 
 
-def canonical(value: str, known: Iterable[str], synonyms: Mapping[str, str], what: str) -> str:
-    """The catalogue's word for a mood or genre, or an error listing the known ones."""
-    vocabulary = {fold(k): k for k in known}
-    key = fold(value)
-    if key in vocabulary:
-        return vocabulary[key]
-    if key in synonyms and fold(synonyms[key]) in vocabulary:
-        return vocabulary[fold(synonyms[key])]
-    raise UnknownName(
-        f"{value!r} is not a known {what}; the catalogue has: {', '.join(sorted(known))}"
-    )
+class UnknownMusicName(UnknownName, UnknownTerm):
+    """A genre, mood or artist the catalogue's vocabulary does not know, with suggestions."""
+
+
+@cache
+def vocabulary(name: str) -> Vocabulary:
+    """One of the vocabularies the song agent publishes in its card (data/vocabulary/)."""
+    path = DATA / "vocabulary" / f"{name}.json"
+    try:
+        block = PublishedVocabulary.model_validate_json(path.read_bytes())
+    except OSError as error:
+        raise ConfigError(f"cannot read vocabulary {path}: {error.strerror}") from None
+    return Vocabulary.from_published(block)
+
+
+def canonical(value: str, known: Iterable[str], vocabulary_name: str, slot: str) -> str:
+    """The catalogue's word for a genre or mood ("chill" is calm, "rap" is hip-hop), or an
+    `UnknownMusicName` with the closest ones; `known` narrows to what the pool has."""
+    words = vocabulary(vocabulary_name).restricted(known)
+    return words.resolve(value, slot=slot, error=UnknownMusicName)
 
 
 def parse_era(text: str) -> tuple[int, int]:
@@ -183,14 +162,14 @@ def parse_era(text: str) -> tuple[int, int]:
 
 
 def match_artist(artist: str, songs: Iterable[Song]) -> set[str]:
-    """The catalogue artists an `artist` query names (a whole-word part of the name)."""
+    """The catalogue artists an `artist` query names (a whole-word part of the name, so
+    "Bob Marley" is "Bob Marley & The Wailers"), or an error with the closest artists."""
     key = fold(artist)
     names = {s.artist for s in songs}
     found = {n for n in names if key and f" {key} " in f" {fold(n)} "}
-    if not found:
-        close = difflib.get_close_matches(artist, sorted(names), n=4, cutoff=0.5)
-        hint = f"did you mean: {', '.join(close)}" if close else "no artist is close"
-        raise UnknownName(f"no artist {artist!r} in the catalogue; {hint}")
+    if not found:  # an alias ("Beatles"), else an error with the closest artists
+        known = vocabulary("artists").restricted(names)
+        found = {known.resolve(artist, slot="artist", error=UnknownMusicName)}
     return found
 
 
@@ -202,14 +181,14 @@ def rank_songs(
     genre = request.get("genre")
     mood = request.get("mood")
     if genre:
-        genre = canonical(genre, {s.genre for s in pool}, GENRE_SYNONYMS, "genre")
+        genre = canonical(genre, {s.genre for s in pool}, "genres", "genre")
     if mood:
-        mood = canonical(mood, {s.mood for s in pool}, MOOD_SYNONYMS, "mood")
+        mood = canonical(mood, {s.mood for s in pool}, "moods", "mood")
     era = parse_era(request["era"]) if request.get("era") else None
     favourites: set[str] = set()
     for name in request.get("favourite_genres", ()):
         try:
-            favourites.add(canonical(name, {s.genre for s in pool}, GENRE_SYNONYMS, "genre"))
+            favourites.add(canonical(name, {s.genre for s in pool}, "genres", "genre"))
         except UnknownName:
             continue  # a taste the catalogue cannot serve is no error
     if request.get("artist"):
@@ -217,6 +196,10 @@ def rank_songs(
         pool = [s for s in pool if s.artist in artists]
     if "max_duration_s" in request:
         pool = [s for s in pool if s.duration_s <= request["max_duration_s"]]
+    slowest, fastest = request.get("min_tempo_bpm"), request.get("max_tempo_bpm")
+    if slowest is not None and fastest is not None and slowest > fastest:
+        raise InputError(f"min_tempo_bpm {slowest} is above max_tempo_bpm {fastest}")
+    tempo = (slowest or 0, fastest or 1000) if (slowest or fastest) else None
     skipped = {fold(str(x)) for x in request.get("exclude", ())}
     pool = [s for s in pool if fold(s.song_id) not in skipped and fold(s.title) not in skipped]
 
@@ -225,14 +208,17 @@ def rank_songs(
         points = {
             "genre": 3 if genre and song.genre == genre else 0,
             "mood": 3 if mood and song.mood == mood else 0,
+            "near mood": 1 if mood and NEAR_MOODS.get(mood) == song.mood else 0,
             "era": 0,
             "near era": 0,
         }
+        if tempo is not None and tempo[0] <= song.tempo_bpm <= tempo[1]:
+            points["tempo"] = 2
         if era is not None and era[0] <= song.year <= era[1]:
             points["era"] = 2
         elif era is not None and era[0] - 10 <= song.year <= era[1] + 10:
             points["near era"] = 1
-        if (genre or mood or era) and not any(points.values()):
+        if (genre or mood or era) and not any(v for k, v in points.items() if k != "tempo"):
             continue
         points["favourite genre"] = 1 if song.genre in favourites else 0
         matched = [name for name, value in points.items() if value]
@@ -246,6 +232,13 @@ def rank_songs(
             item[2].song_id,
         )
     )
+    order = request.get("sort", "relevance")
+    if order not in SORTS:
+        raise InputError(f"sort must be one of {', '.join(SORTS)}, got {order!r}")
+    if order != "relevance":
+        # Newest/oldest first among the songs that match at all; relevance breaks ties.
+        sign = -1 if order == "newest" else 1
+        ranked.sort(key=lambda item: sign * item[2].year)
     return ranked
 
 

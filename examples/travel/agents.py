@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import copy
 import csv
-import difflib
 import heapq
 import itertools
 import json
@@ -50,7 +49,6 @@ import logging
 import math
 import os
 import re
-import unicodedata
 from collections import Counter
 from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -60,9 +58,13 @@ from pathlib import Path
 from typing import Any
 
 from lamas.agent import skill_router
-from lamas.errors import ConfigError, DeliveryError, InputError, LamasError
+from lamas.errors import ConfigError, DeliveryError, InputError, LamasError, UnknownTerm
 from lamas.privacy import redeem, vault_handler
 from lamas.protocol import AgentCard, Context, Envelope, Handler, Message, new_id
+from lamas.protocol.cards import PublishedVocabulary
+from lamas.protocol.vocabulary import Vocabulary, fold, quoted
+from lamas.runtime.recovery import AlreadyCancelled, IdempotentResults, key_of
+from lamas.runtime.today import today_of
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +72,9 @@ DATA = Path(__file__).resolve().parent / "data"
 PERSONAL_ID = "personal"
 LOGGER_ID = "logger"
 LOG_FILE_ENV = "LAMAS_TRAVEL_LOG"
+BOOKINGS_ENV = "LAMAS_TRAVEL_BOOKINGS"
+"""A database URL where the vendors keep their bookings by idempotency key (so a vendor
+that crashes and restarts still knows them); in memory when unset."""
 
 JSON = dict[str, Any]
 
@@ -89,61 +94,6 @@ class BookingFailed(LamasError):
     """A booking could not be made (missing traveller details, card declined)."""
 
 
-# --- names ------------------------------------------------------------------
-
-
-def fold(text: str) -> str:
-    """A name as a lookup key: no accents, no case, punctuation as single spaces."""
-    plain = unicodedata.normalize("NFKD", text.replace("œ", "oe").replace("Œ", "OE"))
-    plain = "".join(c for c in plain if not unicodedata.combining(c))
-    return " ".join(re.sub(r"[^0-9a-z]+", " ", plain.casefold()).split())
-
-
-def resolve(name: str, known: Iterable[str], what: str, *, secondary: Container[str] = ()) -> str:
-    """The known name `name` stands for, or a clear error naming the close candidates.
-
-    Accents, case and punctuation are ignored; a name that is a whole-word part of exactly
-    one known name stands for it ("part dieu" for "Lyon Part-Dieu"). Names in `secondary`
-    give way when a part is ambiguous: "gare du nord" is the station, not the hotel
-    named after it.
-    """
-    by_key = {fold(k): k for k in known}
-    key = fold(name)
-    if key in by_key:
-        return by_key[key]
-    containing = [k for k in by_key if key and f" {key} " in f" {k} "]
-    primary = [k for k in containing if by_key[k] not in secondary]
-    if len(containing) == 1 or len(primary) == 1:
-        return by_key[(primary or containing)[0]]
-    if containing:
-        listed = ", ".join(sorted(by_key[k] for k in containing))
-        raise UnknownName(f"{name!r} is ambiguous as a {what}; it could be: {listed}")
-    close = difflib.get_close_matches(key, list(by_key), n=4, cutoff=0.5)
-    if close:
-        hint = "did you mean: " + ", ".join(by_key[c] for c in close)
-    else:
-        every = sorted(by_key.values())
-        more = f" and {len(every) - 12} more" if len(every) > 12 else ""
-        hint = "the known ones are: " + ", ".join(every[:12]) + more
-    raise UnknownName(f"{name!r} is not a known {what}; {hint}")
-
-
-def matches(name: str, known: Iterable[str], *, secondary: Container[str] = ()) -> bool:
-    """Whether `resolve` would find `name` among `known`."""
-    try:
-        resolve(name, known, "name", secondary=secondary)
-    except UnknownName:
-        return False
-    return True
-
-
-def parse_date(text: str, what: str = "date") -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise InputError(f"{what} must be a date written YYYY-MM-DD, got {text!r}") from None
-
-
 # --- data -------------------------------------------------------------------
 
 
@@ -159,14 +109,18 @@ class City:
 class Place:
     name: str
     city: str
-    kind: str  # station | landmark
+    kind: str  # station | landmark | neighbourhood
     lat: float
     lon: float
 
 
+DAYS = "1234567"
+"""How a service's `days` are written: ISO weekdays, Monday 1 to Sunday 7."""
+
+
 @dataclass(frozen=True, slots=True)
 class Service:
-    """One daily train of a vendor's timetable."""
+    """One train of a vendor's timetable, on the weekdays in `days` ("12345": Mon-Fri)."""
 
     service: str
     origin: str
@@ -177,6 +131,12 @@ class Service:
     arrive: time
     price: float
     currency: str
+    days: str = DAYS
+    changes: int = 0
+    via: str = ""
+
+    def runs_on(self, day: date) -> bool:
+        return str(day.isoweekday()) in self.days
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +149,7 @@ class Hotel:
     stars: int
     price_per_night: float
     currency: str
+    neighbourhood: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,6 +201,7 @@ def hotels() -> dict[str, Hotel]:
             int(r["stars"]),
             float(r["price_per_night"]),
             r["currency"],
+            r.get("neighbourhood", ""),
         )
         for r in _rows("hotels.csv")
     }
@@ -258,6 +220,9 @@ def timetable(file_name: str) -> tuple[Service, ...]:
             time.fromisoformat(r["arrive"]),
             float(r["price"]),
             r["currency"],
+            r.get("days") or DAYS,
+            int(r.get("changes") or 0),
+            r.get("via") or "",
         )
         for r in _rows(file_name)
     )
@@ -277,15 +242,13 @@ def road_graph(edges: Iterable[tuple[str, str, float, float]]) -> dict[str, list
 
 @cache
 def road_maps() -> dict[str, dict[str, list[Road]]]:
-    """The road graph of every city with a `roads_<city>.csv` file."""
-    maps: dict[str, dict[str, list[Road]]] = {}
-    for path in sorted(DATA.glob("roads_*.csv")):
-        city = resolve(path.stem.removeprefix("roads_"), cities(), "city")
-        maps[city] = road_graph(
+    """The road graph of every city, from `roads.csv` (one row per segment, with its city)."""
+    segments: dict[str, list[tuple[str, str, float, float]]] = {}
+    for r in _rows("roads.csv"):
+        segments.setdefault(r["city"], []).append(
             (r["from"], r["to"], float(r["length_km"]), float(r["speed_kmh"]))
-            for r in _rows(path.name)
         )
-    return maps
+    return {city: road_graph(edges) for city, edges in segments.items()}
 
 
 def load_profile() -> JSON:
@@ -294,8 +257,75 @@ def load_profile() -> JSON:
     return profile
 
 
-def city_name(name: str) -> str:
-    return resolve(name, cities(), "city")
+# --- names ------------------------------------------------------------------
+
+
+class UnknownPlace(UnknownName, UnknownTerm):
+    """A city, station or place name the vendor's vocabulary does not know: `details` names
+    the slot and lists the closest known names (`suggestions`)."""
+
+
+@cache
+def vocabulary(name: str) -> Vocabulary:
+    """One of the vocabularies the vendors publish in their cards (data/vocabulary/)."""
+    path = DATA / "vocabulary" / f"{name}.json"
+    try:
+        block = PublishedVocabulary.model_validate_json(path.read_bytes())
+    except OSError as error:
+        raise ConfigError(f"cannot read vocabulary {path}: {error.strerror}") from None
+    return Vocabulary.from_published(block)
+
+
+def resolve(name: str, known: Iterable[str], what: str, *, secondary: Container[str] = ()) -> str:
+    """The known name `name` stands for (accents, case, punctuation ignored; a whole-word
+    part of exactly one name stands for it), preferring names not in `secondary` when a
+    part is ambiguous ("gare du nord" is the station, not the hotel named after it)."""
+    names = tuple(known)
+    candidates = Vocabulary(what, names).candidates(name)
+    primary = [c for c in candidates if c not in secondary]
+    if len(primary) == 1:
+        return primary[0]
+    return Vocabulary(what, tuple(primary or names)).resolve(name, error=UnknownPlace)
+
+
+def matches(name: str, known: Iterable[str], *, secondary: Container[str] = ()) -> bool:
+    """Whether `resolve` would find `name` among `known`."""
+    try:
+        resolve(name, known, "name", secondary=secondary)
+    except UnknownName:
+        return False
+    return True
+
+
+def parse_date(text: str, what: str = "date") -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise InputError(f"{what} must be a date written YYYY-MM-DD, got {text!r}") from None
+
+
+def not_past(day: date, envelope: Envelope, what: str = "date") -> date:
+    """`day`, unless it is before the task's today (stamped on the request, else the real
+    date: `lamas.runtime.today`)."""
+    if counterfactual(envelope):
+        return day  # a what-if replay of a task is judged as of the task's own time
+    today = today_of(envelope)
+    if day < today:
+        raise InputError(f"{what} {day.isoformat()} is in the past (today is {today.isoformat()})")
+    return day
+
+
+def city_name(name: str, slot: str = "city") -> str:
+    return vocabulary("cities").resolve(name, slot=slot, error=UnknownPlace)
+
+
+def endpoint(name: str, slot: str) -> tuple[str, str | None]:
+    """The city and (if one is named) the station a trip starts or ends at."""
+    known = Vocabulary.merged([vocabulary("cities"), vocabulary("stations")])
+    found = known.resolve(name, slot=slot, error=UnknownPlace)
+    if found in cities():
+        return found, None
+    return known.within[found], found
 
 
 # --- pure functions ---------------------------------------------------------
@@ -337,6 +367,16 @@ def clock_named_in(text: str) -> int | None:
 
 def minutes_of(moment: time) -> int:
     return moment.hour * 60 + moment.minute
+
+
+def clock_of(text: Any, what: str) -> time | None:
+    """An HH:MM input as a time (None when not given), or a clear error."""
+    if text in (None, ""):
+        return None
+    try:
+        return time.fromisoformat(str(text))
+    except ValueError:
+        raise InputError(f"{what} must be a time written HH:MM, got {text!r}") from None
 
 
 def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -580,6 +620,8 @@ def ticket_vendor(card: AgentCard, *, vendor: str, file_name: str) -> Handler:
             "depart": depart.isoformat(),
             "arrive": arrive.isoformat(),
             "duration_min": int((arrive - depart).total_seconds() // 60),
+            "changes": service.changes,
+            **({"via": service.via} if service.via else {}),
             "price": service.price,
             "currency": service.currency,
         }
@@ -592,23 +634,42 @@ def ticket_vendor(card: AgentCard, *, vendor: str, file_name: str) -> Handler:
                 f"unknown offer {offer_id!r}: {vendor} offers look like "
                 f"'{vendor}:<train>:<YYYY-MM-DD>' as returned by ticket.search"
             )
-        return service, parse_date(parts[2], "the offer's date")
+        day = parse_date(parts[2], "the offer's date")
+        if not service.runs_on(day):
+            raise UnknownName(f"train {service.service} does not run on {day.strftime('%A')}s")
+        return service, day
 
     async def search(data: JSON, envelope: Envelope, context: Context) -> JSON:
-        origin, destination = city_name(data["origin"]), city_name(data["destination"])
+        origin, station_from = endpoint(data["origin"], "origin")
+        destination, station_to = endpoint(data["destination"], "destination")
         if origin == destination:
             raise InputError(f"origin and destination are both {origin}")
-        day = parse_date(data["date"])
+        day = not_past(parse_date(data["date"]), envelope)
         window = data.get("time_of_day", "any")
-        found = [
-            offer(s, day)
-            for s in services
-            if s.origin == origin and s.destination == destination and in_window(s.depart, window)
+        after = clock_of(data.get("depart_after"), "depart_after")
+        before = clock_of(data.get("depart_before"), "depart_before")
+        pair = [s for s in services if s.origin == origin and s.destination == destination]
+        running = [s for s in pair if s.runs_on(day)]
+        fitting = [
+            s
+            for s in running
+            if in_window(s.depart, window)
+            and (after is None or s.depart >= after)
+            and (before is None or s.depart <= before)
         ]
+        notes = []
+        for station, field in ((station_from, "station_from"), (station_to, "station_to")):
+            at_station = [s for s in fitting if getattr(s, field) == station]
+            if station is not None and fitting and not at_station:
+                used = sorted({getattr(s, field) for s in fitting})
+                notes.append(f"{card.name} trains use {', '.join(used)}, not {station}")
+            elif at_station:
+                fitting = at_station
+        found = [offer(s, day) for s in fitting]
         wanted = data.get("depart_at")
         if wanted:
             # A preferred departure time ranks trains by how close they leave to it.
-            target = minutes_of(time.fromisoformat(str(wanted)))
+            target = minutes_of(clock_of(wanted, "depart_at") or time())
             found.sort(
                 key=lambda o: (
                     abs(minutes_of(datetime.fromisoformat(o["depart"]).time()) - target),
@@ -619,16 +680,34 @@ def ticket_vendor(card: AgentCard, *, vendor: str, file_name: str) -> Handler:
             found.sort(key=lambda o: (o["price"], o["depart"]))
         result: JSON = {"offers": found}
         if not found:
-            served = any(s.origin == origin and s.destination == destination for s in services)
-            result["note"] = (
-                f"{card.name} has no {window} train from {origin} to {destination}"
-                if served
-                else f"{card.name} runs no train from {origin} to {destination}"
-            )
+            asked = [
+                w
+                for w, v in (
+                    (f"{window} ", window != "any"),
+                    (f"after {data.get('depart_after')} ", after),
+                    (f"before {data.get('depart_before')} ", before),
+                )
+                if v
+            ]
+            if not pair:
+                notes.append(f"{card.name} runs no train from {origin} to {destination}")
+            elif not running:
+                notes.append(
+                    f"{card.name} runs no train from {origin} to {destination} "
+                    f"on {day.strftime('%A')}s"
+                )
+            else:
+                notes.append(
+                    f"{card.name} has no train {''.join(asked)}from {origin} to {destination} "
+                    f"on {day.isoformat()}"
+                )
+        if notes:
+            result["note"] = "; ".join(notes)
         return result
 
     async def book(data: JSON, envelope: Envelope, context: Context) -> JSON:
         service, day = find_offer(data["offer_id"])
+        not_past(day, envelope, "the offer's date")
         if counterfactual(envelope):
             quote = offer(service, day)
             return {**quote, "status": "quoted", "booking_id": "", "seat": ""}
@@ -672,8 +751,15 @@ def ticket_vendor(card: AgentCard, *, vendor: str, file_name: str) -> Handler:
     async def vote(data: JSON, envelope: Envelope, context: Context) -> JSON:
         return vendor_ballot(card.id, vendor, data)
 
+    served = booking_records(card)
     return skill_router(
-        card, {"ticket.search": search, "ticket.book": book, "consensus.vote": vote}
+        card,
+        {
+            "ticket.search": search,
+            "ticket.book": idempotent(served, "ticket.book", book),
+            "consensus.vote": vote,
+            **cancel_skill(card, served, "ticket.cancel", "ticket.cancelled"),
+        },
     )
 
 
@@ -694,17 +780,38 @@ THE_STATION = {"station", "the station", "train station", "the train station", "
 """What `near` may say to mean the city's main station ("a hotel near the station")."""
 
 
-def find_place(name: str, city: str) -> Place:
-    """A station or landmark of `city` by name, or a clear error."""
-    known = places()
-    in_city = [p.name for p in known.values() if p.city == city]
+@cache
+def spots() -> dict[str, Place]:
+    """Every named point of every city: stations, landmarks, neighbourhoods and hotels."""
+    found = dict(places())
+    for hotel in hotels().values():
+        found[hotel.name] = Place(hotel.name, hotel.city, "hotel", hotel.lat, hotel.lon)
+    return found
+
+
+def find_place(name: str, city: str, slot: str = "near") -> Place:
+    """A station, landmark, neighbourhood or hotel of `city` by any of its names ("the
+    station" is the main station, the city's own name its centre), or an `UnknownPlace`
+    that says where the place is when it is in another city."""
+    if fold(name) in THE_STATION:
+        return places()[cities()[city].main_station]
+    if vocabulary("cities").named(name) == (city,):
+        centre = cities()[city]
+        return Place(f"{city} centre", city, "centre", centre.lat, centre.lon)
+    every = vocabulary("places")
     try:
-        return known[resolve(name, in_city, f"place in {city}")]
-    except UnknownName:
-        other = [p.name for p in known.values() if p.city != city]
-        if matches(name, other):
-            place = known[resolve(name, other, "place")]
-            raise UnknownName(f"{place.name} is in {place.city}, not in {city}") from None
+        return spots()[every.in_place(city).resolve(name, slot=slot, error=UnknownPlace)]
+    except UnknownPlace as error:
+        elsewhere = sorted({every.within[n] for n in every.candidates(name)} - {city})
+        if elsewhere and not error.ambiguous:
+            raise UnknownPlace(
+                f"{slot} {name!r} is in {' and '.join(elsewhere)}, not in {city}"
+                + (f"; did you mean {quoted(error.suggestions)}?" if error.suggestions else ""),
+                slot=slot,
+                value=name,
+                kind="place",
+                suggestions=error.suggestions,
+            ) from None
         raise
 
 
@@ -725,17 +832,20 @@ def staywell(card: AgentCard) -> Handler:
 
     async def search(data: JSON, envelope: Envelope, context: Context) -> JSON:
         city = city_name(data["city"])
-        check_in = parse_date(data["check_in"], "check_in")
+        check_in = not_past(parse_date(data["check_in"], "check_in"), envelope, "check_in")
         nights = int(data.get("nights", 1))
         near_name = data.get("near")
-        if not near_name or fold(near_name) in THE_STATION:
+        if not near_name:
             near = places()[cities()[city].main_station]
         else:
             near = find_place(near_name, city)
         min_stars = int(data.get("min_stars", 1))
+        max_price = float(data.get("max_price", math.inf))
         found = []
         for hotel in hotels().values():
             if hotel.city != city or hotel.stars < min_stars:
+                continue
+            if hotel.price_per_night > max_price:
                 continue
             distance = haversine_km(near.lat, near.lon, hotel.lat, hotel.lon)
             found.append((distance, hotel))
@@ -747,6 +857,7 @@ def staywell(card: AgentCard) -> Handler:
                 "city": h.city,
                 "lat": h.lat,
                 "lon": h.lon,
+                "neighbourhood": h.neighbourhood,
                 "stars": h.stars,
                 "distance_km": round(d, 2),
                 "price_per_night": h.price_per_night,
@@ -757,10 +868,16 @@ def staywell(card: AgentCard) -> Handler:
             }
             for d, h in found
         ]
-        return {"offers": offers, "near": near.name}
+        result: JSON = {"offers": offers, "near": near.name}
+        if not offers:
+            result["note"] = f"no StayWell hotel in {city} has {min_stars} stars or more" + (
+                f" for at most {max_price:g} a night" if max_price < math.inf else ""
+            )
+        return result
 
     async def book(data: JSON, envelope: Envelope, context: Context) -> JSON:
         hotel, check_in, nights = find_offer(data["offer_id"])
+        not_past(check_in, envelope, "check_in")
         total = round(hotel.price_per_night * nights, 2)
         if counterfactual(envelope):
             return {
@@ -797,7 +914,91 @@ def staywell(card: AgentCard) -> Handler:
         )
         return result
 
-    return skill_router(card, {"hotel.search": search, "hotel.book": book})
+    served = booking_records(card)
+    return skill_router(
+        card,
+        {
+            "hotel.search": search,
+            "hotel.book": idempotent(served, "hotel.book", book),
+            **cancel_skill(card, served, "hotel.cancel", "hotel.cancelled"),
+        },
+    )
+
+
+# --- bookings: idempotency keys and cancellation ------------------------------------
+
+
+def booking_records(card: AgentCard) -> IdempotentResults:
+    """The vendor's bookings by idempotency key (in `$LAMAS_TRAVEL_BOOKINGS` if set)."""
+    return IdempotentResults(card.id, os.environ.get(BOOKINGS_ENV) or None)
+
+
+SkillFn = Any
+
+
+def idempotent(served: IdempotentResults, skill: str, book: SkillFn) -> SkillFn:
+    """`book`, made at most once per idempotency key: a repeat gets the first booking back
+    (a retry after a lost reply, a task resumed after a crash), and a booking whose key was
+    already cancelled is refused. A what-if quote books nothing and is not remembered."""
+
+    async def once(data: JSON, envelope: Envelope, context: Context) -> JSON:
+        if counterfactual(envelope):
+            result: JSON = await book(data, envelope, context)
+            return result
+        key = key_of(envelope) or f"unkeyed:{new_id()}"
+
+        async def make() -> JSON:
+            made: JSON = await book(data, envelope, context)
+            return made
+
+        try:
+            return await served.once(key, skill, envelope.task_id, make)
+        except AlreadyCancelled as error:
+            raise BookingFailed(str(error)) from None
+
+    return once
+
+
+def cancel_skill(card: AgentCard, served: IdempotentResults, skill: str, event: str) -> JSON:
+    """`{skill: cancel}` if the card offers `skill` (else nothing): undo a booking found by
+    its idempotency key or booking id, refund it, mark it cancelled, and log `event`.
+    Cancelling twice refunds once; cancelling a key never booked leaves a tombstone."""
+    if card.skill(skill) is None:
+        return {}
+
+    async def cancel(data: JSON, envelope: Envelope, context: Context) -> JSON:
+        key = str(data.get("idempotency_key") or "")
+        booking_id = str(data.get("booking_id") or "")
+        if not key:
+            if not booking_id:
+                raise InputError(f"{skill} needs the booking's idempotency_key or booking_id")
+            found = served.by_ref(booking_id)
+            if found is None:
+                raise UnknownName(f"{card.id} has no booking {booking_id!r}")
+            key = found.key
+        previous = served.cancel(key, skill, envelope.task_id)
+        if previous is None or not previous.result:
+            return {
+                "booking_id": "",
+                "status": "cancelled",
+                "refund": 0,
+                "note": "nothing was booked under this key; a booking under it will be refused",
+            }
+        booked = previous.result
+        refund = booked.get("price", booked.get("total", 0))
+        result = {
+            "booking_id": booked.get("booking_id", ""),
+            "status": "cancelled",
+            "refund": refund,
+            "currency": booked.get("currency", "EUR"),
+        }
+        if previous.status != "cancelled":  # the first cancel refunds and is logged
+            await record(context, card, envelope, event, dict(result))
+        else:
+            result["note"] = "already cancelled; refunded once"
+        return result
+
+    return {skill: cancel}
 
 
 # --- navigation -------------------------------------------------------------
@@ -806,17 +1007,19 @@ def staywell(card: AgentCard) -> Handler:
 def navigator(card: AgentCard) -> Handler:
     """A maps company's agent: the fastest route between two places of a city.
 
-    Place names may be given in part ("gare du nord"); where a part fits both a station or
-    landmark and a hotel named after it, the station or landmark is meant.
+    Place names are resolved through the published place vocabulary ("Gare du Nord",
+    "Tour Eiffel", "the station"); the city, when not given, is the one both places are in.
+    Every place of a city is a node of its road graph (data/roads.csv).
     """
     maps = road_maps()
-    hotel_names = {h.name for h in hotels().values()}
+    every = vocabulary("places")
 
-    def find(name: str, graph: Iterable[str], what: str) -> str:
-        return resolve(name, graph, what, secondary=hotel_names)
-
-    def on_map(name: str, graph: Iterable[str]) -> bool:
-        return matches(name, graph, secondary=hotel_names)
+    def cities_of(name: str) -> set[str]:
+        if fold(name) in THE_STATION:
+            return set(maps)
+        return {every.within[n] for n in every.candidates(name)} | set(
+            vocabulary("cities").named(name)
+        )
 
     def pick_city(data: JSON) -> str:
         if data.get("city"):
@@ -827,26 +1030,40 @@ def navigator(card: AgentCard) -> Handler:
                 )
             return city
         ends = (data["origin"], data["destination"])
-        both = [city for city, graph in maps.items() if all(on_map(e, graph) for e in ends)]
+        where = [cities_of(e) for e in ends]
+        both = sorted(where[0] & where[1])
         if len(both) == 1:
             return both[0]
         if len(both) > 1:
-            raise InputError(f"both places are on the maps of {', '.join(both)}; give the city")
-        every = [node for graph in maps.values() for node in graph]
-        for end in ends:
-            find(end, every, "place on the maps")  # raises for a place on no map
-        where = [[c for c, graph in maps.items() if on_map(e, graph)] for e in ends]
+            raise InputError(
+                f"both places are on the maps of {', '.join(both[:8])}"
+                f"{' and more' if len(both) > 8 else ''}; give the city"
+            )
+        for end, slot, found in zip(ends, ("origin", "destination"), where, strict=True):
+            if not found:
+                every.resolve(end, slot=slot, error=UnknownPlace)  # raises: on no map
         raise NoRoute(
-            f"{ends[0]!r} is in {', '.join(where[0])} and {ends[1]!r} in {', '.join(where[1])}; "
-            "the navigator routes within one city"
+            f"{ends[0]!r} is in {', '.join(sorted(where[0]))} and {ends[1]!r} in "
+            f"{', '.join(sorted(where[1]))}; the navigator routes within one city"
+        )
+
+    def find(name: str, city: str, slot: str) -> str:
+        """The node of `city`'s map `name` is, or the one nearest to it (a city centre)."""
+        place = find_place(name, city, slot)
+        graph = maps[city]
+        if place.name in graph:
+            return place.name
+        return min(
+            graph,
+            key=lambda n: haversine_km(place.lat, place.lon, spots()[n].lat, spots()[n].lon),
         )
 
     async def plan(data: JSON, envelope: Envelope, context: Context) -> JSON:
         city = pick_city(data)
         graph = maps[city]
-        origin = find(data["origin"], graph, f"place in {city}")
-        destination = find(data["destination"], graph, f"place in {city}")
-        avoid = {find(a, graph, f"place in {city}") for a in data.get("avoid", ())}
+        origin = find(data["origin"], city, "origin")
+        destination = find(data["destination"], city, "destination")
+        avoid = {find(a, city, "avoid") for a in data.get("avoid", ())}
         if avoid & {origin, destination}:
             raise InputError("cannot avoid the origin or the destination of the route")
         path = shortest_path(graph, origin, destination, avoid)

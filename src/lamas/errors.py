@@ -57,6 +57,44 @@ class SchemaViolation(InputError):
     """Arguments do not satisfy a skill's or tool's JSON Schema."""
 
 
+class UnknownTerm(InputError):
+    """A name a skill's vocabulary does not know (a city, station, genre...), with the
+    closest known names as structured suggestions, so a caller can retry with the single
+    good one or ask the user to choose instead of failing.
+
+    `details` is `{slot, value, kind, suggestions, ambiguous}`; the message says the same in
+    words (`unknown destination 'Marseile': did you mean "Marseille"?`) for callers that only
+    get the text (a remote agent's error).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        slot: str | None,
+        value: str,
+        kind: str,
+        suggestions: tuple[str, ...] = (),
+        ambiguous: bool = False,
+    ) -> None:
+        self.slot = slot
+        self.value = value
+        self.kind = kind
+        self.suggestions = tuple(suggestions)
+        self.ambiguous = ambiguous
+        super().__init__(message)
+
+    @property
+    def details(self) -> dict[str, object]:
+        return {
+            "slot": self.slot,
+            "value": self.value,
+            "kind": self.kind,
+            "suggestions": list(self.suggestions),
+            "ambiguous": self.ambiguous,
+        }
+
+
 # --- routing and delivery ---------------------------------------------------
 
 

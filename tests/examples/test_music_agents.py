@@ -185,12 +185,19 @@ async def test_favourites_raise_and_exclusions_remove(network: Network) -> None:
 
 
 async def test_search_errors_list_what_is_known(network: Network) -> None:
-    with pytest.raises(InputError, match=r"'k-pop' is not a known genre.*jazz"):
+    with pytest.raises(InputError, match=r"unknown genre 'k-pop'.*\"pop\".*jazz") as raised:
         await search(network, genre="k-pop")
-    with pytest.raises(InputError, match=r"'angry' is not a known mood.*calm"):
-        await search(network, mood="angry")
-    with pytest.raises(InputError, match="no artist 'Beatles'"):
-        await search(network, artist="Beatles")
+    assert raised.value.details == {  # type: ignore[attr-defined]
+        "slot": "genre",
+        "value": "k-pop",
+        "kind": "genre",
+        "suggestions": ["pop"],
+        "ambiguous": False,
+    }
+    with pytest.raises(InputError, match=r"unknown mood 'grumpy'.*calm"):
+        await search(network, mood="grumpy")
+    with pytest.raises(InputError, match="unknown artist 'Nobody At All'"):
+        await search(network, artist="Nobody At All")
     with pytest.raises(InputError, match="era 'the old days' is not understood"):
         await search(network, era="the old days")
     with pytest.raises(SchemaViolation):

@@ -13,6 +13,7 @@ from lamas.runtime.orchestrator import Orchestrator
 
 __all__ = ["EXAMPLES", "TODAY", "TRAVEL", "music", "scripted_slots", "travel"]
 
+
 def travel(embedder: Any, **options: Any) -> Orchestrator:
     spec, network = load(EXAMPLES / "travel" / "network.yaml", external=["orchestrator"])
     orchestrator = Orchestrator(

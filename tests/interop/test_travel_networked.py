@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from support.casestudy import EXAMPLES, TRAVEL, scripted_slots
-from support.cluster import Cluster
+from support.casestudy import TRAVEL, scripted_slots
+from support.cluster import NETWORK, SERVICES, Cluster
 
 from lamas.agent.embeddings import MiniLMEmbedder
 from lamas.interop.client import A2AConnector
@@ -36,9 +36,6 @@ from lamas.runtime.netfile import load_spec
 # One event loop for the module: the orchestrator's node lives across the tests.
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
-NETWORK = EXAMPLES / "travel" / "network.yaml"
-SERVICES = ["personal", "railgo", "swiftrail", "staywell", "navigator", "logger"]
-
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
@@ -46,7 +43,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     spec = load_spec(NETWORK)
     make_keys(base / "keys", (a.card for a in spec.agents), callers=[spec.topology.entry])
     (base / "logs").mkdir()
-    running = Cluster(base / "keys", base / "logs", NETWORK)
+    running = Cluster(base / "keys", base / "logs")
     try:
         # Every process starts at once; `ready` waits for them (while the model loads).
         running.start_registry()
@@ -86,7 +83,7 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 async def orchestrator_node(
     cluster: Cluster, embedder: MiniLMEmbedder, ledger_url: str, home: Path
 ) -> AsyncIterator[tuple[Node, Any, Any]]:
-    cluster.ready(SERVICES)
+    cluster.ready()
     spec, node, handler = node_from_network(
         NETWORK, "orchestrator", KeyFolder(cluster.keys), registry=cluster.registry_url, public=True
     )

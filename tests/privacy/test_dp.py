@@ -22,9 +22,7 @@ def stats(epsilon: float = 1e9, delta: float = 0.5) -> DPStatistics:
 def test_laplace_noise_matches_the_stated_epsilon(epsilon: float) -> None:
     dp = stats()
     values = [1.0, 2.0, 3.0]
-    draws = [
-        dp.sum(values, lower=0, upper=5, epsilon=epsilon).value - 6.0 for _ in range(SAMPLES)
-    ]
+    draws = [dp.sum(values, lower=0, upper=5, epsilon=epsilon).value - 6.0 for _ in range(SAMPLES)]
     scale = 5 / epsilon  # sensitivity max(|lower|, |upper|) / epsilon
     # Laplace(b): mean 0, mean absolute deviation b, standard deviation b*sqrt(2).
     assert abs(statistics.fmean(draws)) < 4 * scale * math.sqrt(2) / math.sqrt(SAMPLES)

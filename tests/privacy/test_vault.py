@@ -63,9 +63,7 @@ def test_a_field_moved_to_another_field_does_not_open(tmp_path: Path) -> None:
         vault.reveal("name")
 
 
-def test_key_from_env_file_or_made_once(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_key_from_env_file_or_made_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(KEY_ENV, raising=False)
     monkeypatch.setenv(KEY_FILE_ENV, str(tmp_path / "k"))
     with pytest.raises(VaultKeyError, match="no vault key"):

@@ -84,7 +84,7 @@ def cluster(planted: tuple[Path, list[str]]) -> Iterator[Cluster]:
         "LAMAS_VAULT_KEY_FILE": str(base / "vault.key"),
         "LAMAS_TRACE": "console",
     }
-    running = Cluster(base / "keys", base / "logs", NETWORK, env=env)
+    running = Cluster(base / "keys", base / "logs", env=env)
     try:
         running.start_registry()
         for agent in SERVICES:

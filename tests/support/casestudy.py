@@ -14,6 +14,7 @@ from lamas.protocol import Envelope
 from lamas.runtime.netfile import load
 from lamas.runtime.orchestrator import Orchestrator
 from lamas.runtime.slots import LabelledSlots
+from lamas.runtime.today import stamp_today
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 TODAY = dt.date(2026, 11, 25)
@@ -51,12 +52,15 @@ def build(
     spec, network = load(EXAMPLES / name / "network.yaml", external=[orchestrator_id])
     seen: list[Envelope] = []
     network.transport.observers.append(seen.append)
+    # The vendors refuse past dates: they are told the task's today, not the real one.
+    middleware = [stamp_today(TODAY), *options.pop("middleware", ())]
     orchestrator = Orchestrator(
         network,
         ScriptedModel(responder=scripted_slots),
         embedder,
         agent_id=orchestrator_id,
         today=TODAY,
+        middleware=middleware,
         **options,
     )
     card = next(a.card for a in spec.agents if a.card.id == orchestrator_id)

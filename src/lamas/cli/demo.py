@@ -30,6 +30,7 @@ from lamas.runtime.ledger_hook import LedgerRecorder
 from lamas.runtime.orchestrator import Orchestrator
 from lamas.runtime.privacy_hook import guard_from_network
 from lamas.runtime.session import Event, Session
+from lamas.runtime.today import stamp_today
 
 DEFAULT_INSTRUCTIONS = {
     "travel": (
@@ -171,7 +172,10 @@ async def run_demo(
             today=today,
             on_event=narrator.event,
             profile_fields=_profile_fields(spec) if spec.topology.centralized else (),
-            middleware=[guard.middleware(outbound=True)] if guard else (),
+            middleware=[
+                *([stamp_today(today)] if today else ()),
+                *([guard.middleware(outbound=True)] if guard else ()),
+            ],
             selector=use,
             notes=use.notes if use is not None else None,
         )

@@ -25,7 +25,6 @@ ledger_app = typer.Typer(
 out = Console()
 
 
-
 @ledger_app.command("verify")
 def verify(
     db: DbOption = None,

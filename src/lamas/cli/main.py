@@ -194,7 +194,7 @@ def demo(
 ) -> None:
     """Run a case study of the paper end to end: the plan, every message, consensus, the answer."""
     from lamas.cli.demo import run_demo
-    from lamas.protocol.tasks import TaskState
+    from lamas.cli.exitcodes import exit_code
 
     day = _day(today)
     try:
@@ -217,8 +217,9 @@ def demo(
 
         out.print(f"the dashboard stays up on http://127.0.0.1:{port} until Ctrl-C")
         wait_for_interrupt()
-    if session.task.state is not TaskState.COMPLETED:
-        raise typer.Exit(code=1)
+    code = exit_code(session.task.state)  # 0 only when completed (cli/exitcodes.py)
+    if code:
+        raise typer.Exit(code=code)
 
 
 @app.command("run")

@@ -97,6 +97,7 @@ async def _orchestrate(
     from lamas.cli.demo import Narrator, _profile_fields, report
     from lamas.llm.local import LocalModel
     from lamas.runtime.orchestrator import Orchestrator
+    from lamas.runtime.today import stamp_today
 
     narrator = Narrator(console)
     network.transport.observers.append(narrator.envelope)
@@ -109,6 +110,8 @@ async def _orchestrate(
             today=today,
             on_event=narrator.event,
             profile_fields=_profile_fields(spec) if spec.topology.centralized else (),
+            # the vendors check dates against the same today (lamas.runtime.today)
+            middleware=[stamp_today(today)] if today else (),
         )
     card = next(a.card for a in spec.agents if a.card.id == orchestrator_id)
     orchestrator.join(card)

@@ -7,7 +7,7 @@ import asyncio
 import datetime as dt
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 
 import typer
 from rich.console import Console
@@ -82,6 +82,20 @@ def serve(
     max_task_bytes: Annotated[
         int, typer.Option(min=1, help="most bytes of A2A tasks kept, all tasks together")
     ] = DEFAULT_MAX_BYTES,
+    tasks: Annotated[
+        str | None,
+        typer.Option(
+            help="orchestrator only: database URL of its durable task state, resumed after a "
+            "restart (default: $LAMAS_DATABASE_URL, else a SQLite file in LAMAS_HOME)"
+        ),
+    ] = None,
+    max_active: Annotated[
+        int, typer.Option(min=1, help="orchestrator only: tasks run at once")
+    ] = 64,
+    max_waiting: Annotated[
+        int,
+        typer.Option(min=0, help="orchestrator only: tasks queued; beyond, 503 + Retry-After"),
+    ] = 2048,
 ) -> None:
     """Serve one agent over A2A (JSON-RPC + SSE), its card at /.well-known/agent-card.json.
 
@@ -90,8 +104,9 @@ def serve(
     from lamas.interop.taskstore import Retention
 
     _log_setup()
+    limits = Limits(tasks, max_active, max_waiting)
     try:
-        limits = NodeLimits(
+        node_limits = NodeLimits(
             max_body_bytes=max_body_bytes,
             max_text_chars=max_text_chars,
             caller_rate=caller_rate,
@@ -99,7 +114,20 @@ def serve(
             task_store=task_store,
         )
         asyncio.run(
-            _serve(target, keys, agent, port, host, registry, public, model, ledger, today, limits)
+            _serve(
+                target,
+                keys,
+                agent,
+                port,
+                host,
+                registry,
+                public,
+                model,
+                ledger,
+                today,
+                limits,
+                node_limits,
+            )
         )
     except LamasError as error:
         err.print(f"[bold red]error:[/] {error}")
@@ -119,7 +147,8 @@ async def _serve(
     model: str,
     ledger: str | None,
     today: str | None,
-    limits: NodeLimits,
+    limits: Limits,
+    node_limits: NodeLimits,
 ) -> None:
     from lamas.errors import ConfigError
     from lamas.interop.keys import KeyFolder
@@ -137,7 +166,7 @@ async def _serve(
             host=host,
             port=port,
             public=public,
-            limits=limits,
+            limits=node_limits,
         )
         if handler is None:
             from lamas.agent.embeddings import MiniLMEmbedder
@@ -145,13 +174,25 @@ async def _serve(
 
             day = dt.date.fromisoformat(today) if today else None
             await orchestrate(
-                spec, node, LocalModel(model), MiniLMEmbedder(), today=day, ledger_url=ledger
+                spec,
+                node,
+                LocalModel(model),
+                MiniLMEmbedder(),
+                today=day,
+                ledger_url=ledger,
+                recovery=limits.recovery(node.id),
             )
         else:
             await node.start(handler)
     else:
         node, handler = node_from_object(
-            target, folder, registry=registry, host=host, port=port, public=public, limits=limits
+            target,
+            folder,
+            registry=registry,
+            host=host,
+            port=port,
+            public=public,
+            limits=node_limits,
         )
         await node.start(handler)
     out.print(f"{node.id} serving A2A at {node.url}", highlight=False)
@@ -165,6 +206,22 @@ async def _serve(
         await asyncio.Event().wait()
     finally:
         await node.close()
+
+
+class Limits(NamedTuple):
+    """The orchestrator's durable task store and admission limits, as options gave them."""
+
+    tasks: str | None
+    max_active: int
+    max_waiting: int
+
+    def recovery(self, name: str) -> Any:
+        from lamas.runtime.recovery import Admission, Recovery, TaskStore
+
+        return Recovery(
+            admission=Admission(self.max_active, self.max_waiting, name=name),
+            store=TaskStore(self.tasks),
+        )
 
 
 def _log_setup() -> None:
@@ -226,15 +283,28 @@ def ask(
     timeout: Annotated[float, typer.Option(help="seconds to wait for the task to end")] = 300.0,
 ) -> None:
     """Ask any A2A agent something and show its task's updates as they stream in; when it
-    asks back (input-required), the next --answer continues the same task."""
+    asks back (input-required), the next --answer continues the same task. Exits 0 only
+    when the task completed (1 failed, 3 canceled, 4 waiting for an answer, 69
+    unreachable, 75 busy: retry later; see docs/fault-tolerance.md)."""
+    from lamas.cli import exitcodes
+    from lamas.errors import AgentUnreachable, DeadlineExceeded
+
     try:
-        asyncio.run(_ask(url, text, list(answer or []), timeout))
+        state = asyncio.run(_ask(url, text, list(answer or []), timeout))
+    except (AgentUnreachable, DeadlineExceeded) as error:
+        busy = "503" in str(error) or "busy" in str(error).casefold()
+        err.print(f"[bold red]{'busy' if busy else 'error'}:[/] {error}")
+        raise typer.Exit(code=exitcodes.BUSY if busy else exitcodes.UNREACHABLE) from None
     except LamasError as error:
         err.print(f"[bold red]error:[/] {error}")
         raise typer.Exit(code=2) from None
+    code = exitcodes.exit_code(state)
+    if code:
+        raise typer.Exit(code=code)
 
 
-async def _ask(url: str, text: str, answers: list[str], timeout: float) -> None:
+async def _ask(url: str, text: str, answers: list[str], timeout: float) -> str | None:
+    """The task's last state seen (a `TaskState` value), None if the stream gave none."""
     import secrets
 
     from a2a.helpers.proto_helpers import new_text_message
@@ -251,6 +321,7 @@ async def _ask(url: str, text: str, answers: list[str], timeout: float) -> None:
         card = await connector.fetch_card(url)
         out.print(f"[bold]{card.name}[/] at {url}", highlight=False)
         message = new_text_message(text, role=Role.ROLE_USER)
+        last: str | None = None
         while True:
             waiting = None
             async for event in connector.stream(url, message, timeout=timeout, headers=capability):
@@ -258,6 +329,7 @@ async def _ask(url: str, text: str, answers: list[str], timeout: float) -> None:
                     status = event.status_update.status
                     words = " ".join(p.text for p in status.message.parts if p.HasField("text"))
                     state = A2AState.Name(status.state).removeprefix("TASK_STATE_").lower()
+                    last = state.replace("_", "-")
                     out.print(f"[cyan]{state}[/] {words}", highlight=False)
                     if status.state == A2AState.TASK_STATE_INPUT_REQUIRED:
                         waiting = event.status_update
@@ -268,7 +340,7 @@ async def _ask(url: str, text: str, answers: list[str], timeout: float) -> None:
                     words = " ".join(p.text for p in event.message.parts if p.HasField("text"))
                     out.print(words, highlight=False)
             if waiting is None or not answers:
-                return
+                return last
             reply = answers.pop(0)
             out.print(f"[bold]answer:[/] {reply}", highlight=False)
             message = new_text_message(

@@ -35,7 +35,7 @@ import hashlib
 import logging
 import re
 import secrets
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -203,7 +203,8 @@ class AccessGuard:
     `directory` holds the keys of the agents this one knows; `look_up` (the node's
     registry sync) is tried once when a token names an agent not known yet. `public`
     lets anonymous callers in, each with its own capability. `limits` is the per-caller
-    rate bucket shape shared by every method.
+    rate bucket shape shared by every method; agents in `exempt` (the platform's own)
+    take from no bucket.
     """
 
     def __init__(
@@ -214,8 +215,10 @@ class AccessGuard:
         public: bool = False,
         look_up: LookUp | None = None,
         limits: RateLimits | None = None,
+        exempt: Iterable[str] = (),
     ) -> None:
         self.agent_id = agent_id
+        self.exempt = frozenset(exempt)  # the platform's own agents: no per-caller bucket
         self.directory = directory if directory is not None else Directory()
         self.public = public
         self.look_up = look_up
@@ -266,7 +269,7 @@ class AccessGuard:
             raise Unauthenticated(str(refused)) from None
 
     def _take(self, caller: Caller) -> None:
-        if self.limits is None:
+        if self.limits is None or caller.agent in self.exempt:
             return
         wait = self.limits.take(caller.bucket)
         if wait > 0:

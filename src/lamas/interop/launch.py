@@ -13,6 +13,7 @@ zero-argument callable returning one).
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import importlib
 from pathlib import Path
@@ -29,6 +30,7 @@ from lamas.runtime.netfile import build, load_module_file, load_spec
 if TYPE_CHECKING:
     from lamas.runtime.ledger_hook import LedgerRecorder
     from lamas.runtime.orchestrator import Orchestrator
+    from lamas.runtime.recovery import Recovery
 
 
 def node_from_network(
@@ -62,6 +64,7 @@ def node_from_network(
         public=public,
         entry=spec.topology.entry,
         limits=limits,
+        platform=[spec.topology.hub] if spec.topology.hub else [],
     )
     handler = local.transport.handler(agent_id) if own.handler else None
     return spec, node, handler
@@ -108,14 +111,21 @@ async def orchestrate(
     today: dt.date | None = None,
     ledger_url: str | None = None,
     join_timeout: float = 60.0,
+    recovery: Recovery | None = None,
 ) -> tuple[Orchestrator, LedgerRecorder | None]:
     """Join every other agent of `spec`, then serve an `Orchestrator` over them as the
     node's agent, recording its tasks in the ledger at `ledger_url` if given (PostgreSQL
-    in networked mode). Returns the orchestrator and its ledger recorder."""
+    in networked mode). Returns the orchestrator and its ledger recorder.
+
+    With a `recovery` that has a task store, the tasks a previous run left unfinished
+    are resumed once the node serves (`orchestrator.recovery.resuming` is that work),
+    and new requests beyond its admission limits get 503 + Retry-After."""
     from lamas.runtime.orchestrator import Orchestrator
 
     await node.join([a.card.id for a in spec.agents], timeout=join_timeout)
-    orchestrator = Orchestrator(node.network, model, embedder, agent_id=node.id, today=today)
+    orchestrator = Orchestrator(
+        node.network, model, embedder, agent_id=node.id, today=today, recovery=recovery
+    )
     recorder = None
     if ledger_url is not None:
         from lamas.economy.ledger import platform_ledger
@@ -123,5 +133,6 @@ async def orchestrate(
 
         recorder = LedgerRecorder(platform_ledger(ledger_url), orchestrator)
     serving = orchestrator.agent(node.card)
-    await node.start(serving.handle)
+    await node.start(serving.handle, busy=orchestrator.recovery.admission.busy_for)
+    orchestrator.recovery.resuming = asyncio.ensure_future(orchestrator.recovery.resume())
     return orchestrator, recorder

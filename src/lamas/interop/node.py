@@ -24,15 +24,17 @@ import contextlib
 import logging
 import socket
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import partial
+from typing import Any
 
 import uvicorn
 
 from lamas.agent.agent import Agent
 from lamas.errors import ConfigError, InputError, LamasError
 from lamas.interop.client import SERVER_KEEPALIVE_SECONDS, A2AConnector, RemoteAgent
+from lamas.interop.edge import busy_edge
 from lamas.interop.front import DEFAULT_MAX_BODY_BYTES
 from lamas.interop.guard import AccessGuard
 from lamas.interop.keys import KeyFolder, Registration, admit, register
@@ -47,7 +49,7 @@ from lamas.runtime.defences import DEFAULT_RATE
 from lamas.runtime.network import Network
 from lamas.runtime.transport import AccessPolicy
 from lamas.security.detector import MAX_TEXT_CHARS, Detector, QuarantineLog, screen
-from lamas.security.ratelimit import RateLimits, rate_limit
+from lamas.security.ratelimit import Exempt, RateLimits, rate_limit
 from lamas.security.signing import ReplayGuard, sign_envelope, verify_signatures
 
 log = logging.getLogger(__name__)
@@ -95,6 +97,7 @@ class Node:
         public: bool = False,
         entry: str = "user",
         connector: A2AConnector | None = None,
+        platform: Iterable[str] = (),
         limits: NodeLimits | None = None,
     ) -> None:
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -117,6 +120,8 @@ class Node:
         self.public = public
         self.entry = entry
         self.limits = limits or NodeLimits()
+        # The platform's own agents (the hub): exempt from per-caller rate limits.
+        self.platform = frozenset(platform)
         self.connector = connector or A2AConnector()
         self.connector.credentials = TokenCache(self.agent_key, card.id)
         self.guard = AccessGuard(
@@ -125,6 +130,7 @@ class Node:
             public=public,
             look_up=self._look_up,
             limits=RateLimits(default=self.limits.caller_rate),
+            exempt=self.platform,
         )
         self.tasks = task_store(self.limits.task_store, self.limits.retention)
         self.registry = RegistryClient(registry) if registry else None
@@ -150,6 +156,9 @@ class Node:
         if self.registry is None:
             return set()
         listed = await self.registry.discover(every=True)
+        if self._server is not None and all(r.card.id != self.id for r, _ in listed):
+            # A registry restarted empty: publish again, so that peers find us.
+            await self.registry.publish(self.registration)
         healthy: set[str] = set()
         for registration, ok in listed:
             card = registration.card
@@ -209,15 +218,19 @@ class Node:
 
         return [
             checked,
-            rate_limit(RateLimits(default=DEFAULT_RATE)),
+            rate_limit(Exempt(RateLimits(default=DEFAULT_RATE), self.platform)),
             screen(Detector(), quarantine=self.quarantine, max_chars=self.limits.max_text_chars),
         ]
 
-    async def start(self, handler: Handler) -> None:
-        """Serve `handler` as this node's agent, publish it, and keep peers in step."""
+    async def start(
+        self, handler: Handler, *, busy: Callable[[], float | None] | None = None
+    ) -> None:
+        """Serve `handler` as this node's agent, publish it, and keep peers in step. With
+        `busy` (admission control), requests are refused with 503 + Retry-After while it
+        says how long to wait."""
         agent = Agent(self.card, handler, middleware=self.middleware())
         self.network.add(agent)
-        app = a2a_app(
+        app: Any = a2a_app(
             self.card,
             self._deliver,
             anonymous=self.entry,
@@ -225,6 +238,8 @@ class Node:
             tasks=self.tasks,
             max_body_bytes=self.limits.max_body_bytes,
         )
+        if busy is not None:
+            app = busy_edge(app, busy)
         config = uvicorn.Config(
             app,
             log_level="warning",

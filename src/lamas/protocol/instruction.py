@@ -64,22 +64,58 @@ def split_clauses(instruction: str) -> list[str]:
     clause is "book me a hotel", so the hotel is booked, not merely searched for.
     """
     pieces = [p.strip() for p in _SEPARATORS.split(instruction) if p and p.strip()]
-    verb = verb_phrase(pieces[0]) if pieces else ""
+    verb = ""
     shared = []
     for index, piece in enumerate(pieces):
         if index and verb and piece.split()[0].casefold() in _DETERMINERS:
             piece = f"{verb} {piece}"
+        elif piece.split()[0].casefold() not in _DETERMINERS:
+            # The nearest verb before a bare noun phrase is its verb: in "I'm going to
+            # Lyon. Book a train and a hotel" the hotel is booked, not "gone to". A
+            # participle ("leaving before 10") or a place is no verb to share.
+            said = verb_phrase(piece)
+            asks = set(said.casefold().split()) & (_ASKING_VERBS | {"need", "want", "like"})
+            verb = said if asks else ""
         shared.append(piece)
     return shared
 
 
 _PRONOUNS = frozenset({"me", "us"})
+_ASKING_VERBS = frozenset(
+    [
+        "book",
+        "reserve",
+        "find",
+        "search",
+        "get",
+        "buy",
+        "show",
+        "give",
+        "play",
+        "put",
+        "start",
+        "plan",
+        "take",
+        "order",
+        "rent",
+        "hire",
+        "call",
+        "arrange",
+        "recommend",
+        "suggest",
+        "list",
+        "check",
+    ]
+)
+_ASKING = frozenset({"can", "could", "would", "will"})
 
 
 def verb_phrase(clause: str) -> str:
     """The words that open a clause before its object: "Book me" of "Book me a train",
     "I need" of "I need a room", "Find" of "Find trains ..."; '' for a bare noun phrase."""
     words = clause.split()
+    if len(words) > 2 and words[1].casefold() == "you" and words[0].casefold() in _ASKING:
+        return " ".join(words[:3])  # "Can you book", "could you find"
     for index, word in enumerate(words[:4]):
         if word.casefold() in _DETERMINERS:
             return " ".join(words[:index])
@@ -106,6 +142,10 @@ _NAME = re.compile(
 _STOP = frozenset(
     {"the", "and", "for", "from", "into", "onto", "with", "between", "near", "this", "that"}
     | {"there", "then", "please", "you", "can"}
+    # Time alone ("Tomorrow,", "Saturday night") is more about a clause, not a request.
+    | {"today", "tonight", "tomorrow", "morning", "afternoon", "evening", "night", "nights"}
+    | {"week", "weekend", "next", "monday", "tuesday", "wednesday", "thursday", "friday"}
+    | {"saturday", "sunday", "day", "days"}
 )
 
 
@@ -131,7 +171,13 @@ def names_something(fragment: str, *, continuation: bool = False) -> bool:
     return any(w not in _STOP and w != "someplace" for w in words)
 
 
-def route_clauses(instruction: str, score: Scorer, *, threshold: float) -> list[RoutedClause]:
+def route_clauses(
+    instruction: str,
+    score: Scorer,
+    *,
+    threshold: float,
+    standalone: Callable[[str], bool] | None = None,
+) -> list[RoutedClause]:
     """Route each clause of `instruction` to its best capability.
 
     A fragment whose best score is under `threshold` names no capability of its
@@ -144,14 +190,19 @@ def route_clauses(instruction: str, score: Scorer, *, threshold: float) -> list[
         capability, best = _best(score(piece))
         if best >= threshold and names_something(piece, continuation=index > 0):
             routed.append(RoutedClause(piece, capability, best))
+        elif standalone is not None and standalone(piece):
+            # A piece that stands on its own (a trip between two cities, say) is a clause
+            # even when its words route weakly ("Le Mans to Angers in the afternoon").
+            routed.append(RoutedClause(piece, capability, max(best, threshold)))
         elif routed:
             merged = f"{routed[-1].text} and {piece}"
             capability, best = _best(score(merged))
             routed[-1] = RoutedClause(merged, capability, best)
         else:
             routed.append(RoutedClause(piece, None, best))
-    # A leading fragment that named nothing belongs to the clause after it.
-    if len(routed) > 1 and routed[0].capability is None:
+    # A leading fragment that named nothing belongs to the clause after it; one that names
+    # something no skill serves ("order a pizza") stays apart, to be reported as such.
+    if len(routed) > 1 and routed[0].capability is None and not names_something(routed[0].text):
         first, second = routed[0], routed[1]
         merged = f"{first.text} {second.text}"
         capability, best = _best(score(merged))
@@ -202,25 +253,44 @@ def build_plan(
     instruction: str,
     routed: Iterable[RoutedClause],
     skills: Mapping[str, Skill],
+    *,
+    optional: Iterable[int] = (),
 ) -> Plan:
     """A plan with one step per routed clause, preceded by the steps each one requires.
 
     A step added only because another requires it is shared: "book a train and show me
     the trains" needs one search, not two. A capability asked for twice in its own right
-    ("a train there and a train back") gets two steps, ids suffixed -2, -3, ...
+    ("a train there and a train back") gets two steps, ids suffixed -2, -3, ..., each with
+    its own requirements (the way back needs a search of its own). `optional`: indexes of
+    routed clauses whose step runs only if what it requires found something.
     """
+    return plan_with_clauses(instruction, routed, skills, optional=optional)[0]
+
+
+def plan_with_clauses(
+    instruction: str,
+    routed: Iterable[RoutedClause],
+    skills: Mapping[str, Skill],
+    *,
+    optional: Iterable[int] = (),
+) -> tuple[Plan, list[str | None]]:
+    """`build_plan`, and the step each routed clause became (None: no step of its own)."""
     steps: dict[str, Step] = {}
     by_capability: dict[str, str] = {}
     asked: set[str] = set()  # capabilities some clause asked for in its own right
+    conditional = set(optional)
 
-    def add(capability: str, clause: str, *, chain: tuple[str, ...] = ()) -> str:
+    def add(
+        capability: str, clause: str, *, chain: tuple[str, ...] = (), fresh: bool = False
+    ) -> str:
         if capability in chain:
             raise InvalidPlan(f"skills require each other in a loop: {' -> '.join(chain)}")
         skill = skills.get(capability)
         if skill is None:
             raise InvalidPlan(f"no agent of this network offers {capability!r}")
         depends = tuple(
-            by_capability.get(need) or add(need, clause, chain=(*chain, capability))
+            (None if fresh else by_capability.get(need))
+            or add(need, clause, chain=(*chain, capability), fresh=fresh)
             for need in skill.requires
         )
         step_id = capability
@@ -234,17 +304,24 @@ def build_plan(
         by_capability.setdefault(capability, step_id)
         return step_id
 
-    for clause in routed:
+    made: list[str | None] = []
+    for index, clause in enumerate(routed):
         if clause.capability is None:
+            made.append(None)
             continue
         if clause.capability in by_capability and clause.capability not in asked:
             asked.add(clause.capability)  # it was only implied; this clause names it
-            continue
-        asked.add(clause.capability)
-        add(clause.capability, clause.text)
+            made.append(by_capability[clause.capability])
+        else:
+            again = clause.capability in asked
+            asked.add(clause.capability)
+            made.append(add(clause.capability, clause.text, fresh=again))
+        step_id = made[-1]
+        if index in conditional and step_id is not None:
+            steps[step_id] = steps[step_id].model_copy(update={"optional": True})
     if not steps:
         raise InvalidPlan(f"no part of the instruction names a capability: {instruction!r}")
-    return Plan(instruction=instruction, steps=tuple(steps.values()))
+    return Plan(instruction=instruction, steps=tuple(steps.values())), made
 
 
 # --- slots -------------------------------------------------------------------------------

@@ -35,7 +35,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
 from json.encoder import encode_basestring
-from typing import Annotated, Any, NamedTuple
+from typing import Annotated, Any, Literal, NamedTuple
 
 from pydantic import BaseModel, BeforeValidator, Field, ValidationError, field_serializer
 
@@ -60,6 +60,7 @@ class EntryKind(StrEnum):
     VAULT_REFUSED = "vault.refused"
     MESSAGE = "message"
     TASK_STATUS = "task.status"
+    STEP_COMPENSATED = "step.compensated"
 
 
 # --- payloads, one model per kind ---------------------------------------------------------
@@ -158,6 +159,18 @@ class MessageSent(Wire):
     sent_at: float = Field(ge=0, allow_inf_nan=False, description="seconds since the epoch")
 
 
+class StepCompensated(Wire):
+    """A booking of a task that could not complete was undone (or kept, at the user's word).
+    Undone work is never paid: a failed task is not settled."""
+
+    step_id: Name
+    skill: Name = Field(description="the compensating skill asked, e.g. ticket.cancel")
+    key: str = Field(max_length=300, description="the booking's idempotency key")
+    booking_id: str | None = None
+    outcome: Literal["compensated", "kept", "pending", "nothing"] = "compensated"
+    detail: str = ""
+
+
 class TaskStatus(Wire):
     """A task changed state (A2A states: working, input-required, completed, failed, ...)."""
 
@@ -217,12 +230,14 @@ PAYLOADS: dict[EntryKind, type[Wire]] = {
     EntryKind.VAULT_REFUSED: DataAccess,
     EntryKind.MESSAGE: MessageSent,
     EntryKind.TASK_STATUS: TaskStatus,
+    EntryKind.STEP_COMPENSATED: StepCompensated,
 }
 
 # Who an entry is about, where the kind needs one: "agent", "entity", or "agent or entity".
 PARTIES: dict[EntryKind, str] = {
     EntryKind.STEP_ASSIGNED: "agent",
     EntryKind.STEP_DONE: "agent",
+    EntryKind.STEP_COMPENSATED: "agent",
     EntryKind.CREDIT_ALLOCATED: "agent or entity",
     EntryKind.PAYOUT: "entity",
     EntryKind.VAULT_GRANTED: "agent",

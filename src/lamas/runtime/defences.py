@@ -21,7 +21,7 @@ from lamas.protocol.messages import Envelope
 from lamas.protocol.types import Middleware
 from lamas.security.detector import Detector, QuarantineLog, screen
 from lamas.security.identity import PrivateKey
-from lamas.security.ratelimit import RateLimits, rate_limit
+from lamas.security.ratelimit import Exempt, RateLimits, rate_limit
 from lamas.security.signing import (
     Directory,
     ReplayGuard,
@@ -44,6 +44,8 @@ class Defences:
     detector: Detector = field(default_factory=Detector)
     quarantine: QuarantineLog = field(default_factory=QuarantineLog)
     rejected: list[tuple[Envelope, Exception]] = field(default_factory=list)
+    platform: frozenset[str] = frozenset()
+    """The platform's own agents (the hub): not rate-limited like outside callers."""
 
     def signed_card(self, card: AgentCard) -> AgentCard:
         return sign_card(card, self.entity_keys[card.entity])
@@ -54,7 +56,7 @@ class Defences:
         message; the model-based perplexity layer is for agents that feed a model)."""
         return [
             verify_signatures(self.directory, guard=self.guard, record=self._record),
-            rate_limit(self.limits),
+            rate_limit(Exempt(self.limits, self.platform)),
             screen(self.detector, quarantine=self.quarantine),
         ]
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from decimal import Decimal
+from typing import Any
 
 from lamas.economy.ledger import Ledger, NewEntry
 from lamas.economy.revenue import CENT, PLATFORM, Quality
@@ -41,6 +42,7 @@ from lamas.protocol.ledger import (
     RecordedBallot,
     Resources,
     StepAssigned,
+    StepCompensated,
     StepDone,
     TaskOpened,
     TaskStatus,
@@ -177,6 +179,8 @@ class LedgerRecorder:
             self._open(task_id, session, ())
         if event.kind == "step":
             self._step(task_id, event.data["run"])
+        elif event.kind == "compensated":
+            self._compensated(task_id, event.data)
         elif event.kind == "question":
             self._with_messages(
                 task_id, [self._status(task_id, "input-required", event.data["question"])]
@@ -222,6 +226,30 @@ class LedgerRecorder:
                 ),
             ],
         )
+
+    def _compensated(self, task_id: str, data: dict[str, Any]) -> None:
+        """A booking undone (or kept at the user's word) when its task could not complete:
+        a ledger entry of its own; a failed task is never settled, so undone work is
+        never paid."""
+        agent = str(data["agent"])
+        entry = NewEntry(
+            EntryKind.STEP_COMPENSATED,
+            task_id,
+            StepCompensated(
+                step_id=data["step"],
+                skill=data["skill"] or "none",
+                key=data["key"],
+                booking_id=data.get("booking_id") or None,
+                outcome=data["outcome"],
+                detail=str(data.get("detail", ""))[:2000],
+            ),
+            agent,
+            self._entity_of(agent),
+        )
+        if task_id in self._closed:
+            self.ledger.append_many([entry])
+        else:
+            self._with_messages(task_id, [entry])
 
     # --- settling -----------------------------------------------------------------------
 

@@ -38,10 +38,42 @@ def load_spec(path: str | Path) -> NetworkSpec:
         raise ConfigError(f"{file} is not valid YAML: {error}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{file} must hold a mapping with 'name' and 'agents'")
+    _inline_vocabularies(data, file)
     try:
         return NetworkSpec.parse(data)
     except MalformedMessage as error:
         raise ConfigError(f"{file}: {error}") from None
+
+
+def _inline_vocabularies(data: dict[str, Any], file: Path) -> None:
+    """Replace each card vocabulary given as a file name (`vocabularies: {cities:
+    data/vocabulary/cities.json}`) by that JSON file's content, so the card itself, signed
+    and sent as it is, carries the names; the file must lie beside the network file."""
+    import json
+
+    base = file.resolve().parent
+    agents = data.get("agents")
+    for agent in agents if isinstance(agents, list) else ():
+        card = agent.get("card") if isinstance(agent, dict) else None
+        blocks = card.get("vocabularies") if isinstance(card, dict) else None
+        if not isinstance(blocks, dict):
+            continue
+        for name, block in blocks.items():
+            if not isinstance(block, str):
+                continue
+            source = (base / block).resolve()
+            if not source.is_relative_to(base):
+                raise ConfigError(f"{file}: vocabulary {name!r} file {block!r} is outside {base}")
+            try:
+                blocks[name] = json.loads(source.read_text(encoding="utf-8"))
+            except OSError as error:
+                raise ConfigError(
+                    f"{file}: cannot read vocabulary {name!r} file {source}: {error.strerror}"
+                ) from None
+            except ValueError as error:
+                raise ConfigError(
+                    f"{file}: vocabulary file {source} is not JSON: {error}"
+                ) from None
 
 
 def load(path: str | Path, *, external: Iterable[str] = ()) -> tuple[NetworkSpec, Network]:
@@ -124,9 +156,12 @@ def spec_defences(spec: NetworkSpec, *, seed: bytes | None = None) -> Defences:
     """Keys and signed cards for every agent of `spec`; outside callers are the topology's
     entry (the user) and the senders the rules name. Processes sharing `seed` share keys."""
     named = [r.sender for r in spec.rules if not any(ch in r.sender for ch in "*?[")]
-    return default_defences(
+    defences = default_defences(
         (card for _, card in spec_cards(spec)), callers=[spec.topology.entry, *named], seed=seed
     )
+    # The hub acts for the platform's tasks: exempt from per-caller rate limits.
+    defences.platform = frozenset([spec.topology.hub] if spec.topology.hub else [])
+    return defences
 
 
 def build_agents(

@@ -37,19 +37,19 @@ from lamas.protocol.consensus import (
     options_from_reply,
 )
 from lamas.protocol.instruction import (
-    build_plan,
-    date_slots,
+    plan_with_clauses,
     question_for,
     routable_skills,
-    route_clauses,
 )
 from lamas.protocol.messages import DataPart, Envelope, Message, SealedRef, TextPart
 from lamas.protocol.plan import Step
 from lamas.protocol.tasks import Artifact, Task, TaskState
 from lamas.protocol.types import Context, Middleware
+from lamas.protocol.vocabulary import suggestions_of
 from lamas.runtime.consensus import reach_consensus
 from lamas.runtime.gate import Gate
 from lamas.runtime.network import Network
+from lamas.runtime.recovery import Recovery
 from lamas.runtime.router import AgentSelector, CapabilityRouter
 from lamas.runtime.session import (
     OFFERS,
@@ -60,9 +60,19 @@ from lamas.runtime.session import (
     chosen_output,
     downstream,
     step_inputs,
-    summarize,
 )
 from lamas.runtime.slots import SYSTEM, FewShot, Filled, Notes, SlotFiller
+from lamas.runtime.today import TODAY_KEY
+from lamas.runtime.understanding import Understander
+from lamas.runtime.understanding.gazetteer import slot_vocabularies
+from lamas.runtime.understanding.inputs import (
+    Prepared,
+    prefill,
+    served_words,
+    settle,
+    trip_places,
+)
+from lamas.runtime.understanding.outcome import answer_text, rank_offers
 
 OFFERS_PER_PROVIDER = 3
 PROFILE_SKILL = "profile.get"
@@ -91,15 +101,30 @@ class Orchestrator:
         middleware: Iterable[Middleware] = (),
         slot_prompt: str | None = None,
         notes: Notes | None = None,
+        recovery: Recovery | None = None,
     ) -> None:
         self.network = network
+        # Retries, live-only choices, idempotency, compensation, durable state, admission
+        # (runtime/recovery/): its hooks below are marked `recovery:`.
+        self.recovery = recovery or Recovery()
         # Everything the orchestrator sends goes through this gate, wrapped in `middleware`
-        # (a privacy guard, say), which also sees every reply that comes back.
-        self.gate = Gate(agent_id, network.transport, middleware)
+        # (a privacy guard, say), which also sees every reply that comes back; innermost,
+        # the recovery layer's retries.
+        self.gate = Gate(agent_id, network.transport, [*middleware, self.recovery.middleware()])
         self.model = model
         self.agent_id = agent_id
         self.skills: dict[str, Skill] = routable_skills(network.cards, exclude=[agent_id])
         self.router = CapabilityRouter(self.skills, embedder)
+        self.understander = Understander(
+            self.skills, embedder, served=served_words(network), places=trip_places(network)
+        )
+        self.today = today or dt.date.today()
+        # The names each skill's providers publish, per input: found in the user's words
+        # without a model (runtime/understanding/gazetteer.py).
+        self.vocabularies = {
+            name: slot_vocabularies(skill, network.find(name))
+            for name, skill in self.skills.items()
+        }
         self.filler = SlotFiller(
             model, today=today, few_shot=few_shot, system=slot_prompt or SYSTEM, notes=notes
         )
@@ -118,12 +143,14 @@ class Orchestrator:
         self.profile_fields = tuple(profile_fields)
         self.sessions: dict[str, Session] = {}
         self._by_context: dict[str, str] = {}
+        self.recovery.attach(self)
 
     # --- the two entry points ---------------------------------------------------------
 
     async def submit(self, instruction: str, *, context_id: str | None = None) -> Session:
         """Start a task for `instruction`. With the `context_id` of an earlier task, the
         instruction is a follow-up: it changes that task's inputs and re-runs what changed."""
+        self.recovery.check_admission()  # recovery: `Busy` at the edge, nothing started
         previous = self.sessions.get(self._by_context.get(context_id or "", ""))
         if previous is not None and previous.task.state is TaskState.INPUT_REQUIRED:
             return await self.answer(previous.task.id, instruction)
@@ -145,6 +172,8 @@ class Orchestrator:
             raise InvalidPlan(
                 f"task {task_id} is {session.task.state.value}, not waiting for an answer"
             )
+        if await self.recovery.answered(session, text):  # recovery: keep or undo a booking
+            return session
         session.said.append(text)
         reply = Message.of_text(text, role="user")
         session.task = session.task.moved_to(TaskState.WORKING, reply)
@@ -155,56 +184,127 @@ class Orchestrator:
     async def _start(self, session: Session, instruction: str) -> None:
         task_id = session.task.id
         session.task = session.task.moved_to(TaskState.WORKING)
-        session.routed = route_clauses(
-            instruction, self.router.scores, threshold=self.router.threshold
-        )
+        routed = self.understander.route(instruction, self.router)
+        understood = self.understander.understand(routed, self.router.scores, self.router.threshold)
+        session.routed = understood.routed
+        session.not_offered = understood.not_offered
         self._emit(
             "routed",
             task_id,
-            clauses=[(r.text, r.capability, round(r.score, 3)) for r in session.routed],
+            clauses=[(r.text, r.capability, round(r.score, 3)) for r in routed],
+            not_offered=understood.not_offered,
+            context=understood.context,
         )
+        if not understood.routed:
+            await self._nothing_to_do(session, instruction)
+            return
         try:
-            session.plan = build_plan(instruction, session.routed, self.skills)
+            session.plan, made = plan_with_clauses(
+                instruction, understood.routed, self.skills, optional=understood.conditional
+            )
         except InvalidPlan as error:
             await self._fail(session, f"{error}; this network can: {', '.join(self.skills)}")
             return
+        plan = session.plan
+
+        def first_of(step_id: str) -> str:
+            """The step a chain starts from (the search a booking requires): its inputs
+            come from the user's words."""
+            step = plan.step(step_id)
+            return first_of(step.depends_on[0]) if step.depends_on else step_id
+
+        session.reverse_of = {
+            first_of(back_step): first_of(there_step)
+            for back, there in understood.returns.items()
+            if (back_step := made[back]) and (there_step := made[there])
+        }
         self._emit("plan", task_id, plan=session.plan)
         context = [*(f"Earlier the user said: {t}" for t in session.said[:-1])]
+        context += [f"The user also said: {t}" for t in understood.context]
         try:
             context += await self._profile(session)
         except LamasError as error:  # e.g. the privacy guard refused a profile's values
             await self._fail(session, f"cannot read the user's profile: {error}")
             return
-        last_date: str | None = None
+        carried = None
+        destination: str | None = None
         for step in session.plan.steps:
             skill = self.skills[step.capability]
+            session.preferences[step.id] = self.understander.preferences(step.instruction)
             if skill.requires:
                 continue  # its inputs come from the steps it requires
+            prepared = prefill(
+                skill,
+                step.instruction,
+                today=self.today,
+                background=[*understood.context, instruction],
+                carried=carried,
+                preferences=session.preferences[step.id],
+                vocabularies=self.vocabularies.get(step.capability),
+                context=understood.context,
+                destination=destination,
+            )
+            if prepared.when.date is not None:
+                carried = prepared.when
+
+            session.prepared[step.id] = prepared
             self._emit("filling", task_id, step=step.id, model=self.model.name)
-            filled = await self.filler.fill(skill, step.instruction, context=context)
-            values = filled.values
-            # A date given once holds for the clauses after it that give none:
-            # "a train on December 4 and a hotel for two nights" checks in on the 4th.
-            for name in date_slots(skill.input_schema):
-                if values.get(name) is None and last_date is not None:
-                    values[name] = last_date
-                last_date = values.get(name) or last_date
-            session.slots[step.id] = values
-            self._note_missing(session, step.id, filled, values)
+            filled = await self.filler.fill(
+                skill, step.instruction, known=prepared.known, context=context
+            )
+            self._settle(session, step, filled, prepared)
+            destination = session.slots[step.id].get("destination") or destination
         await self._ask_or_run(session)
+
+    def _settle(self, session: Session, step: Step, filled: Filled, prepared: Prepared) -> None:
+        """The step's inputs: resolved values over the model's, names onto the vendors'
+        vocabularies, the way back reversed; what is still missing is asked."""
+        skill = self.skills[step.capability]
+        forward = session.reverse_of.get(step.id)
+        settled = settle(
+            skill,
+            filled.values,
+            prepared,
+            providers=self.network.find(step.capability),
+            reverse_of=session.slots.get(forward) if forward else None,
+        )
+        values = settled.values
+        session.slots[step.id] = values
+        missing = [*filled.missing, *settled.unknown, *settled.choices]
+        if prepared.past:
+            session.past[step.id] = prepared.past
+            missing += [
+                n
+                for n, p in skill.input_schema.get("properties", {}).items()
+                if p.get("format") == "date"
+            ]
+        choices = {**filled.ambiguous, **settled.choices}
+        self._note_missing(
+            session,
+            step.id,
+            Filled(values, list(dict.fromkeys(missing)), filled.dropped, choices),
+            values,
+        )
 
     async def _resume(self, session: Session, text: str) -> None:
         assert session.plan is not None
         for step_id in list(session.waiting_on):
             step = session.plan.step(step_id)
-            filled = await self.filler.fill(
-                self.skills[step.capability],
+            skill = self.skills[step.capability]
+            # The answer is read as the clause was: its dates resolved, its names placed.
+            prepared = prefill(
+                skill,
                 text,
-                known=session.slots.get(step_id, {}),
-                context=[step.instruction, *session.said[:-1]],
+                today=self.today,
+                vocabularies=self.vocabularies.get(step.capability),
+                preferences=session.preferences.get(step_id) or self.understander.preferences(text),
             )
-            session.slots[step_id] = filled.values
-            self._note_missing(session, step_id, filled, filled.values)
+            session.past.pop(step_id, None)
+            known = {**session.slots.get(step_id, {}), **prepared.known}
+            filled = await self.filler.fill(
+                skill, text, known=known, context=[step.instruction, *session.said[:-1]]
+            )
+            self._settle(session, step, filled, prepared)
         await self._ask_or_run(session)
 
     @staticmethod
@@ -266,14 +366,17 @@ class Orchestrator:
         assert session.plan is not None
         if session.waiting_on:
             questions = [
-                question_for(
-                    self.skills[session.plan.step(s).capability],
-                    missing,
-                    {name: session.choices.get((s, name), []) for name in missing},
-                )
-                for s, missing in session.waiting_on.items()
+                *(f"{said!r} has already passed." for said in dict.fromkeys(session.past.values())),
+                *(
+                    question_for(
+                        self.skills[session.plan.step(s).capability],
+                        missing,
+                        {name: session.choices.get((s, name), []) for name in missing},
+                    )
+                    for s, missing in session.waiting_on.items()
+                ),
             ]
-            question = " ".join(questions)
+            question = " ".join(dict.fromkeys(questions))
             session.task = session.task.moved_to(
                 TaskState.INPUT_REQUIRED, Message.of_text(question)
             )
@@ -284,29 +387,83 @@ class Orchestrator:
     # --- execution ------------------------------------------------------------------------
 
     async def _execute(self, session: Session) -> None:
+        """Run the plan's DAG. A failed step stops only the steps that depend on it: the
+        independent branches go on, and the answer says what was done, what failed and
+        why, and what was not offered."""
         assert session.plan is not None
         plan = session.plan
         done = {step_id for step_id, run in session.runs.items() if run.error is None}
-        while len(done) < len(plan.steps):
-            ready = plan.ready(done)
-            runs = await asyncio.gather(*(self._run_step(session, step) for step in ready))
-            failed = [run for run in runs if run.error is not None]
+        stopped: set[str] = set()  # failed, or skipped because something they need failed
+        while len(done) + len(stopped) < len(plan.steps):
+            ready = [s for s in plan.ready(done | stopped) if s.id not in done | stopped]
+            blocked = [s for s in ready if stopped.intersection(s.depends_on)]
+            for step in blocked:
+                stopped.add(step.id)
+                session.skipped[step.id] = (
+                    "not run: "
+                    + ", ".join(sorted(stopped.intersection(step.depends_on)))
+                    + " did not succeed"
+                )
+            runnable = [s for s in ready if s not in blocked]
+            unmet = [s for s in runnable if not self._condition_holds(session, s)]
+            for step in unmet:
+                stopped.add(step.id)
+                session.skipped[step.id] = "not booked: the search found nothing" + (
+                    " (it was asked only if there was one)" if step.optional else ""
+                )
+            runnable = [s for s in runnable if s not in unmet]
+            if not runnable:
+                continue
+            runs = await asyncio.gather(*(self._run_step(session, step) for step in runnable))
             for run in runs:
                 session.runs[run.step.id] = run
                 self._emit("step", session.task.id, run=run)
-            if failed:
-                reasons = "; ".join(f"{run.step.id}: {run.error}" for run in failed)
-                await self._fail(session, f"step failed: {reasons}")
+                (stopped if run.error is not None else done).add(run.step.id)
+            if any(r.error is not None and r.step.id in session.waiting_on for r in runs):
+                await self._ask_or_run(session)  # a vendor's suggestions: the user chooses
                 return
-            done.update(step.id for step in ready)
+            failed_now = [run for run in runs if run.error is not None]
+            if failed_now and self.recovery.rechoose(session, failed_now):
+                # recovery: an agent is gone; its steps run again with the next live one
+                done = {s for s, r in session.runs.items() if r.error is None}
+                stopped = {s for s in stopped if s in session.runs}
+                continue
         task = session.task
         for step in plan.steps:
-            output = session.runs[step.id].output
-            task = task.with_artifact(Artifact(name=step.id, parts=Message.of_data(output).parts))
-        summary = summarize(plan, session.runs)
+            ran = session.runs.get(step.id)
+            if ran is not None and ran.error is None:
+                task = task.with_artifact(
+                    Artifact(name=step.id, parts=Message.of_data(ran.output).parts)
+                )
+        summary = answer_text(plan, session.runs, session.skipped, session.not_offered)
+        # Completed only when every step the user asked for stood (a conditional booking
+        # whose search found nothing stands: it was asked only if). Otherwise the task
+        # failed, and its answer and artifacts still carry what was done.
+        failed = [s for s in plan.steps if s.id in stopped and not s.optional]
+        if failed:
+            session.task = task
+            # recovery: bookings worth keeping alone are asked about, the rest undone
+            await self.recovery.unwind(session, summary)
+            return
+        await self.recovery.release_abandoned(session)  # recovery: undo what did not stand
         session.task = task.moved_to(TaskState.COMPLETED, Message.of_text(summary))
         self._emit("done", task.id, summary=summary)
         await self._log(session, "task.completed", {"summary": summary})
+
+    @staticmethod
+    def _condition_holds(session: Session, step: Step) -> bool:
+        """A step's condition (a conditional booking's, and any step's that builds on a
+        search): what it requires found something."""
+        return all(session.runs[need].output for need in step.depends_on if need in session.runs)
+
+    async def _nothing_to_do(self, session: Session, instruction: str) -> None:
+        """No clause of the request is served here: say so, with what the network does."""
+        offered = ", ".join(self.skills)
+        asked = "; ".join(session.not_offered) or instruction
+        reason = f"not offered by this network: {asked}. This network can: {offered}."
+        session.task = session.task.moved_to(TaskState.FAILED, Message.of_text(reason))
+        self._emit("failed", session.task.id, reason=reason)
+        await self._log(session, "task.failed", {"reason": reason})
 
     async def _run_step(self, session: Session, step: Step) -> StepRun:
         assert session.plan is not None
@@ -323,6 +480,8 @@ class Orchestrator:
         run.inputs = inputs
         providers = [card.id for card in self.network.find(step.capability)]
         try:
+            # recovery: only live agents, and none excluded for this step
+            providers = self.recovery.live_providers(session, step, providers, affinity)
             if affinity in providers:
                 providers = [affinity]  # book with the vendor whose offer was chosen
             elif self.selector is not None and len(providers) > 1:
@@ -337,8 +496,9 @@ class Orchestrator:
                 await self._by_consensus(session, step, providers, inputs, run)
             else:
                 run.agent = providers[0] if providers else None
-                reply = await self._ask(session, step, run.agent, inputs)
-                run.output = chosen_output(reply.data)
+                reply = await self._ask_retrying(session, step, run.agent, inputs, run)
+                ranked = rank_offers(reply.data, session.preferences.get(step.id))
+                run.output = chosen_output(ranked)
         except LamasError as error:
             run.error = str(error)
         except Exception as error:  # an agent's own failure is reported, never a crash
@@ -361,25 +521,43 @@ class Orchestrator:
     ) -> None:
         """Ask every provider, then let the voters settle on one offer."""
         replies = await asyncio.gather(
-            *(self._ask(session, step, agent, inputs) for agent in providers),
+            *(self._ask_retrying(session, step, agent, dict(inputs), run) for agent in providers),
             return_exceptions=True,
         )
+        preferences = session.preferences.get(step.id)
         options: list[Option] = []
         whole: set[str] = set()  # providers whose whole reply is their one option
+        reasons: list[str] = []
+        answered = 0
         for agent, reply in zip(providers, replies, strict=True):
             if isinstance(reply, BaseException):
-                continue  # a provider that fails simply offers nothing
+                reasons.append(f"{agent}: {reply}")  # a failing provider offers nothing
+                continue
+            answered += 1
             if OFFERS not in reply.data:
                 whole.add(agent)
             try:
-                # Each provider's best offers compete; the vote can pick any of them.
-                options.extend(options_from_reply(agent, reply.data)[:OFFERS_PER_PROVIDER])
+                # Each provider's best offers (by the user's preferences) compete; the vote
+                # can pick any of them.
+                ranked = rank_offers(reply.data, preferences)
+                options.extend(options_from_reply(agent, ranked)[:OFFERS_PER_PROVIDER])
             except InvalidVote:
                 continue
+        options = self.recovery.live_options(options)  # recovery: withdraw the gone
+        if not options and answered and not reasons:
+            run.output = {}  # every provider answered, none had an offer: nothing found
+            return
         if not options:
-            raise InvalidPlan(f"none of {', '.join(providers)} could serve {step.capability}")
+            raise InvalidPlan(
+                f"none of {', '.join(providers)} could serve {step.capability}: "
+                + "; ".join(reasons)
+            )
         voters = [card.id for card in self.network.find(VOTE_SKILL)]
-        if len(options) == 1 or not voters:
+        decisive = preferences.best(o.data for o in options) if preferences else None
+        if decisive is not None:
+            # The user's own word ("the first train", "the cheapest") decides, not a vote.
+            winner = next(o for o in options if o.data is decisive)
+        elif len(options) == 1 or not voters:
             winner = options[0]
         else:
             decision = await reach_consensus(
@@ -397,13 +575,39 @@ class Orchestrator:
             )
             run.decision = decision
             self._emit("consensus", session.task.id, step=step.id, decision=decision)
-            winner = next((o for o in options if o.key == decision.winner), options[0])
+            # recovery: the decided offer if its agent is still live, else the best live one
+            winner = self.recovery.live_winner(options, decision.winner, decision.tally)
         run.agent = winner.proposer
         # A reply without "offers" (replicas of a song catalogue, say) is one option; its
         # output is read as a lone provider's would be (its best-ranked choice).
         run.output = (
             chosen_output(dict(winner.data)) if winner.proposer in whole else dict(winner.data)
         )
+
+    async def _ask_retrying(
+        self, session: Session, step: Step, agent: str | None, inputs: dict[str, Any], run: StepRun
+    ) -> Message:
+        """`_ask`; a vendor that answers "did you mean X?" is asked again with its one good
+        suggestion, or the user is asked to choose among several (the task waits)."""
+        try:
+            return await self._ask(session, step, agent, inputs)
+        except LamasError as error:
+            offered = suggestions_of(error)
+            slot = next(
+                (n for n, v in inputs.items() if isinstance(v, str) and repr(v) in str(error)),
+                None,
+            )
+            if not offered or slot is None:
+                raise
+            if len(offered) == 1:
+                inputs[slot] = offered[0]
+                session.slots.setdefault(step.id, {})[slot] = offered[0]
+                run.inputs = inputs
+                return await self._ask(session, step, agent, inputs)
+            session.choices[(step.id, slot)] = list(offered)
+            session.waiting_on[step.id] = [slot]
+            session.slots.get(step.id, {}).pop(slot, None)
+            raise
 
     async def _ask(
         self, session: Session, step: Step, agent: str | None, inputs: dict[str, Any]
@@ -417,7 +621,17 @@ class Orchestrator:
             skill=step.capability,
             task_id=session.task.id,
             context_id=session.task.context_id,
-            message=Message(parts=(*Message.of_data(inputs).parts, *refs)),
+            # recovery: the step's idempotency key (a booking is noted before it is sent)
+            message=self.recovery.keyed(
+                session,
+                step,
+                agent,
+                Message(
+                    parts=(*Message.of_data(inputs).parts, *refs),
+                    # The vendor judges "in the past" against the task's today, not its clock.
+                    metadata={TODAY_KEY: self.today.isoformat()},
+                ),
+            ),
         )
         return await self.gate.request(envelope, timeout=self.step_timeout)
 
@@ -501,7 +715,8 @@ class Orchestrator:
         before = self.model.usage
         started = time.perf_counter()
         try:
-            await work
+            async with self.recovery.running():  # recovery: in its turn under load
+                await work
         finally:
             session.seconds += time.perf_counter() - started
             used = self.model.usage

@@ -79,9 +79,7 @@ def profile_read_observer(ledger: Ledger, network: Network) -> Callable[[Envelop
         if envelope.skill != PROFILE_SKILL or envelope.kind != "request":
             return
         fields = envelope.message.data.get("fields")
-        names = tuple(
-            f for f in (fields if isinstance(fields, list) else ()) if isinstance(f, str)
-        )
+        names = tuple(f for f in (fields if isinstance(fields, list) else ()) if isinstance(f, str))
         if not names or not all(1 <= len(f) <= 128 for f in names):
             return  # a malformed request is refused by the agent itself: nothing is read
         ledger.append(

@@ -7,19 +7,32 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from lamas.llm.base import Usage
 from lamas.protocol.consensus import Decision
 from lamas.protocol.instruction import RoutedClause
 from lamas.protocol.plan import Plan, Step
+from lamas.protocol.preferences import Preferences
 from lamas.protocol.tasks import Task, TaskState
+
+if TYPE_CHECKING:
+    from lamas.runtime.understanding.inputs import Prepared
 
 OFFERS = "offers"
 """A reply whose data holds a list under this key offers choices; the step's output is one."""
 
 EventKind = Literal[
-    "filling", "routed", "plan", "question", "step", "consensus", "done", "failed", "message"
+    "filling",
+    "routed",
+    "plan",
+    "question",
+    "step",
+    "consensus",
+    "done",
+    "failed",
+    "message",
+    "compensated",
 ]
 
 
@@ -58,6 +71,16 @@ class Session:
     choices: dict[tuple[str, str], list[str]] = field(default_factory=dict)
     """(step, input) -> the options the user hesitated between."""
     runs: dict[str, StepRun] = field(default_factory=dict)
+    not_offered: list[str] = field(default_factory=list)
+    """Clauses of the request no agent of the network serves (reported, not run)."""
+    skipped: dict[str, str] = field(default_factory=dict)
+    """Steps not run, and why (a conditional whose search found nothing, a failed need)."""
+    reverse_of: dict[str, str] = field(default_factory=dict)
+    """The way back of a trip -> the step of the trip it reverses."""
+    preferences: dict[str, Preferences] = field(default_factory=dict)
+    prepared: dict[str, Prepared] = field(default_factory=dict)
+    past: dict[str, str] = field(default_factory=dict)
+    """Steps whose date was said as one already past -> the phrase (asked back)."""
     usage: Usage = field(default_factory=Usage)
     seconds: float = 0.0
 

@@ -21,7 +21,7 @@ import logging
 import math
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import NamedTuple, Protocol
 
 from lamas.errors import ConfigError, DeliveryError
@@ -252,6 +252,28 @@ class QueryBudget:
 
     def __repr__(self) -> str:
         return f"QueryBudget({self.total_per_window} per {self.window_s:g} s)"
+
+
+# --- the platform's own calls -------------------------------------------------------------
+
+
+class Exempt:
+    """`limits` for every caller but `callers`: the platform's own agents acting for a task
+    (the orchestrator). Their calls are the platform's work, already queued and bounded by
+    its admission control (`runtime/recovery/admission.py`); throttling them like an
+    outside caller's would fail tasks midway under load. Senders are proved before this
+    runs (`verify_signatures` is outside it), so no caller can claim to be the platform."""
+
+    def __init__(self, limits: Limiter, callers: Collection[str]) -> None:
+        self.limits = limits
+        self.callers = frozenset(callers)
+
+    def check(self, envelope: Envelope) -> None:
+        if envelope.sender not in self.callers:
+            self.limits.check(envelope)
+
+    def __repr__(self) -> str:
+        return f"Exempt({self.limits!r}, callers={sorted(self.callers)})"
 
 
 # --- middleware ---------------------------------------------------------------------------

@@ -21,4 +21,5 @@ episodes = Table(
 
 # The ledger's tables live in their own module; importing it registers them on `metadata`.
 import lamas.store.experience_tables  # noqa: E402
-import lamas.store.ledger_tables  # noqa: E402, F401
+import lamas.store.ledger_tables  # noqa: E402
+import lamas.store.recovery_tables  # noqa: E402, F401

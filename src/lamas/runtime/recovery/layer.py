@@ -1,0 +1,458 @@
+"""The recovery stage of a task's life (understand -> plan -> run -> recover -> settle).
+
+`Recovery` is what the orchestrator calls at a few clearly marked points; every policy
+lives in its own module beside this one and is only wired together here:
+
+- the orchestrator's outbound gate gets `middleware()`: each request retried when it
+  failed transiently (`retry.py`), within its deadline, a bounded number in flight per
+  agent (`admission.Lanes`), and each agent's liveness noted (`liveness.py`);
+- `check_admission()` / `running()`: new tasks queue or are refused with `Busy`;
+- `live_providers()`, `live_options()`, `live_winner()`: offers of agents that stopped
+  answering are withdrawn from choices;
+- `keyed()`: every request carries an idempotency key (task + step + round of choice),
+  and a booking (a skill with a compensating skill) is noted before it is sent;
+- `rechoose()`: a step that failed because its agent is gone is chosen again among the
+  live offers (its upstream search re-run without that agent);
+- `unwind()` / `release_abandoned()`: when a task cannot complete, what it booked is
+  undone with each booking's compensating skill (or the user is asked whether to keep
+  a booking worth having alone); bookings abandoned on the way are undone even when
+  the task completes. Each compensation is an event the ledger records.
+- `event()` (a listener) writes the task's state at each step boundary (`durable.py`);
+  `resume()` picks unfinished tasks up after a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
+
+from lamas.errors import AgentUnreachable, LamasError, UnknownAgent
+from lamas.protocol.consensus import Option
+from lamas.protocol.messages import Envelope, Message, new_id
+from lamas.protocol.plan import Step
+from lamas.protocol.tasks import TaskState
+from lamas.protocol.types import Context, Handler, Middleware, Reply
+from lamas.runtime.recovery.admission import Admission, Lanes
+from lamas.runtime.recovery.durable import Attempt, TaskRecovery, TaskStore
+from lamas.runtime.recovery.idempotency import IDEMPOTENCY_KEY, idempotency_key, with_key
+from lamas.runtime.recovery.liveness import Liveness
+from lamas.runtime.recovery.retry import Backoff, RetryPolicy, is_transient
+from lamas.runtime.session import Event, Session, StepRun, downstream
+
+if TYPE_CHECKING:
+    from lamas.runtime.orchestrator import Orchestrator
+
+log = logging.getLogger(__name__)
+
+COMPENSATION_RETRY = Backoff(attempts=12, initial=0.2, factor=2.0, maximum=5.0, jitter=0.2)
+"""Undoing a booking is worth waiting for: ~40 s of tries for its vendor to come back."""
+
+KEEP_WORDS = {"yes", "y", "keep", "keep it", "ok", "sure", "yes please"}
+_PERSISTED: frozenset[str] = frozenset({"plan", "question", "step", "done", "failed"})
+
+
+class Recovery:
+    """Retries, live-only choices, idempotency, compensation, durable state, admission."""
+
+    def __init__(
+        self,
+        *,
+        retry: RetryPolicy | None = None,
+        admission: Admission | None = None,
+        lanes: Lanes | None = None,
+        store: TaskStore | None = None,
+        max_rechoices: int = 3,
+        compensation_retry: Backoff = COMPENSATION_RETRY,
+    ) -> None:
+        self.retry = retry or RetryPolicy()
+        self.admission = admission or Admission()
+        self.lanes = lanes or Lanes()
+        self.store = store
+        self.max_rechoices = max_rechoices
+        self.compensation_retry = compensation_retry
+        self.liveness = Liveness()
+        self.tasks: dict[str, TaskRecovery] = {}
+        self.retries = 0
+        self.resuming: asyncio.Future[list[Session]] | None = None
+        """The resumption of unfinished tasks, when started in the background."""
+        self._orchestrator: Orchestrator | None = None
+
+    def attach(self, orchestrator: Orchestrator) -> None:
+        self._orchestrator = orchestrator
+        orchestrator.listeners.append(self.event)
+
+    @property
+    def orchestrator(self) -> Orchestrator:
+        if self._orchestrator is None:
+            raise RuntimeError("Recovery.attach(orchestrator) first")
+        return self._orchestrator
+
+    def state(self, task_id: str) -> TaskRecovery:
+        found = self.tasks.get(task_id)
+        if found is None:
+            found = self.tasks[task_id] = TaskRecovery()
+        return found
+
+    # --- the outbound gate ----------------------------------------------------------------
+
+    def middleware(self) -> Middleware:
+        """Retries with backoff, per-agent lanes and liveness, around every request sent."""
+
+        def wrap(handler: Handler) -> Handler:
+            async def recovering(envelope: Envelope, context: Context) -> Reply:
+                if envelope.mode == "async":
+                    return await handler(envelope, context)
+                timeout = getattr(context, "timeout", None)
+                deadline = None if timeout is None else time.monotonic() + timeout
+                sent = [envelope]
+
+                async def attempt(left: float | None) -> Reply:
+                    current = sent[-1]
+                    async with self.lanes.lane(current.recipient):
+                        try:
+                            if left is None:
+                                reply = await handler(current, context)
+                            else:
+                                reply = await asyncio.wait_for(handler(current, context), left)
+                        except BaseException as error:
+                            self.liveness.failed(current.recipient, error)
+                            # A retry is a new envelope (signatures and replay guards key
+                            # on the id); its idempotency key is what stays the same.
+                            sent.append(
+                                current.model_copy(
+                                    update={
+                                        "id": new_id(),
+                                        "sent_at": time.time(),
+                                        "signature": None,
+                                    }
+                                )
+                            )
+                            raise
+                    self.liveness.answered(current.recipient)
+                    return reply
+
+                return await self.retry.call(
+                    envelope.skill, attempt, deadline=deadline, on_retry=self._retried
+                )
+
+            return recovering
+
+        return wrap
+
+    def _retried(self, error: BaseException, attempt: int) -> None:
+        self.retries += 1
+        log.info("retrying after attempt %d failed: %s", attempt, error)
+
+    # --- admission ------------------------------------------------------------------------
+
+    def check_admission(self) -> None:
+        """Raise `Busy` (nothing started) when no new task can even queue."""
+        wait = self.admission.busy_for()
+        if wait is not None:
+            from lamas.runtime.recovery.admission import Busy
+
+            self.admission.refused += 1
+            raise Busy(self.admission.name, wait)
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        """A task's work, in its turn (it waits in the queue while all slots are busy)."""
+        async with self.admission.admit(refuse=False):
+            yield
+
+    # --- live-only choices ----------------------------------------------------------------
+
+    def live_providers(
+        self, session: Session, step: Step, providers: list[str], affinity: str | None
+    ) -> list[str]:
+        """The providers of `step` that may be asked: live, and not excluded for this step.
+        A step bound to the agent whose offer was chosen fails at once if it is gone, so
+        the choice is made again (`rechoose`)."""
+        network = self.orchestrator.network
+        if (
+            affinity is not None
+            and affinity in providers
+            and not self.liveness.is_live(affinity, network)
+        ):
+            raise AgentUnreachable(
+                affinity, "it stopped answering after its offer was chosen; its offer is withdrawn"
+            )
+        excluded = set(self.state(session.task.id).excluded.get(step.id, ()))
+        return [p for p in providers if p not in excluded and self.liveness.is_live(p, network)]
+
+    def live_options(self, options: list[Option]) -> list[Option]:
+        network = self.orchestrator.network
+        return [o for o in options if self.liveness.is_live(o.proposer, network)]
+
+    def live_winner(
+        self, options: list[Option], winner: str | None, tally: dict[str, float]
+    ) -> Option:
+        """The decided option if its proposer is still live, else the live option the
+        vote rated best (then the first live one in offer order)."""
+        network = self.orchestrator.network
+        live = [o for o in options if self.liveness.is_live(o.proposer, network)] or options
+        chosen = next((o for o in live if o.key == winner), None)
+        if chosen is not None:
+            return chosen
+        return max(live, key=lambda o: (tally.get(o.key, 0.0), -live.index(o)))
+
+    # --- idempotency ----------------------------------------------------------------------
+
+    def keyed(self, session: Session, step: Step, agent: str, message: Message) -> Message:
+        """`message` with the step's idempotency key; a booking is noted before it is sent,
+        so that a crash or a lost reply still leaves a record of what to undo."""
+        state = self.state(session.task.id)
+        key = idempotency_key(session.task.id, step.id, state.rounds.get(step.id, 0))
+        card = self.orchestrator.network.card(agent)
+        skill = card.skill(step.capability)
+        compensation = skill.compensation if skill is not None else None
+        if compensation and not any(a.key == key and a.agent == agent for a in state.attempts):
+            state.attempts.append(Attempt(step.id, agent, step.capability, key, compensation))
+            self._save(session)
+        return with_key(message, key)
+
+    # --- choosing again, undoing ----------------------------------------------------------
+
+    def rechoose(self, session: Session, failed: Iterable[StepRun]) -> bool:
+        """Prepare a failed batch to be run again when every failure is an agent that is
+        gone (its own step or the upstream step whose offer it made): that agent is
+        excluded, those steps and what depends on them are run again under new keys.
+        False when a failure is of another kind, or choices have run out."""
+        assert session.plan is not None
+        state = self.state(session.task.id)
+        if state.rechosen >= self.max_rechoices:
+            return False
+        network = self.orchestrator.network
+        again: set[str] = set()
+        for run in failed:
+            candidates = {run.step.id: run.agent}
+            for need in run.step.depends_on:
+                upstream = session.runs.get(need)
+                if upstream is not None:
+                    candidates[need] = upstream.agent
+            gone = {
+                step_id: agent
+                for step_id, agent in candidates.items()
+                if agent is not None and not self.liveness.is_live(agent, network)
+            }
+            if not gone:
+                return False
+            for step_id, agent in gone.items():
+                state.excluded.setdefault(step_id, []).append(agent)
+                again.add(step_id)
+            again.add(run.step.id)
+        for step_id in downstream(session.plan, again):
+            session.runs.pop(step_id, None)
+            state.rounds[step_id] = state.rounds.get(step_id, 0) + 1
+        state.rechosen += 1
+        self.orchestrator._emit(
+            "routed",
+            session.task.id,
+            rerun=sorted(again),
+            withdrawn=sorted({a for agents in state.excluded.values() for a in agents}),
+        )
+        self._save(session)
+        return True
+
+    async def unwind(self, session: Session, reason: str) -> None:
+        """The task cannot complete: ask the user about bookings worth keeping alone, else
+        undo every booking it made, then fail it saying what was undone."""
+        state = self.state(session.task.id)
+        state.failure = reason
+        keepable = [a for a in self._standing(session) if self._keep_alone(a)]
+        if keepable:
+            state.keep_question = [a.key for a in keepable]
+            what = ", ".join(f"{a.skill} with {a.agent} ({a.booking_id})" for a in keepable)
+            question = (
+                f"The task could not be completed ({reason}). Keep {what} anyway? "
+                "Answer yes to keep it, no to cancel it."
+            )
+            session.task = session.task.moved_to(
+                TaskState.INPUT_REQUIRED, Message.of_text(question)
+            )
+            self.orchestrator._emit("question", session.task.id, question=question)
+            return
+        await self._finish_failed(session, keep=())
+
+    async def answered(self, session: Session, text: str) -> bool:
+        """The user's answer, if it is to a keep-or-cancel question (True: handled)."""
+        state = self.state(session.task.id)
+        if not state.keep_question:
+            return False
+        keep = state.keep_question if text.strip().casefold().rstrip(".!") in KEEP_WORDS else []
+        state.keep_question = []
+        session.said.append(text)
+        session.task = session.task.moved_to(TaskState.WORKING, Message.of_text(text, role="user"))
+        await self._finish_failed(session, keep=keep)
+        return True
+
+    async def release_abandoned(self, session: Session) -> None:
+        """The task completed: undo bookings attempted on the way that did not stand (at
+        a vendor that went away and may have booked before it did)."""
+        standing = {(run.agent, run.step.id) for run in session.runs.values() if run.error is None}
+        state = self.state(session.task.id)
+        for attempt in state.attempts:
+            if attempt.status != "attempted":
+                continue
+            run = session.runs.get(attempt.step_id)
+            key_now = idempotency_key(
+                session.task.id, attempt.step_id, state.rounds.get(attempt.step_id, 0)
+            )
+            if (attempt.agent, attempt.step_id) in standing and attempt.key == key_now:
+                attempt.status = "stood"
+                attempt.booking_id = str((run.output if run else {}).get("booking_id") or "")
+            else:
+                await self._compensate(session, attempt)
+        self._save(session)
+
+    async def _finish_failed(self, session: Session, keep: Iterable[str]) -> None:
+        state = self.state(session.task.id)
+        kept = set(keep)
+        undone: list[str] = []
+        pending: list[str] = []
+        for attempt in state.attempts:
+            if attempt.status not in {"attempted", "stood", "pending"}:
+                continue
+            if attempt.key in kept:
+                attempt.status = "kept"
+                self._record(session, attempt, "kept", "the user chose to keep it")
+                continue
+            await self._compensate(session, attempt)
+            (undone if attempt.status == "compensated" else pending).append(
+                f"{attempt.skill} at {attempt.agent}"
+            )
+        note = state.failure
+        if undone:
+            note += f"; undone: {', '.join(undone)}"
+        if kept:
+            note += f"; kept at your word: {len(kept)} booking(s)"
+        if pending:
+            note += f"; could not undo yet (will retry on restart): {', '.join(pending)}"
+        await self.orchestrator._fail(session, note)
+
+    def _standing(self, session: Session) -> list[Attempt]:
+        state = self.state(session.task.id)
+        found = []
+        for attempt in state.attempts:
+            run = session.runs.get(attempt.step_id)
+            if run is not None and run.error is None and run.agent == attempt.agent:
+                attempt.booking_id = str(run.output.get("booking_id") or "") or None
+                found.append(attempt)
+        return found
+
+    def _keep_alone(self, attempt: Attempt) -> bool:
+        try:
+            skill = self.orchestrator.network.card(attempt.agent).skill(attempt.skill)
+        except LamasError:
+            return False
+        return bool(skill is not None and skill.keep_alone)
+
+    async def _compensate(self, session: Session, attempt: Attempt) -> None:
+        """Ask the booking's vendor to undo what it did under the booking's key (whatever
+        it was, even if its reply never reached us); retried for a while if it is away."""
+        assert attempt.compensation is not None
+        orchestrator = self.orchestrator
+        envelope = Envelope(
+            sender=orchestrator.agent_id,
+            recipient=attempt.agent,
+            skill=attempt.compensation,
+            task_id=session.task.id,
+            context_id=session.task.context_id,
+            message=Message(
+                parts=Message.of_data(
+                    {IDEMPOTENCY_KEY: attempt.key, "booking_id": attempt.booking_id or ""}
+                ).parts,
+                metadata={IDEMPOTENCY_KEY: f"{attempt.key}:undo"},
+            ),
+        )
+        policy = self.retry.with_skill(attempt.compensation, self.compensation_retry)
+        try:
+            reply = await policy.call(
+                attempt.compensation,
+                lambda left: orchestrator.gate.request(
+                    envelope.model_copy(update={"id": new_id()}), timeout=left
+                ),
+                deadline=time.monotonic() + orchestrator.step_timeout,
+                # A vendor the registry dropped while it was down is waited for too.
+                retry_on=lambda error: is_transient(error) or isinstance(error, UnknownAgent),
+            )
+        except Exception as error:
+            attempt.status = "pending"
+            attempt.note = f"{type(error).__name__}: {error}"[:500]
+            self._record(session, attempt, "pending", attempt.note)
+            self._save(session)
+            return
+        data = reply.data
+        attempt.booking_id = str(data.get("booking_id") or attempt.booking_id or "") or None
+        attempt.status = "compensated"
+        outcome = "compensated" if data.get("status") == "cancelled" else "nothing"
+        self._record(session, attempt, outcome, str(data.get("note", ""))[:500])
+        self._save(session)
+
+    def _record(self, session: Session, attempt: Attempt, outcome: str, detail: str) -> None:
+        self.orchestrator._emit(
+            "compensated",
+            session.task.id,
+            step=attempt.step_id,
+            agent=attempt.agent,
+            skill=attempt.compensation or "",
+            key=attempt.key,
+            booking_id=attempt.booking_id,
+            outcome=outcome,
+            detail=detail,
+        )
+
+    # --- durable state --------------------------------------------------------------------
+
+    def event(self, event: Event) -> None:
+        """Write the task's state at each step boundary."""
+        if event.kind not in _PERSISTED:
+            return
+        session = self.orchestrator.sessions.get(event.task_id)
+        if session is not None:
+            self._save(session)
+
+    def _save(self, session: Session) -> None:
+        if self.store is None:
+            return
+        try:
+            self.store.save(self.orchestrator.agent_id, session, self.state(session.task.id))
+        except Exception:  # losing a snapshot must not fail the task itself
+            log.exception("could not save task %s", session.task.id)
+
+    async def resume(self) -> list[Session]:
+        """Pick up the tasks a previous run of this orchestrator left unfinished: waiting
+        ones wait again for their answer; working ones continue from their last step
+        (a booking in flight is asked again under its key); one stopped while undoing its
+        bookings finishes undoing them."""
+        if self.store is None:
+            return []
+        orchestrator = self.orchestrator
+        resumed: list[Session] = []
+        work: list[Any] = []
+        for session, state in self.store.unfinished(orchestrator.agent_id):
+            task = session.task
+            self.tasks[task.id] = state
+            orchestrator.sessions[task.id] = session
+            orchestrator._by_context[task.context_id] = task.id
+            resumed.append(session)
+            if task.state is TaskState.INPUT_REQUIRED:
+                continue
+            log.info("resuming task %s (%s)", task.id, task.state.value)
+            if state.failure:
+                work.append(orchestrator._timed(session, self._finish_failed(session, ())))
+            elif session.plan is None:
+                session.task = task.model_copy(update={"state": TaskState.SUBMITTED})
+                work.append(
+                    orchestrator._timed(session, orchestrator._start(session, session.said[0]))
+                )
+            elif task.state is TaskState.SUBMITTED:
+                work.append(orchestrator._timed(session, orchestrator._ask_or_run(session)))
+            else:
+                work.append(orchestrator._timed(session, orchestrator._execute(session)))
+        await asyncio.gather(*work)
+        return resumed

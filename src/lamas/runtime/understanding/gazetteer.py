@@ -1,0 +1,181 @@
+"""Names said in a request, found by the vendors' own vocabularies (no model).
+
+A vendor that publishes the cities, stations, places, genres or moods it knows lets the
+orchestrator find them in the user's words directly: "next friday paris lyon", "a hotel
+near the Vieux-Port", "some chill jazz". Each name is the longest run of words that is a
+name or alias (so "Gare de Lyon" is a Paris station, not the city of Lyon); a trip's ends
+are told apart by their cue ("from X", "to Y", "X -> Y", or the order of two bare names).
+What it finds is exact; what it cannot place is left to the model and to the vendor's
+suggestions.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from lamas.protocol.cards import AgentCard, Skill
+from lamas.protocol.vocabulary import Vocabulary, fold
+
+LONGEST = 5
+"""The most words a name runs to ("Paris Gare de l'Est")."""
+_TO = {"to", "for", "towards", "->", "→", ">", "-", "\u2013", "pour", "vers", "a", "à", "into"}
+_FROM = {"from", "de", "depuis", "leaving", "out"}
+_NEAR = re.compile(
+    r"\b(?:near|close\s+to|next\s+to|by|around|walking\s+distance\s+(?:of|from)|opposite|"
+    r"près\s+de|pres\s+de|à\s+côté\s+de)\s+(?:the\s+)?",
+    re.I,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Mention:
+    name: str
+    start: int
+    """Index of its first word."""
+    cue: str
+    """The word before it, folded ("from", "to", ...; "" at the start)."""
+
+
+FUZZY_SCORE = 85.0
+"""How close (rapidfuzz ratio, 0-100) a misspelt word must be to one known name to stand
+for it ("Bordaux", "Strasbourgh", "Grenobel"), when it is the only such name."""
+
+
+def _misspelt(word: str, vocabulary: Vocabulary) -> str | None:
+    from rapidfuzz import fuzz
+
+    key = fold(word)
+    if len(key) < 5 or not word[:1].isalpha():
+        return None
+    close = [
+        n for n in vocabulary.suggest(word, limit=2) if fuzz.ratio(key, fold(n)) >= FUZZY_SCORE
+    ]
+    return close[0] if len(close) == 1 else None
+
+
+def mentions(text: str, vocabulary: Vocabulary) -> list[Mention]:
+    """Every name of `vocabulary` said in `text`, in order (longest runs first); a single
+    capitalised or cued word that no name is, but one name is close to, stands for it."""
+    words = re.findall(r"[\w'\u2019]+(?:-[\w'\u2019]+)*|->|→|\u2013|>|-", text)
+    keys = [fold(w) for w in words]
+    found: list[Mention] = []
+    start = 0
+    while start < len(words):
+        for size in range(min(LONGEST, len(words) - start), 0, -1):
+            key = " ".join(k for k in keys[start : start + size] if k)
+            names = vocabulary.exact(key) if key else ()
+            if len(names) == 1:
+                cue = words[start - 1].casefold() if start else ""
+                found.append(Mention(names[0], start, cue))
+                start += size
+                break
+        else:
+            cue = words[start - 1].casefold() if start else ""
+            word = words[start]
+            if (word[:1].isupper() or cue in _FROM | _TO | {"in"}) and (
+                near := _misspelt(word, vocabulary)
+            ):
+                found.append(Mention(near, start, cue))
+            start += 1
+    return _without_choices(found, words)
+
+
+def _without_choices(found: list[Mention], words: list[str]) -> list[Mention]:
+    """Names offered as a choice ("to Lyon or Marseille") are no answer: the user is asked."""
+    hesitant: set[int] = set()
+    for first, second in itertools.pairwise(found):
+        between = [w.casefold() for w in words[first.start + 1 : second.start]]
+        if between and between[-1] == "or" and len(between) <= 3:
+            hesitant.update((first.start, second.start))
+    return [m for m in found if m.start not in hesitant]
+
+
+def trip_ends(text: str, vocabulary: Vocabulary) -> dict[str, str]:
+    """origin and destination of a trip said in `text`, as far as its cues tell."""
+    said = mentions(text, vocabulary)
+    ends: dict[str, str] = {}
+    loose: list[Mention] = []
+    for mention in said:
+        if mention.cue in _FROM and "origin" not in ends:
+            ends["origin"] = mention.name
+        elif mention.cue in _TO and "destination" not in ends:
+            ends["destination"] = mention.name
+        else:
+            loose.append(mention)
+    for mention in loose:
+        if mention.name in ends.values():
+            continue
+        if "origin" not in ends and (
+            "destination" not in ends or mention.start < _start(said, ends["destination"])
+        ):
+            ends["origin"] = mention.name
+        elif "destination" not in ends:
+            ends["destination"] = mention.name
+    return ends
+
+
+def _start(said: list[Mention], name: str) -> int:
+    return next((m.start for m in said if m.name == name), 0)
+
+
+def said_inputs(
+    skill: Skill,
+    text: str,
+    vocabularies: Mapping[str, Vocabulary],
+) -> dict[str, Any]:
+    """The inputs of `skill` whose names `text` says, by the slots' `vocabularies`."""
+    properties = skill.input_schema.get("properties", {})
+    values: dict[str, Any] = {}
+    if {"origin", "destination"} <= set(properties) and "origin" in vocabularies:
+        values.update(trip_ends(text, vocabularies["origin"]))
+    for slot, vocabulary in vocabularies.items():
+        if slot in ("origin", "destination"):
+            continue
+        if slot == "city" and "near" in vocabularies:
+            # Read cities and places together: "Gare de Lyon" is a Paris place, not Lyon.
+            both = Vocabulary.merged([vocabulary, vocabularies["near"]])
+            for mention in mentions(text, both):
+                city = (
+                    mention.name
+                    if mention.name in vocabulary.names
+                    else both.within.get(mention.name)
+                )
+                if city in vocabulary.names:
+                    values["city"] = city
+                    break
+            continue
+        if slot == "near":
+            cue = _NEAR.search(text)
+            if cue is not None:
+                near = mentions(text[cue.end() :], vocabulary)
+                if near and near[0].start == 0:
+                    values["near"] = near[0].name
+            continue
+        said = mentions(text, vocabulary)
+        if said:
+            values[slot] = said[0].name
+    if "city" in properties and "city" not in values:
+        # A place said ("near the Vieux-Port") names its city.
+        for vocabulary in vocabularies.values():
+            place = values.get("near")
+            if isinstance(place, str) and place in vocabulary.within:
+                values["city"] = vocabulary.within[place]
+                break
+    return values
+
+
+def slot_vocabularies(skill: Skill, cards: Iterable[AgentCard]) -> dict[str, Vocabulary]:
+    """Each input of `skill` that its providers publish names for, with those names."""
+    from lamas.runtime.understanding.inputs import vocabulary_for
+
+    providers = list(cards)
+    found: dict[str, Vocabulary] = {}
+    for slot in skill.input_schema.get("properties", {}):
+        vocabulary = vocabulary_for(providers, skill.name, slot)
+        if vocabulary is not None:
+            found[slot] = vocabulary
+    return found

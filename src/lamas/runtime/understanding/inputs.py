@@ -1,0 +1,202 @@
+"""A step's inputs before and after the model fills them.
+
+Before: what needs no model (`prefill`): the step's dates, stay length and departure
+window resolved against the task's today, and the preferences its search takes.
+After (`settle`): those resolved values win over the model's (a small model writes
+today's date for "Friday"), the way back of a trip swaps the trip's ends, and every
+name a vendor publishes a vocabulary for is mapped onto it ("Marseile" -> Marseille,
+"the main station in Marseille" -> Marseille Saint-Charles); a name the vocabulary
+cannot place becomes a question with the vendor's own suggestions, never a guess.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from lamas.errors import UnknownTerm
+from lamas.protocol.cards import AgentCard, Skill
+from lamas.protocol.preferences import Preferences
+from lamas.protocol.vocabulary import Vocabulary
+from lamas.protocol.when import When, resolve
+from lamas.runtime.understanding.gazetteer import said_inputs
+from lamas.runtime.understanding.understand import time_inputs
+
+SWAPPED = (("origin", "destination"),)
+"""The inputs a way back exchanges."""
+
+
+@dataclass(slots=True)
+class Prepared:
+    known: dict[str, Any]
+    """Inputs resolved without a model (authoritative)."""
+    when: When
+    preferences: Preferences
+    past: str | None = None
+    """The phrase of a date already past (to ask about), if any."""
+
+
+@dataclass(slots=True)
+class Settled:
+    values: dict[str, Any]
+    choices: dict[str, list[str]] = field(default_factory=dict)
+    """Inputs the vocabulary could not place: the names to choose from."""
+    unknown: list[str] = field(default_factory=list)
+    """Inputs whose name no vocabulary knows, and nothing is close."""
+
+
+def prefill(
+    skill: Skill,
+    clause: str,
+    *,
+    today: dt.date,
+    background: Iterable[str] = (),
+    carried: When | None = None,
+    preferences: Preferences,
+    vocabularies: Mapping[str, Vocabulary] | None = None,
+    context: Iterable[str] = (),
+    destination: str | None = None,
+) -> Prepared:
+    """The inputs of `skill` that `clause` gives without a model. A clause that says no
+    date takes the `carried` one (a date said in an earlier clause holds for later ones),
+    else one from the `background` (context clauses, the whole request). Names come from the
+    clause, then from the `context` clauses; a stay with no city is at the `destination` of
+    the trip before it."""
+    when = resolve(clause, today)
+    if when.date is None and carried is not None and carried.date is not None:
+        when = _with_date(when, carried)
+    if when.date is None:
+        for text in background:
+            found = resolve(text, today)
+            if found.date is not None:
+                when = _with_date(when, found)
+                break
+    known = said_inputs(skill, clause, vocabularies) if vocabularies else {}
+    for text in context if vocabularies else ():
+        # Names the clause leaves out may be in the rest of the request ("I'm going to a
+        # conference in Lyon ... get me a train there from Paris").
+        for slot, value in said_inputs(skill, text, vocabularies or {}).items():
+            if value in known.values():
+                continue
+            if slot == "origin" and "origin" in known and "destination" not in known:
+                slot = "destination"
+            known.setdefault(slot, value)
+    city = skill.input_schema.get("properties", {}).get("city")
+    if city is not None and "city" not in known and destination and vocabularies:
+        # A stay after a trip is where the trip goes: "a train to Lyon and a hotel".
+        cities = vocabularies.get("city")
+        place = cities.within.get(destination, destination) if cities else destination
+        if cities is None or place in cities.names:
+            known["city"] = place
+    known.update(time_inputs(skill, when))
+    known.update(preferences.search_inputs(skill.input_schema))
+    past = when.said[0] if when.past and when.said else None
+    if past:
+        for name in [
+            n
+            for n, p in skill.input_schema.get("properties", {}).items()
+            if p.get("format") == "date"
+        ]:
+            known.pop(name, None)
+    return Prepared(known, when, preferences, past)
+
+
+def _with_date(when: When, source: When) -> When:
+    from dataclasses import replace
+
+    return replace(when, date=source.date, past=source.past, said=source.said)
+
+
+def settle(
+    skill: Skill,
+    values: Mapping[str, Any],
+    prepared: Prepared,
+    *,
+    providers: Iterable[AgentCard] = (),
+    reverse_of: Mapping[str, Any] | None = None,
+) -> Settled:
+    """The step's final inputs (see the module docstring)."""
+    merged = {**dict(values), **prepared.known}
+    if reverse_of is not None:
+        for a, b in SWAPPED:
+            there, back = reverse_of.get(a), reverse_of.get(b)
+            if there is not None and back is not None:
+                same = merged.get(a) in (None, there) or merged.get(b) in (None, back)
+                if same:
+                    merged[a], merged[b] = back, there
+    settled = Settled(merged)
+    cards = list(providers)
+    for slot, value in list(merged.items()):
+        if not isinstance(value, str) or not value:
+            continue
+        vocabulary = vocabulary_for(cards, skill.name, slot)
+        if vocabulary is None:
+            continue
+        city = merged.get("city")
+        if slot != "city" and isinstance(city, str) and vocabulary.within:
+            local = vocabulary.in_place(city)
+            vocabulary = local if local.names else vocabulary
+        required = slot in skill.input_schema.get("required", [])
+        try:
+            merged[slot] = vocabulary.resolve(value, slot=slot)
+        except UnknownTerm as unknown:
+            if len(unknown.suggestions) == 1 and not unknown.ambiguous:
+                merged[slot] = unknown.suggestions[0]
+            elif unknown.suggestions and required:
+                settled.choices[slot] = list(unknown.suggestions)
+                merged.pop(slot)
+            elif required:
+                settled.unknown.append(slot)
+                merged.pop(slot)
+            # An optional name ("near" a place the map may still know) goes to the vendor
+            # as the user said it; its answer says what it knows instead.
+    return settled
+
+
+def vocabulary_for(cards: Iterable[AgentCard], skill: str, slot: str) -> Vocabulary | None:
+    """The names every provider of `skill` publishes for `slot`, merged (None: free text)."""
+    found = [v for c in cards if (v := Vocabulary.from_card(c, skill, slot)) is not None]
+    return Vocabulary.merged(found) if found else None
+
+
+SERVED_VOCABULARY_LIMIT = 150
+"""Vocabularies this short name kinds of thing served (genres, moods), not places."""
+
+
+def _common_nouns(names: Iterable[str]) -> bool:
+    """Kinds of thing ("jazz", "calm"), not proper names (artists, cities): most lower case."""
+    listed = list(names)
+    return sum(n == n.lower() for n in listed) * 2 > len(listed)
+
+
+def served_words(network: Any) -> dict[str, list[str]]:
+    """Per skill, the names its providers publish in short vocabularies (genres, moods):
+    words for what the skill serves, for the out-of-scope judge."""
+    words: dict[str, list[str]] = {}
+    for card in network.cards:
+        for skill in card.skills:
+            for slot in skill.input_schema.get("properties", {}):
+                vocabulary = Vocabulary.from_card(card, skill.name, slot)
+                if (
+                    vocabulary is not None
+                    and len(vocabulary.names) <= SERVED_VOCABULARY_LIMIT
+                    and _common_nouns(vocabulary.names)
+                ):
+                    words.setdefault(skill.name, []).extend(vocabulary.names)
+                    words[skill.name].extend(vocabulary.aliases)
+    return words
+
+
+def trip_places(network: Any) -> Vocabulary | None:
+    """The names a trip's origin may take on this network (cities and their stations), from
+    the vendors' published vocabularies; None when none publishes one."""
+    found = [
+        v
+        for card in network.cards
+        for skill in card.skills
+        if {"origin", "destination"} <= set(skill.input_schema.get("required", []))
+        and (v := Vocabulary.from_card(card, skill.name, "origin")) is not None
+    ]
+    return Vocabulary.merged(found) if found else None

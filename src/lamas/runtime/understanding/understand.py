@@ -1,0 +1,283 @@
+"""Understanding a request: from routed clauses to the steps the user asked for.
+
+Routing (`protocol.instruction.route_clauses`) gives each clause its nearest skill.
+This module decides what each clause is for (`protocol.clauses`), drops context
+into the background, reports what this network does not offer (`ScopeJudge`),
+turns "reserve it if there is one" into a conditional booking of what the clause
+before it searches for and "and back on Sunday" into the way back of the trip
+before it, and gives each step the inputs that need no model: dates, times and
+stay lengths from `protocol.when`, preferences from `protocol.preferences`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from lamas.agent.embeddings import Embedder
+from lamas.protocol.cards import Skill
+from lamas.protocol.clauses import (
+    Role,
+    asks_round_trip,
+    is_verbless,
+    return_part,
+    role_of,
+    says_book,
+)
+from lamas.protocol.instruction import RoutedClause, related_by_requirement, route_clauses
+from lamas.protocol.preferences import Preferences, extract
+from lamas.protocol.vocabulary import Vocabulary
+from lamas.protocol.when import When, resolve
+from lamas.runtime.understanding.scope import ScopeJudge, object_words
+
+MUSIC_HINTS = ("song", "music", "track", "playlist")
+
+
+@dataclass(slots=True)
+class Understanding:
+    routed: list[RoutedClause]
+    """The clauses that are steps, each with the capability it asks for."""
+    not_offered: list[str] = field(default_factory=list)
+    """Clauses no skill of this network serves, in the user's words."""
+    context: list[str] = field(default_factory=list)
+    """Clauses that only give facts."""
+    conditional: set[int] = field(default_factory=set)
+    """Indexes (in `routed`) of bookings asked only if their search finds something."""
+    returns: dict[int, int] = field(default_factory=dict)
+    """Index of a way back -> index of the trip it reverses."""
+
+
+_TRIP = re.compile(
+    r"\b(?:from\s+)?[A-Z][\w'.-]*(?:[\s-][A-Z][\w'.-]*)*\s*(?:\bto\b|->|→|>|\u2013)\s*[A-Z]",
+)
+_PARTICIPLE = re.compile(
+    r"^\s*(?:leaving|departing|arriving|getting\s+in|coming\s+back|returning|going|staying|"
+    r"anything|any\s+time|preferably|ideally|with|without|in\s+the|at\s+the|by|around|before|"
+    r"after)\b",
+    re.I,
+)
+_TIME_WORDS = re.compile(
+    r"\b(?:mon|tues|wednes|thurs|fri|satur|sun)day|\b(?:tonight|tomorrow|today|morning|afternoon|"
+    r"evening|night|nights|weekend|week|day|days)\b|\d",
+    re.I,
+)
+
+
+class Understander:
+    def __init__(
+        self,
+        skills: Mapping[str, Skill],
+        embedder: Embedder,
+        *,
+        served: Mapping[str, Iterable[str]] | None = None,
+        places: Vocabulary | None = None,
+    ) -> None:
+        """`places`: the names a trip's ends may take (cities, and stations within them),
+        to tell a trip ("Le Mans to Angers") from directions inside one city."""
+        self.skills = dict(skills)
+        self.places = places
+        self.scope = ScopeJudge(self.skills, embedder, served=served)
+        self.music = any(any(h in name for h in MUSIC_HINTS) for name in self.skills)
+        self.trip = self._trip_skill()
+
+    def _trip_skill(self) -> str | None:
+        """The skill a bare "Paris to Lyon on Friday" asks for: the root of a family whose
+        inputs need an origin, a destination and a date (a train search)."""
+        for name, skill in self.skills.items():
+            required = set(skill.input_schema.get("required", []))
+            properties = skill.input_schema.get("properties", {})
+            dated = any(p.get("format") == "date" for p in properties.values())
+            if {"origin", "destination"} <= required and dated and not skill.requires:
+                return name
+        return None
+
+    def route(self, instruction: str, router: Any) -> list[RoutedClause]:
+        """The instruction's clauses routed by `router` (a `CapabilityRouter`); a trip
+        between two cities is a clause of its own however weakly its words route."""
+        return route_clauses(
+            instruction, router.scores, threshold=router.threshold, standalone=self._is_trip
+        )
+
+    def understand(
+        self,
+        routed: Sequence[RoutedClause],
+        scores: Callable[[str], list[tuple[str, float]]] | None = None,
+        threshold: float = 0.0,
+    ) -> Understanding:
+        result = Understanding(routed=[])
+        for index, clause in enumerate(routed):
+            role = role_of(clause.text, first=index == 0 and len(routed) == 1)
+            previous = result.routed[-1] if result.routed else None
+            if role is Role.SEARCH_ONLY and previous is not None and previous.capability:
+                root = self._root(previous.capability)
+                result.routed[-1] = RoutedClause(previous.text, root, previous.score)
+                continue
+            if role is Role.CONDITIONAL and previous is None:
+                # One clause that searches and books if found: the search, then the booking.
+                searched = self._capability(clause)
+                booking = self._committing(searched) if searched else None
+                if searched is not None and booking is not None:
+                    root = self._root(searched)
+                    result.routed.append(RoutedClause(clause.text, root, clause.score))
+                    result.routed.append(RoutedClause(clause.text, booking, clause.score))
+                    result.conditional.add(len(result.routed) - 1)
+                    continue
+            if role is Role.CONDITIONAL and previous is not None and previous.capability:
+                booking = self._committing(previous.capability)
+                if booking is not None:
+                    # "book one if there is, 2 nights": the condition's words are the search's.
+                    previous = RoutedClause(
+                        f"{previous.text}, {clause.text}", previous.capability, previous.score
+                    )
+                    result.routed[-1] = previous
+                    if booking == previous.capability:
+                        result.conditional.add(len(result.routed) - 1)
+                    else:
+                        result.routed.append(RoutedClause(clause.text, booking, clause.score))
+                        result.conditional.add(len(result.routed) - 1)
+                    continue
+            if role is Role.RETURN and previous is not None and previous.capability:
+                result.returns[len(result.routed)] = len(result.routed) - 1
+                result.routed.append(RoutedClause(clause.text, previous.capability, clause.score))
+                continue
+            if role is Role.CONTEXT and previous is not None and _PARTICIPLE.match(clause.text):
+                # "leaving after 2pm", "arriving at Montparnasse": more about the step before.
+                result.routed[-1] = RoutedClause(
+                    f"{previous.text}, {clause.text}", previous.capability, previous.score
+                )
+                continue
+            if role is Role.CONTEXT:
+                result.context.append(clause.text)
+                continue
+            capability = self._capability(clause)
+            words = object_words(clause.text)
+            if (
+                previous is not None
+                and capability is not None
+                and previous.capability is not None
+                and is_verbless(clause.text)
+                and not self._is_trip(clause.text)
+                and self._root(capability) == self._root(previous.capability)
+            ):
+                # "soul, happy" after "something from the 70s": more of the same request.
+                result.routed[-1] = RoutedClause(
+                    f"{previous.text}, {clause.text}", previous.capability, previous.score
+                )
+                continue
+            if capability is None or (not words and is_verbless(clause.text)):
+                trip = self._is_trip(clause.text)
+                if previous is not None and _modifies(clause.text, words) and not trip:
+                    # "Saturday night", "mornings both times": more about the clause before.
+                    result.routed[-1] = RoutedClause(
+                        f"{previous.text}, {clause.text}", previous.capability, previous.score
+                    )
+                    continue
+                if capability is None and not words and not trip:
+                    result.context.append(clause.text)  # "Halloween weekend in Paris!"
+                    continue
+                if capability is None:
+                    result.not_offered.append(clause.text)
+                    continue
+            verdict = self.scope.judge(capability, clause.text)
+            if not verdict.offered and scores is not None:
+                # The nearest skill may be near for another reason ("a hotel near the
+                # cathedral" routes to directions): the next skill whose family serves the
+                # thing asked for takes it.
+                for other, score in scores(clause.text)[1:4]:
+                    if score >= threshold and self.scope.judge(other, clause.text).offered:
+                        capability, verdict = other, self.scope.judge(other, clause.text)
+                        break
+            if not verdict.offered:
+                result.not_offered.append(clause.text)
+                continue
+            if is_verbless(clause.text) or says_book(clause.text):
+                capability = self._committing(capability) or capability
+            back = return_part(clause.text) if self._is_trip(clause.text) else None
+            there = clause.text[: clause.text.rfind(back)].rstrip(" ,;") if back else clause.text
+            result.routed.append(RoutedClause(there or clause.text, capability, clause.score))
+            if asks_round_trip(clause.text) or back is not None:
+                result.returns[len(result.routed)] = len(result.routed) - 1
+                result.routed.append(RoutedClause(back or clause.text, capability, clause.score))
+        return result
+
+    def _is_trip(self, text: str) -> bool:
+        """Two places in different cities ("Le Mans to Angers", "next friday paris lyon"),
+        or, without a vocabulary to tell, "X to Y" between names."""
+        if self.trip is None:
+            return False
+        if self.places is not None:
+            return len(self.cities_in(text)) >= 2
+        return bool(_TRIP.search(text))
+
+    def cities_in(self, text: str) -> list[str]:
+        """The distinct cities `text` names, directly or by one of their stations."""
+        if self.places is None:
+            return []
+        cities = [self.places.within.get(n, n) for n in self.places.mentioned(text)]
+        return list(dict.fromkeys(cities))
+
+    def _capability(self, clause: RoutedClause) -> str | None:
+        """The routed capability, or the trip's for a clause that names two places."""
+        capability = clause.capability
+        if self._is_trip(clause.text) and (self.places is not None or self._trip_like(capability)):
+            keep = capability is not None and capability in related_by_requirement(
+                self.trip or "", self.skills
+            )
+            capability = capability if keep else self.trip
+        return capability
+
+    def _trip_like(self, capability: str | None) -> bool:
+        """A clause naming two places ("X to Y") is a trip unless routing found another
+        thing that takes two places (directions within a city)."""
+        if capability is None:
+            return True
+        return capability in related_by_requirement(self.trip or "", self.skills) or not {
+            "origin",
+            "destination",
+        } <= set(self.skills[capability].input_schema.get("properties", {}))
+
+    def _root(self, capability: str) -> str:
+        """The search of `capability`'s family (ticket.search for ticket.book)."""
+        family = related_by_requirement(capability, self.skills)
+        roots = [n for n in family if not set(self.skills[n].requires) & set(family)]
+        return roots[0] if roots else capability
+
+    def _committing(self, capability: str) -> str | None:
+        """The booking in `capability`'s family (ticket.book for ticket.search)."""
+        family = related_by_requirement(capability, self.skills)
+        committing = [n for n in family if self.skills[n].requires]
+        return committing[0] if committing else None
+
+    def when(self, text: str, today: dt.date) -> When:
+        return resolve(text, today)
+
+    def preferences(self, text: str) -> Preferences:
+        return extract(text, music=self.music)
+
+
+def _modifies(text: str, words: list[str]) -> bool:
+    """A fragment that only adds time, quantity or manner to the clause before it: it has
+    no object of its own, or only time words."""
+    return not words or all(_TIME_WORDS.search(w) for w in words)
+
+
+def time_inputs(skill: Skill, when: When) -> dict[str, Any]:
+    """The inputs of `skill` that `when` gives: its date slots, stay length, departure
+    window (only the names its input schema has)."""
+    properties = skill.input_schema.get("properties", {})
+    values: dict[str, Any] = {}
+    dates = [n for n, p in properties.items() if p.get("format") == "date"]
+    if when.date is not None and dates:
+        values[dates[0]] = when.date.isoformat()
+    if when.nights is not None and "nights" in properties:
+        values["nights"] = when.nights
+    for name, value in when.slots().items():
+        if name != "date" and name in properties:
+            values[name] = value
+    allowed = properties.get("time_of_day", {}).get("enum")
+    if "time_of_day" in values and allowed and values["time_of_day"] not in allowed:
+        values.pop("time_of_day")
+    return values

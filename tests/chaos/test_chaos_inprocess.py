@@ -1,0 +1,347 @@
+"""Recovery on the travel network in one process: live-only choices, compensation,
+idempotency keys, durable tasks and resume, admission. Real SQLite files for the
+vendors' bookings and the orchestrator's task state; the scripted slot filler.
+
+The separate-process chaos runs (SIGKILL) are in test_chaos_networked.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support.casestudy import EXAMPLES, TODAY, TRAVEL, scripted_slots
+
+from lamas.agent.embeddings import MiniLMEmbedder
+from lamas.errors import AgentUnreachable
+from lamas.llm import ScriptedModel
+from lamas.llm.base import ChatMessage
+from lamas.protocol import Envelope, TaskState
+from lamas.protocol.messages import Message
+from lamas.runtime.netfile import load
+from lamas.runtime.orchestrator import Orchestrator
+from lamas.runtime.recovery import (
+    Admission,
+    Backoff,
+    Busy,
+    IdempotentResults,
+    Recovery,
+    RetryPolicy,
+    TaskStore,
+)
+from lamas.runtime.session import Event
+
+pytestmark = pytest.mark.asyncio
+
+NETWORK = EXAMPLES / "travel" / "network.yaml"
+FAST = RetryPolicy(default=Backoff(attempts=3, initial=0.01, maximum=0.05, jitter=0.01))
+
+
+@pytest.fixture(scope="module")
+def embedder() -> MiniLMEmbedder:
+    return MiniLMEmbedder()
+
+
+@pytest.fixture(autouse=True)
+def bookings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    url = f"sqlite:///{tmp_path / 'bookings.db'}"
+    monkeypatch.setenv("LAMAS_TRAVEL_BOOKINGS", url)
+    monkeypatch.setenv("LAMAS_DATABASE_URL", f"sqlite:///{tmp_path / 'lamas.db'}")
+    return url
+
+
+def travel(
+    embedder: Any,
+    *,
+    store: TaskStore | None = None,
+    responder: Any = scripted_slots,
+    **options: Any,
+) -> tuple[Orchestrator, list[Event]]:
+    _, network = load(NETWORK, external=["orchestrator"])
+    events: list[Event] = []
+    recovery = Recovery(
+        retry=FAST,
+        store=store,
+        compensation_retry=Backoff(attempts=3, initial=0.01, maximum=0.05),
+        **options,
+    )
+    orchestrator = Orchestrator(
+        network,
+        ScriptedModel(responder=responder),
+        embedder,
+        today=TODAY,
+        on_event=events.append,
+        recovery=recovery,
+    )
+    return orchestrator, events
+
+
+def dies_before(network: Any, skill: str) -> None:
+    """The agent asked for `skill` dies as the request is sent: the request fails as
+    unreachable and the registry drops the agent."""
+    original = network.transport.request
+
+    async def request(envelope: Envelope, *, timeout: float | None = None) -> Message:
+        if envelope.skill == skill and envelope.recipient in network.transport:
+            network.remove(envelope.recipient)
+        if envelope.recipient not in network.transport:
+            raise AgentUnreachable(envelope.recipient, "connection refused")
+        return await original(envelope, timeout=timeout)
+
+    network.transport.request = request
+
+
+def confirmed(url: str) -> dict[tuple[str | None, str], list[str]]:
+    """(task, booking skill) -> the agents holding a confirmed booking for it."""
+    found: dict[tuple[str | None, str], list[str]] = {}
+    for agent in ("railgo", "swiftrail", "staywell"):
+        for served in IdempotentResults(agent, url).all():
+            if served.skill.endswith(".book") and served.status == "confirmed":
+                found.setdefault((served.task_id, served.skill), []).append(agent)
+    return found
+
+
+async def test_chaos_vendor_dropped_during_consensus_loses_its_offer_not_the_task(
+    embedder: MiniLMEmbedder, bookings: str
+) -> None:
+    orchestrator, _ = travel(embedder)
+    network = orchestrator.network
+    dropped: list[str] = []
+
+    def drop_when_asked_to_vote(envelope: Envelope) -> None:
+        # Each rail vendor answered its search; now, as the vote starts, the one whose
+        # offer the vote would pick dies (the registry drops it).
+        if envelope.skill == "consensus.vote" and not dropped:
+            for vendor in ("swiftrail", "railgo"):
+                network.remove(vendor)
+                dropped.append(vendor)
+                break
+
+    network.transport.observers.append(drop_when_asked_to_vote)
+    session = await orchestrator.submit(TRAVEL)
+    assert dropped
+    assert session.task.state is TaskState.COMPLETED, session.task.status_message
+    booked = session.runs["ticket.book"]
+    assert booked.agent not in dropped
+    assert booked.output["status"] == "confirmed"
+    assert confirmed(bookings)[(session.task.id, "ticket.book")] == [booked.agent]
+
+
+async def test_chaos_booking_vendor_gone_rechooses_the_live_offer_and_compensates_nothing_twice(
+    embedder: MiniLMEmbedder, bookings: str
+) -> None:
+    orchestrator, events = travel(embedder)
+    network = orchestrator.network
+    killed: list[str] = []
+    original = network.transport.request
+
+    async def dies_at_booking(envelope: Envelope, *, timeout: float | None = None) -> Message:
+        # The chosen vendor books, then dies before its reply gets back.
+        reply = await original(envelope, timeout=timeout)
+        if envelope.skill == "ticket.book" and not killed:
+            killed.append(envelope.recipient)
+            network.remove(envelope.recipient)
+            raise AgentUnreachable(envelope.recipient, "connection reset")
+        return reply
+
+    network.transport.request = dies_at_booking  # type: ignore[method-assign]
+    session = await orchestrator.submit(TRAVEL)
+    assert killed
+    assert session.task.state is TaskState.COMPLETED, session.task.status_message
+    assert session.runs["ticket.book"].agent not in killed
+    # The booking the dead vendor made before it died is still in its records, under the
+    # task's key; it is compensated once the vendor can be reached (here: never again),
+    # and the compensation is recorded as pending meanwhile.
+    outcomes = [e.data["outcome"] for e in events if e.kind == "compensated"]
+    assert outcomes == ["pending"], outcomes
+    standing = confirmed(bookings)
+    assert standing[(session.task.id, "ticket.book")].count(session.runs["ticket.book"].agent) == 1
+
+
+async def test_compensation_undoes_the_ticket_when_the_hotel_cannot_be_booked(
+    embedder: MiniLMEmbedder, bookings: str
+) -> None:
+    orchestrator, events = travel(embedder)
+    network = orchestrator.network
+
+    dies_before(network, "hotel.book")
+    session = await orchestrator.submit(TRAVEL)
+    assert session.task.state is TaskState.FAILED
+    status = session.task.status_message
+    assert status is not None and "undone: ticket.book" in status.text, status
+    compensated = [e.data for e in events if e.kind == "compensated"]
+    assert [c["skill"] for c in compensated if c["outcome"] == "compensated"] == ["ticket.cancel"]
+    # Nothing of the failed task stays booked.
+    assert (session.task.id, "ticket.book") not in confirmed(bookings)
+
+
+async def test_compensation_asks_the_user_when_a_booking_is_worth_keeping_alone(
+    embedder: MiniLMEmbedder, bookings: str
+) -> None:
+    orchestrator, _ = travel(embedder)
+    network = orchestrator.network
+    # The rail vendors' cards say a ticket is worth keeping alone.
+    for vendor in ("railgo", "swiftrail"):
+        card = network.card(vendor)
+        skills = tuple(
+            s.model_copy(update={"keep_alone": True}) if s.name == "ticket.book" else s
+            for s in card.skills
+        )
+        network._cards[vendor] = card.model_copy(update={"skills": skills})
+
+    dies_before(network, "hotel.book")
+    session = await orchestrator.submit(TRAVEL)
+    assert session.task.state is TaskState.INPUT_REQUIRED
+    assert session.question is not None
+    assert "Keep ticket.book" in session.question
+    session = await orchestrator.answer(session.task.id, "yes")
+    assert session.task.state is TaskState.FAILED
+    assert session.task.status_message is not None
+    assert "kept at your word" in session.task.status_message.text
+    assert (session.task.id, "ticket.book") in confirmed(bookings)  # kept, as asked
+
+
+async def test_idempotent_booking_under_one_key_is_made_once_even_after_a_restart(
+    bookings: str,
+) -> None:
+    calls: list[int] = []
+
+    async def book() -> dict[str, Any]:
+        calls.append(1)
+        await asyncio.sleep(0.01)
+        return {"booking_id": f"B-{len(calls)}", "price": 10.0}
+
+    first = IdempotentResults("railgo", bookings)
+    # Concurrent repeats (a retry racing the original) wait for the first.
+    results = await asyncio.gather(
+        *(first.once("t1:ticket.book", "ticket.book", "t1", book) for _ in range(5))
+    )
+    assert {r["booking_id"] for r in results} == {"B-1"}
+    # The vendor restarts: its records are in the store, not in its memory.
+    again = IdempotentResults("railgo", bookings)
+    assert (await again.once("t1:ticket.book", "ticket.book", "t1", book))["booking_id"] == "B-1"
+    assert len(calls) == 1
+    # Cancelling twice undoes once; a booking asked after its own cancel is refused.
+    assert again.cancel("t1:ticket.book", "ticket.cancel", "t1") is not None
+    assert again.get("t1:ticket.book").status == "cancelled"  # type: ignore[union-attr]
+    assert again.cancel("t2:ticket.book", "ticket.cancel", "t2") is None  # a tombstone
+    from lamas.runtime.recovery import AlreadyCancelled
+
+    with pytest.raises(AlreadyCancelled):
+        await again.once("t2:ticket.book", "ticket.book", "t2", book)
+    assert len(calls) == 1
+
+
+async def test_idempotency_key_reaches_the_vendor_and_cancel_refunds_once(
+    embedder: MiniLMEmbedder, bookings: str
+) -> None:
+    orchestrator, _ = travel(embedder)
+    session = await orchestrator.submit(TRAVEL)
+    assert session.task.state is TaskState.COMPLETED
+    run = session.runs["ticket.book"]
+    key = f"{session.task.id}:ticket.book"
+    served = IdempotentResults(str(run.agent), bookings).get(key)
+    assert served is not None
+    assert served.result["booking_id"] == run.output["booking_id"]
+    network = orchestrator.network
+
+    async def cancel() -> dict[str, Any]:
+        reply = await network.transport.request(
+            Envelope(
+                sender="orchestrator",
+                recipient=str(run.agent),
+                skill="ticket.cancel",
+                message=Message.of_data({"booking_id": run.output["booking_id"]}),
+            )
+        )
+        return reply.data
+
+    first, second = await cancel(), await cancel()
+    assert first["status"] == "cancelled"
+    assert first["refund"] == run.output["price"]
+    assert "already cancelled" in second["note"]
+    with pytest.raises(Exception, match="no booking"):
+        await network.transport.request(
+            Envelope(
+                sender="orchestrator",
+                recipient=str(run.agent),
+                skill="ticket.cancel",
+                message=Message.of_data({"booking_id": "NOPE-1"}),
+            )
+        )
+
+
+async def test_resume_after_a_crash_mid_booking_completes_without_booking_twice(
+    embedder: MiniLMEmbedder, bookings: str, tmp_path: Path
+) -> None:
+    store = TaskStore(f"sqlite:///{tmp_path / 'tasks.db'}")
+    first, _ = travel(embedder, store=store)
+
+    class Crash(BaseException):
+        """The process dies: nothing after this runs (not even the orchestrator's except)."""
+
+    original = first.network.transport.request
+
+    async def crash_after_hotel_booked(
+        envelope: Envelope, *, timeout: float | None = None
+    ) -> Message:
+        reply = await original(envelope, timeout=timeout)
+        if envelope.skill == "hotel.book":
+            raise Crash  # the hotel booked; its reply never got back
+        return reply
+
+    first.network.transport.request = crash_after_hotel_booked  # type: ignore[method-assign]
+    with pytest.raises(Crash):
+        await first.submit(TRAVEL)
+    (task_id,) = store.states()
+    assert store.states()[task_id] == "working"
+    # A new process on the same store: the task resumes from its last step.
+    second, _ = travel(embedder, store=store)
+    resumed = await second.recovery.resume()
+    assert [s.task.id for s in resumed] == [task_id]
+    session = second.sessions[task_id]
+    assert session.task.state is TaskState.COMPLETED, session.task.status_message
+    assert store.states()[task_id] == "completed"
+    standing = confirmed(bookings)
+    assert len(standing[(task_id, "hotel.book")]) == 1  # the vendor gave back its booking
+    assert len(standing[(task_id, "ticket.book")]) == 1
+
+
+async def test_resume_keeps_an_input_required_task_waiting_across_a_restart(
+    embedder: MiniLMEmbedder, bookings: str, tmp_path: Path
+) -> None:
+    def no_date_until_told(messages: list[ChatMessage], schema: dict[str, Any] | None) -> Any:
+        answer = dict(scripted_slots(messages, schema))
+        told = any("December 4" in m.content for m in messages)
+        for name in ("date", "check_in"):
+            if name in answer:
+                answer[name] = "2026-12-04" if told else None
+        return answer
+
+    store = TaskStore(f"sqlite:///{tmp_path / 'tasks.db'}")
+    first, _ = travel(embedder, store=store, responder=no_date_until_told)
+    session = await first.submit(TRAVEL.replace(" on December 4", ""))
+    assert session.task.state is TaskState.INPUT_REQUIRED, session.task.status_message
+    second, _ = travel(embedder, store=store, responder=no_date_until_told)
+    await second.recovery.resume()
+    waiting = second.sessions[session.task.id]
+    assert waiting.task.state is TaskState.INPUT_REQUIRED
+    done = await second.answer(session.task.id, "December 4")
+    assert done.task.state is TaskState.COMPLETED, done.task.status_message
+    assert done.runs["ticket.book"].output["status"] == "confirmed"
+
+
+async def test_chaos_load_queues_and_refuses_at_the_edge_never_midway(
+    embedder: MiniLMEmbedder,
+) -> None:
+    orchestrator, _ = travel(embedder, admission=Admission(max_active=4, max_waiting=8))
+    outcomes = await asyncio.gather(
+        *(orchestrator.submit(TRAVEL) for _ in range(20)), return_exceptions=True
+    )
+    busy = [o for o in outcomes if isinstance(o, Busy)]
+    done = [o for o in outcomes if not isinstance(o, BaseException)]
+    assert len(busy) == 8 and len(done) == 12, outcomes
+    assert all(s.task.state is TaskState.COMPLETED for s in done)
+    assert all(b.retry_after >= 1 and "busy, retry after" in str(b) for b in busy)

@@ -1,0 +1,75 @@
+"""Temporal expressions resolved against the task's today (a Monday, 2026-12-07)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from lamas.protocol.when import resolve
+
+MONDAY = dt.date(2026, 12, 7)
+
+
+@pytest.mark.parametrize(
+    ("text", "date"),
+    [
+        ("a train to Lyon on Friday", "2026-12-11"),
+        ("tomorrow evening", "2026-12-08"),
+        ("the day after tomorrow", "2026-12-09"),
+        ("this weekend", "2026-12-12"),
+        ("the 3rd of next month", "2027-01-03"),
+        ("in two weeks", "2026-12-21"),
+        ("on the 14th", "2026-12-14"),
+        ("the 2nd of January", "2027-01-02"),
+        ("a week from today", "2026-12-14"),
+        ("le 15 décembre", "2026-12-15"),
+        ("tonight", "2026-12-07"),
+        ("between 2pm and 5pm on Wednesday", "2026-12-09"),
+    ],
+)
+def test_dates_resolve_to_the_next_occurrence(text: str, date: str) -> None:
+    when = resolve(text, MONDAY)
+    assert when.date == dt.date.fromisoformat(date)
+    assert not when.past
+
+
+def test_a_month_and_day_just_past_is_a_slip_to_ask_about_not_next_year() -> None:
+    when = resolve("Book me a train on December 4 in the morning", MONDAY)
+    assert when.past
+    assert when.date == dt.date(2026, 12, 4)
+    assert resolve("2026-11-01", MONDAY).past
+
+
+def test_clock_times_become_departure_windows() -> None:
+    assert resolve("at 9am on Thursday", MONDAY).slots() == {
+        "date": "2026-12-10",
+        "depart_after": "08:30",
+        "depart_before": "09:30",
+        "depart_at": "09:00",
+    }
+    assert resolve("before 9am tomorrow", MONDAY).before == "09:00"
+    assert resolve("next tuesday after 6pm", MONDAY).after == "18:00"
+    evening = resolve("at 6 in the evening on Friday", MONDAY)
+    assert (evening.part_of_day, evening.clock) == ("evening", "18:00")
+    assert resolve("Friday morning", MONDAY).slots()["time_of_day"] == "morning"
+
+
+def test_stay_lengths_and_ranges() -> None:
+    assert resolve("a hotel in Lyon for two nights", MONDAY).nights == 2
+    stay = resolve("from Friday to Sunday", MONDAY)
+    assert (stay.date, stay.nights, stay.check_out) == (
+        dt.date(2026, 12, 11),
+        2,
+        dt.date(2026, 12, 13),
+    )
+    assert resolve("a room for a week starting Monday", MONDAY).nights == 7
+    assert resolve("for three days", MONDAY).nights == 2
+
+
+def test_no_time_said_gives_nothing() -> None:
+    when = resolve("I'm going to a conference", MONDAY)
+    assert when.date is None
+    assert when.slots() == {}
+    # A clock time alone is not today's date.
+    assert resolve("at 9am", MONDAY).date is None

@@ -1,0 +1,133 @@
+"""Understanding end to end on the travel network (MiniLM routing, scripted slot filler that
+copies places only: dates, windows and stays are resolved without the model)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+from typing import Any
+
+import pytest
+from support.casestudy import EXAMPLES
+
+from lamas.agent.embeddings import MiniLMEmbedder
+from lamas.llm import ScriptedModel
+from lamas.llm.base import ChatMessage
+from lamas.protocol import TaskState
+from lamas.runtime.faults import inject_faults
+from lamas.runtime.netfile import load
+from lamas.runtime.orchestrator import Orchestrator
+from lamas.runtime.slots import asked_service
+
+TODAY = dt.date(2026, 11, 25)  # a Wednesday
+
+
+@pytest.fixture(scope="module")
+def embedder() -> MiniLMEmbedder:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    return MiniLMEmbedder()
+
+
+def places(messages: list[ChatMessage], schema: dict[str, Any] | None) -> dict[str, Any]:
+    """A slot filler that copies the places a request names, and nothing else."""
+    request = messages[-1].content.rsplit("Request:", 1)[-1]
+    service = asked_service(messages)
+    answer: dict[str, Any] = {name: None for name in (schema or {}).get("properties", {})}
+    trip = re.search(r"from ([A-Z]\w+) to ([A-Z]\w+)", request)
+    if service == "ticket.search" and trip:
+        answer.update(origin=trip.group(1), destination=trip.group(2))
+    city = re.search(r"\b(?:in|to) ([A-Z]\w+)", request)
+    if service == "hotel.search" and city:
+        answer["city"] = city.group(1)
+    return answer
+
+
+def travel(embedder: MiniLMEmbedder) -> Orchestrator:
+    spec, network = load(EXAMPLES / "travel" / "network.yaml", external=["orchestrator"])
+    orchestrator = Orchestrator(
+        network, ScriptedModel(responder=places), embedder, agent_id="orchestrator", today=TODAY
+    )
+    orchestrator.join(next(a.card for a in spec.agents if a.card.id == "orchestrator"))
+    return orchestrator
+
+
+def booked_dates(session: Any, capability: str) -> list[str]:
+    assert session.plan is not None
+    return [
+        session.runs[s.depends_on[0]].inputs.get("date") or ""
+        for s in session.plan.steps
+        if s.capability == capability and s.id in session.runs
+    ]
+
+
+async def test_an_out_of_scope_clause_is_reported_while_the_rest_runs(
+    embedder: MiniLMEmbedder,
+) -> None:
+    session = await travel(embedder).submit(
+        "Book me a train from Paris to Lyon on Friday morning, and book a table at a restaurant"
+    )
+    assert session.task.state is TaskState.COMPLETED, session.task.status_message
+    assert session.not_offered == ["book a table at a restaurant"]
+    assert "not offered by this network" in (session.task.status_message.text or "")  # type: ignore[union-attr]
+    search = session.runs["ticket.search"]
+    assert search.inputs["date"] == "2026-11-27"  # Friday, not today
+    assert search.inputs["time_of_day"] == "morning"
+    assert session.runs["ticket.book"].output["status"] == "confirmed"
+
+
+async def test_a_past_date_is_asked_about_never_booked(embedder: MiniLMEmbedder) -> None:
+    orchestrator = travel(embedder)
+    session = await orchestrator.submit("Book a train from Paris to Lyon on November 20")
+    assert session.task.state is TaskState.INPUT_REQUIRED
+    assert "already passed" in (session.question or "")
+    assert not session.runs  # nothing searched, nothing booked
+    session = await orchestrator.answer(session.task.id, "December 2 please")
+    assert session.task.state is TaskState.COMPLETED, session.task.status_message
+    assert session.runs["ticket.search"].inputs["date"] == "2026-12-02"
+
+
+async def test_a_return_trip_is_one_leg_per_direction(embedder: MiniLMEmbedder) -> None:
+    session = await travel(embedder).submit(
+        "Book a train from Paris to Lyon on Friday, and back on Sunday evening"
+    )
+    assert session.task.state is TaskState.COMPLETED, session.task.status_message
+    assert session.plan is not None
+    legs = [s for s in session.plan.steps if s.capability == "ticket.search"]
+    assert len(legs) == 2
+    there, back = (session.runs[s.id].inputs for s in legs)
+    assert (there["origin"], there["destination"], there["date"]) == ("Paris", "Lyon", "2026-11-27")
+    assert (back["origin"], back["destination"], back["date"]) == ("Lyon", "Paris", "2026-11-29")
+    assert back["time_of_day"] == "evening"
+
+
+async def test_a_conditional_booking_books_when_the_search_finds_one(
+    embedder: MiniLMEmbedder,
+) -> None:
+    session = await travel(embedder).submit(
+        "check for a hotel in Lyon near Part-Dieu on Friday for two nights, "
+        "and reserve it if there is one"
+    )
+    assert session.task.state is TaskState.COMPLETED, session.task.status_message
+    assert session.plan is not None
+    booking = next(s for s in session.plan.steps if s.capability == "hotel.book")
+    assert booking.optional
+    assert session.runs[booking.id].output["status"] == "confirmed"
+    assert session.runs["hotel.search"].inputs["nights"] == 2
+
+
+async def test_one_failed_branch_leaves_the_others_done_and_says_why(
+    embedder: MiniLMEmbedder,
+) -> None:
+    orchestrator = travel(embedder)
+    for vendor in ("railgo", "swiftrail"):
+        inject_faults(orchestrator.network, vendor, "ticket.search", 1.0)
+    session = await orchestrator.submit(
+        "Book me a train from Paris to Lyon on Friday and a hotel in Lyon for two nights"
+    )
+    assert session.task.state is TaskState.FAILED
+    answer = session.task.status_message.text or ""  # type: ignore[union-attr]
+    assert "ticket.search failed" in answer
+    assert "injected fault" in answer  # the vendor's reason reaches the user
+    assert session.runs["hotel.book"].output["status"] == "confirmed"  # the hotel still booked
+    assert "hotel.book" in [a.name for a in session.task.artifacts]
