@@ -103,7 +103,7 @@ def readable(text: str) -> str:
         return text
     try:
         document = json.loads(stripped)
-    except ValueError:
+    except (ValueError, RecursionError):  # "[" * 1 MB nests past the recursion limit
         return text
     pieces: list[str] = []
 
