@@ -107,6 +107,12 @@ bench-http: $(STAMP)
 bench-population: $(STAMP)
 	$(BIN)/python benchmarks/population.py
 
+# Screening 1 MB texts (RE2 rules vs the old backtracking re, same run) and a node's card
+# latency while it screens them, idle as the baseline.
+.PHONY: bench-screening
+bench-screening: $(STAMP)
+	$(BIN)/python benchmarks/screening.py
+
 # The Ray tests alone (they also run in `make test`): a local Ray session per module.
 test-ray: $(STAMP)
 	$(BIN)/pytest -m ray -q

@@ -29,6 +29,18 @@ class MalformedMessage(InputError):
         super().__init__(f"malformed {what}: {listed}")
 
 
+class TooLarge(InputError):
+    """An input is over a configured size limit; it was refused whole, and nothing changed."""
+
+    def __init__(self, what: str, size: int, limit: int, unit: str, setting: str) -> None:
+        self.size = size
+        self.limit = limit
+        super().__init__(
+            f"{what} is {size:,} {unit}, over the limit of {limit:,} {unit}; "
+            f"send less, or raise {setting}"
+        )
+
+
 class InvalidPlan(InputError):
     """A plan is not a DAG over known steps."""
 

@@ -189,7 +189,8 @@ def check_invariants(chaos: Chaos) -> dict[str, str]:
         assert states.get(task or "") != "failed", f"{skill} left booked by failed task {task}"
     for task, state in states.items():
         if state == "completed":
-            assert (task, "ticket.book") in booked and (task, "hotel.book") in booked, task
+            assert (task, "ticket.book") in booked, task
+            assert (task, "hotel.book") in booked, task
     ledger = platform_ledger(chaos.ledger)
     report = ledger.verify()
     assert report.ok, report

@@ -21,13 +21,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.canaries import canary_profile
 
 from lamas.agent.embeddings import MiniLMEmbedder
 from lamas.economy.ledger import platform_ledger
 from lamas.llm import ScriptedModel
 from lamas.privacy import Vault, load_key
+from lamas.privacy.sealing import SealKey
 from lamas.privacy.vault import vault_path
-from lamas.protocol import Envelope, Message, TaskState
+from lamas.protocol import DataPart, Envelope, Message, TaskState
 from lamas.protocol.ledger import EntryKind
 from lamas.protocol.types import Context, Handler, Middleware, Reply
 from lamas.runtime.ledger_hook import LedgerRecorder
@@ -42,43 +44,6 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "travel"
 TODAY = dt.date(2026, 11, 25)
 RANDOM_TASKS = 100
 travel = load_module_file(EXAMPLE / "agents.py")
-
-
-def luhn_card(rng: random.Random) -> str:
-    digits = [rng.randrange(10) for _ in range(15)]
-    for check in range(10):
-        number = "".join(map(str, [*digits, check]))
-        if travel.luhn_valid(number):
-            return " ".join(number[i : i + 4] for i in range(0, 16, 4))
-    raise AssertionError("unreachable: one check digit always fits")
-
-
-def canary_profile(rng: random.Random) -> tuple[dict[str, Any], list[str]]:
-    tag = f"{rng.getrandbits(48):012x}"
-    card = luhn_card(rng)
-    profile = {
-        "name": f"Canaryname Zq{tag}",
-        "passport_number": f"CP{tag.upper()}",
-        "payment_card": card,
-        "home_address": f"{tag} Canary Lane, Nowhere",
-        "preferences": {
-            "seat": "window",
-            "hotel": {"min_stars": 3, "max_price_per_night": 160},
-            "note": f"canary-pref-{tag}",
-        },
-    }
-    canaries = [
-        profile["name"],
-        f"Zq{tag}",
-        profile["passport_number"],
-        card,
-        card.replace(" ", ""),
-        profile["home_address"],
-        f"{tag} Canary Lane",
-        f"canary-pref-{tag}",
-        tag,
-    ]
-    return profile, canaries
 
 
 PAIRS = [
@@ -151,7 +116,10 @@ def embedder() -> MiniLMEmbedder:
 
 
 async def test_no_canary_reaches_the_orchestrator_while_vendors_get_what_they_need(
-    embedder: MiniLMEmbedder, private_state: Path, caplog: pytest.LogCaptureFixture
+    embedder: MiniLMEmbedder,
+    private_state: Path,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     caplog.set_level(logging.DEBUG)
     rng = random.Random(20261125)
@@ -159,14 +127,24 @@ async def test_no_canary_reaches_the_orchestrator_while_vendors_get_what_they_ne
     Vault.create(profile, load_key(create=True), path=vault_path("travel-personal"))
 
     spec, network = load(EXAMPLE / "network.yaml", external=["orchestrator"])
-    # What the vendors got back from the vault (a tap on the personal agent's replies).
+    # What the vendors opened (inside the vendor, after redeem()), and what the vault's
+    # replies carried on the way (a tap on the personal agent: sealed, no value in sight).
     redeemed: list[tuple[str, dict[str, Any]]] = []
+    sealed_replies: list[dict[str, Any]] = []
     personal = network.transport.handler("personal")
+    opened = travel.redeem
+
+    async def redeem_tapped(context: Context, envelope: Envelope, **kwargs: Any) -> Any:
+        values = await opened(context, envelope, **kwargs)
+        redeemed.append((context.agent_id, values))
+        return values
+
+    monkeypatch.setattr(travel, "redeem", redeem_tapped)
 
     async def personal_tapped(envelope: Envelope, context: Context) -> Reply:
         reply = await personal(envelope, context)
         if envelope.skill == "vault.redeem" and reply is not None:
-            redeemed.append((envelope.sender, reply.data))
+            sealed_replies.append(reply.data)
         return reply
 
     network.transport.unregister("personal")
@@ -275,6 +253,11 @@ async def test_no_canary_reaches_the_orchestrator_while_vendors_get_what_they_ne
         "swiftrail",
     }
     assert len(redeemed) == len(bookings)
+    # On the way from the vault the values were sealed to the vendor: ciphertext only.
+    assert len(sealed_replies) == len(bookings)
+    assert all(set(data) == {"sealed"} for data in sealed_replies)
+    carried = json.dumps(sealed_replies)
+    assert not [c for c in canaries if c in carried]
     reads = list(ledger.entries(kind=EntryKind.VAULT_READ))
     assert len(reads) == len(bookings)
     assert {e.agent for e in reads} <= {"railgo", "swiftrail", "staywell"}
@@ -347,7 +330,9 @@ async def test_audit_shows_decentralized_travel_and_centralized_music(
                         recipient="personal",
                         skill="vault.redeem",
                         task_id=session.task.id,
-                        message=Message(parts=(forged,)),
+                        message=Message(
+                            parts=(forged, DataPart(data={"seal_to": SealKey().public}))
+                        ),
                     )
                 )
 

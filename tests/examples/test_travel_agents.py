@@ -17,7 +17,8 @@ import pytest
 from lamas.agent import Agent
 from lamas.errors import AccessDenied, AccessRefused, InputError, SchemaViolation
 from lamas.privacy import Vault, new_key, vault_handler
-from lamas.protocol import Envelope, Message
+from lamas.privacy.sealing import SealKey
+from lamas.protocol import DataPart, Envelope, Message
 from lamas.runtime import Network
 from lamas.runtime.netfile import build, load_module_file, load_spec
 
@@ -415,7 +416,7 @@ async def test_booking_redeems_its_grant_directly_and_returns_none_of_it(
     ]
     redeemed = {r.field for r in asked[1].message.sealed_refs}
     assert {"name", "passport_number", "payment_card"} <= redeemed
-    assert asked[1].message.data == {}  # refs only
+    assert set(asked[1].message.data) == {"seal_to"}  # refs, and the key to seal values to
     text = json.dumps(booking) + json.dumps([e.model_dump(mode="json") for e in seen])
     for value in private_values():
         assert value not in text
@@ -510,7 +511,9 @@ async def test_the_vault_grants_refs_without_values_and_only_with_consent(
                 recipient="personal",
                 skill="vault.redeem",
                 task_id="trip-1",
-                message=Message(parts=reply.sealed_refs),
+                message=Message(
+                    parts=(*reply.sealed_refs, DataPart(data={"seal_to": SealKey().public}))
+                ),
             )
         )
 

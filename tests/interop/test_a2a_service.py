@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from a2a.client import ClientCallContext
 from a2a.helpers.proto_helpers import new_text_message
 from a2a.server.agent_execution import AgentExecutor, RequestContext
 from a2a.server.events import EventQueue
@@ -20,9 +21,13 @@ from support.a2a_echo import CARD, Echo, Served
 
 from lamas.errors import AgentUnreachable, RemoteError, UnknownAgent
 from lamas.interop.client import A2AConnector, HttpTransport, RemoteAgent
+from lamas.interop.guard import AccessGuard
 from lamas.interop.server import a2a_app
+from lamas.interop.tokens import TokenCache
 from lamas.protocol import AgentCard, Envelope, Message
 from lamas.runtime.network import Network
+from lamas.security.identity import PrivateKey
+from lamas.security.signing import Directory
 
 
 @pytest.fixture
@@ -37,8 +42,13 @@ async def echo() -> AsyncIterator[tuple[Echo, str, A2AConnector]]:
         return Message.of_text("helped")
 
     agent.network.add(Agent(AgentCard(id="helper", name="Helper", entity="acme"), helper))
-    await served.start(a2a_app(card, agent.deliver))
-    connector = A2AConnector()
+    # The caller "me" is a known agent: its calls carry a bearer token (interop/guard.py).
+    key = PrivateKey.generate()
+    directory = Directory()
+    directory.add_agent("me", "me-co", key)
+    guard = AccessGuard("echo", directory, public=True)
+    await served.start(a2a_app(card, agent.deliver, guard=guard))
+    connector = A2AConnector(credentials=TokenCache(key, "me"))
     await connector.fetch_card(served.url)
     try:
         yield agent, served.url, connector
@@ -95,7 +105,7 @@ async def test_streaming_shows_the_lifecycle_and_progress_as_it_happens(echo: An
     _, url, connector = echo
     from lamas.interop.wire import envelope_to_a2a
 
-    events = [e async for e in connector.stream(url, envelope_to_a2a(ask("plan")))]
+    events = [e async for e in connector.stream(url, envelope_to_a2a(ask("plan")), agent="echo")]
     kinds = [e.WhichOneof("payload") for e in events]
     assert kinds[0] == "task"
     assert events[0].task.status.state == A2AState.TASK_STATE_SUBMITTED
@@ -110,23 +120,24 @@ async def test_cancel_stops_the_agents_work_and_ends_the_task_canceled(echo: Any
     agent, url, connector = echo
     from lamas.interop.wire import envelope_to_a2a
 
-    task = await connector.send(url, envelope_to_a2a(ask("slow")), wait=False)
+    task = await connector.send(url, envelope_to_a2a(ask("slow")), wait=False, agent="echo")
     await asyncio.wait_for(agent.started.wait(), 10)
     client = connector.client(url)
-    canceled = await client.cancel_task(CancelTaskRequest(id=task.id))
+    mine = ClientCallContext(service_parameters=connector.headers("echo"))
+    canceled = await client.cancel_task(CancelTaskRequest(id=task.id), context=mine)
     assert canceled.status.state == A2AState.TASK_STATE_CANCELED
     await asyncio.wait_for(agent.cancelled.wait(), 10)
-    again = await client.get_task(GetTaskRequest(id=task.id))
+    again = await client.get_task(GetTaskRequest(id=task.id), context=mine)
     assert again.status.state == A2AState.TASK_STATE_CANCELED
 
 
 async def test_input_required_waits_and_the_next_message_on_the_task_answers(echo: Any) -> None:
     _, url, connector = echo
-    first = await connector.send(url, new_text_message("trip", role=Role.ROLE_USER))
+    first = await connector.send(url, new_text_message("trip", role=Role.ROLE_USER), agent="echo")
     assert first.status.state == A2AState.TASK_STATE_INPUT_REQUIRED
     answer = new_text_message("morning", role=Role.ROLE_USER, task_id=first.id)
     answer.context_id = first.context_id
-    second = await connector.send(url, answer)
+    second = await connector.send(url, answer, agent="echo")
     assert second.id == first.id
     assert second.status.state == A2AState.TASK_STATE_COMPLETED
     from lamas.interop.client import reply_of
@@ -140,7 +151,7 @@ async def test_a_remote_agent_joins_a_local_network_from_its_card(echo: Any) -> 
     assert remote.card.id == "echo"
     assert remote.card.url == url
     network = Network([remote])
-    reply = await network.call("echo", Message.of_data({"y": 3}), sender="local")
+    reply = await network.call("echo", Message.of_data({"y": 3}), sender="me")
     assert reply.data["echo"] == {"y": 3}
 
 

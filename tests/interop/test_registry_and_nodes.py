@@ -21,6 +21,7 @@ from lamas.interop.client import A2AConnector, HttpTransport
 from lamas.interop.keys import KeyFolder, make_keys, register
 from lamas.interop.node import Node
 from lamas.interop.registry import Registry, RegistryClient, registry_app
+from lamas.interop.tokens import TokenCache
 from lamas.protocol import AgentCard, Context, Envelope, Message
 from lamas.protocol.cards import Skill
 from lamas.security.identity import PrivateKey
@@ -125,17 +126,21 @@ async def test_nodes_find_each_other_sign_and_check_and_a_dead_one_is_dropped_th
 
         assert reply_of(task, "planner").data == {"plan": {"rooms": 3, "asked_by": "planner"}}
         assert hotel.rejected == []
-        # An envelope claiming to be the planner's but signed by another key is refused,
-        # and so is one sent unsigned to the (non-public) hotel.
-        direct = HttpTransport({"hotel": hotel.url}, connector=connector)
+        # An envelope claiming to be the planner's but signed by another key is refused
+        # (even with the planner's bearer token), and one sent with no token at all to the
+        # (non-public) hotel is refused at the door (HTTP 401), before any task exists.
+        as_planner = A2AConnector(credentials=TokenCache(keys.agent_key("planner"), "planner"))
+        direct = HttpTransport({"hotel": hotel.url}, connector=as_planner)
         ask = Envelope(
             sender="planner", recipient="hotel", skill="hotel.search", message=Message.of_text("x")
         )
         with pytest.raises(RemoteError, match="forged"):
             await direct.request(sign_envelope(ask, PrivateKey.generate()))
-        with pytest.raises(RemoteError, match="unsigned"):
-            await direct.request(ask.model_copy(update={"sender": "user"}))
-        assert len(hotel.rejected) == 2
+        await as_planner.close()
+        anonymous = HttpTransport({"hotel": hotel.url}, connector=connector)
+        with pytest.raises(RemoteError, match="401"):
+            await anonymous.request(ask.model_copy(update={"sender": "user"}))
+        assert len(hotel.rejected) == 1
         # The hotel stops answering: dropped from discovery and from the planner's network.
         await hotel.close()
         await _eventually(lambda: not state.entries["hotel"].healthy)

@@ -29,12 +29,22 @@ def dashboard(
             "--db", help="database URL (default: $LAMAS_DATABASE_URL, else the local file)"
         ),
     ] = None,
-    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    host: Annotated[
+        str,
+        typer.Option(help="address to listen on (anything but loopback needs --token)"),
+    ] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="port to listen on")] = 8765,
     network: Annotated[
         list[Path] | None,
         typer.Option(
             "--network", "-n", help="network files for cards and topology (default: the examples)"
+        ),
+    ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            envvar="LAMAS_DASHBOARD_TOKEN",
+            help="a secret every request must show (required beyond loopback; 16+ characters)",
         ),
     ] = None,
 ) -> None:
@@ -48,9 +58,14 @@ def dashboard(
     try:
         ledger = Ledger(create_engine(db))
         server = DashboardServer(
-            ledger, host=host, port=port, networks=network or default_networks()
+            ledger, host=host, port=port, networks=network or default_networks(), token=token
         )
         out.print(f"lamas dashboard on [bold]{server.url}[/] (Ctrl-C stops it)")
+        if token is not None:
+            out.print(
+                "every request needs the token: open it once with ?token=<token>, or send "
+                "'Authorization: Bearer <token>'"
+            )
         server.run()
     except LamasError as error:
         err.print(f"[bold red]error:[/] {escape(str(error))}")

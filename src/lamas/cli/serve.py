@@ -15,10 +15,19 @@ from rich.console import Console
 from rich.markup import escape
 
 from lamas.errors import LamasError
+from lamas.interop.limits import (
+    DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_BYTES,
+    DEFAULT_MAX_TASKS,
+    DEFAULT_TTL_SECONDS,
+)
 from lamas.llm.spec import FORMS, MODEL_ENV, model_from_env
+from lamas.runtime.defences import DEFAULT_RATE
+from lamas.security.detector import MAX_TEXT_CHARS
 
 if TYPE_CHECKING:
     from lamas.interop.keys import KeyFolder
+    from lamas.interop.node import NodeLimits
     from lamas.protocol.cards import AgentCard
     from lamas.runtime.books import Books
     from lamas.runtime.session import Event
@@ -84,6 +93,27 @@ def serve(
     today: Annotated[
         str | None, typer.Option(help="orchestrator only: pin today's date (YYYY-MM-DD)")
     ] = None,
+    max_body_bytes: Annotated[
+        int, typer.Option(min=1024, help="largest request body accepted (HTTP 413 beyond)")
+    ] = DEFAULT_MAX_BODY_BYTES,
+    max_text_chars: Annotated[
+        int, typer.Option(min=1, help="most text one request may carry to be screened")
+    ] = MAX_TEXT_CHARS,
+    caller_rate: Annotated[
+        tuple[float, float],
+        typer.Option(help="each caller's rate bucket: calls a second, then burst"),
+    ] = DEFAULT_RATE,
+    task_store: Annotated[
+        str | None,
+        typer.Option(help="keep A2A tasks in this database (sqlite:///tasks.db, postgresql://)"),
+    ] = None,
+    task_ttl: Annotated[
+        float, typer.Option(min=1, help="seconds a task is kept after its last update")
+    ] = DEFAULT_TTL_SECONDS,
+    max_tasks: Annotated[int, typer.Option(min=1, help="most A2A tasks kept")] = DEFAULT_MAX_TASKS,
+    max_task_bytes: Annotated[
+        int, typer.Option(min=1, help="most bytes of A2A tasks kept, all tasks together")
+    ] = DEFAULT_MAX_BYTES,
     tasks: Annotated[
         str | None,
         typer.Option(
@@ -100,10 +130,23 @@ def serve(
     ] = 2048,
 ) -> None:
     """Serve one agent over A2A (JSON-RPC and HTTP+JSON with SSE at its URL, gRPC on its own
-    port), its card at /.well-known/agent-card.json listing each."""
+    port), its card at /.well-known/agent-card.json listing each.
+
+    Every A2A method of every binding is guarded: callers prove who they are
+    (docs/security.md)."""
+    from lamas.interop.node import NodeLimits
+    from lamas.interop.taskstore import Retention
+
     _log_setup()
     limits = Limits(tasks, max_active, max_waiting)
     try:
+        node_limits = NodeLimits(
+            max_body_bytes=max_body_bytes,
+            max_text_chars=max_text_chars,
+            caller_rate=caller_rate,
+            retention=Retention(task_ttl, max_tasks, max_task_bytes),
+            task_store=task_store,
+        )
         asyncio.run(
             _serve(
                 target,
@@ -117,6 +160,7 @@ def serve(
                 ledger,
                 today,
                 limits,
+                node_limits,
                 grpc_port=None if grpc_port < 0 else grpc_port,
             )
         )
@@ -139,6 +183,7 @@ async def _serve(
     ledger: str | None,
     today: str | None,
     limits: Limits,
+    node_limits: NodeLimits,
     *,
     grpc_port: int | None = 0,
 ) -> None:
@@ -178,6 +223,7 @@ async def _serve(
             port=port,
             public=public,
             grpc_port=grpc_port,
+            limits=node_limits,
         )
         if handler is None:
             _, books = await orchestrate(
@@ -197,10 +243,17 @@ async def _serve(
             port=port,
             public=public,
             grpc_port=grpc_port,
+            limits=node_limits,
         )
         await node.start(handler)
     grpc = f" (gRPC at {node.grpc.target})" if node.grpc else ""
     out.print(f"{node.id} serving A2A at {node.url}{grpc}", highlight=False)
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        door = "public: anyone may open tasks" if public else "only registered agents"
+        out.print(
+            f"listening on {host} ({door}); put TLS in front of it (docs/security.md)",
+            highlight=False,
+        )
     try:
         await asyncio.Event().wait()
     finally:
@@ -375,6 +428,8 @@ def ask(
 
 async def _ask(url: str, text: str, answers: list[str], timeout: float) -> str | None:
     """The task's last state seen (a `TaskState` value), None if the stream gave none."""
+    import secrets
+
     from a2a.helpers.proto_helpers import new_text_message
     from a2a.types import Role
     from a2a.types import TaskState as A2AState
@@ -382,6 +437,9 @@ async def _ask(url: str, text: str, answers: list[str], timeout: float) -> str |
     from lamas.interop.client import A2AConnector
 
     connector = A2AConnector(timeout=timeout)
+    # The task capability (interop/guard.py): this caller's tasks, and no one else's, are
+    # the ones it can continue and read; made here, so the first request already holds it.
+    capability = {"X-Lamas-Capability": secrets.token_urlsafe(32)}
     try:
         card = await connector.fetch_card(url)
         out.print(f"[bold]{card.name}[/] at {url}", highlight=False)
@@ -389,7 +447,7 @@ async def _ask(url: str, text: str, answers: list[str], timeout: float) -> str |
         last: str | None = None
         while True:
             waiting = None
-            async for event in connector.stream(url, message, timeout=timeout):
+            async for event in connector.stream(url, message, timeout=timeout, headers=capability):
                 if event.HasField("status_update"):
                     status = event.status_update.status
                     words = " ".join(p.text for p in status.message.parts if p.HasField("text"))

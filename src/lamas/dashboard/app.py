@@ -19,12 +19,14 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
+from starlette.types import ASGIApp
 
 from lamas.dashboard import svg
+from lamas.dashboard.access import BadParameter, TokenGate, whole
 from lamas.dashboard.index import LedgerIndex
 from lamas.dashboard.network_view import NetworkView
 from lamas.dashboard.taskview import TaskDetail, read_task
@@ -59,9 +61,14 @@ class Dashboard:
 
 
 def create_app(
-    ledger: Ledger, *, networks: Iterable[Path] = (), poll: float = LIVE_POLL
-) -> Starlette:
-    """The dashboard over `ledger`; `networks` are network files (cards, topology)."""
+    ledger: Ledger,
+    *,
+    networks: Iterable[Path] = (),
+    poll: float = LIVE_POLL,
+    token: str | None = None,
+) -> ASGIApp:
+    """The dashboard over `ledger`; `networks` are network files (cards, topology). With
+    `token`, every request must show it (`dashboard/access.py`)."""
     board = Dashboard(ledger, NetworkView.load(networks))
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.filters["money"] = _money
@@ -74,7 +81,7 @@ def create_app(
     def tasks(request: Request) -> Response:
         board.index.refresh()
         params = request.query_params
-        number = max(int(params.get("page", "1") or 1), 1)
+        number = whole(params, "page", 1, minimum=1)
         shown, matched = board.index.task_list(
             query=params.get("q", ""),
             status=params.get("status", ""),
@@ -186,7 +193,7 @@ def create_app(
     async def events(request: Request) -> Response:
         from sse_starlette import EventSourceResponse
 
-        after = int(request.query_params.get("after", "0") or 0)
+        after = whole(request.query_params, "after", 0)
 
         async def stream() -> AsyncIterator[dict[str, str]]:
             seen = after
@@ -234,9 +241,14 @@ def create_app(
         await asyncio.to_thread(board.index.refresh)
         yield
 
-    app = Starlette(routes=routes, lifespan=lifespan)
+    async def bad_parameter(request: Request, error: Exception) -> Response:
+        return PlainTextResponse(f"bad request: {error}", status_code=400)
+
+    app = Starlette(
+        routes=routes, lifespan=lifespan, exception_handlers={BadParameter: bad_parameter}
+    )
     app.state.dashboard = board
-    return app
+    return app if token is None else TokenGate(app, token)
 
 
 def _task_drawings(detail: TaskDetail) -> tuple[str, str, str]:

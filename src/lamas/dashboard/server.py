@@ -26,12 +26,16 @@ class DashboardServer:
         host: str = DEFAULT_HOST,
         port: int = DEFAULT_PORT,
         networks: Iterable[Path] = (),
+        token: str | None = None,
     ) -> None:
         import uvicorn
 
+        from lamas.dashboard.access import check_token
         from lamas.dashboard.app import create_app
 
-        self.app = create_app(ledger, networks=networks)
+        check_token(host, token)  # beyond loopback, no token: refused (ConfigError)
+        self.token = token
+        self.app = create_app(ledger, networks=networks, token=token)
         self.host, self.port = host, port
         config = uvicorn.Config(self.app, host=host, port=port, log_level="warning")
         self.server = uvicorn.Server(config)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import time
 from email.utils import formatdate, parsedate_to_datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from a2a.server.request_handlers import RequestHandler
 from a2a.server.routes import create_agent_card_routes, create_jsonrpc_routes, create_rest_routes
@@ -59,13 +59,16 @@ def interfaces(url: str, grpc_target: str | None = None) -> list[AgentInterface]
     ]
 
 
-def http_routes(card: A2ACard, handler: RequestHandler) -> list[BaseRoute]:
+def http_routes(
+    card: A2ACard, handler: RequestHandler, *, context_builder: Any = None
+) -> list[BaseRoute]:
     """The card, JSON-RPC and HTTP+JSON routes over `handler` (in this order: the REST
-    routes end with a catch-all tenant mount)."""
+    routes end with a catch-all tenant mount). `context_builder` tells callers apart the
+    same way on both HTTP bindings (the access guard's caller, by key or by address)."""
     return [
         *(_last_modified(r) for r in create_agent_card_routes(card, cache_control=CARD_CACHE)),
-        *create_jsonrpc_routes(handler, rpc_url="/"),
-        *create_rest_routes(handler),
+        *create_jsonrpc_routes(handler, rpc_url="/", context_builder=context_builder),
+        *create_rest_routes(handler, context_builder=context_builder),
     ]
 
 

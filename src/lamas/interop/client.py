@@ -34,6 +34,7 @@ from a2a.types import (
     Task,
 )
 from a2a.types import TaskState as A2AState
+from a2a.utils.errors import A2AError
 
 from lamas.agent.agent import Agent
 from lamas.errors import AgentUnreachable, ConfigError, DeadlineExceeded, RemoteError, UnknownAgent
@@ -66,11 +67,15 @@ class A2AConnector:
         timeout: float = DEFAULT_TIMEOUT,
         http: httpx.AsyncClient | None = None,
         binding: str = JSONRPC,
+        credentials: Callable[[str], str] | None = None,
     ) -> None:
         if binding not in BINDINGS:
             raise ConfigError(f"unknown A2A binding {binding!r}; one of {', '.join(BINDINGS)}")
         self.binding = binding
         self.timeout = timeout
+        # A bearer token for a call to the named agent (`interop/tokens.TokenCache`): every
+        # A2A method of a non-public agent needs one (`interop/guard.py`).
+        self.credentials = credentials
         # At most this many requests in flight; the rest wait here, not in httpx's pool,
         # whose queue grows slow when long (1,000 queued requests: 3x the wall time).
         self.slots = asyncio.Semaphore(max_connections)
@@ -152,6 +157,7 @@ class A2AConnector:
         timeout: float | None = None,
         wait: bool = True,
         agent: str | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> Task | A2AMessage:
         """Send `message` to the agent at `url`; its task once it ends (or, without
         `wait`, once it is taken), or the message it answered with."""
@@ -159,7 +165,7 @@ class A2AConnector:
             message=message, configuration=SendMessageConfiguration(return_immediately=not wait)
         )
         limit = timeout if timeout is not None else self.timeout
-        context = ClientCallContext(timeout=limit)
+        context = ClientCallContext(timeout=limit, service_parameters=self.headers(agent, headers))
         who = agent or url
         try:
             async with asyncio.timeout(limit), self.slots:
@@ -171,16 +177,25 @@ class A2AConnector:
                         return event.message
         except (TimeoutError, A2AClientTimeoutError):
             raise DeadlineExceeded(who, limit) from None
-        except A2AClientError as error:
-            raise AgentUnreachable(who, _why(error)) from None
+        except A2AError as error:
+            raise _failure(who, error) from None
         raise RemoteError(who, "it answered with neither a task nor a message")
 
     async def stream(
-        self, url: str, message: A2AMessage, *, timeout: float | None = None
+        self,
+        url: str,
+        message: A2AMessage,
+        *,
+        timeout: float | None = None,
+        agent: str | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> AsyncIterator[StreamResponse]:
         """Send `message` and yield the task's events (status, artifacts) as they come."""
         request = SendMessageRequest(message=message)
-        context = ClientCallContext(timeout=timeout if timeout is not None else self.timeout)
+        context = ClientCallContext(
+            timeout=timeout if timeout is not None else self.timeout,
+            service_parameters=self.headers(agent, headers),
+        )
         try:
             async with self.slots:
                 await self._learn(url)
@@ -188,14 +203,31 @@ class A2AConnector:
                     request, context=context
                 ):
                     yield event
-        except A2AClientError as error:
-            raise AgentUnreachable(url, _why(error)) from None
+        except A2AError as error:
+            raise _failure(agent or url, error) from None
+
+    def headers(self, agent: str | None, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+        """The headers of a call to `agent`: a bearer token if this connector has
+        credentials and knows whom it calls, and `extra` (e.g. a task capability)."""
+        found = dict(extra or {})
+        if agent is not None and self.credentials is not None:
+            found["Authorization"] = f"Bearer {self.credentials(agent)}"
+        return found
 
     async def close(self) -> None:
         for client in self._clients.values():
             await client.close()
         self._clients.clear()
         await self.http.aclose()
+
+
+def _failure(who: str, error: A2AError) -> AgentUnreachable | RemoteError:
+    """What an A2A client error means here: the agent answered and refused (an A2A or
+    JSON-RPC error, an HTTP 4xx: `RemoteError`), or it could not be reached."""
+    text = str(error)
+    if not isinstance(error, A2AClientError) or text.startswith(("JSON-RPC Error", "HTTP Error 4")):
+        return RemoteError(who, f"it refused the call: {text}")
+    return AgentUnreachable(who, _why(error))
 
 
 def _why(error: Exception) -> str:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from lamas.agent.agent import Agent
 from lamas.errors import ConfigError
 from lamas.interop.keys import KeyFolder
-from lamas.interop.node import Node
+from lamas.interop.node import Node, NodeLimits
 from lamas.protocol.network import NetworkSpec
 from lamas.protocol.types import Handler
 from lamas.runtime.netfile import build, load_module_file, load_spec
@@ -43,6 +43,7 @@ def node_from_network(
     port: int = 0,
     public: bool = False,
     grpc_port: int | None = 0,
+    limits: NodeLimits | None = None,
 ) -> tuple[NetworkSpec, Node, Handler | None]:
     """The node serving `agent_id` of the network file at `path`, and its handler."""
     from lamas.protocol.ids import UnknownId, match_prefix
@@ -70,6 +71,7 @@ def node_from_network(
         public=public,
         entry=spec.topology.entry,
         grpc_port=grpc_port,
+        limits=limits,
         platform=[spec.topology.hub] if spec.topology.hub else [],
     )
     handler = local.transport.handler(agent_id) if own.handler else None
@@ -85,6 +87,7 @@ def node_from_object(
     port: int = 0,
     public: bool = False,
     grpc_port: int | None = 0,
+    limits: NodeLimits | None = None,
 ) -> tuple[Node, Handler]:
     """The node serving the `Agent` that `MODULE:attr` names (a `module.py` path works too)."""
     found = agent_from_reference(reference)
@@ -96,6 +99,7 @@ def node_from_object(
         port=port,
         public=public,
         grpc_port=grpc_port,
+        limits=limits,
     )
     return node, found.handle
 

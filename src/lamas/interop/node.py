@@ -26,6 +26,7 @@ import logging
 import socket
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -36,23 +37,41 @@ from lamas.errors import ConfigError, InputError, LamasError
 from lamas.interop.bindings import GrpcBinding
 from lamas.interop.client import SERVER_KEEPALIVE_SECONDS, A2AConnector, RemoteAgent
 from lamas.interop.edge import busy_edge
+from lamas.interop.guard import AccessGuard
 from lamas.interop.keys import KeyFolder, Registration, admit, register
+from lamas.interop.limits import DEFAULT_MAX_BODY_BYTES
 from lamas.interop.registry import RegistryClient
 from lamas.interop.server import a2a_app, report_progress
+from lamas.interop.taskstore import Retention, task_store
+from lamas.interop.tokens import TokenCache
 from lamas.protocol.cards import AgentCard
 from lamas.protocol.messages import Envelope, Message
 from lamas.protocol.types import Context, Handler, Middleware, Reply
 from lamas.runtime.defences import DEFAULT_RATE
 from lamas.runtime.network import Network
 from lamas.runtime.transport import AccessPolicy
-from lamas.security.detector import Detector, QuarantineLog, screen
+from lamas.security.detector import MAX_TEXT_CHARS, Detector, QuarantineLog, screen
 from lamas.security.ratelimit import Exempt, RateLimits, rate_limit
 from lamas.security.signing import ReplayGuard, sign_envelope, verify_signatures
 
 log = logging.getLogger(__name__)
 
 SYNC_SECONDS = 1.0
+KEEP_REJECTED = 1_000  # the newest rejected envelopes kept for review
 LOOKUP_SECONDS = 0.25  # at most one registry look-up per this long for unknown senders
+
+
+@dataclass(frozen=True, slots=True)
+class NodeLimits:
+    """What a node accepts from outside, and what it keeps (docs/security.md)."""
+
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    max_text_chars: int = MAX_TEXT_CHARS
+    caller_rate: tuple[float, float] = DEFAULT_RATE
+    """Each caller's bucket over every A2A method: (calls a second, burst)."""
+    retention: Retention = field(default_factory=Retention)
+    task_store: str | None = None
+    """A SQLAlchemy url to keep A2A tasks in across restarts; None: in memory."""
 
 
 def no_delay(listening: socket.socket) -> None:
@@ -82,6 +101,7 @@ class Node:
         connector: A2AConnector | None = None,
         grpc_port: int | None = 0,
         platform: Iterable[str] = (),
+        limits: NodeLimits | None = None,
     ) -> None:
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -102,14 +122,25 @@ class Node:
         admit(self.directory, self.registration)
         self.public = public
         self.entry = entry
+        self.limits = limits or NodeLimits()
         # The platform's own agents (the hub): exempt from per-caller rate limits.
         self.platform = frozenset(platform)
         self.connector = connector or A2AConnector()
+        self.connector.credentials = TokenCache(self.agent_key, card.id)
+        self.guard = AccessGuard(
+            card.id,
+            self.directory,
+            public=public,
+            look_up=self._look_up,
+            limits=RateLimits(default=self.limits.caller_rate),
+            exempt=self.platform,
+        )
+        self.tasks = task_store(self.limits.task_store, self.limits.retention)
         self.registry = RegistryClient(registry) if registry else None
         self.network = Network(policy=policy)
         self.network.transport.signers[card.id] = partial(sign_envelope, key=self.agent_key)
         self.network.transport.observers.append(report_progress)
-        self.guard = ReplayGuard()
+        self.replays = ReplayGuard()
         self.quarantine = QuarantineLog()
         self.rejected: list[tuple[Envelope, Exception]] = []
         self._server: uvicorn.Server | None = None
@@ -177,7 +208,7 @@ class Node:
     def middleware(self) -> list[Middleware]:
         """What an embedded agent gets (`runtime.defences`), behind a look-up of unknown
         senders in the registry."""
-        verify = verify_signatures(self.directory, guard=self.guard, record=self._record)
+        verify = verify_signatures(self.directory, guard=self.replays, record=self._record)
 
         def checked(handler: Handler) -> Handler:
             verified = verify(handler)
@@ -194,7 +225,7 @@ class Node:
         return [
             checked,
             rate_limit(Exempt(RateLimits(default=DEFAULT_RATE), self.platform)),
-            screen(Detector(), quarantine=self.quarantine),
+            screen(Detector(), quarantine=self.quarantine, max_chars=self.limits.max_text_chars),
         ]
 
     async def start(
@@ -208,8 +239,16 @@ class Node:
         if self._grpc_port is not None:
             self.grpc = GrpcBinding(self._host, self._grpc_port)
         target = self.grpc.target if self.grpc else None
-        served = a2a_app(self.card, self._deliver, anonymous=self.entry, grpc_target=target)
-        if self.grpc is not None:  # over the very handler the HTTP bindings serve
+        served: Any = a2a_app(
+            self.card,
+            self._deliver,
+            anonymous=self.entry,
+            grpc_target=target,
+            guard=self.guard,
+            tasks=self.tasks,
+            max_body_bytes=self.limits.max_body_bytes,
+        )
+        if self.grpc is not None:  # over the very (guarded) handler the HTTP bindings serve
             await self.grpc.start(served.state.request_handler)
         app: Any = served
         if busy is not None:
@@ -272,3 +311,5 @@ class Node:
 
     def _record(self, envelope: Envelope, error: Exception) -> None:
         self.rejected.append((envelope, error))
+        if len(self.rejected) > KEEP_REJECTED:  # an attacker's flood must not fill memory
+            del self.rejected[: len(self.rejected) - KEEP_REJECTED]

@@ -36,13 +36,18 @@ from a2a.helpers.proto_helpers import new_task_from_user_message, new_text_messa
 from a2a.server.agent_execution import AgentExecutor, RequestContext
 from a2a.server.events import EventQueue
 from a2a.server.request_handlers import DefaultRequestHandler
-from a2a.server.tasks import InMemoryTaskStore, TaskUpdater
+from a2a.server.tasks import TaskStore, TaskUpdater
 from a2a.types import Message as A2AMessage
 from starlette.applications import Starlette
+from starlette.types import ASGIApp
 
 from lamas.errors import MalformedMessage
 from lamas.interop.bindings import http_routes
 from lamas.interop.cards import to_a2a_card
+from lamas.interop.front import Front
+from lamas.interop.guard import AccessGuard, CallerContextBuilder, GuardedRequestHandler, declare
+from lamas.interop.limits import DEFAULT_MAX_BODY_BYTES
+from lamas.interop.taskstore import task_store
 from lamas.interop.wire import ANONYMOUS, ENVELOPE_KEY, STATES, envelope_from_a2a, message_to_a2a
 from lamas.protocol.cards import AgentCard
 from lamas.protocol.messages import Envelope, Message
@@ -198,26 +203,39 @@ def a2a_app(
     *,
     anonymous: str = ANONYMOUS,
     grpc_target: str | None = None,
-) -> Starlette:
-    """The Starlette app serving `card`'s agent over A2A: the card at the well-known path,
-    JSON-RPC (SSE streaming) at `/` and HTTP+JSON beside it (`interop.bindings`); plain
-    A2A requests come from `anonymous`. The one request handler behind every binding is
+    guard: AccessGuard | None = None,
+    tasks: TaskStore | None = None,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+) -> ASGIApp:
+    """The app serving `card`'s agent over A2A: the card at the well-known path, JSON-RPC
+    (SSE streaming) at `/` and HTTP+JSON beside it (`interop.bindings`); plain A2A requests
+    come from `anonymous`. The one request handler behind every binding is
     `app.state.request_handler`: a gRPC front (at `grpc_target`, listed in the card) is
-    built over that same object."""
-    a2a_card = to_a2a_card(card, grpc_target=grpc_target)
-    handler = DefaultRequestHandler(
-        agent_executor=LamasExecutor(
-            card.id,
-            deliver,
-            anonymous=anonymous,
-            immediate=(skill.name for skill in card.skills if skill.immediate),
+    built over that same object.
+
+    Every method of every binding goes through `guard` (`interop/guard.py`); without one
+    the agent is public and knows no agent keys, so callers are told apart by task
+    capability only. Tasks are kept in `tasks` (default: in memory, bounded; see
+    `interop/taskstore.py`).
+    """
+    guard = guard or AccessGuard(card.id, public=True)
+    a2a_card = declare(to_a2a_card(card, grpc_target=grpc_target), public=guard.public)
+    handler = GuardedRequestHandler(
+        DefaultRequestHandler(
+            agent_executor=LamasExecutor(
+                card.id,
+                deliver,
+                anonymous=anonymous,
+                immediate=(skill.name for skill in card.skills if skill.immediate),
+            ),
+            task_store=tasks if tasks is not None else task_store(),
+            agent_card=a2a_card,
         ),
-        task_store=InMemoryTaskStore(),
-        agent_card=a2a_card,
+        guard,
     )
-    app = Starlette(routes=http_routes(a2a_card, handler))
+    app = Starlette(routes=http_routes(a2a_card, handler, context_builder=CallerContextBuilder()))
     app.state.request_handler = handler
-    return app
+    return Front(app, max_body_bytes=max_body_bytes, public=guard.public)
 
 
 def _status(updater: TaskUpdater, text: str) -> A2AMessage:

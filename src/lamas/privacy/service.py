@@ -4,7 +4,9 @@
   `{agent, fields, purpose, ttl?}` on the step's task; the reply is one `SealedRef` part
   per field and a data part `{grant_id, agent, fields, expires_at}`. No values.
 - `vault.redeem` (the agent the step was assigned to, directly): the request carries
-  the refs as `SealedRef` parts; the reply's data is exactly the granted fields.
+  the refs as `SealedRef` parts and a one-time public key (`seal_to`); the reply's data
+  is exactly the granted fields, sealed to that key (`sealing.py`), so no store, log or
+  task history between the vault and the agent ever holds them in plaintext.
 - `vault.fingerprints` (a guard): keyed digests of the values, see `fingerprints.py`.
 
 The caller's identity is the envelope's sender, which the receiving agent's signature
@@ -21,6 +23,7 @@ from pydantic import Field, ValidationError
 
 from lamas.errors import InputError, SchemaViolation
 from lamas.privacy.fingerprints import Fingerprints, _Candidate
+from lamas.privacy.sealing import SEAL_TO, SealKey, recipient, seal
 from lamas.privacy.vault import DEFAULT_TTL, AuditSink, Vault
 from lamas.protocol.messages import DataPart, Envelope, Message, SealedRef, Wire
 from lamas.protocol.types import Context, Handler, Reply
@@ -68,13 +71,16 @@ def vault_handler(
             }
             return Message(parts=(*refs, DataPart(data=about)))
         if envelope.skill == REDEEM_SKILL:
+            key = recipient(envelope.message.data.get(SEAL_TO))  # before anything is spent
             values = vault.redeem(
                 envelope.message.sealed_refs,
                 agent=envelope.sender,
                 task_id=envelope.task_id,
                 record=audit,
             )
-            return Message.of_data(values)
+            return Message.of_data(
+                seal(values, key, task_id=envelope.task_id, agent=envelope.sender)
+            )
         if envelope.skill == FINGERPRINTS_SKILL:
             return Message.of_data(export_fingerprints(vault.fingerprints()))
         if other is None:
@@ -157,6 +163,7 @@ async def redeem(
             f"the request to {envelope.recipient} carries no sealed refs to the user's data; "
             "the step must be assigned with a vault grant"
         )
+    key = SealKey()  # one-time: the values come back sealed to it (privacy/sealing.py)
     reply = await context.request(
         Envelope(
             sender=context.agent_id,
@@ -164,7 +171,7 @@ async def redeem(
             skill=REDEEM_SKILL,
             task_id=envelope.task_id,
             context_id=envelope.context_id,
-            message=Message(parts=sealed),
+            message=Message(parts=(*sealed, DataPart(data={SEAL_TO: key.public}))),
         )
     )
-    return reply.data
+    return key.open(reply.data, task_id=envelope.task_id, agent=context.agent_id)

@@ -32,7 +32,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from lamas.errors import InputError
+from lamas.errors import InputError, TooLarge
 from lamas.protocol.messages import DataPart, Envelope, TextPart
 from lamas.protocol.types import Context, Handler, Middleware, Reply
 from lamas.security.calibration import calibrate, flags
@@ -180,11 +180,14 @@ class QuarantineRecord:
 class QuarantineLog:
     """Keeps what `screen()` quarantined, in memory, for review (use as its `quarantine`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, keep: int = 1_000) -> None:
         self.records: list[QuarantineRecord] = []
+        self.keep = keep  # the newest this many: a flood of 1 MB injections must not fill memory
 
     def __call__(self, envelope: Envelope, detection: Detection) -> None:
         self.records.append(QuarantineRecord(time.time(), envelope, detection))
+        if len(self.records) > self.keep:
+            del self.records[: len(self.records) - self.keep]
 
     def __len__(self) -> int:
         return len(self.records)
@@ -212,16 +215,25 @@ def envelope_text(envelope: Envelope) -> str:
     return "\n".join(pieces)
 
 
+MAX_TEXT_CHARS = 1_048_576
+"""The most text one envelope may carry to be screened (a larger one is refused whole)."""
+OFFLOAD_CHARS = 8_000
+"""Texts longer than this are screened in a worker thread: the rules take ~0.2 us a
+character, so from here on screening would hold the event loop for milliseconds."""
+
+
 def screen(
     detector: Detector,
     *,
     quarantine: Callable[[Envelope, Detection], None],
     trusted: Collection[str] = (),
+    max_chars: int = MAX_TEXT_CHARS,
 ) -> Middleware:
     """Middleware: envelopes from other agents (senders not in `trusted`) are scored; a
     flagged one is handed to `quarantine` (recorded, not delivered) and the sender gets
-    `InjectionDetected` naming the reasons. Layers that run a model score in a worker
-    thread, so the event loop stays free."""
+    `InjectionDetected` naming the reasons. An envelope with more than `max_chars` of text
+    is refused (`TooLarge`) unscreened. Layers that run a model, and any long text, are
+    scored in a worker thread, so the event loop stays free (the node keeps answering)."""
     trusted_senders = frozenset(trusted)
     offload = any(
         not isinstance(getattr(layer, "inner", layer), RuleLayer) for layer in detector.layers
@@ -231,10 +243,18 @@ def screen(
         async def screened(envelope: Envelope, context: Context) -> Reply:
             if envelope.sender not in trusted_senders and envelope.sender != context.agent_id:
                 text = envelope_text(envelope)
+                if len(text) > max_chars:
+                    raise TooLarge(
+                        f"the text of envelope {envelope.id} from {envelope.sender!r}",
+                        len(text),
+                        max_chars,
+                        "characters",
+                        "the screen's max_chars (lamas serve --max-text-chars)",
+                    )
                 if text:
                     detection = (
                         await asyncio.to_thread(detector.score, text)
-                        if offload
+                        if offload or len(text) > OFFLOAD_CHARS
                         else detector.score(text)
                     )
                     if detection.flagged:

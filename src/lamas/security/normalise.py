@@ -29,6 +29,7 @@ _CONFUSABLES = str.maketrans(
     "\u041a\u041c\u041d\u041e\u0420\u0421\u0422\u0425\u0406\u0405\u0408",
     "abeekmhopctyxiijsdqwhaigoaeikvptuxabeikmnoptxabekmhopctxisj",
 )
+_CONFUSABLE = re.compile("[" + "".join(chr(c) for c in _CONFUSABLES) + "]")
 _LATIN = re.compile(r"[a-z]")
 _NON_LATIN_LETTER = re.compile(r"[^\W\d_a-z]")
 _SPACED = re.compile(r"\b(?:[a-z][ .\-_*]){3,}[a-z]\b")
@@ -64,12 +65,21 @@ def normalise(text: str) -> Normalised:
     ):
         tricks.append("fullwidth or styled letters")
     folded = folded.casefold()
-    mixed = [
-        w for w in re.findall(r"\w+", folded) if _LATIN.search(w) and _NON_LATIN_LETTER.search(w)
-    ]
-    if any(w.translate(_CONFUSABLES) != w for w in mixed):
+    # An all-ASCII text has no look-alike letters to find: skip the per-word scan (half
+    # the time of screening a 1 MB text).
+    mixed = (
+        []
+        if folded.isascii()
+        else [
+            w
+            for w in re.findall(r"\w+", folded)
+            if _LATIN.search(w) and _NON_LATIN_LETTER.search(w)
+        ]
+    )
+    if any(_CONFUSABLE.search(w) for w in mixed):
         tricks.append("look-alike letters mixed into Latin words")
-    folded = folded.translate(_CONFUSABLES)
+    if _CONFUSABLE.search(folded):  # str.translate is slow on long non-ASCII text: only if needed
+        folded = folded.translate(_CONFUSABLES)
     folded = _SPACED.sub(lambda m: re.sub(r"[ .\-_*]", "", m[0]), folded)
     lines = (" ".join(line.split()) for line in folded.splitlines())
     return Normalised("\n".join(line for line in lines if line), tuple(tricks))
@@ -93,7 +103,7 @@ def readable(text: str) -> str:
         return text
     try:
         document = json.loads(stripped)
-    except ValueError:
+    except (ValueError, RecursionError):  # "[" * 1 MB nests past the recursion limit
         return text
     pieces: list[str] = []
 

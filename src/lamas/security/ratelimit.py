@@ -302,6 +302,15 @@ def rate_limit(limits: Limiter, *, record: Record | None = None) -> Middleware:
     return wrap
 
 
+def caller_key(key_id: str | None, address: str | None) -> str:
+    """Whose bucket a call from outside takes from: a signed caller's by its key (however
+    many addresses it calls from), an anonymous caller's by its network address (so one
+    client cannot starve the others, as one shared anonymous bucket let it)."""
+    if key_id:
+        return f"key:{key_id}"
+    return f"address:{address or 'unknown'}"
+
+
 def _sender(envelope: Envelope) -> str:
     return envelope.sender
 

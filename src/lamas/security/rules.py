@@ -2,14 +2,22 @@
 
 Each rule has a weight; a text's score is the sum of the weights of the rules that match,
 in any of the ways a model could read it (see `lamas.security.normalise`).
+
+The patterns run on RE2 (`google-re2`), which matches in time linear in the text: with
+Python's backtracking `re`, `contact_in_data` alone took ~30 s on 100,000 word characters
+and never finished on 1 MB, on the event loop, so one long message froze a node. RE2 has
+no backreferences or lookaround, and none is used here; its word classes and boundaries
+are ASCII, which is what the rules mean (normalised text has homoglyphs folded to Latin already).
 """
 
 from __future__ import annotations
 
 import codecs
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
+
+import re2
 
 from lamas.security.layer import LayerScore
 from lamas.security.normalise import decoded_payloads, normalise, readable, unleet
@@ -40,16 +48,23 @@ _TARGET = (
 )
 
 
+class Pattern(Protocol):
+    """What a rule needs of a compiled pattern (an RE2 one here; `re` would also do)."""
+
+    def search(self, text: str) -> object | None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Rule:
     name: str
     weight: float
-    pattern: re.Pattern[str]
+    pattern: Pattern
     reason: str
 
 
 def _rule(name: str, weight: float, pattern: str, reason: str) -> Rule:
-    return Rule(name, weight, re.compile(pattern, re.MULTILINE), reason)
+    compiled: Pattern = re2.compile("(?m)" + pattern)  # (?m): ^ and $ at line breaks
+    return Rule(name, weight, compiled, reason)
 
 
 DEFAULT_RULES: tuple[Rule, ...] = (
@@ -217,7 +232,7 @@ DEFAULT_RULES: tuple[Rule, ...] = (
         r"\b(?:say|print|output|respond|reply|answer|write|repeat|type|return|report|(?:start|"
         r"begin|prepend|end) your (?:answer|reply|response|output))(?:\s+(?:only|exactly|just|"
         r"simply|back|with|this|that|the (?:following|word|words|phrase|text|sentence)))*\s*:?\s*"
-        r"[\"'<\u00ab\u201c\u2018]",
+        "[\"'<\u00ab\u201c\u2018]",
         "tells the model what to say, word for word",
     ),
     _rule(

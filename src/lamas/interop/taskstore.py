@@ -1,0 +1,170 @@
+"""Where a node keeps its A2A tasks: bounded, and on disk when asked.
+
+`task_store(url, retention)` is the SDK's own store behind `RetainingTaskStore`:
+
+- no url: `InMemoryTaskStore` (tasks are lost with the process);
+- a SQLAlchemy url (`sqlite:///tasks.db`, `postgresql://...`): the SDK's
+  `DatabaseTaskStore`, so a restarted node still answers `GetTask` for tasks it ran
+  before (async drivers: aiosqlite, psycopg).
+
+Either way a task is kept at most `ttl_seconds` after its last update, and at most
+`max_tasks` tasks of at most `max_bytes` in all are kept (the least recently updated go
+first): memory and disk no longer grow with every request. Both stores keep tasks per
+owner (see `interop/guard.py`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from a2a.auth.user import User
+from a2a.server.context import ServerCallContext
+from a2a.server.tasks import DatabaseTaskStore, InMemoryTaskStore, TaskStore
+from a2a.types import ListTasksRequest, ListTasksResponse, Task
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from lamas.errors import ConfigError
+from lamas.interop.limits import DEFAULT_MAX_BYTES, DEFAULT_MAX_TASKS, DEFAULT_TTL_SECONDS
+
+
+@dataclass(frozen=True, slots=True)
+class Retention:
+    """How long, and how many, A2A tasks a node keeps."""
+
+    ttl_seconds: float = DEFAULT_TTL_SECONDS
+    max_tasks: int = DEFAULT_MAX_TASKS
+    max_bytes: int = DEFAULT_MAX_BYTES
+    """Their total size (protobuf bytes): a cap on count alone lets 1 MB tasks fill memory."""
+
+    def __post_init__(self) -> None:
+        if not self.ttl_seconds > 0:
+            raise ConfigError(f"task ttl must be > 0 seconds, got {self.ttl_seconds}")
+        if self.max_tasks < 1:
+            raise ConfigError(f"the task cap must be at least 1, got {self.max_tasks}")
+        if self.max_bytes < 1:
+            raise ConfigError(f"the task byte cap must be at least 1, got {self.max_bytes}")
+
+
+@dataclass(frozen=True, slots=True)
+class _Owner(User):
+    name: str
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def user_name(self) -> str:
+        return self.name
+
+
+class RetainingTaskStore(TaskStore):
+    """`inner` with a time-to-live and a cap on its tasks (see the module)."""
+
+    def __init__(
+        self,
+        inner: TaskStore,
+        retention: Retention = Retention(),
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.inner = inner
+        self.retention = retention
+        self._clock = clock
+        # id -> (owner, last saved at, size in bytes), least recently saved first
+        self._kept: OrderedDict[str, tuple[str, float, int]] = OrderedDict()
+        self._bytes = 0
+        self._loaded = not isinstance(inner, DatabaseTaskStore)
+
+    async def save(self, task: Task, context: ServerCallContext) -> None:
+        await self._load()
+        await self.inner.save(task, context)
+        size = task.ByteSize()
+        _, _, before = self._kept.get(task.id, ("", 0.0, 0))
+        self._kept[task.id] = (context.user.user_name, self._clock(), size)
+        self._kept.move_to_end(task.id)
+        self._bytes += size - before
+        await self._evict()
+
+    async def get(self, task_id: str, context: ServerCallContext) -> Task | None:
+        await self._load()
+        await self._evict()
+        return await self.inner.get(task_id, context)
+
+    async def list(self, params: ListTasksRequest, context: ServerCallContext) -> ListTasksResponse:
+        await self._load()
+        await self._evict()
+        return await self.inner.list(params, context)
+
+    async def delete(self, task_id: str, context: ServerCallContext) -> None:
+        await self.inner.delete(task_id, context)
+        _, _, size = self._kept.pop(task_id, ("", 0.0, 0))
+        self._bytes -= size
+
+    def __len__(self) -> int:
+        return len(self._kept)
+
+    async def _evict(self) -> None:
+        cutoff = self._clock() - self.retention.ttl_seconds
+        limit = self.retention
+        while self._kept:
+            task_id, (owner, at, size) = next(iter(self._kept.items()))
+            over = len(self._kept) > limit.max_tasks or self._bytes > limit.max_bytes
+            if at >= cutoff and not over:
+                return
+            del self._kept[task_id]
+            self._bytes -= size
+            await self.inner.delete(task_id, ServerCallContext(user=_Owner(owner)))
+
+    async def _load(self) -> None:
+        """A database store holds tasks from earlier runs: drop the expired ones, and track
+        the newest `max_tasks` (dropping the rest), so the bound holds across restarts."""
+        if self._loaded:
+            return
+        self._loaded = True
+        store = self.inner
+        assert isinstance(store, DatabaseTaskStore)
+        await store.initialize()
+        model = store.task_model
+        async with store.async_session_maker.begin() as session:
+            rows = (
+                await session.execute(
+                    select(model.id, model.owner, model.last_updated).order_by(
+                        model.last_updated.desc().nulls_last()
+                    )
+                )
+            ).all()
+            keep = rows[: self.retention.max_tasks]
+            drop = [row.id for row in rows[self.retention.max_tasks :]]
+            now = self._clock()
+            for row in reversed(keep):
+                at = row.last_updated.timestamp() if row.last_updated is not None else now
+                self._kept[row.id] = (row.owner or "", at, 0)  # sizes count from the next save
+            if drop:
+                await session.execute(delete(model).where(model.id.in_(drop)))
+        await self._evict()
+
+
+def task_store(url: str | None = None, retention: Retention = Retention()) -> RetainingTaskStore:
+    """The store a node keeps its A2A tasks in (see the module's docstring)."""
+    if url is None:
+        return RetainingTaskStore(InMemoryTaskStore(), retention)
+    return RetainingTaskStore(DatabaseTaskStore(create_async_engine(async_url(url))), retention)
+
+
+def async_url(url: str) -> str:
+    """The async-driver form of a SQLAlchemy url (`sqlite://` -> `sqlite+aiosqlite://`,
+    `postgresql://` -> `postgresql+psycopg://`); a url naming a driver is kept."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        raise ConfigError(f"task store url {url!r} is not a SQLAlchemy url (sqlite:///tasks.db)")
+    drivers = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+psycopg"}
+    if "+" in scheme:
+        return url
+    if scheme not in drivers:
+        raise ConfigError(f"task store url {url!r}: lamas keeps tasks in sqlite or postgresql")
+    return f"{drivers[scheme]}://{rest}"
