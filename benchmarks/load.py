@@ -230,7 +230,8 @@ def main() -> int:
             f"networked: {net['clients']} `lamas ask` clients: {net['completed']} completed, "
             f"{net['busy']} busy, {net['failed']} failed (exit codes {net['exit_codes']}); "
             f"p50 {net['p50_s']:.1f} s, p99 {net['p99_s']:.1f} s (one alone: "
-            f"{net['alone_s']:.1f} s); orchestrator peak RSS {net['orchestrator_peak_rss_mib']:.0f} MiB"
+            f"{net['alone_s']:.1f} s); orchestrator peak RSS "
+            f"{net['orchestrator_peak_rss_mib']:.0f} MiB"
         )
     first = runs[0]
     checks = {
