@@ -181,7 +181,9 @@ def networked(clients: int) -> dict[str, Any]:
         results = run_clients(clients)
         pid = cluster.processes["orchestrator"].pid
         status = Path(f"/proc/{pid}/status").read_text()
-        hwm = next((line.split()[1] for line in status.splitlines() if line.startswith("VmHWM")), "0")
+        hwm = next(
+            (line.split()[1] for line in status.splitlines() if line.startswith("VmHWM")), "0"
+        )
     finally:
         cluster.stop()
     times = [t for code, t in results if code == 0]
@@ -210,8 +212,10 @@ def main() -> int:
     baseline = asyncio.run(lone_tasks(embedder))
     runs = [asyncio.run(in_process(n, embedder)) for n in sizes]
     print(f"lone task (baseline, median of 5): {baseline * 1000:.0f} ms")
-    print(f"{'tasks':>6} {'done':>6} {'failed':>6} {'busy':>6} {'p50 s':>7} {'p99 s':>7} "
-          f"{'p50/lone':>8} {'tasks/s':>8} {'RSS MiB':>8}")
+    print(
+        f"{'tasks':>6} {'done':>6} {'failed':>6} {'busy':>6} {'p50 s':>7} {'p99 s':>7} "
+        f"{'p50/lone':>8} {'tasks/s':>8} {'RSS MiB':>8}"
+    )
     for run in runs:
         print(
             f"{run['tasks']:>6} {run['completed']:>6} {run['failed']:>6} {run['busy']:>6} "
@@ -226,7 +230,8 @@ def main() -> int:
             f"networked: {net['clients']} `lamas ask` clients: {net['completed']} completed, "
             f"{net['busy']} busy, {net['failed']} failed (exit codes {net['exit_codes']}); "
             f"p50 {net['p50_s']:.1f} s, p99 {net['p99_s']:.1f} s (one alone: "
-            f"{net['alone_s']:.1f} s); orchestrator peak RSS {net['orchestrator_peak_rss_mib']:.0f} MiB"
+            f"{net['alone_s']:.1f} s); orchestrator peak RSS "
+            f"{net['orchestrator_peak_rss_mib']:.0f} MiB"
         )
     first = runs[0]
     checks = {

@@ -170,7 +170,8 @@ async def test_compensation_undoes_the_ticket_when_the_hotel_cannot_be_booked(
     session = await orchestrator.submit(TRAVEL)
     assert session.task.state is TaskState.FAILED
     status = session.task.status_message
-    assert status is not None and "undone: ticket.book" in status.text, status
+    assert status is not None
+    assert "undone: ticket.book" in status.text, status
     compensated = [e.data for e in events if e.kind == "compensated"]
     assert [c["skill"] for c in compensated if c["outcome"] == "compensated"] == ["ticket.cancel"]
     # Nothing of the failed task stays booked.
@@ -342,6 +343,7 @@ async def test_chaos_load_queues_and_refuses_at_the_edge_never_midway(
     )
     busy = [o for o in outcomes if isinstance(o, Busy)]
     done = [o for o in outcomes if not isinstance(o, BaseException)]
-    assert len(busy) == 8 and len(done) == 12, outcomes
+    assert len(busy) == 8, outcomes
+    assert len(done) == 12, outcomes
     assert all(s.task.state is TaskState.COMPLETED for s in done)
     assert all(b.retry_after >= 1 and "busy, retry after" in str(b) for b in busy)

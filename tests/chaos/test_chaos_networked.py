@@ -73,7 +73,7 @@ class Chaos(Cluster):
         args = [str(self.keys), self.registry_url, str(self.port), self.tasks, self.ledger]
         self.start("orchestrator", [sys.executable, str(HELPER), *args])
 
-    def orchestrator_ready(self, timeout: float = 120) -> None:
+    def orchestrator_ready(self, timeout: float = 300) -> None:
         import httpx
 
         def serving() -> bool:
@@ -189,20 +189,27 @@ def check_invariants(chaos: Chaos) -> dict[str, str]:
         assert states.get(task or "") != "failed", f"{skill} left booked by failed task {task}"
     for task, state in states.items():
         if state == "completed":
-            assert (task, "ticket.book") in booked and (task, "hotel.book") in booked, task
+            assert (task, "ticket.book") in booked, task
+            assert (task, "hotel.book") in booked, task
     ledger = platform_ledger(chaos.ledger)
     report = ledger.verify()
     assert report.ok, report
+    entity = {a.card.id: a.card.entity for a in load_spec(NETWORK).agents}
     for task, state in states.items():
         entries = list(ledger.entries(task_id=task))
         paid = {e.entity for e in entries if e.kind.value == "payout"}
         if state != "completed":
             assert not paid, f"failed task {task} paid {paid}"
             continue
-        stood = {
-            e.entity for e in entries if e.kind.value == "step.done" and e.payload.get("ok", True)
-        }
-        assert paid <= stood | {"platform"}, (task, paid, stood)
+        # Paid: the entities whose steps stood, the live offers they were chosen among
+        # (Shapley credit), and the platform; never a withdrawn or undone offer.
+        stood = {"platform"}
+        for e in entries:
+            if e.kind.value == "step.done" and e.payload.get("ok", True):
+                stood.add(str(e.entity))
+                tally = (e.payload.get("consensus") or {}).get("tally", {})
+                stood |= {entity[key.split(":", 1)[0]] for key in tally}
+        assert paid <= stood, (task, paid, stood)
     return states
 
 

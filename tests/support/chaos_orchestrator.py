@@ -98,5 +98,10 @@ async def main(keys: str, registry: str, port: int, tasks: str, ledger: str) -> 
 
 
 if __name__ == "__main__":
+    import logging
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     keys, registry, port, tasks, ledger = sys.argv[1:6]
     asyncio.run(main(keys, registry, int(port), tasks, ledger))

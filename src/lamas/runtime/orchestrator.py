@@ -412,10 +412,12 @@ class Orchestrator:
                 max_rounds=self.max_rounds,
                 task_id=session.task.id,
             )
+            # recovery: offers of agents gone during the vote are withdrawn (they neither
+            # win nor earn credit); the winner is then the best live offer
+            decision = self.recovery.live_decision(options, decision)
             run.decision = decision
             self._emit("consensus", session.task.id, step=step.id, decision=decision)
-            # recovery: the decided offer if its agent is still live, else the best live one
-            winner = self.recovery.live_winner(options, decision.winner, decision.tally)
+            winner = next((o for o in options if o.key == decision.winner), options[0])
         run.agent = winner.proposer
         # A reply without "offers" (replicas of a song catalogue, say) is one option; its
         # output is read as a lone provider's would be (its best-ranked choice).

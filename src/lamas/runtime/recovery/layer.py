@@ -28,10 +28,11 @@ import logging
 import time
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from lamas.errors import AgentUnreachable, LamasError, UnknownAgent
-from lamas.protocol.consensus import Option
+from lamas.protocol.consensus import Decision, Option
 from lamas.protocol.messages import Envelope, Message, new_id
 from lamas.protocol.plan import Step
 from lamas.protocol.tasks import TaskState
@@ -187,6 +188,23 @@ class Recovery:
     def live_options(self, options: list[Option]) -> list[Option]:
         network = self.orchestrator.network
         return [o for o in options if self.liveness.is_live(o.proposer, network)]
+
+    def live_decision(self, options: list[Option], decision: Decision) -> Decision:
+        """`decision` without the offers of agents that are no longer live: its tally
+        keeps only live offers (so settlement credits no withdrawn one) and its winner
+        is the decided offer if live, else the live one the vote rated best."""
+        network = self.orchestrator.network
+        live = {o.key for o in options if self.liveness.is_live(o.proposer, network)}
+        if not live or live >= set(decision.tally) | {decision.winner or ""}:
+            return decision
+        winner = self.live_winner(options, decision.winner, decision.tally)
+        gone = sorted({o.proposer for o in options if o.key not in live})
+        return replace(
+            decision,
+            winner=winner.key,
+            tally={k: v for k, v in decision.tally.items() if k in live},
+            notes=(*decision.notes, f"withdrawn, no longer live: {', '.join(gone)}"),
+        )
 
     def live_winner(
         self, options: list[Option], winner: str | None, tally: dict[str, float]
