@@ -106,3 +106,13 @@ bench-population: $(STAMP)
 # The Ray tests alone (they also run in `make test`): a local Ray session per module.
 test-ray: $(STAMP)
 	$(BIN)/pytest -m ray -q
+
+# Fault tolerance (docs/fault-tolerance.md): the chaos suite alone (also part of
+# `make test`), and the load benchmark (500 and 5,000 in-process tasks, 200 `lamas ask`
+# clients against the networked set-up).
+.PHONY: test-chaos bench-load
+test-chaos: $(STAMP)
+	$(BIN)/pytest -q tests/chaos
+
+bench-load: $(STAMP)
+	$(BIN)/python benchmarks/load.py

@@ -79,12 +79,14 @@ def travel(
 
 
 def dies_before(network: Any, skill: str) -> None:
-    """The agent asked for `skill` dies as the request is sent: the request fails as
-    unreachable and the registry drops the agent."""
+    """The first agent asked for `skill` dies as the request is sent: the request fails
+    as unreachable and the registry drops the agent."""
     original = network.transport.request
+    dead: list[str] = []
 
     async def request(envelope: Envelope, *, timeout: float | None = None) -> Message:
-        if envelope.skill == skill and envelope.recipient in network.transport:
+        if envelope.skill == skill and not dead:
+            dead.append(envelope.recipient)
             network.remove(envelope.recipient)
         if envelope.recipient not in network.transport:
             raise AgentUnreachable(envelope.recipient, "connection refused")
@@ -347,3 +349,13 @@ async def test_chaos_load_queues_and_refuses_at_the_edge_never_midway(
     assert len(done) == 12, outcomes
     assert all(s.task.state is TaskState.COMPLETED for s in done)
     assert all(b.retry_after >= 1 and "busy, retry after" in str(b) for b in busy)
+
+
+async def test_chaos_vendor_dead_before_its_search_leaves_the_task_to_the_other(
+    embedder: MiniLMEmbedder, bookings: str
+) -> None:
+    orchestrator, _ = travel(embedder)
+    dies_before(orchestrator.network, "ticket.search")
+    session = await orchestrator.submit(TRAVEL)
+    assert session.task.state is TaskState.COMPLETED, session.task.status_message
+    assert session.runs["ticket.book"].output["status"] == "confirmed"

@@ -396,6 +396,7 @@ class Orchestrator:
         if not options:
             raise InvalidPlan(f"none of {', '.join(providers)} could serve {step.capability}")
         voters = [card.id for card in self.network.find(VOTE_SKILL)]
+        voters = self.recovery.live(voters)  # recovery: a voter that is gone is not asked
         if len(options) == 1 or not voters:
             winner = options[0]
         else:

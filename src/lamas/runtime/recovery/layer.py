@@ -185,6 +185,9 @@ class Recovery:
         excluded = set(self.state(session.task.id).excluded.get(step.id, ()))
         return [p for p in providers if p not in excluded and self.liveness.is_live(p, network)]
 
+    def live(self, agents: list[str]) -> list[str]:
+        return self.liveness.live(agents, self.orchestrator.network)
+
     def live_options(self, options: list[Option]) -> list[Option]:
         network = self.orchestrator.network
         return [o for o in options if self.liveness.is_live(o.proposer, network)]
