@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import subprocess
 import random
 import threading
 import time
@@ -29,7 +31,7 @@ from typing import Any
 
 import pytest
 from support.casestudy import TRAVEL
-from support.cluster import NETWORK, SERVICES, Cluster, free_port
+from support.cluster import NETWORK, SERVICES, Cluster, free_port, lamas_command
 
 from lamas.interop.keys import make_keys
 from lamas.runtime.netfile import load_spec
@@ -263,7 +265,16 @@ def test_compensation_when_the_only_hotel_chain_dies_undoes_the_ticket(
 ) -> None:
     before = set(TaskStore(chaos.tasks).states())
     chaos.plan([{"skill": "hotel.book", "recipient": "staywell", "kill": "recipient"}])
-    assert ask(chaos) == "TASK_STATE_FAILED"
+    # Asked with `lamas ask`: a failed task is a non-zero exit (1), never 0.
+    asked = subprocess.run(
+        lamas_command("ask", chaos.url, TRAVEL, "--timeout", "150"),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, **chaos.env},
+    )
+    assert asked.returncode == 1, asked.stdout + asked.stderr
+    assert "undone: ticket.book" in asked.stdout
     task, state = new_task(chaos, before)
     assert state == "failed"
     states = check_invariants(chaos)  # includes: nothing left booked by the failed task
