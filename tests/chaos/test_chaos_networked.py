@@ -21,8 +21,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import subprocess
 import random
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
