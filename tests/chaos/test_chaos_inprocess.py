@@ -20,7 +20,9 @@ from lamas.llm import ScriptedModel
 from lamas.llm.base import ChatMessage
 from lamas.protocol import Envelope, TaskState
 from lamas.protocol.messages import Message
-from lamas.runtime.netfile import load
+from lamas.economy.ledger import platform_ledger
+from lamas.runtime.ledger_hook import LedgerRecorder
+from lamas.runtime.netfile import load, load_spec
 from lamas.runtime.orchestrator import Orchestrator
 from lamas.runtime.recovery import (
     Admission,
@@ -75,6 +77,9 @@ def travel(
         on_event=events.append,
         recovery=recovery,
     )
+    card = next(a.card for a in load_spec(NETWORK).agents if a.card.id == "orchestrator")
+    network.add(orchestrator.agent(card))
+    LedgerRecorder(platform_ledger(), orchestrator)  # every run is recorded and settled
     return orchestrator, events
 
 
@@ -176,6 +181,14 @@ async def test_compensation_undoes_the_ticket_when_the_hotel_cannot_be_booked(
     assert "undone: ticket.book" in status.text, status
     compensated = [e.data for e in events if e.kind == "compensated"]
     assert [c["skill"] for c in compensated if c["outcome"] == "compensated"] == ["ticket.cancel"]
+    # The ledger holds the compensation, and the failed task paid nobody.
+    entries = list(platform_ledger().entries(task_id=session.task.id))
+    undone = [e for e in entries if e.kind.value == "step.compensated"]
+    outcomes = {e.payload["skill"]: e.payload["outcome"] for e in undone}
+    # The hotel chain never came back: its compensation waits, recorded as pending.
+    assert outcomes == {"ticket.cancel": "compensated", "hotel.cancel": "pending"}
+    assert not [e for e in entries if e.kind.value == "payout"]
+    assert platform_ledger().verify().ok
     # Nothing of the failed task stays booked.
     assert (session.task.id, "ticket.book") not in confirmed(bookings)
 
