@@ -15,12 +15,12 @@ import pytest
 from support.casestudy import EXAMPLES, TODAY, TRAVEL, scripted_slots
 
 from lamas.agent.embeddings import MiniLMEmbedder
+from lamas.economy.ledger import platform_ledger
 from lamas.errors import AgentUnreachable
 from lamas.llm import ScriptedModel
 from lamas.llm.base import ChatMessage
 from lamas.protocol import Envelope, TaskState
 from lamas.protocol.messages import Message
-from lamas.economy.ledger import platform_ledger
 from lamas.runtime.ledger_hook import LedgerRecorder
 from lamas.runtime.netfile import load, load_spec
 from lamas.runtime.orchestrator import Orchestrator
