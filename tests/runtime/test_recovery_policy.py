@@ -74,7 +74,7 @@ def test_bad_recovery_settings_are_refused_clearly() -> None:
 
 def test_a_compensation_must_be_a_skill_of_the_same_card() -> None:
     book = Skill(name="ticket.book", description="book", compensation="ticket.cancel")
-    with pytest.raises(InputError, match="ticket.book -> ticket.cancel"):
+    with pytest.raises(InputError, match=r"ticket\.book -> ticket\.cancel"):
         AgentCard.parse(
             {"id": "railgo", "name": "R", "entity": "railgo", "skills": [book.model_dump()]}
         )
