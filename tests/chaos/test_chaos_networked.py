@@ -69,6 +69,26 @@ class Chaos(Cluster):
         self.url = f"http://127.0.0.1:{self.port}/"
         self.home = base / "home"
 
+    def start_registry(self) -> None:
+        # Health checks a second apart, three misses to drop: on a loaded machine a live
+        # agent can be slow to answer one check (the orchestrator's liveness, not the
+        # registry, is what withdraws a dead vendor's offers).
+        port = self.registry_url.rsplit(":", 1)[1]
+        self.start(
+            "registry",
+            lamas_command(
+                "registry",
+                "--keys",
+                str(self.keys),
+                "--port",
+                port,
+                "--interval",
+                "1.0",
+                "--misses",
+                "3",
+            ),
+        )
+
     def start_orchestrator(self) -> None:
         import sys
 
