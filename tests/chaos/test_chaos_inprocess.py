@@ -372,3 +372,20 @@ async def test_chaos_vendor_dead_before_its_search_leaves_the_task_to_the_other(
     session = await orchestrator.submit(TRAVEL)
     assert session.task.state is TaskState.COMPLETED, session.task.status_message
     assert session.runs["ticket.book"].output["status"] == "confirmed"
+
+
+async def test_compensation_left_pending_is_retried_when_the_orchestrator_restarts(
+    embedder: MiniLMEmbedder, bookings: str, tmp_path: Path
+) -> None:
+    store = TaskStore(f"sqlite:///{tmp_path / 'tasks.db'}")
+    first, _ = travel(embedder, store=store)
+    dies_before(first.network, "hotel.book")
+    session = await first.submit(TRAVEL)
+    assert session.task.state is TaskState.FAILED
+    assert "could not undo yet" in str(session.task.status_message)
+    assert [s.task.id for s, _ in store.pending("orchestrator")] == [session.task.id]
+    # Restarted, with the hotel chain back: the pending compensation goes through.
+    second, events = travel(embedder, store=store)
+    await second.recovery.resume()
+    assert [e.data["skill"] for e in events if e.kind == "compensated"] == ["hotel.cancel"]
+    assert store.pending("orchestrator") == []

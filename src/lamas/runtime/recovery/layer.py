@@ -475,5 +475,14 @@ class Recovery:
                 work.append(orchestrator._timed(session, orchestrator._ask_or_run(session)))
             else:
                 work.append(orchestrator._timed(session, orchestrator._execute(session)))
+        # Failed tasks whose bookings could not all be undone: try those again.
+        for session, state in self.store.pending(orchestrator.agent_id):
+            self.tasks[session.task.id] = state
+            orchestrator.sessions.setdefault(session.task.id, session)
+            work.extend(
+                self._compensate(session, attempt)
+                for attempt in state.attempts
+                if attempt.status == "pending"
+            )
         await asyncio.gather(*work)
         return resumed
