@@ -120,7 +120,9 @@ class Recovery:
                             else:
                                 reply = await asyncio.wait_for(handler(current, context), left)
                         except BaseException as error:
-                            self.liveness.failed(current.recipient, error)
+                            self.liveness.failed(
+                                current.recipient, error, self._url_of(current.recipient)
+                            )
                             # A retry is a new envelope (signatures and replay guards key
                             # on the id); its idempotency key is what stays the same.
                             sent.append(
@@ -143,6 +145,12 @@ class Recovery:
             return recovering
 
         return wrap
+
+    def _url_of(self, agent: str) -> str | None:
+        try:
+            return self.orchestrator.network.card(agent).url
+        except LamasError:
+            return None
 
     def _retried(self, error: BaseException, attempt: int) -> None:
         self.retries += 1
