@@ -156,6 +156,13 @@ def reviver(chaos: Chaos) -> Iterator[None]:
         chaos.plan([])
         chaos.revive()
         chaos.ready(timeout=120)
+        settle()
+
+
+def settle() -> None:
+    """Let the orchestrator see revived vendors: its registry sync (1 s) and the grace
+    before it asks again an agent that failed at the same address (5 s)."""
+    time.sleep(6.5)
 
 
 def ask(chaos: Chaos, text: str = TRAVEL, timeout: float = 150) -> str:
@@ -374,4 +381,5 @@ def test_chaos_idempotent_random_kill_points_keep_every_invariant(
         assert new_task(chaos, before)[1] == "completed"
         chaos.revive()
         chaos.ready(timeout=120)
+        settle()
     check_invariants(chaos)
