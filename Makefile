@@ -117,6 +117,7 @@ bench-screening: $(STAMP)
 test-ray: $(STAMP)
 	$(BIN)/pytest -m ray -q
 
+<<<<<<< HEAD
 # The example vendors' data (travel timetables, places, hotels, maps; the music catalogue)
 # and their published vocabularies, regenerated from the curated tables in data/src/.
 .PHONY: vendor-data
@@ -160,3 +161,13 @@ interop-tools:
 # TCK is installed (docs/interop.md says how); prints the counts.
 conformance: $(STAMP)
 	$(BIN)/pytest -q -rs -s -m conformance tests/interop/test_conformance.py tests/interop/test_a2a_tck.py
+=======
+# Fault tolerance (docs/fault-tolerance.md): the chaos suite alone (also part of
+# `make test`), and the load benchmark (500 and 5,000 in-process tasks, 200 `lamas ask`
+# clients against the networked set-up).
+.PHONY: test-chaos bench-load
+test-chaos: $(STAMP)
+	$(BIN)/pytest -q tests/chaos
+
+bench-load: $(STAMP)
+	$(BIN)/python benchmarks/load.py

@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT / "tests"))  # the shared test set-up: travel, clust
 
 from support.casestudy import TODAY, TRAVEL, scripted_slots  # noqa: E402
 
-from lamas.agent.embeddings import MiniLMEmbedder  # noqa: E402
+from lamas.agent.embeddings import HashingEmbedder, MiniLMEmbedder  # noqa: E402
 from lamas.llm import ScriptedModel  # noqa: E402
 from lamas.protocol import TaskState  # noqa: E402
 from lamas.runtime.netfile import load  # noqa: E402
@@ -205,10 +205,17 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
     parser.add_argument("--sizes", type=int, nargs="*", help="in-process task counts")
     parser.add_argument("--clients", type=int, help="concurrent `lamas ask` clients (0: skip)")
+    parser.add_argument(
+        "--router",
+        choices=["minilm", "hashing"],
+        default="minilm",
+        help="the capability router's embedder (hashing: no torch, routes the travel "
+        "instruction the same)",
+    )
     args = parser.parse_args()
     sizes = args.sizes or ([50, 200] if args.quick else [500, 5000])
     clients = args.clients if args.clients is not None else (20 if args.quick else 200)
-    embedder = MiniLMEmbedder()
+    embedder = MiniLMEmbedder() if args.router == "minilm" else HashingEmbedder()
     baseline = asyncio.run(lone_tasks(embedder))
     runs = [asyncio.run(in_process(n, embedder)) for n in sizes]
     print(f"lone task (baseline, median of 5): {baseline * 1000:.0f} ms")
@@ -238,7 +245,12 @@ def main() -> int:
         f"{first['tasks']}_tasks_99pct_completed": first["completed_share"] >= 0.99,
         f"{first['tasks']}_tasks_none_failed_midway": first["failed"] == 0,
     }
-    result = {"baseline_lone_task_s": baseline, "in_process": runs, "networked": net}
+    result = {
+        "router": args.router,
+        "baseline_lone_task_s": baseline,
+        "in_process": runs,
+        "networked": net,
+    }
     return finish("load", result, checks)
 
 

@@ -15,12 +15,14 @@ import pytest
 from support.casestudy import EXAMPLES, TODAY, TRAVEL, scripted_slots
 
 from lamas.agent.embeddings import MiniLMEmbedder
+from lamas.economy.ledger import platform_ledger
 from lamas.errors import AgentUnreachable
 from lamas.llm import ScriptedModel
 from lamas.llm.base import ChatMessage
 from lamas.protocol import Envelope, TaskState
 from lamas.protocol.messages import Message
-from lamas.runtime.netfile import load
+from lamas.runtime.ledger_hook import LedgerRecorder
+from lamas.runtime.netfile import load, load_spec
 from lamas.runtime.orchestrator import Orchestrator
 from lamas.runtime.recovery import (
     Admission,
@@ -75,16 +77,21 @@ def travel(
         on_event=events.append,
         recovery=recovery,
     )
+    card = next(a.card for a in load_spec(NETWORK).agents if a.card.id == "orchestrator")
+    network.add(orchestrator.agent(card))
+    LedgerRecorder(platform_ledger(), orchestrator)  # every run is recorded and settled
     return orchestrator, events
 
 
 def dies_before(network: Any, skill: str) -> None:
-    """The agent asked for `skill` dies as the request is sent: the request fails as
-    unreachable and the registry drops the agent."""
+    """The first agent asked for `skill` dies as the request is sent: the request fails
+    as unreachable and the registry drops the agent."""
     original = network.transport.request
+    dead: list[str] = []
 
     async def request(envelope: Envelope, *, timeout: float | None = None) -> Message:
-        if envelope.skill == skill and envelope.recipient in network.transport:
+        if envelope.skill == skill and not dead:
+            dead.append(envelope.recipient)
             network.remove(envelope.recipient)
         if envelope.recipient not in network.transport:
             raise AgentUnreachable(envelope.recipient, "connection refused")
@@ -174,6 +181,14 @@ async def test_compensation_undoes_the_ticket_when_the_hotel_cannot_be_booked(
     assert "undone: ticket.book" in status.text, status
     compensated = [e.data for e in events if e.kind == "compensated"]
     assert [c["skill"] for c in compensated if c["outcome"] == "compensated"] == ["ticket.cancel"]
+    # The ledger holds the compensation, and the failed task paid nobody.
+    entries = list(platform_ledger().entries(task_id=session.task.id))
+    undone = [e for e in entries if e.kind.value == "step.compensated"]
+    outcomes = {e.payload["skill"]: e.payload["outcome"] for e in undone}
+    # The hotel chain never came back: its compensation waits, recorded as pending.
+    assert outcomes == {"ticket.cancel": "compensated", "hotel.cancel": "pending"}
+    assert not [e for e in entries if e.kind.value == "payout"]
+    assert platform_ledger().verify().ok
     # Nothing of the failed task stays booked.
     assert (session.task.id, "ticket.book") not in confirmed(bookings)
 
@@ -347,3 +362,30 @@ async def test_chaos_load_queues_and_refuses_at_the_edge_never_midway(
     assert len(done) == 12, outcomes
     assert all(s.task.state is TaskState.COMPLETED for s in done)
     assert all(b.retry_after >= 1 and "busy, retry after" in str(b) for b in busy)
+
+
+async def test_chaos_vendor_dead_before_its_search_leaves_the_task_to_the_other(
+    embedder: MiniLMEmbedder, bookings: str
+) -> None:
+    orchestrator, _ = travel(embedder)
+    dies_before(orchestrator.network, "ticket.search")
+    session = await orchestrator.submit(TRAVEL)
+    assert session.task.state is TaskState.COMPLETED, session.task.status_message
+    assert session.runs["ticket.book"].output["status"] == "confirmed"
+
+
+async def test_compensation_left_pending_is_retried_when_the_orchestrator_restarts(
+    embedder: MiniLMEmbedder, bookings: str, tmp_path: Path
+) -> None:
+    store = TaskStore(f"sqlite:///{tmp_path / 'tasks.db'}")
+    first, _ = travel(embedder, store=store)
+    dies_before(first.network, "hotel.book")
+    session = await first.submit(TRAVEL)
+    assert session.task.state is TaskState.FAILED
+    assert "could not undo yet" in str(session.task.status_message)
+    assert [s.task.id for s, _ in store.pending("orchestrator")] == [session.task.id]
+    # Restarted, with the hotel chain back: the pending compensation goes through.
+    second, events = travel(embedder, store=store)
+    await second.recovery.resume()
+    assert [e.data["skill"] for e in events if e.kind == "compensated"] == ["hotel.cancel"]
+    assert store.pending("orchestrator") == []

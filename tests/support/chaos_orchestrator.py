@@ -3,7 +3,9 @@
     python chaos_orchestrator.py KEYS REGISTRY PORT TASKS_URL LEDGER_URL
 
 It serves the orchestrator of examples/travel over A2A on 127.0.0.1:PORT (plain A2A
-requests accepted as the user's), with the scripted slot filler and the MiniLM router,
+requests accepted as the user's), with the scripted slot filler and the hashing router
+(it routes the travel instruction as MiniLM does, without loading torch: a restart
+under chaos takes seconds, not minutes, on a loaded machine),
 its task state durable in TASKS_URL and its ledger in LEDGER_URL; on start it resumes
 the tasks a killed predecessor left unfinished.
 
@@ -27,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from lamas.agent.embeddings import MiniLMEmbedder
+from lamas.agent.embeddings import HashingEmbedder
 from lamas.interop.keys import KeyFolder
 from lamas.interop.launch import node_from_network, orchestrate
 from lamas.llm import ScriptedModel
@@ -87,7 +89,7 @@ async def main(keys: str, registry: str, port: int, tasks: str, ledger: str) -> 
         spec,
         node,
         ScriptedModel(responder=scripted_slots),
-        MiniLMEmbedder(),
+        HashingEmbedder(),
         today=TODAY,
         ledger_url=ledger,
         recovery=recovery,
@@ -98,5 +100,10 @@ async def main(keys: str, registry: str, port: int, tasks: str, ledger: str) -> 
 
 
 if __name__ == "__main__":
+    import logging
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     keys, registry, port, tasks, ledger = sys.argv[1:6]
     asyncio.run(main(keys, registry, int(port), tasks, ledger))

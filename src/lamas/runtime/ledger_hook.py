@@ -30,7 +30,7 @@ from lamas.economy.settlement import (
     components_of,
     settle,
 )
-from lamas.errors import LamasError
+from lamas.errors import LamasError, UnknownAgent
 from lamas.protocol.consensus import Decision
 from lamas.protocol.ledger import (
     ConsensusRecord,
@@ -86,6 +86,7 @@ class LedgerRecorder:
         self._messages: dict[str, list[NewEntry]] = defaultdict(list)
         self._closed: set[str] = set()
         self._opened: set[str] = set()
+        self._owners = {card.id: card.entity for card in self.network.cards}
         orchestrator.listeners.append(self.event)
         self.network.transport.observers.append(self.observe)
         self.network.transport.reply_observers.append(self.observe_reply)
@@ -93,7 +94,15 @@ class LedgerRecorder:
         self.network.transport.observers.append(profile_read_observer(ledger, self.network))
 
     def owner(self, agent: str) -> str:
-        return self.network.card(agent).entity
+        try:
+            entity = self.network.card(agent).entity
+        except UnknownAgent:
+            # Dropped since (a vendor that died mid-task): its entity as last known.
+            if agent in self._owners:
+                return self._owners[agent]
+            raise
+        self._owners[agent] = entity
+        return entity
 
     # --- listening ----------------------------------------------------------------------
 
@@ -314,7 +323,7 @@ class LedgerRecorder:
         quality = {
             agent: Quality(sum(r), len(r) - sum(r)).score for agent, r in self._record.items()
         }
-        owners = {card.id: card.entity for card in self.network.cards}
+        owners = {**self._owners, **{card.id: card.entity for card in self.network.cards}}
         settlement = settle(game, owners=owners, fee_rate=self.fee_rate, quality=quality)
         booked = sum(1 for c in game.components if c.label != "task")
         outcome = self.ledger.append(

@@ -556,6 +556,7 @@ class Orchestrator:
                 + "; ".join(reasons)
             )
         voters = [card.id for card in self.network.find(VOTE_SKILL)]
+        voters = self.recovery.live(voters)  # recovery: a voter that is gone is not asked
         decisive = preferences.best(o.data for o in options) if preferences else None
         if decisive is not None:
             # The user's own word ("the first train", "the cheapest") decides, not a vote.
@@ -576,10 +577,12 @@ class Orchestrator:
                 max_rounds=self.max_rounds,
                 task_id=session.task.id,
             )
+            # recovery: offers of agents gone during the vote are withdrawn (they neither
+            # win nor earn credit); the winner is then the best live offer
+            decision = self.recovery.live_decision(options, decision)
             run.decision = decision
             self._emit("consensus", session.task.id, step=step.id, decision=decision)
-            # recovery: the decided offer if its agent is still live, else the best live one
-            winner = self.recovery.live_winner(options, decision.winner, decision.tally)
+            winner = next((o for o in options if o.key == decision.winner), options[0])
         run.agent = winner.proposer
         run.called = called.get(winner.proposer, frozenset())
         # A reply without "offers" (replicas of a song catalogue, say) is one option; its

@@ -169,6 +169,22 @@ class TaskStore:
             ).all()
         return [restore(row.snapshot) for row in rows]
 
+    def pending(self, orchestrator: str) -> list[tuple[Session, TaskRecovery]]:
+        """Ended tasks of `orchestrator` with a compensation that could not get through."""
+        from sqlalchemy import select
+
+        from lamas.store.recovery_tables import orchestrator_tasks as t
+
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                select(t.c.snapshot).where(
+                    t.c.orchestrator == orchestrator,
+                    t.c.state == TaskState.FAILED.value,
+                    t.c.snapshot.contains('"status": "pending"'),
+                )
+            ).all()
+        return [restore(row.snapshot) for row in rows]
+
     def states(self, orchestrator: str | None = None) -> dict[str, str]:
         """task id -> state, of every task recorded (of one orchestrator, if named)."""
         from sqlalchemy import select

@@ -28,10 +28,11 @@ import logging
 import time
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from lamas.errors import AgentUnreachable, LamasError, UnknownAgent
-from lamas.protocol.consensus import Option
+from lamas.protocol.consensus import Decision, Option
 from lamas.protocol.messages import Envelope, Message, new_id
 from lamas.protocol.plan import Step
 from lamas.protocol.tasks import TaskState
@@ -119,7 +120,9 @@ class Recovery:
                             else:
                                 reply = await asyncio.wait_for(handler(current, context), left)
                         except BaseException as error:
-                            self.liveness.failed(current.recipient, error)
+                            self.liveness.failed(
+                                current.recipient, error, self._url_of(current.recipient)
+                            )
                             # A retry is a new envelope (signatures and replay guards key
                             # on the id); its idempotency key is what stays the same.
                             sent.append(
@@ -142,6 +145,12 @@ class Recovery:
             return recovering
 
         return wrap
+
+    def _url_of(self, agent: str) -> str | None:
+        try:
+            return self.orchestrator.network.card(agent).url
+        except LamasError:
+            return None
 
     def _retried(self, error: BaseException, attempt: int) -> None:
         self.retries += 1
@@ -184,9 +193,29 @@ class Recovery:
         excluded = set(self.state(session.task.id).excluded.get(step.id, ()))
         return [p for p in providers if p not in excluded and self.liveness.is_live(p, network)]
 
+    def live(self, agents: list[str]) -> list[str]:
+        return self.liveness.live(agents, self.orchestrator.network)
+
     def live_options(self, options: list[Option]) -> list[Option]:
         network = self.orchestrator.network
         return [o for o in options if self.liveness.is_live(o.proposer, network)]
+
+    def live_decision(self, options: list[Option], decision: Decision) -> Decision:
+        """`decision` without the offers of agents that are no longer live: its tally
+        keeps only live offers (so settlement credits no withdrawn one) and its winner
+        is the decided offer if live, else the live one the vote rated best."""
+        network = self.orchestrator.network
+        live = {o.key for o in options if self.liveness.is_live(o.proposer, network)}
+        if not live or live >= set(decision.tally) | {decision.winner or ""}:
+            return decision
+        winner = self.live_winner(options, decision.winner, decision.tally)
+        gone = sorted({o.proposer for o in options if o.key not in live})
+        return replace(
+            decision,
+            winner=winner.key,
+            tally={k: v for k, v in decision.tally.items() if k in live},
+            notes=(*decision.notes, f"withdrawn, no longer live: {', '.join(gone)}"),
+        )
 
     def live_winner(
         self, options: list[Option], winner: str | None, tally: dict[str, float]
@@ -454,5 +483,14 @@ class Recovery:
                 work.append(orchestrator._timed(session, orchestrator._ask_or_run(session)))
             else:
                 work.append(orchestrator._timed(session, orchestrator._execute(session)))
+        # Failed tasks whose bookings could not all be undone: try those again.
+        for session, state in self.store.pending(orchestrator.agent_id):
+            self.tasks[session.task.id] = state
+            orchestrator.sessions.setdefault(session.task.id, session)
+            work.extend(
+                self._compensate(session, attempt)
+                for attempt in state.attempts
+                if attempt.status == "pending"
+            )
         await asyncio.gather(*work)
         return resumed

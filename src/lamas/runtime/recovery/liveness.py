@@ -24,24 +24,29 @@ class Liveness:
     def __init__(self, grace: float = 5.0) -> None:
         self.grace = grace
         self.down: dict[str, float] = {}
+        self._where: dict[str, str | None] = {}  # the url it failed at
 
     def answered(self, agent: str) -> None:
         self.down.pop(agent, None)
 
-    def failed(self, agent: str, error: BaseException) -> None:
+    def failed(self, agent: str, error: BaseException, where: str | None = None) -> None:
+        """Note a failed call to `agent` (served at `where`, if known)."""
         if is_transient(error):
             self.down[agent] = time.monotonic()
+            self._where[agent] = where
 
     def is_live(self, agent: str, network: Network) -> bool:
-        since = self.down.get(agent)
-        if since is not None:
-            if time.monotonic() - since < self.grace:
-                return False
-            del self.down[agent]
         try:
-            network.card(agent)
+            card = network.card(agent)
         except UnknownAgent:  # dropped by the registry, or never there
             return False
+        since = self.down.get(agent)
+        if since is not None:
+            where = self._where.get(agent)
+            restarted = where is not None and card.url != where  # back, elsewhere
+            if not restarted and time.monotonic() - since < self.grace:
+                return False
+            del self.down[agent]
         return True
 
     def live(self, agents: Iterable[str], network: Network) -> list[str]:
