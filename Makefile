@@ -117,7 +117,6 @@ bench-screening: $(STAMP)
 test-ray: $(STAMP)
 	$(BIN)/pytest -m ray -q
 
-<<<<<<< HEAD
 # The example vendors' data (travel timetables, places, hotels, maps; the music catalogue)
 # and their published vocabularies, regenerated from the curated tables in data/src/.
 .PHONY: vendor-data
