@@ -160,7 +160,7 @@ interop-tools:
 # TCK is installed (docs/interop.md says how); prints the counts.
 conformance: $(STAMP)
 	$(BIN)/pytest -q -rs -s -m conformance tests/interop/test_conformance.py tests/interop/test_a2a_tck.py
-=======
+
 # Fault tolerance (docs/fault-tolerance.md): the chaos suite alone (also part of
 # `make test`), and the load benchmark (500 and 5,000 in-process tasks, 200 `lamas ask`
 # clients against the networked set-up).
