@@ -238,6 +238,13 @@ def check_invariants(chaos: Chaos) -> dict[str, str]:
                 stood.add(str(e.entity))
                 tally = (e.payload.get("consensus") or {}).get("tally", {})
                 stood |= {entity[key.split(":", 1)[0]] for key in tally}
+        # A booking that stood redeemed the traveller's vault fields: the vault's holder
+        # (the user's personal agent, called by the vendor) earns its share (issue 19).
+        if any(
+            e.kind.value == "step.done" and ".book" in str(e.payload.get("step_id", ""))
+            for e in entries
+        ):
+            stood.add(entity["personal"])
         assert paid <= stood, (task, paid, stood)
     return states
 
