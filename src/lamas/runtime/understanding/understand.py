@@ -238,9 +238,14 @@ class Understander:
         """Whether `capability`'s family offers what `text` asks for: the thing asked for
         is its kind of thing (`ScopeJudge`), and acquiring it ("rent a car", "order a
         taxi") is asked only of a family that books."""
-        if not self.scope.judge(capability, text).offered:
+        verdict = self.scope.judge(capability, text)
+        if not verdict.offered:
             return False
-        return not (_ACQUIRE.search(text) and self._committing(capability) is None)
+        # A thing the family names itself ("a hotel" to a hotel search) is served even when
+        # it can only be looked for; a thing only near its words ("a car" to directions)
+        # is not, when the user wants to acquire it.
+        exact = verdict.score >= 1.0
+        return exact or not (_ACQUIRE.search(text) and self._committing(capability) is None)
 
     def _trip_like(self, capability: str | None) -> bool:
         """A clause naming two places ("X to Y") is a trip unless routing found another
