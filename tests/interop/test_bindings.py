@@ -17,10 +17,27 @@ from support.a2a_echo import CARD, Echo, Served
 from lamas.errors import AgentUnreachable, ConfigError
 from lamas.interop.bindings import BINDINGS, GRPC, HTTP_JSON, JSONRPC, GrpcBinding
 from lamas.interop.client import A2AConnector, HttpTransport, RemoteAgent
+from lamas.interop.guard import AccessGuard
 from lamas.interop.server import a2a_app
+from lamas.interop.tokens import TokenCache
 from lamas.interop.wire import envelope_to_a2a
 from lamas.protocol import Envelope, Message
 from lamas.protocol.cards import Skill
+from lamas.security.identity import PrivateKey
+from lamas.security.signing import Directory
+
+# The caller "me" is a known agent: its calls carry a bearer token on every binding.
+KEY = PrivateKey.generate()
+
+
+def guard() -> AccessGuard:
+    directory = Directory()
+    directory.add_agent("me", "me-co", KEY)
+    return AccessGuard("echo", directory, public=True)
+
+
+def connector_for(binding: str) -> A2AConnector:
+    return A2AConnector(binding=binding, credentials=TokenCache(KEY, "me"))
 
 
 @pytest.fixture
@@ -29,7 +46,7 @@ async def served() -> AsyncIterator[tuple[Echo, str, str]]:
     agent = Echo()
     quick = Skill(name="echo.now", description="says back at once", immediate=True)
     card = CARD.model_copy(update={"url": http.url, "skills": (*CARD.skills, quick)})
-    app = a2a_app(card, agent.deliver, grpc_target=grpc.target)
+    app = a2a_app(card, agent.deliver, grpc_target=grpc.target, guard=guard())
     await http.start(app)
     await grpc.start(app.state.request_handler)
     try:
@@ -68,7 +85,7 @@ async def test_the_card_lists_every_binding_and_is_cacheable(served: Any) -> Non
 @pytest.mark.parametrize("binding", BINDINGS)
 async def test_every_binding_carries_the_exact_reply(served: Any, binding: str) -> None:
     agent, url, _ = served
-    connector = A2AConnector(binding=binding)
+    connector = connector_for(binding)
     try:
         transport = HttpTransport({"echo": url}, connector=connector)
         reply = await transport.request(
@@ -108,13 +125,13 @@ async def test_an_immediate_skill_answers_with_a_message_and_long_work_stays_a_t
     served: Any, binding: str
 ) -> None:
     _, url, _ = served
-    connector = A2AConnector(binding=binding)
+    connector = connector_for(binding)
 
     def ask(text: str, skill: str) -> Any:
         envelope = Envelope(
             sender="me", recipient="echo", skill=skill, message=Message.of_text(text)
         )
-        return connector.send(url, envelope_to_a2a(envelope))
+        return connector.send(url, envelope_to_a2a(envelope), agent="echo")
 
     try:
         quick = await ask("hi", "echo.now")
@@ -135,8 +152,10 @@ async def test_an_immediate_skill_answers_with_a_message_and_long_work_stays_a_t
 async def test_a_binding_the_agent_does_not_offer_is_a_clear_error() -> None:
     http = Served()
     agent = Echo()
-    await http.start(a2a_app(CARD.model_copy(update={"url": http.url}), agent.deliver))
-    connector = A2AConnector(binding=GRPC)  # this agent serves no gRPC
+    await http.start(
+        a2a_app(CARD.model_copy(update={"url": http.url}), agent.deliver, guard=guard())
+    )
+    connector = connector_for(GRPC)  # this agent serves no gRPC
     try:
         with pytest.raises(AgentUnreachable, match="offers no GRPC interface"):
             await HttpTransport({"echo": http.url}, connector=connector).request(

@@ -32,7 +32,7 @@ def names(schema: Any) -> list[str]:
 def test_every_example_card_schema_validates(path: Path) -> None:
     spec = load_spec(path)
     skills = [(a.card, s) for a in spec.agents for s in a.card.skills]
-    assert len(skills) >= 3
+    assert skills, path  # every example network has skills to check
     for card, skill in skills:
         for schema in (skill.input_schema, skill.output_schema):
             assert schema_problems(schema) == [], (card.id, skill.name)

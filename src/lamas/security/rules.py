@@ -296,8 +296,9 @@ class RuleLayer:
     def matches(self, text: str, *, depth: int = 0) -> dict[str, str]:
         """Each matched rule's name and reason (decoded payloads are scanned once more).
 
-        A text that is a JSON document (a tool's output) is read as its string values."""
-        text = readable(text)
+        A text that is a JSON document (a tool's output) is read as its string values. Lone
+        surrogates (not encodable, so RE2 cannot read them) are replaced first."""
+        text = readable(text.encode("utf-8", "replace").decode("utf-8"))
         normal = normalise(text)
         hits: dict[str, str] = {}
         for trick in normal.tricks:
