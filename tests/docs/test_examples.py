@@ -18,6 +18,9 @@ OUTSIDE = {
     "training.md": "a fine-tuning recipe for a GPU machine: datasets, peft, trl (not lamas's)",
     # Fragments that use a network, model and embedder defined nowhere on the page.
     "fault-tolerance.md": "fragments, not a script: `Orchestrator`, `network`... undefined",
+    "injection.md": "fragments, not a script: `my_clean_outputs`, `tool_output` undefined",
+    "interop.md": "fragments, not a script: `model` undefined; needs npx and a served agent",
+    "vocabulary.md": "fragments, not a script: `card` undefined",
 }
 
 

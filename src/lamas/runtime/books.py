@@ -51,6 +51,10 @@ class Books:
             else None
         )
 
+    def flush(self, task_id: str | None = None) -> None:
+        """Write what the recorder still holds (of `task_id`, or of every task)."""
+        self.recorder.flush(task_id)
+
     def settlement(self, task_id: str) -> Settlement | None:
         """The task's settlement, once it completed (a task that failed earns nothing)."""
         self.recorder.flush(task_id)
