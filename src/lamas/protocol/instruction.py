@@ -74,14 +74,14 @@ def split_clauses(instruction: str) -> list[str]:
             # Lyon. Book a train and a hotel" the hotel is booked, not "gone to". A
             # participle ("leaving before 10") or a place is no verb to share.
             said = verb_phrase(piece)
-            asks = set(said.casefold().split()) & (_ASKING_VERBS | {"need", "want", "like"})
+            asks = set(said.casefold().split()) & (ASKING_VERBS | {"need", "want", "like"})
             verb = said if asks else ""
         shared.append(piece)
     return shared
 
 
 _PRONOUNS = frozenset({"me", "us"})
-_ASKING_VERBS = frozenset(
+ASKING_VERBS = frozenset(
     [
         "book",
         "reserve",

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 
 from lamas.agent.embeddings import Embedder
 from lamas.protocol.cards import Skill
-from lamas.protocol.instruction import mask_names, related_by_requirement
+from lamas.protocol.instruction import ASKING_VERBS, mask_names, related_by_requirement
 
 if TYPE_CHECKING:
     from lamas.agent.embeddings import Vectors
@@ -92,36 +92,9 @@ _FILLER = re.compile(
 )
 
 
-_VERBS = [
-    "book",
-    "reserve",
-    "find",
-    "search",
-    "look",
-    "get",
-    "buy",
-    "show",
-    "give",
-    "play",
-    "put",
-    "start",
-    "plan",
-    "take",
-    "order",
-    "rent",
-    "hire",
-    "call",
-    "arrange",
-    "organise",
-    "organize",
-    "recommend",
-    "suggest",
-    "list",
-    "see",
-    "check",
-    "queue",
-    "stream",
-]
+# The asking verbs clauses share (`protocol.instruction.ASKING_VERBS`), and the ones that
+# only open a request for a thing ("look for", "queue", "stream").
+_VERBS = sorted(ASKING_VERBS | {"look", "organise", "organize", "see", "queue", "stream"})
 _OPENING = re.compile(
     r"^\s*(?:(?:please|hi|hey|ok|okay|so|and|then|also|now)[,\s]+)*"
     r"(?:(?:i|we)(?:'d|\s+would|'ll|\s+will)?\s+(?:really\s+)?(?:need|want|like|love|fancy|"
