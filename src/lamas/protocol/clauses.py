@@ -27,11 +27,21 @@ _REQUEST = re.compile(rf"\b(?:{_REQUEST_VERBS})\b", re.I)
 _STATEMENT = re.compile(
     r"^\s*(?:i'?m|i\s+am|we'?re|we\s+are|i'?ll\s+be|we'?ll\s+be|i\s+have|we\s+have|i'?ve|"
     r"we'?ve|my|our|it'?s|it\s+is|there'?s\s+a|i\s+was|we\s+were|i\s+will\s+be|since|"
-    r"because|as|departing|leaving|arriving|staying|going|travell?ing|for\s+my|for\s+our)\b",
+    r"because|as|departing|leaving|arriving|staying|going|travell?ing|for\s+my|for\s+our|"
+    r"(?:i|we)'?ll\s+(?:arrive|be|land|get\s+in|reach|leave|stay|come|travel))\b",
+    re.I,
+)
+# "Christmas in Strasbourg was lovely": a past the request starts from.
+_PAST = re.compile(r"\b(?:was|were)\b", re.I)
+# "I want to visit Nimes", "I need to be in Strasbourg on the 1st": the purpose of the
+# trip the other clauses ask for.
+_INTENT = re.compile(
+    r"^\s*(?:i|we)(?:'d|\s+would)?\s+(?:really\s+)?(?:want|need|like|plan|hope|have)\s+to\s+"
+    r"(?:visit|be\s+(?:in|at)|see|attend|spend|explore|discover)\b",
     re.I,
 )
 _CONDITION = re.compile(
-    r"\b(?:if\s+(?:there\s+(?:is|are|'s)|you\s+(?:can\s+)?find|one\s+is|it'?s|it\s+is|so|yes|"
+    r"\b(?:if\s+(?:there(?:\s+is|\s+are|'s)|you\s+(?:can\s+)?find|one\s+is|it'?s|it\s+is|so|yes|"
     r"possible|available|any|they\s+have)|should\s+there\s+be|in\s+case\s+there|when\s+available|"
     r"if\s+one\s+exists)\b",
     re.I,
@@ -80,6 +90,10 @@ def role_of(clause: str, *, first: bool = False) -> Role:
         return Role.RETURN
     if not first and _STATEMENT.search(clause) and not _REQUEST.search(_after_subject(clause)):
         return Role.CONTEXT
+    if not first and (
+        _INTENT.search(clause) or _PAST.search(clause) and not _REQUEST.search(clause)
+    ):
+        return Role.CONTEXT
     return Role.STEP
 
 
@@ -115,9 +129,10 @@ def return_part(clause: str) -> str | None:
 
 
 _BOOKING_VERB = re.compile(
-    r"\b(?:book|reserve|buy|get\s+(?:me|us)|grab|réserve[rz]?|(?:i|we)\s+(?:need|want)\s+(?:a|an|the)|"
-    r"(?:i|we)\s+(?:need|want|have)\s+to\s+(?:get|go|travel|be)|"
-    r"(?:i|we)(?:'d|\s+would)\s+like\s+(?:a|an|the))\b",
+    r"\b(?:book|reserve|buy|get\s+(?:me|us)|grab|réserve[rz]?|"
+    r"(?:(?:i|we)\s+|^\s*)(?:need|want)\s+(?:a|an|the|some|two|three|\d+|[a-z]+s)\b|"
+    r"(?:i|we)\s+(?:need|want|have)\s+to\s+(?:get|go|travel|be|take)|"
+    r"(?:i|we)(?:'d|\s+would)\s+like\s+(?:a|an|the|to\s+(?:go|get|travel|take)))\b",
     re.I,
 )
 

@@ -67,7 +67,12 @@ def split_clauses(instruction: str) -> list[str]:
     verb = ""
     shared = []
     for index, piece in enumerate(pieces):
-        if index and verb and piece.split()[0].casefold() in _DETERMINERS:
+        if (
+            index
+            and verb
+            and piece.split()[0].casefold() in _DETERMINERS
+            and not _WHENEVER.match(piece)
+        ):
             piece = f"{verb} {piece}"
         elif piece.split()[0].casefold() not in _DETERMINERS:
             # The nearest verb before a bare noun phrase is its verb: in "I'm going to
@@ -80,6 +85,8 @@ def split_clauses(instruction: str) -> list[str]:
     return shared
 
 
+# "any time after 10", "any day next week": a window for the clause before, no new object.
+_WHENEVER = re.compile(r"\s*any\s*(?:time|day|hour)\b", re.I)
 _PRONOUNS = frozenset({"me", "us"})
 ASKING_VERBS = frozenset(
     [

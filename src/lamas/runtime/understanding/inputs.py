@@ -24,6 +24,9 @@ from lamas.protocol.when import When, resolve
 from lamas.runtime.understanding.gazetteer import said_inputs
 from lamas.runtime.understanding.understand import time_inputs
 
+WINDOW_SLOTS = frozenset({"time_of_day", "depart_after", "depart_before", "depart_at"})
+"""Inputs only `protocol.when` gives (from the user's words), never the model."""
+
 SWAPPED = (("origin", "destination"),)
 """The inputs a way back exchanges."""
 
@@ -118,7 +121,10 @@ def settle(
     reverse_of: Mapping[str, Any] | None = None,
 ) -> Settled:
     """The step's final inputs (see the module docstring)."""
-    merged = {**dict(values), **prepared.known}
+    # The time of day and the departure window are the resolver's to say: a small model
+    # invents them ("depart_after": "14:00" for "in the morning") and empties the search.
+    invented = {k for k in WINDOW_SLOTS if k not in prepared.known}
+    merged = {**{k: v for k, v in values.items() if k not in invented}, **prepared.known}
     if reverse_of is not None:
         for a, b in SWAPPED:
             there, back = reverse_of.get(a), reverse_of.get(b)

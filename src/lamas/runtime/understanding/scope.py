@@ -90,6 +90,25 @@ _FILLER = re.compile(
     r"earliest|possible|more|less|lot|lots|bit|kind|sort)\b",
     re.I,
 )
+# Verbs, chat and adverbs that are never the thing asked for ("a hotel you find", "need a
+# room", "cheapest one pls", "sorry I mean Tuesday", "going back to Paris").
+_NOT_THINGS = re.compile(
+    r"\b(?:need|needs|want|wants|have|has|had|would|could|should|might|must|like|likes|love|"
+    r"loves|find|finds|mean|meant|sorry|pls|plz|thanks|thank|thx|go|goes|going|gone|get|gets|"
+    r"getting|got|back|same|arrive|arrives|arriving|know|think|guess|maybe|perhaps|actually|"
+    r"exactly|oops|ok|okay|yes|sure|be|been|was|were|will|shall|can|do|does|did|done|make|"
+    r"let|lets|try|wanna|gonna|gotta|o'clock|ideally|preferably|definitely|asap|urgently|home|"
+    r"still)\b",
+    re.I,
+)
+# A relative clause after the object ("something my grandma would like", "the oldest track
+# you have", "the cheapest you find"): who wants it, not what is wanted.
+_RELATIVE = re.compile(
+    r"\b(?:i|you|we|they|he|she|my|your|our|his|her|their)\s+(?:[a-z]+\s+)?"
+    r"(?:would|will|'d|like|likes|love|loves|want|wants|have|has|had|find|found|can|could|"
+    r"might|need|needs|know|knows|said|mentioned|listen|listens|enjoy|enjoys)\b",
+    re.I,
+)
 
 
 # The asking verbs clauses share (`protocol.instruction.ASKING_VERBS`), and the ones that
@@ -97,8 +116,8 @@ _FILLER = re.compile(
 _VERBS = sorted(ASKING_VERBS | {"look", "organise", "organize", "see", "queue", "stream"})
 _OPENING = re.compile(
     r"^\s*(?:(?:please|hi|hey|ok|okay|so|and|then|also|now)[,\s]+)*"
-    r"(?:(?:i|we)(?:'d|\s+would|'ll|\s+will)?\s+(?:really\s+)?(?:need|want|like|love|fancy|"
-    r"take|be\s+needing|prefer)(?:\s+to\s+(?:book|get|have|hear|find|reserve|listen\s+to))?|"
+    r"(?:(?:i|we)(?:'d|\s+would|'ll|\s+will)?\s+(?:really\s+|still\s+|also\s+)?(?:need|want|like|"
+    r"love|fancy|take|be\s+needing|prefer)(?:\s+to\s+(?:listen\s+to|[a-z]+(?:\s+(?:out|up))?))?|"
     r"(?:can|could|would|will)\s+you\s+(?:please\s+)?\w+|"
     r"(?:" + "|".join(_VERBS) + r")(?:\s+(?:me|us|for\s+me|up|on|out|for))?)\b",
     re.I,
@@ -109,10 +128,15 @@ def object_words(clause: str) -> list[str]:
     """The content words of what `clause` asks for: "a table" of "book a table at a
     restaurant" -> ["table"]; [] when it names no object of its own."""
     masked = mask_names(clause)
+    heading, colon, content = masked.partition(":")
+    if colon and not content.strip().startswith("//"):
+        # "day trip to Reims: train from Paris": a heading, then what is asked.
+        return object_words(content.strip()) if content.strip() else object_words(heading)
     opening = _OPENING.match(masked)
     rest = masked[opening.end() :] if opening else masked
     head = _PREPOSITION.split(rest, maxsplit=1)[0]
-    head = _FILLER.sub(" ", head.replace("someplace", " "))
+    head = _RELATIVE.split(head, maxsplit=1)[0]
+    head = _NOT_THINGS.sub(" ", _FILLER.sub(" ", head.replace("someplace", " ")))
     # Capitalised words are names (places, artists): what they are is the vendors' to say.
     return [w for w in re.findall(r"[A-Za-z][A-Za-z'-]{2,}", head) if not w[0].isupper()]
 
@@ -147,6 +171,7 @@ class ScopeJudge:
         }
         self._lexicon: dict[str, tuple[list[str], Vectors]] = {}
         self._cache: dict[str, float] = {}
+        self._all_words: set[str] | None = None
         if threshold is None and self._skills:
             positives = [(n, e) for n, s in self._skills.items() for e in s.examples]
             first = next(iter(self._skills))
@@ -168,6 +193,13 @@ class ScopeJudge:
             for term in self._served.get(name, ()):
                 words.update(re.findall(r"[a-z][a-z'-]{2,}", term))
         return sorted(words)
+
+    def serves_word(self, word: str) -> bool:
+        """Whether `word` is one of the words any skill of the network uses for what it
+        serves ("hotel", "train", "jazz")."""
+        if self._all_words is None:
+            self._all_words = {w for name in self._skills for w in self.words_of(name)}
+        return word.casefold() in self._all_words
 
     def _family(self, capability: str) -> tuple[list[str], Vectors]:
         found = self._lexicon.get(capability)

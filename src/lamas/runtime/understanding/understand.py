@@ -140,21 +140,32 @@ class Understander:
                         result.routed.append(RoutedClause(clause.text, booking, clause.score))
                         result.conditional.add(len(result.routed) - 1)
                     continue
+            leg = role is Role.RETURN and self._is_trip(clause.text)
+            if leg:
+                role = Role.STEP  # "Lyon back to Paris on Saturday": a leg of its own
             if role is Role.RETURN and previous is not None and previous.capability:
                 result.returns[len(result.routed)] = len(result.routed) - 1
                 result.routed.append(RoutedClause(clause.text, previous.capability, clause.score))
                 continue
             if role is Role.CONTEXT and previous is not None and _PARTICIPLE.match(clause.text):
-                # "leaving after 2pm", "arriving at Montparnasse": more about the step before.
-                result.routed[-1] = RoutedClause(
+                # "leaving after 2pm", "arriving at Montparnasse": more about the step before,
+                # which may now name a trip ("go to Brest, leaving from Rennes").
+                merged = RoutedClause(
                     f"{previous.text}, {clause.text}", previous.capability, previous.score
                 )
+                capability = self._capability(merged)
+                if capability != previous.capability and capability is not None:
+                    merged = RoutedClause(merged.text, self._booking_of(merged), merged.score)
+                result.routed[-1] = merged
                 continue
             if role is Role.CONTEXT:
                 result.context.append(clause.text)
                 continue
             capability = self._capability(clause)
             words = object_words(clause.text)
+            opening = clause.text.split(maxsplit=1)[0].strip(",.;:!?").casefold()
+            if not words and self.scope.serves_word(opening):
+                words = [opening]  # "Hotel near Gare de l'Est": a thing, capitalised first
             if (
                 previous is not None
                 and capability is not None
@@ -176,8 +187,16 @@ class Understander:
                         f"{previous.text}, {clause.text}", previous.capability, previous.score
                     )
                     continue
-                if capability is None and not words and not trip:
-                    result.context.append(clause.text)  # "Halloween weekend in Paris!"
+                if (
+                    not words
+                    and not trip
+                    and (
+                        capability is None
+                        or (previous is None and len(routed) > 1 and not _STAY.search(clause.text))
+                    )
+                ):
+                    # "Halloween weekend in Paris!" before the request itself.
+                    result.context.append(clause.text)
                     continue
                 if capability is None:
                     result.not_offered.append(clause.text)
@@ -198,15 +217,22 @@ class Understander:
             if not offered:
                 result.not_offered.append(clause.text)
                 continue
-            if is_verbless(clause.text) or says_book(clause.text):
-                capability = self._committing(capability) or capability
-            back = return_part(clause.text) if self._is_trip(clause.text) else None
+            capability = self._booking_of(RoutedClause(clause.text, capability, clause.score))
+            back = return_part(clause.text) if self._is_trip(clause.text) and not leg else None
             there = clause.text[: clause.text.rfind(back)].rstrip(" ,;") if back else clause.text
             result.routed.append(RoutedClause(there or clause.text, capability, clause.score))
             if asks_round_trip(clause.text) or back is not None:
                 result.returns[len(result.routed)] = len(result.routed) - 1
                 result.routed.append(RoutedClause(back or clause.text, capability, clause.score))
         return result
+
+    def _booking_of(self, clause: RoutedClause) -> str | None:
+        """The capability a step asks for: the booking of its family when the clause asks
+        for the thing itself (terse, or with a committing verb), else the routed one."""
+        capability = self._capability(clause)
+        if capability is not None and (is_verbless(clause.text) or says_book(clause.text)):
+            return self._committing(capability) or capability
+        return capability
 
     def _is_trip(self, text: str) -> bool:
         """Two places in different cities ("Le Mans to Angers", "next friday paris lyon"),
@@ -274,6 +300,9 @@ class Understander:
 
     def preferences(self, text: str) -> Preferences:
         return extract(text, music=self.music)
+
+
+_STAY = re.compile(r"\b(?:nights?|stay(?:ing)?)\b", re.I)
 
 
 def _modifies(text: str, words: list[str]) -> bool:
