@@ -91,7 +91,7 @@ def role_of(clause: str, *, first: bool = False) -> Role:
     if not first and _STATEMENT.search(clause) and not _REQUEST.search(_after_subject(clause)):
         return Role.CONTEXT
     if not first and (
-        _INTENT.search(clause) or _PAST.search(clause) and not _REQUEST.search(clause)
+        _INTENT.search(clause) or (_PAST.search(clause) and not _REQUEST.search(clause))
     ):
         return Role.CONTEXT
     return Role.STEP
