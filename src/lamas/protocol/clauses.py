@@ -27,7 +27,8 @@ _REQUEST = re.compile(rf"\b(?:{_REQUEST_VERBS})\b", re.I)
 _STATEMENT = re.compile(
     r"^\s*(?:i'?m|i\s+am|we'?re|we\s+are|i'?ll\s+be|we'?ll\s+be|i\s+have|we\s+have|i'?ve|"
     r"we'?ve|my|our|it'?s|it\s+is|there'?s\s+a|i\s+was|we\s+were|i\s+will\s+be|since|"
-    r"because|as|departing|leaving|arriving|staying|going|travell?ing|for\s+my|for\s+our|"
+    r"because|as|departing|leaving|arriving|staying|going|coming|flying|heading|travell?ing|"
+    r"for\s+my|for\s+our|"
     r"(?:i|we)'?ll\s+(?:arrive|be|land|get\s+in|reach|leave|stay|come|travel))\b",
     re.I,
 )

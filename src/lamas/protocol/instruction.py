@@ -25,7 +25,7 @@ from lamas.protocol.plan import Plan, Step
 # fragment that names no capability ("... from Paris" | "Lyon") is merged back.
 _SEPARATORS = re.compile(
     r"(?:[;.!?]\s+|\s*,\s*)(?:and\s+then\s+|and\s+also\s+|and\s+|then\s+|also\s+|plus\s+)?"
-    r"|\s+(?:and\s+then|and\s+also|then|also|plus|and)\s+",
+    r"|\s+(?:and\s+then|and\s+also|then|also|plus|and|\+)\s+",
     re.IGNORECASE,
 )
 
@@ -55,6 +55,12 @@ _DETERMINERS = frozenset(
         "ten",
     ]
 )
+
+
+def starts_noun_phrase(clause: str) -> bool:
+    """ "a taxi to the station", "two tickets": a clause that opens on its own object."""
+    words = clause.split()
+    return bool(words) and words[0].casefold() in _DETERMINERS
 
 
 def split_clauses(instruction: str) -> list[str]:

@@ -71,6 +71,7 @@ from lamas.runtime.understanding.inputs import (
     served_words,
     settle,
     trip_places,
+    vocabulary_names,
 )
 from lamas.runtime.understanding.outcome import answer_text, rank_offers
 
@@ -116,7 +117,11 @@ class Orchestrator:
         self.skills: dict[str, Skill] = routable_skills(network.cards, exclude=[agent_id])
         self.router = CapabilityRouter(self.skills, embedder)
         self.understander = Understander(
-            self.skills, embedder, served=served_words(network), places=trip_places(network)
+            self.skills,
+            embedder,
+            served=served_words(network),
+            places=trip_places(network),
+            names=vocabulary_names(network),
         )
         self.today = today or dt.date.today()
         # The names each skill's providers publish, per input: found in the user's words

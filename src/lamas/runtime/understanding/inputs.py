@@ -206,3 +206,15 @@ def trip_places(network: Any) -> Vocabulary | None:
         and (v := Vocabulary.from_card(card, skill.name, "origin")) is not None
     ]
     return Vocabulary.merged(found) if found else None
+
+
+def vocabulary_names(network: Any) -> list[str]:
+    """Every name the network's providers publish, for any input of any skill."""
+    return [
+        name
+        for card in network.cards
+        for skill in card.skills
+        for slot in skill.input_schema.get("properties", {})
+        if (vocabulary := Vocabulary.from_card(card, skill.name, slot)) is not None
+        for name in (*vocabulary.names, *vocabulary.aliases)
+    ]

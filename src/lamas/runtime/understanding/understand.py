@@ -27,7 +27,12 @@ from lamas.protocol.clauses import (
     role_of,
     says_book,
 )
-from lamas.protocol.instruction import RoutedClause, related_by_requirement, route_clauses
+from lamas.protocol.instruction import (
+    RoutedClause,
+    related_by_requirement,
+    route_clauses,
+    starts_noun_phrase,
+)
 from lamas.protocol.preferences import Preferences, extract
 from lamas.protocol.vocabulary import Vocabulary
 from lamas.protocol.when import When, resolve
@@ -55,7 +60,8 @@ _TRIP = re.compile(
 )
 _ACQUIRE = re.compile(r"\b(?:rent|hire|order|buy|book|reserve|purchase|call\s+me)\b", re.I)
 _PARTICIPLE = re.compile(
-    r"^\s*(?:leaving|departing|arriving|getting\s+in|coming\s+back|returning|going|staying|"
+    r"^\s*(?:leaving|departing|arriving|getting\s+in|coming|returning|going|staying|flying|"
+    r"heading|starting|"
     r"anything|any\s+time|preferably|ideally|with|without|in\s+the|at\s+the|by|around|before|"
     r"after)\b",
     re.I,
@@ -75,11 +81,16 @@ class Understander:
         *,
         served: Mapping[str, Iterable[str]] | None = None,
         places: Vocabulary | None = None,
+        names: Iterable[str] = (),
     ) -> None:
         """`places`: the names a trip's ends may take (cities, and stations within them),
-        to tell a trip ("Le Mans to Angers") from directions inside one city."""
+        to tell a trip ("Le Mans to Angers") from directions inside one city. `names`: the
+        vendors' names that hold a conjunction or a comma ("Christine and the Queens",
+        "Earth, Wind & Fire"), which must not cut a request in two."""
         self.skills = dict(skills)
         self.places = places
+        joined = sorted({n for n in names if _JOINS.search(n)}, key=len, reverse=True)
+        self._joined = re.compile("|".join(re.escape(n) for n in joined), re.I) if joined else None
         self.scope = ScopeJudge(self.skills, embedder, served=served)
         self.music = any(any(h in name for h in MUSIC_HINTS) for name in self.skills)
         self.trip = self._trip_skill()
@@ -98,9 +109,12 @@ class Understander:
     def route(self, instruction: str, router: Any) -> list[RoutedClause]:
         """The instruction's clauses routed by `router` (a `CapabilityRouter`); a trip
         between two cities is a clause of its own however weakly its words route."""
-        return route_clauses(
+        if self._joined is not None:
+            instruction = self._joined.sub(lambda m: _glue(m.group(0)), instruction)
+        routed = route_clauses(
             instruction, router.scores, threshold=router.threshold, standalone=self._is_trip
         )
+        return [RoutedClause(_unglue(r.text), r.capability, r.score) for r in routed]
 
     def understand(
         self,
@@ -175,6 +189,21 @@ class Understander:
                 and self._root(capability) == self._root(previous.capability)
             ):
                 # "soul, happy" after "something from the 70s": more of the same request.
+                result.routed[-1] = RoutedClause(
+                    f"{previous.text}, {clause.text}", previous.capability, previous.score
+                )
+                continue
+            if (
+                previous is not None
+                and previous.capability is not None
+                and is_verbless(clause.text)
+                and not self._is_trip(clause.text)
+                and not starts_noun_phrase(clause.text)
+                and not self._serves(capability or previous.capability, clause.text)
+                and not self.scope.names_unoffered(words)
+            ):
+                # "walking distance to the centre", "window seat please": no new thing of
+                # its own (no article, nothing its skill serves), more about the step before.
                 result.routed[-1] = RoutedClause(
                     f"{previous.text}, {clause.text}", previous.capability, previous.score
                 )
@@ -300,6 +329,21 @@ class Understander:
 
     def preferences(self, text: str) -> Preferences:
         return extract(text, music=self.music)
+
+
+_JOINS = re.compile(r"\s(?:and|then|also|plus|\+)\s|[,;]", re.I)
+_GLUE = "\u2060"  # a word joiner: no separator matches across it
+
+
+def _glue(name: str) -> str:
+    """`name` with its conjunctions and commas made inseparable."""
+    return re.sub(r"(\s)(and|then|also|plus|\+)(\s)", rf"\1\2{_GLUE}\3", name).replace(
+        ",", f"{_GLUE}\uff0c"
+    )
+
+
+def _unglue(text: str) -> str:
+    return text.replace(f"{_GLUE}\uff0c", ",").replace(_GLUE, "")
 
 
 _STAY = re.compile(r"\b(?:nights?|stay(?:ing)?)\b", re.I)
