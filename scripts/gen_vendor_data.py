@@ -602,6 +602,12 @@ def music(out: Path) -> dict[str, str]:
             bare = r["artist"].removeprefix("The ")
             if bare != r["artist"]:
                 artists.alias(bare, r["artist"], curated=False)
+    for artist in list(artists.names):
+        # "Bob Marley & The Wailers" is asked for as "Bob Marley": a band's leader, when
+        # the leader's full name (two words or more) is no other artist.
+        leader = re.match(r"^(?!the\s)(\S+(?:\s+\S+)+?)\s+(?:&|and)\s+the\s+\S", artist, re.I)
+        if leader and artists.taken(leader.group(1), "") is None:
+            artists.alias(leader.group(1), artist, curated=False)
     genres, moods = Names("genre"), Names("mood")
     for names, table in ((genres, GENRES), (moods, MOODS)):
         for name, aliases in table.items():

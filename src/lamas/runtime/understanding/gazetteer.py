@@ -40,6 +40,8 @@ class Mention:
     """The word before it, folded ("from", "to", ...; "" at the start)."""
 
 
+_POSSESSIVE = re.compile(r"(?<=\w\w)['\u2019]s$")
+
 FUZZY_SCORE = 85.0
 """How close (rapidfuzz ratio, 0-100) a misspelt word must be to one known name to stand
 for it ("Bordaux", "Strasbourgh", "Grenobel"), when it is the only such name."""
@@ -61,7 +63,8 @@ def mentions(text: str, vocabulary: Vocabulary) -> list[Mention]:
     """Every name of `vocabulary` said in `text`, in order (longest runs first); a single
     capitalised or cued word that no name is, but one name is close to, stands for it."""
     words = re.findall(r"[\w'\u2019]+(?:-[\w'\u2019]+)*|->|→|\u2013|>|-", text)
-    keys = [fold(w) for w in words]
+    # "Michael Jackson's newest": the possessive is no part of the name.
+    keys = [fold(_POSSESSIVE.sub("", w)) for w in words]
     found: list[Mention] = []
     start = 0
     while start < len(words):
@@ -146,14 +149,16 @@ def said_inputs(
                 )
                 if city in vocabulary.names:
                     values["city"] = city
+                    if mention.name != city and "near" in properties:
+                        values.setdefault("near", mention.name)  # "a hotel in Montparnasse"
                     break
             continue
         if slot == "near":
             cue = _NEAR.search(text)
             if cue is not None:
-                near = mentions(text[cue.end() :], vocabulary)
-                if near and near[0].start == 0:
-                    values["near"] = near[0].name
+                place = _place_near(text[cue.end() :], vocabulary, values.get("city"))
+                if place is not None:
+                    values["near"] = place
             continue
         said = mentions(text, vocabulary)
         if said:
@@ -166,6 +171,57 @@ def said_inputs(
                 values["city"] = vocabulary.within[place]
                 break
     return values
+
+
+# How English names the kind of place a French landmark's name starts with.
+_KINDS = {
+    "cathedral": "cathedrale",
+    "lake": "lac",
+    "castle": "chateau",
+    "palace": "palais",
+    "old port": "vieux port",
+    "harbour": "port",
+    "harbor": "port",
+    "beach": "plage",
+    "bridge": "pont",
+    "square": "place",
+    "church": "eglise",
+    "basilica": "basilique",
+    "tower": "tour",
+    "market": "marche",
+    "museum": "musee",
+    "garden": "jardin",
+    "gardens": "jardin",
+    "park": "parc",
+    "island": "ile",
+    "old town": "vieille ville",
+    "station": "main station",
+    "railway station": "main station",
+    "big station": "main station",
+    "central station": "main station",
+}
+
+
+def _place_near(text: str, vocabulary: Vocabulary, city: Any) -> str | None:
+    """The place `text` (the words after "near") opens with: a name, or in the `city`
+    the one landmark of the kind said ("the cathedral" in Reims, "the lake" in Annecy)."""
+    local = vocabulary.in_place(city) if isinstance(city, str) else vocabulary
+    scoped = local if local.names else vocabulary
+    said = mentions(text, scoped)
+    if said and said[0].start == 0:
+        return said[0].name
+    if scoped is vocabulary:
+        return None
+    phrase = fold(re.split(r"\b(?:in|for|from|on|at|and|with|tonight|tomorrow)\b|[,;]", text)[0])
+    phrase = re.sub(r"^(?:the|a|an|le|la|les|l)\s+", "", phrase)
+    kind = _KINDS.get(phrase, phrase)
+    if not kind:
+        return None
+    named = scoped.exact(kind)
+    if len(named) == 1:
+        return named[0]
+    found = [n for n in scoped.names if re.match(rf"(?:\w+\s+)?{re.escape(kind)}\b", fold(n))]
+    return found[0] if len(found) == 1 else None
 
 
 def slot_vocabularies(skill: Skill, cards: Iterable[AgentCard]) -> dict[str, Vocabulary]:
