@@ -32,8 +32,11 @@ _STATEMENT = re.compile(
     r"(?:i|we)'?ll\s+(?:arrive|be|land|get\s+in|reach|leave|stay|come|travel))\b",
     re.I,
 )
-# "Christmas in Strasbourg was lovely": a past the request starts from.
-_PAST = re.compile(r"\b(?:was|were)\b", re.I)
+# "Christmas in Strasbourg was lovely", "the train is already booked": what is done.
+_PAST = re.compile(
+    r"\b(?:was|were)\b|\b(?:is|are|'s)\s+(?:already\s+)?(?:booked|sorted|reserved|paid|done)\b",
+    re.I,
+)
 # "I want to visit Nimes", "I need to be in Strasbourg on the 1st": the purpose of the
 # trip the other clauses ask for.
 _INTENT = re.compile(
@@ -114,6 +117,11 @@ def is_conditional(text: str) -> bool:
     return bool(_CONDITION.search(text))
 
 
+def books_it(clause: str) -> bool:
+    """ "book it", "reserve that one": a booking of what another clause finds."""
+    return bool(_ANAPHOR_BOOKING.search(clause))
+
+
 def is_return(clause: str) -> bool:
     return bool(_RETURN.search(clause))
 
@@ -130,8 +138,9 @@ def return_part(clause: str) -> str | None:
 
 
 _BOOKING_VERB = re.compile(
-    r"\b(?:book|reserve|buy|get\s+(?:me|us)|grab|réserve[rz]?|"
-    r"(?:(?:i|we)\s+|^\s*)(?:need|want)\s+(?:a|an|the|some|two|three|\d+|[a-z]+s)\b|"
+    r"\b(?:book|reserve|buy|get\s+(?:me|us)|grab|réserve[rz]?|check\s+in(?:to)?|"
+    r"(?:(?:i|we)\s+|^\s*)(?:need|want)\s+(?:a|an|the|some|two|three|\d+|[a-z]+s|something|"
+    r"anything)\b|"
     r"(?:i|we)\s+(?:need|want|have)\s+to\s+(?:get|go|travel|be|take)|"
     r"(?:i|we)(?:'d|\s+would)\s+like\s+(?:a|an|the|to\s+(?:go|get|travel|take)))\b",
     re.I,

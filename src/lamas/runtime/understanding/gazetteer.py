@@ -22,7 +22,7 @@ from lamas.protocol.vocabulary import Vocabulary, fold
 
 LONGEST = 5
 """The most words a name runs to ("Paris Gare de l'Est")."""
-_TO = {"to", "for", "towards", "->", "→", ">", "-", "\u2013", "pour", "vers", "a", "à", "into"}
+_TO = {"to", "for", "towards", "->", "→", "➡", ">", "-", "\u2013", "pour", "vers", "a", "à", "into"}
 _FROM = {"from", "de", "depuis", "leaving", "out"}
 _NEAR = re.compile(
     r"\b(?:near|close\s+to|next\s+to|by|around|walking\s+distance\s+(?:of|from)|opposite|"
@@ -62,7 +62,7 @@ def _misspelt(word: str, vocabulary: Vocabulary) -> str | None:
 def mentions(text: str, vocabulary: Vocabulary) -> list[Mention]:
     """Every name of `vocabulary` said in `text`, in order (longest runs first); a single
     capitalised or cued word that no name is, but one name is close to, stands for it."""
-    words = re.findall(r"[\w'\u2019]+(?:-[\w'\u2019]+)*|->|→|\u2013|>|-", text)
+    words = re.findall(r"[\w'\u2019]+(?:-[\w'\u2019]+)*|->|→|➡|\u2013|>|-", text)
     # "Michael Jackson's newest": the possessive is no part of the name.
     keys = [fold(_POSSESSIVE.sub("", w)) for w in words]
     found: list[Mention] = []

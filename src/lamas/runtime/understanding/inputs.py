@@ -191,7 +191,9 @@ def served_words(network: Any) -> dict[str, list[str]]:
                     and _common_nouns(vocabulary.names)
                 ):
                     words.setdefault(skill.name, []).extend(vocabulary.names)
-                    words[skill.name].extend(vocabulary.aliases)
+                    words[skill.name].extend(
+                        alias for spellings in vocabulary.aliases.values() for alias in spellings
+                    )
     return words
 
 

@@ -98,7 +98,7 @@ the calibration's negatives (the evaluation set's out-of-scope clauses are not a
 _PREPOSITION = re.compile(
     r"\b(?:at|to|in|into|for|from|near|on|with|by|around|about|if|and|or|this|next|tomorrow|"
     r"tonight|today|leaving|departing|that|which|who|so|before|after|between|under|over|"
-    r"close|within|starting|until|when|while|because)\b",
+    r"close|within|starting|until|till|through|thru|when|while|because)\b",
     re.I,
 )
 _FILLER = re.compile(
@@ -111,7 +111,10 @@ _FILLER = re.compile(
     r"nights?|days?|mornings?|evenings?|afternoons?|monday|tuesday|wednesday|thursday|friday|"
     r"saturday|sunday|both|times|time|each|every|way|ways|too|as|well|only|yet|now|then|"
     r"random|whatever|different|similar|favou?rite|popular|famous|classic|old|oldest|recent|"
-    r"earliest|possible|more|less|lot|lots|bit|kind|sort)\b",
+    r"earliest|possible|more|less|lot|lots|bit|kind|sort|usual|regular|normal|typical|"
+    # French time words ("demain matin", "vendredi soir")
+    r"demain|matin|soir|ce|cette|semaine|prochaine?|lundi|mardi|mercredi|jeudi|vendredi|"
+    r"samedi|dimanche|fri|sat|sun|mon|tue|tues|wed|thu|thurs|pm|am|tmrw|tmr)\b",
     re.I,
 )
 # Verbs, chat and adverbs that are never the thing asked for ("a hotel you find", "need a
@@ -122,7 +125,7 @@ _NOT_THINGS = re.compile(
     r"getting|got|back|same|arrive|arrives|arriving|coming|come|know|think|guess|maybe|perhaps|actually|"
     r"exactly|oops|ok|okay|yes|sure|be|been|was|were|will|shall|can|do|does|did|done|make|"
     r"let|lets|try|wanna|gonna|gotta|o'clock|ideally|preferably|definitely|asap|urgently|home|"
-    r"still)\b",
+    r"still|out|right|svp|stp|merci|bonjour|hi|hello|hiya|hey|fancy|either|anyway|whichever)\b",
     re.I,
 )
 # A relative clause after the object ("something my grandma would like", "the oldest track
@@ -139,9 +142,10 @@ _RELATIVE = re.compile(
 # only open a request for a thing ("look for", "queue", "stream").
 _VERBS = sorted(ASKING_VERBS | {"look", "organise", "organize", "see", "queue", "stream"})
 _OPENING = re.compile(
-    r"^\s*(?:(?:please|hi|hey|ok|okay|so|and|then|also|now)[,\s]+)*"
-    r"(?:(?:i|we)(?:'d|\s+would|'ll|\s+will)?\s+(?:really\s+|still\s+|also\s+)?(?:need|want|like|"
+    r"^\s*(?:(?:please|hi|hey|ok|okay|so|and|then|also|now|just|actually)[,\s]+)*"
+    r"(?:(?:i|we)(?:'d|\s+would|'ll|\s+will)?\s+(?:really\s+|still\s+|also\s+|only\s+)?(?:need|want|like|"
     r"love|fancy|take|be\s+needing|prefer)(?:\s+to\s+(?:listen\s+to|[a-z]+(?:\s+(?:out|up))?))?|"
+    r"wanna\s+[a-z]+|"
     r"(?:can|could|would|will)\s+you\s+(?:please\s+)?\w+|"
     r"(?:" + "|".join(_VERBS) + r")(?:\s+(?:me|us|for\s+me|up|on|out|for))?)\b",
     re.I,
@@ -251,12 +255,13 @@ class ScopeJudge:
             self._cache[key] = cached
         return cached
 
-    def judge(self, capability: str, clause: str) -> Verdict:
+    def judge(self, capability: str, clause: str, words: Sequence[str] | None = None) -> Verdict:
         """The thing asked for is the object's head ("tickets" of "concert tickets"): it
         must be near the family's words, or at least nearer to them than to any thing the
         network does not offer. A word before it ("concert") only qualifies it, and rules
-        it out when it is nearer to a thing not offered than to anything served."""
-        words = tuple(object_words(clause))
+        it out when it is nearer to a thing not offered than to anything served. `words`:
+        the clause's object words when the caller has already found them."""
+        words = tuple(object_words(clause) if words is None else words)
         lexicon, _ = self._family(capability)
         if not words or not lexicon:
             # No object, or a skill that says nothing of what it serves: routing decides.

@@ -22,6 +22,8 @@ from lamas.protocol.cards import Skill
 from lamas.protocol.clauses import (
     Role,
     asks_round_trip,
+    books_it,
+    is_conditional,
     is_verbless,
     return_part,
     role_of,
@@ -154,6 +156,21 @@ class Understander:
                         result.routed.append(RoutedClause(clause.text, booking, clause.score))
                         result.conditional.add(len(result.routed) - 1)
                     continue
+            if (
+                previous is not None
+                and previous.capability is not None
+                and books_it(clause.text)
+                and not self._object_words(clause.text)
+                and (booking := self._committing(previous.capability)) is not None
+            ):
+                # "If there's a train before 8 on Friday, book it for me": the booking of
+                # what the clause before looks for, if it finds it.
+                result.routed[-1] = RoutedClause(
+                    f"{previous.text}, {clause.text}", booking, previous.score
+                )
+                if is_conditional(previous.text):
+                    result.conditional.add(len(result.routed) - 1)
+                continue
             leg = role is Role.RETURN and self._is_trip(clause.text)
             if leg:
                 role = Role.STEP  # "Lyon back to Paris on Saturday": a leg of its own
@@ -176,7 +193,7 @@ class Understander:
                 result.context.append(clause.text)
                 continue
             capability = self._capability(clause)
-            words = object_words(clause.text)
+            words = self._object_words(clause.text)
             opening = clause.text.split(maxsplit=1)[0].strip(",.;:!?").casefold()
             if not words and self.scope.serves_word(opening):
                 words = [opening]  # "Hotel near Gare de l'Est": a thing, capitalised first
@@ -255,6 +272,14 @@ class Understander:
                 result.routed.append(RoutedClause(back or clause.text, capability, clause.score))
         return result
 
+    def _object_words(self, text: str) -> list[str]:
+        """The thing `text` asks for, less the places it names in lower case ("nantes->paris
+        fri pm"): names are the vendors' to place, not things asked for."""
+        words = object_words(text)
+        if self.places is None:
+            return words
+        return [w for w in words if not self.places.exact(w)]
+
     def _booking_of(self, clause: RoutedClause) -> str | None:
         """The capability a step asks for: the booking of its family when the clause asks
         for the thing itself (terse, or with a committing verb), else the routed one."""
@@ -293,7 +318,7 @@ class Understander:
         """Whether `capability`'s family offers what `text` asks for: the thing asked for
         is its kind of thing (`ScopeJudge`), and acquiring it ("rent a car", "order a
         taxi") is asked only of a family that books."""
-        verdict = self.scope.judge(capability, text)
+        verdict = self.scope.judge(capability, text, self._object_words(text))
         if not verdict.offered:
             return False
         # A thing the family names itself ("a hotel" to a hotel search) is served even when
