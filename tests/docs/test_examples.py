@@ -56,9 +56,11 @@ set -euo pipefail
 exec >>"$LAMAS_DOCS_LOG" 2>&1
 __jobs=()
 trap 'for p in ${__jobs[@]+"${__jobs[@]}"}; do kill "$p" 2>/dev/null || true; done' EXIT
-__wait_port() {
+__wait_port() {  # PORT PID: until the server listens; fails at once if it stopped
   for _ in $(seq 2400); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.25
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    kill -0 "$2" 2>/dev/null || { echo "the server for port $1 stopped" >&2; return 1; }
+    sleep 0.25
   done
   echo "nothing listens on port $1" >&2; return 1
 }
@@ -93,7 +95,7 @@ def shell_script(code: str) -> str:
             ports = PORT.findall(line)
             line = f"{background['command']}& __jobs+=($!)"
             if ports:
-                line += f"; __wait_port {ports[0]}"
+                line += f"; __wait_port {ports[0]} $!"
         lines.append(line)
     return PRELUDE + "\n".join(lines) + "\n"
 
@@ -196,6 +198,20 @@ def test_every_not_run_mark_stands_before_a_code_block() -> None:
     assert marked == len(not_run_blocks())
 
 
+# Fences that hold data or output, not code to run: a network file's fragment, a config,
+# what a command printed. Any other language (`sh`, `console`, `py`...) fails the test
+# below, so that no block of code is left out without a word.
+SHOWN_ONLY = {"yaml", "json", "text", ""}
+FENCE = re.compile(r"^\s*```(\w*)\s*$", re.M)
+
+
+def test_no_code_block_is_left_out_silently() -> None:
+    for page in DOCS.rglob("*.md"):
+        openings = FENCE.findall(page.read_text(encoding="utf-8"))[::2]
+        unknown = set(openings) - SHOWN_ONLY - {"python", "bash"}
+        assert not unknown, f"{page}: ```{unknown.pop()} blocks are neither run nor data"
+
+
 def test_the_shell_stand_ins() -> None:
     script = shell_script(
         "lamas serve x.yaml --port 8801 &   # a server\n"
@@ -205,7 +221,7 @@ def test_the_shell_stand_ins() -> None:
     body = script.removeprefix(PRELUDE)
     assert "8801" not in body
     port = PORT.findall(body)[0]
-    assert f"--port {port} & __jobs+=($!); __wait_port {port}" in body
+    assert f"--port {port} & __jobs+=($!); __wait_port {port} $!" in body
     assert f"http://127.0.0.1:{port}/ hi && echo ok" in body
     assert '--task "$(__last_task)"' in body
 
