@@ -29,6 +29,7 @@ from lamas.security.identity import PrivateKey, PublicKey
 from lamas.security.signing import Directory, ForgedCard, verify_card
 
 AGENT_KEY_DOMAIN = b"lamas.agent-key.v1\x00"
+KINDS = {"agents": "agent", "entities": "entity"}
 KEY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 _.:@-]{0,127}")
 
 
@@ -98,8 +99,9 @@ class KeyFolder:
         not place a key file outside the folder."""
         if not KEY_NAME.fullmatch(name):
             raise ConfigError(
-                f"cannot keep a key for {kind[:-1]} {name!r}: its name must be letters, "
-                "digits, spaces and '_.:@-' (no '/', no leading '.'), at most 128 characters"
+                f"cannot keep a key for {KINDS.get(kind, kind)} {name!r}: its name must be "
+                "letters, digits, spaces and '_.:@-' (no '/', no leading '.'), at most 128 "
+                "characters"
             )
         return self.path / kind / f"{name}{suffix}"
 
