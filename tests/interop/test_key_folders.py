@@ -49,7 +49,7 @@ def test_dev_keys_are_private_files_in_private_folders(
 def test_names_from_cards_cannot_place_keys_outside_the_folder(
     tmp_path: Path, agent: str, entity: str
 ) -> None:
-    with pytest.raises(ConfigError, match="cannot keep a key for (agent|entity) '"):
+    with pytest.raises(ConfigError, match=r"cannot keep a key for (agent|entity) '"):
         make_keys(tmp_path / "keys", [card("fine", "fine"), card(agent, entity)])
     # Every name is checked first: nothing at all was written, inside or outside.
     assert not (tmp_path / "keys").exists()
