@@ -12,8 +12,10 @@ marked `<!-- not-run: why -->` is reported as skipped with its reason.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -139,17 +141,22 @@ class Reader:
         return done.stdout
 
     def shell(self, code: str, timeout: float = 900) -> str:
-        done = subprocess.run(
+        # Its own session: whatever happens to the script (a timeout, a failure), every
+        # server it started is stopped with it, and nothing else is.
+        with subprocess.Popen(
             ["bash", "-c", shell_script(code)],
             stdin=subprocess.DEVNULL,  # `lamas mcp` on stdio ends at once
             cwd=self.work,
             env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
+            start_new_session=True,
+        ) as script:
+            try:
+                returncode = script.wait(timeout=timeout)
+            finally:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(script.pid, signal.SIGKILL)
         output = self.log.read_text(encoding="utf-8") if self.log.exists() else ""
-        assert done.returncode == 0, f"exit {done.returncode}; output:\n{output[-6000:]}"
+        assert returncode == 0, f"exit {returncode}; output:\n{output[-6000:]}"
         return output
 
 
