@@ -39,7 +39,6 @@ from typing import Any
 from lamas.agent import skill_router
 from lamas.errors import ConfigError, InputError, UnknownTerm
 from lamas.protocol import AgentCard, Context, Envelope, Handler
-from lamas.protocol.cards import PublishedVocabulary
 from lamas.protocol.vocabulary import Vocabulary, fold
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -122,12 +121,7 @@ class UnknownMusicName(UnknownName, UnknownTerm):
 @cache
 def vocabulary(name: str) -> Vocabulary:
     """One of the vocabularies the song agent publishes in its card (data/vocabulary/)."""
-    path = DATA / "vocabulary" / f"{name}.json"
-    try:
-        block = PublishedVocabulary.model_validate_json(path.read_bytes())
-    except OSError as error:
-        raise ConfigError(f"cannot read vocabulary {path}: {error.strerror}") from None
-    return Vocabulary.from_published(block)
+    return Vocabulary.from_file(DATA / "vocabulary" / f"{name}.json")
 
 
 def canonical(value: str, known: Iterable[str], vocabulary_name: str, slot: str) -> str:

@@ -65,7 +65,6 @@ from lamas.agent import skill_router
 from lamas.errors import ConfigError, DeliveryError, InputError, LamasError, UnknownTerm
 from lamas.privacy import redeem, vault_handler
 from lamas.protocol import AgentCard, Context, Envelope, Handler, Message, new_id
-from lamas.protocol.cards import PublishedVocabulary
 from lamas.protocol.vocabulary import Vocabulary, fold, quoted
 from lamas.runtime.recovery import AlreadyCancelled, IdempotentResults, key_of
 from lamas.runtime.today import today_of
@@ -272,12 +271,7 @@ class UnknownPlace(UnknownName, UnknownTerm):
 @cache
 def vocabulary(name: str) -> Vocabulary:
     """One of the vocabularies the vendors publish in their cards (data/vocabulary/)."""
-    path = DATA / "vocabulary" / f"{name}.json"
-    try:
-        block = PublishedVocabulary.model_validate_json(path.read_bytes())
-    except OSError as error:
-        raise ConfigError(f"cannot read vocabulary {path}: {error.strerror}") from None
-    return Vocabulary.from_published(block)
+    return Vocabulary.from_file(DATA / "vocabulary" / f"{name}.json")
 
 
 def parse_date(text: str, what: str = "date") -> date:

@@ -135,6 +135,12 @@ def test_payouts_sum_a_periods_payouts_per_entity(tmp_path: Path) -> None:
         {"entity": "railgo", "currency": "EUR", "tasks": 2, "amount": "3.75"}
     ]
     assert runner.invoke(app, ["payouts", "--period", "11-2026", "--db", url]).exit_code == 2
+    # Without --period: this month's (the entries were just written).
+    default = runner.invoke(app, ["payouts", "--db", url, "--format", "json"])
+    assert default.exit_code == 0, default.output
+    assert json.loads(default.stdout) == json.loads(result.stdout)
+    old = runner.invoke(app, ["payouts", "--period", "2001-01", "--db", url, "--format", "json"])
+    assert json.loads(old.stdout) == []
 
 
 def test_the_bills_total_row_is_the_sum_of_its_lines(db: str) -> None:

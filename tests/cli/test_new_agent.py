@@ -54,3 +54,25 @@ def test_bad_names_and_existing_files_are_refused_and_nothing_is_written(tmp_pat
     assert result.exit_code == 2
     assert "exists already" in result.output
     assert (tmp_path / "here" / "agent.py").read_text() == before
+
+
+def test_hostile_entities_folders_and_planted_links_are_refused(tmp_path: Path) -> None:
+    """What lands in the Python and YAML files cannot become code, and a file planted
+    where the template goes (a link to one of the user's files) is never written through."""
+    for bad in ('x", model=None) or __import__("os").system("id") #', "a\nb", "../x", "A B"):
+        with pytest.raises(ConfigError, match="entity"):
+            scaffold("one", tmp_path / "bad", entity=bad)
+    assert not (tmp_path / "bad").exists()
+    # A folder whose name would end the docstring is written as FOLDER in it.
+    odd = tmp_path / 'x"""; import os #'
+    scaffold("two", odd)
+    assert '"""; import os' not in (odd / "agent.py").read_text()
+    compile((odd / "agent.py").read_text(), "agent.py", "exec")
+    # A dangling link where agent.py goes: refused, its target never created.
+    victim = tmp_path / "victim.txt"
+    (tmp_path / "trap").mkdir()
+    (tmp_path / "trap" / "agent.py").symlink_to(victim)
+    with pytest.raises(ConfigError, match="exists already"):
+        scaffold("three", tmp_path / "trap")
+    assert not victim.exists()
+    assert not (tmp_path / "trap" / "network.yaml").exists()

@@ -84,10 +84,18 @@ def test_the_model_forms_parse_and_bad_ones_say_what_is_wrong() -> None:
         ("openai:qwen", "expected openai:MODEL@"),
         ("openai:@http://x/v1", "expected openai:MODEL@"),
         ("openai:m@ftp://x", "not an http(s) URL"),
-        ("openai:m@http://", "not an http(s) URL"),
+        ("openai:m@http://", "names no host"),
+        ("openai:m@http://127.0.0.1:99999/v1", "not a valid URL (Port out of range"),
+        ("openai:m@http://[::1/v1", "not a valid URL"),
+        ("openai:m w@http://h:1/v1", "no spaces or control characters"),
+        ("openai:m@http://h/v1?key=1", "without ?query"),
     ]:
         with pytest.raises(ConfigError, match=re.escape(why)):
             open_model(bad)
+    # A key in the URL would show in `ps`: refused, and not repeated in the error.
+    with pytest.raises(ConfigError, match=re.escape("$OPENAI_API_KEY")) as refused:
+        open_model("openai:m@http://me:s3cret@127.0.0.1:8000/v1")
+    assert "s3cret" not in str(refused.value)
 
 
 async def test_json_schema_output_through_the_endpoint(endpoint: str) -> None:

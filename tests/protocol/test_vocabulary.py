@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from lamas.errors import UnknownTerm
+from lamas.errors import ConfigError, UnknownTerm
 from lamas.protocol.cards import PublishedVocabulary
 from lamas.protocol.vocabulary import MAX_NAME, Vocabulary, quoted, suggestions_of
 
@@ -69,3 +71,14 @@ def test_suggestions_read_back_from_an_error_or_its_text() -> None:
     text = 'unknown origin \'x\'; did you mean "Lyon Part-Dieu" or "Lyon Perrache"?'
     assert suggestions_of(text) == ("Lyon Part-Dieu", "Lyon Perrache")
     assert suggestions_of(RuntimeError("no hint here")) == ()
+
+
+def test_a_vocabulary_file_loads_and_a_bad_one_names_itself(tmp_path: Path) -> None:
+    good = tmp_path / "cities.json"
+    good.write_text('{"kind": "city", "names": ["Lyon"], "aliases": {"Lyon": ["Lugdunum"]}}')
+    assert Vocabulary.from_file(good).resolve("lugdunum") == "Lyon"
+    with pytest.raises(ConfigError, match=r"cannot read vocabulary .*missing\.json"):
+        Vocabulary.from_file(tmp_path / "missing.json")
+    (tmp_path / "bad.json").write_text('{"kind": "city"}')
+    with pytest.raises(ConfigError, match=r"bad\.json is not a published vocabulary"):
+        Vocabulary.from_file(tmp_path / "bad.json")

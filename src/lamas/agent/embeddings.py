@@ -75,5 +75,9 @@ class MiniLMEmbedder:
     def embed(self, texts: list[str]) -> Vectors:
         import numpy as np
 
-        vectors = self._load().encode(texts, normalize_embeddings=True, convert_to_numpy=True)
+        # No progress bar: sentence-transformers draws one per call whenever logging is at
+        # INFO (as `lamas serve` sets it), forty lines of noise as a network starts.
+        vectors = self._load().encode(
+            texts, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+        )
         return np.asarray(vectors, dtype=np.float32)

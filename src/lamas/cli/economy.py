@@ -115,7 +115,9 @@ def market_list(networks: NetworkOption = None) -> None:
 
 def bill(
     entity: Annotated[str, typer.Argument(help="the entity to bill, e.g. railgo")],
-    period: Annotated[str, typer.Option(help="the month, YYYY-MM")],
+    period: Annotated[
+        str | None, typer.Option(help="the month, YYYY-MM (default: this month, UTC)")
+    ] = None,
     networks: NetworkOption = None,
     db: DbOption = None,
     fmt: Annotated[str, typer.Option("--format", help="table, csv or json")] = "table",
@@ -126,7 +128,7 @@ def bill(
 
     if fmt not in ("table", "csv", "json"):
         raise fail(ValueError(f"--format must be table, csv or json, not {fmt!r}"))
-    _check_period(period)
+    period = _check_period(period)
     try:
         cards = _cards(networks)
         if entity not in {c.entity for c in cards.values()}:
@@ -162,7 +164,9 @@ def bill(
 
 
 def payouts(
-    period: Annotated[str, typer.Option(help="the month, YYYY-MM")],
+    period: Annotated[
+        str | None, typer.Option(help="the month, YYYY-MM (default: this month, UTC)")
+    ] = None,
     db: DbOption = None,
     fmt: Annotated[str, typer.Option("--format", help="table, csv or json")] = "table",
 ) -> None:
@@ -176,7 +180,7 @@ def payouts(
 
     if fmt not in ("table", "csv", "json"):
         raise fail(ValueError(f"--format must be table, csv or json, not {fmt!r}"))
-    _check_period(period)
+    period = _check_period(period)
     owed: dict[tuple[str, str], Decimal] = {}
     tasks: dict[tuple[str, str], set[str]] = {}
     try:
@@ -210,9 +214,15 @@ def payouts(
     out.print(table)
 
 
-def _check_period(period: str) -> None:
+def _check_period(period: str | None) -> str:
+    """The month asked for, or this one (UTC, as the ledger's times are)."""
+    if period is None:
+        import datetime as dt
+
+        return dt.datetime.now(dt.UTC).strftime("%Y-%m")
     if len(period) != 7 or period[4] != "-" or not period.replace("-", "").isdigit():
         raise fail(ValueError(f"--period must be YYYY-MM, got {period!r}"))
+    return period
 
 
 def usage(ledger: Ledger) -> list[Usage]:

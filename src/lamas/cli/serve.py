@@ -189,6 +189,7 @@ async def _serve(
 ) -> None:
     from lamas.cli.run import default_embedder
     from lamas.interop.launch import (
+        Listen,
         node_from_network,
         node_from_object,
         orchestrate,
@@ -198,6 +199,14 @@ async def _serve(
     model = choose_model(model)
     day = dt.date.fromisoformat(today) if today else None
     folder = _key_folder(keys, target)
+    listen = Listen(
+        registry=registry,
+        host=host,
+        port=port,
+        public=public,
+        grpc_port=grpc_port,
+        limits=node_limits,
+    )
     if is_network_file(target) and agent is None:
         node, _, books = await serve_network(
             target,
@@ -214,17 +223,7 @@ async def _serve(
         announce(books)
     elif is_network_file(target):
         assert agent is not None
-        spec, node, handler = node_from_network(
-            target,
-            agent,
-            folder,
-            registry=registry,
-            host=host,
-            port=port,
-            public=public,
-            grpc_port=grpc_port,
-            limits=node_limits,
-        )
+        spec, node, handler = node_from_network(target, agent, folder, **listen)
         if handler is None:
             _, books = await orchestrate(
                 spec,
@@ -239,16 +238,7 @@ async def _serve(
         else:
             await node.start(handler)
     else:
-        node, handler = node_from_object(
-            target,
-            folder,
-            registry=registry,
-            host=host,
-            port=port,
-            public=public,
-            grpc_port=grpc_port,
-            limits=node_limits,
-        )
+        node, handler = node_from_object(target, folder, **listen)
         await node.start(handler)
     grpc = f" (gRPC at {node.grpc.target})" if node.grpc else ""
     out.print(f"{node.id} serving A2A at {node.url}{grpc}", highlight=False)

@@ -14,6 +14,8 @@ on many hosts each party keeps only its own files and everyone gets `entities/*.
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -27,6 +29,8 @@ from lamas.security.identity import PrivateKey, PublicKey
 from lamas.security.signing import Directory, ForgedCard, verify_card
 
 AGENT_KEY_DOMAIN = b"lamas.agent-key.v1\x00"
+KINDS = {"agents": "agent", "entities": "entity"}
+KEY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 _.:@-]{0,127}")
 
 
 class Registration(Wire):
@@ -84,10 +88,22 @@ class KeyFolder:
         self.path = Path(path)
 
     def agent_key(self, agent_id: str) -> PrivateKey:
-        return PrivateKey.load(self._need(self.path / "agents" / f"{agent_id}.key"))
+        return PrivateKey.load(self._need(self.file("agents", agent_id, ".key")))
 
     def entity_key(self, entity: str) -> PrivateKey:
-        return PrivateKey.load(self._need(self.path / "entities" / f"{entity}.key"))
+        return PrivateKey.load(self._need(self.file("entities", entity, ".key")))
+
+    def file(self, kind: str, name: str, suffix: str) -> Path:
+        """`<folder>/<kind>/<name><suffix>`, for a name that is one plain file name: agent
+        ids and entities come from cards, which anyone may write, so `../x` or `a/b` must
+        not place a key file outside the folder."""
+        if not KEY_NAME.fullmatch(name):
+            raise ConfigError(
+                f"cannot keep a key for {KINDS.get(kind, kind)} {name!r}: its name must be "
+                "letters, digits, spaces and '_.:@-' (no '/', no leading '.'), at most 128 "
+                "characters"
+            )
+        return self.path / kind / f"{name}{suffix}"
 
     def trust(self) -> Directory:
         """A directory trusting every entity key of the folder (the `.pub` files)."""
@@ -118,6 +134,8 @@ def dev_keys(cards: Iterable[AgentCard], *, callers: Iterable[str] = ()) -> tupl
     from lamas.config import lamas_home
 
     path = lamas_home() / "keys" / "dev"
+    private_folder(path.parent)
+    private_folder(path)
     before = len(list(path.rglob("*.key"))) if path.is_dir() else 0
     folder = make_keys(path, cards, callers=callers)
     return folder, len(list(path.rglob("*.key"))) - before
@@ -129,15 +147,32 @@ def make_keys(
     """Write a fresh key for every agent and entity of `cards` (and for outside `callers`,
     each its own entity) into `folder`; existing key files are kept."""
     keys = KeyFolder(folder)
-    (keys.path / "entities").mkdir(parents=True, exist_ok=True)
-    (keys.path / "agents").mkdir(parents=True, exist_ok=True)
     pairs = [(card.id, card.entity) for card in cards] + [(c, c) for c in callers]
-    for agent_id, entity in pairs:
-        entity_file = keys.path / "entities" / f"{entity}.key"
-        for path in (entity_file, keys.path / "agents" / f"{agent_id}.key"):
+    files = [
+        (keys.file("entities", entity, ".key"), keys.file("agents", agent_id, ".key"))
+        for agent_id, entity in pairs
+    ]  # every name checked before anything is written
+    keys.path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for kind in ("entities", "agents"):
+        private_folder(keys.path / kind)
+    for entity_file, agent_file in files:
+        for path in (entity_file, agent_file):
             if not path.exists():
                 PrivateKey.generate().save(path)
-        public = keys.path / "entities" / f"{entity}.pub"
+        public = entity_file.with_suffix(".pub")
         if not public.exists():
-            PrivateKey.load(keys.path / "entities" / f"{entity}.key").public.save(public)
+            PrivateKey.load(entity_file).public.save(public)
     return keys
+
+
+def private_folder(path: Path) -> None:
+    """Make `path` a folder only its owner can list or write (0700): it holds secret keys,
+    and a folder others may write is one where they could plant a key of their own. A
+    folder of another user's is refused, never taken over."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if path.is_symlink() or not path.is_dir():
+        raise ConfigError(f"{path} must be a folder of its own, not a link or a file")
+    if path.stat().st_uid != os.getuid():
+        raise ConfigError(f"{path} belongs to another user; keep keys in a folder of yours")
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o700)

@@ -1,13 +1,13 @@
 """Making a `Node` from what a user names: an agent of a network file, or `MODULE:attr`.
 
-`node_from_network(path, agent_id, keys, ...)` serves one agent of a network file: its
+`node_from_network(path, agent_id, keys, **listen)` serves one agent of a network file: its
 card and handler come from the file (handlers from `agents:FACTORY` beside it), and the
 network's topology and access rules are enforced at the node, as in one process.
 An agent without a handler in the file (the orchestrator, which is built over the
 others) gets `handler=None`: the caller builds it over `node.network` once the node has
 joined its peers (`orchestrate`).
 
-`node_from_object("pkg.module:agent", keys, ...)` serves any lamas `Agent` (or a
+`node_from_object("pkg.module:agent", keys, **listen)` serves any lamas `Agent` (or a
 zero-argument callable returning one).
 """
 
@@ -17,7 +17,7 @@ import asyncio
 import datetime as dt
 import importlib
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 from lamas.agent.agent import Agent
 from lamas.errors import ConfigError
@@ -33,17 +33,20 @@ if TYPE_CHECKING:
     from lamas.runtime.recovery import Recovery
 
 
+class Listen(TypedDict, total=False):
+    """Where a node listens and whom it lets in: what `lamas serve` gives any node it
+    makes, from a network file or from `MODULE:attr` (unset: `Node`'s defaults)."""
+
+    registry: str | None
+    host: str
+    port: int
+    public: bool
+    grpc_port: int | None
+    limits: NodeLimits | None
+
+
 def node_from_network(
-    path: str | Path,
-    agent_id: str,
-    keys: KeyFolder,
-    *,
-    registry: str | None = None,
-    host: str = "127.0.0.1",
-    port: int = 0,
-    public: bool = False,
-    grpc_port: int | None = 0,
-    limits: NodeLimits | None = None,
+    path: str | Path, agent_id: str, keys: KeyFolder, **listen: Unpack[Listen]
 ) -> tuple[NetworkSpec, Node, Handler | None]:
     """The node serving `agent_id` of the network file at `path`, and its handler."""
     from lamas.protocol.ids import UnknownId, match_prefix
@@ -64,44 +67,21 @@ def node_from_network(
     node = Node(
         own.card,
         keys,
-        registry=registry,
         policy=local.transport.policy,
-        host=host,
-        port=port,
-        public=public,
         entry=spec.topology.entry,
-        grpc_port=grpc_port,
-        limits=limits,
         platform=[spec.topology.hub] if spec.topology.hub else [],
+        **listen,
     )
     handler = local.transport.handler(agent_id) if own.handler else None
     return spec, node, handler
 
 
 def node_from_object(
-    reference: str,
-    keys: KeyFolder,
-    *,
-    registry: str | None = None,
-    host: str = "127.0.0.1",
-    port: int = 0,
-    public: bool = False,
-    grpc_port: int | None = 0,
-    limits: NodeLimits | None = None,
+    reference: str, keys: KeyFolder, **listen: Unpack[Listen]
 ) -> tuple[Node, Handler]:
     """The node serving the `Agent` that `MODULE:attr` names (a `module.py` path works too)."""
     found = agent_from_reference(reference)
-    node = Node(
-        found.card,
-        keys,
-        registry=registry,
-        host=host,
-        port=port,
-        public=public,
-        grpc_port=grpc_port,
-        limits=limits,
-    )
-    return node, found.handle
+    return Node(found.card, keys, **listen), found.handle
 
 
 def agent_from_reference(reference: str) -> Agent:

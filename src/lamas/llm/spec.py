@@ -13,6 +13,7 @@ Agents built by a network file's factories take their model from `$LAMAS_MODEL`
 from __future__ import annotations
 
 import os
+import re
 from urllib.parse import urlsplit
 
 from lamas.errors import ConfigError
@@ -27,12 +28,32 @@ FORMS = "a catalog name (`lamas models list`), a .gguf file, or openai:MODEL@htt
 def parse_openai(spec: str) -> tuple[str, str]:
     """`openai:MODEL@URL` -> (MODEL, URL); a clear `ConfigError` for anything else."""
     body = spec[len(OPENAI_PREFIX) :]
-    name, at, url = body.rpartition("@")
-    if not at or not name or not url:
+    # The URL starts at the first "@http(s)://": a model name may hold '@' or ':'
+    # (`qwen2.5:7b`), and a URL's own '@' (user:password@host) is refused below.
+    found = re.match(r"^(?P<name>.+?)@(?P<url>https?://.*)$", body, re.S)
+    if found is None:
+        name, at, url = body.partition("@")
+        if at and name and url:
+            raise ConfigError(f"model {spec!r}: {url!r} is not an http(s) URL")
         raise ConfigError(f"model {spec!r}: expected openai:MODEL@http://HOST:PORT/v1")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ConfigError(f"model {spec!r}: {url!r} is not an http(s) URL")
+    name, url = found["name"], found["url"]
+    if name != name.strip() or any(c.isspace() or not c.isprintable() for c in name + url):
+        raise ConfigError(f"model {spec!r}: no spaces or control characters in MODEL or URL")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError when out of range
+    except ValueError as error:
+        raise ConfigError(f"model {spec!r}: {url!r} is not a valid URL ({error})") from None
+    if not parts.hostname:
+        raise ConfigError(f"model {spec!r}: {url!r} names no host")
+    if parts.username is not None or parts.password is not None:
+        raise ConfigError(
+            f"model openai:{name}@{parts.scheme}://...: no credentials in the URL (they would "
+            "show in `ps` and logs, and are not repeated here); "
+            "put the API key in $OPENAI_API_KEY"
+        )
+    if parts.query or parts.fragment:
+        raise ConfigError(f"model {spec!r}: the URL is the API's base, without ?query or #part")
     return name, url
 
 

@@ -21,10 +21,13 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any, TypeVar
 
-from lamas.errors import UnknownTerm
+from pydantic import ValidationError
+
+from lamas.errors import ConfigError, UnknownTerm
 from lamas.protocol.cards import AgentCard, PublishedVocabulary, vocabulary_refs
 
 SUGGESTION_CUTOFF = 72.0
@@ -94,6 +97,19 @@ class Vocabulary:
     @classmethod
     def from_published(cls, block: PublishedVocabulary) -> Vocabulary:
         return cls(block.kind, block.names, block.aliases, block.within)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> Vocabulary:
+        """The vocabulary a JSON file holds (a `PublishedVocabulary`, as a network file's
+        `vocabularies:` names it); a `ConfigError` naming the file if it cannot be read."""
+        path = Path(path)
+        try:
+            block = PublishedVocabulary.model_validate_json(path.read_bytes())
+        except OSError as error:
+            raise ConfigError(f"cannot read vocabulary {path}: {error.strerror}") from None
+        except ValidationError as error:
+            raise ConfigError(f"vocabulary {path} is not a published vocabulary: {error}") from None
+        return cls.from_published(block)
 
     @classmethod
     def from_card(cls, card: AgentCard, skill: str, slot: str) -> Vocabulary | None:
