@@ -317,10 +317,10 @@ def new_agent(
     for path in written:
         out.print(f"wrote {path}", highlight=False)
     out.print(
-        f"next: lamas run {where}/network.yaml \"What is the weather in Lyon?\" "
+        f'next: lamas run {where}/network.yaml "What is the weather in Lyon?" '
         f"--model smollm2-135m\n"
         f"or serve it over A2A: lamas serve {where}/network.yaml --public --model smollm2-135m "
-        f"--port 8800, then lamas ask http://127.0.0.1:8800/ \"...\" and lamas payouts",
+        f'--port 8800, then lamas ask http://127.0.0.1:8800/ "..." and lamas payouts',
         highlight=False,
     )
 

@@ -199,12 +199,16 @@ def served_words(network: Any) -> dict[str, list[str]]:
 
 def trip_places(network: Any) -> Vocabulary | None:
     """The names a trip's origin may take on this network (cities and their stations), from
-    the vendors' published vocabularies; None when none publishes one."""
+    the vendors' published vocabularies; None when none publishes one. A trip is dated
+    (a train search); directions within a city take landmarks too, which are no trip's end."""
     found = [
         v
         for card in network.cards
         for skill in card.skills
         if {"origin", "destination"} <= set(skill.input_schema.get("required", []))
+        and any(
+            p.get("format") == "date" for p in skill.input_schema.get("properties", {}).values()
+        )
         and (v := Vocabulary.from_card(card, skill.name, "origin")) is not None
     ]
     return Vocabulary.merged(found) if found else None

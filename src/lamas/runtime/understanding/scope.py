@@ -169,6 +169,18 @@ def object_words(clause: str) -> list[str]:
     return [w for w in re.findall(r"[A-Za-z][A-Za-z'-]{2,}", head) if not w[0].isupper()]
 
 
+def content_words(text: str) -> list[str]:
+    """The words of `text` that could name a thing, names included ("the Vieilles Charrues
+    festival" -> ["Vieilles", "Charrues", "festival"])."""
+    plain = _NOT_THINGS.sub(" ", _FILLER.sub(" ", text))
+    return [w for w in re.findall(r"[A-Za-z][A-Za-z'-]{2,}", plain) if not _TIMELY.match(w)]
+
+
+_TIMELY = re.compile(
+    r"(?:mon|tues|wednes|thurs|fri|satur|sun)day$|tonight$|tomorrow$|today$|weekend$", re.I
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Verdict:
     offered: bool

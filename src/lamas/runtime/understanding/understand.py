@@ -38,7 +38,7 @@ from lamas.protocol.instruction import (
 from lamas.protocol.preferences import Preferences, extract
 from lamas.protocol.vocabulary import Vocabulary
 from lamas.protocol.when import When, resolve
-from lamas.runtime.understanding.scope import ScopeJudge, object_words
+from lamas.runtime.understanding.scope import ScopeJudge, content_words, object_words
 
 MUSIC_HINTS = ("song", "music", "track", "playlist")
 
@@ -274,11 +274,21 @@ class Understander:
 
     def _object_words(self, text: str) -> list[str]:
         """The thing `text` asks for, less the places it names in lower case ("nantes->paris
-        fri pm"): names are the vendors' to place, not things asked for."""
-        words = object_words(text)
-        if self.places is None:
-            return words
-        return [w for w in words if not self.places.exact(w)]
+        fri pm"): names are the vendors' to place, not things asked for. Tickets *for*
+        something ("two tickets for the Louvre", "passes for the festival") are asked for
+        that thing, which may be no trip at all."""
+        places = self.places
+        words = [w for w in object_words(text) if places is None or not places.exact(w)]
+        admission = _ADMISSION.search(text)
+        if admission is not None:
+            # A city or station is where a ticket goes; anything else ("the Louvre", "the
+            # festival") is what it admits to.
+            words += [
+                w
+                for w in content_words(admission.group(1) or admission.group(2))
+                if places is None or not places.exact(w)
+            ]
+        return words
 
     def _booking_of(self, clause: RoutedClause) -> str | None:
         """The capability a step asks for: the booking of its family when the clause asks
@@ -356,6 +366,13 @@ class Understander:
         return extract(text, music=self.music)
 
 
+# "tickets for the Louvre", "two passes to the festival", "Louvre tickets": what the
+# tickets admit to (a trip's ends are places the vendors know, and are dropped).
+_ADMISSION = re.compile(
+    r"\b(?:tickets?|pass(?:es)?|entr(?:y|ies)|admissions?|seats?)\s+(?:for|to)\s+"
+    r"((?:the\s+)?[\w'-]+(?:\s+[A-Z][\w'-]*)*(?:\s+festival|\s+show|\s+museum)?)"
+    r"|\b([A-Z][\w'-]+)\s+(?:tickets?|pass(?:es)?)\b"
+)
 _JOINS = re.compile(r"\s(?:and|then|also|plus|\+)\s|[,;]", re.I)
 _GLUE = "\u2060"  # a word joiner: no separator matches across it
 
