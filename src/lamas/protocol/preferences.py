@@ -63,7 +63,7 @@ _STARS = re.compile(
 _STAR_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5}
 _MAX_PRICE = re.compile(
     r"\b(?:under|below|less\s+than|max(?:imum)?|at\s+most|no\s+more\s+than|up\s+to)\s+"
-    r"(?:€|eur\s*|euros?\s*)?(\d{2,4})(?:\s*(?:€|eur|euros?))?",
+    r"(?:€|eur\s*|euros?\s*)?(\d{2,4})(?:\s*(?:€|eur|euros?))?(?!\s*(?:bpm|\d|min|minutes|h\b))",
     re.I,
 )
 _SLOW = re.compile(r"\b(?:slow|slower|gentle|downtempo)\b", re.I)
@@ -79,6 +79,8 @@ class Preferences:
     mood: str | None = None
     min_tempo_bpm: int | None = None
     max_tempo_bpm: int | None = None
+    era: str | None = None
+    """A decade, as "1980s" ("80s", "the eighties", "années 60")."""
 
     def __bool__(self) -> bool:
         return any(getattr(self, name) is not None for name in self.__slots__)
@@ -87,7 +89,7 @@ class Preferences:
         """The preferences a search skill takes as inputs (only the names its schema has)."""
         properties = input_schema.get("properties", {})
         values: dict[str, Any] = {}
-        for name in ("min_stars", "max_price", "mood", "min_tempo_bpm", "max_tempo_bpm"):
+        for name in ("min_stars", "max_price", "mood", "min_tempo_bpm", "max_tempo_bpm", "era"):
             value = getattr(self, name)
             if value is not None and name in properties:
                 values[name] = value
@@ -188,8 +190,47 @@ def extract(text: str, *, music: bool = False) -> Preferences:
             if re.search(rf"\b{re.escape(word)}\b", lowered):
                 prefs = replace(prefs, mood=mood)
                 break
-        if _SLOW.search(lowered) or prefs.mood == "calm":
+        if match := _MAX_BPM.search(lowered):
+            prefs = replace(prefs, max_tempo_bpm=int(match.group(1)))
+        elif match := _MIN_BPM.search(lowered):
+            prefs = replace(prefs, min_tempo_bpm=int(match.group(1)))
+        elif _SLOW.search(lowered) or prefs.mood == "calm":
             prefs = replace(prefs, max_tempo_bpm=100)
         elif _FAST.search(lowered):
             prefs = replace(prefs, min_tempo_bpm=120)
+        prefs = replace(prefs, era=decade(lowered))
     return prefs
+
+
+_MAX_BPM = re.compile(
+    r"\b(?:under|below|less\s+than|no\s+more\s+than|not\s+(?:over|above|more\s+than)|"
+    r"max(?:imum)?|at\s+most|up\s+to|nothing\s+(?:over|above))\s+(\d{2,3})\s*bpm\b"
+)
+_MIN_BPM = re.compile(
+    r"\b(?:over|above|more\s+than|at\s+least|min(?:imum)?|faster\s+than)\s+(\d{2,3})\s*bpm\b"
+)
+_DECADE_WORDS = {
+    "fifties": "1950s",
+    "sixties": "1960s",
+    "seventies": "1970s",
+    "eighties": "1980s",
+    "nineties": "1990s",
+    "noughties": "2000s",
+}
+_DECADE = re.compile(
+    r"(?<![\w-])(?:(19|20)(\d)0|['\u2019]?(\d)0)['\u2019]?s\b|\bann[ée]es\s+((?:19)?\d0)\b"
+)
+
+
+def decade(text: str) -> str | None:
+    """The decade `text` names ("the 80s", "'90s", "2000s", "the sixties", "années 60")."""
+    for word, era in _DECADE_WORDS.items():
+        if re.search(rf"\b{word}\b", text):
+            return era
+    match = _DECADE.search(text)
+    if match is None:
+        return None
+    if match.group(1):
+        return f"{match.group(1)}{match.group(2)}0s"
+    digit = match.group(3) or match.group(4)[-2]
+    return f"{'20' if digit in '012' else '19'}{digit}0s"

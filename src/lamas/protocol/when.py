@@ -86,11 +86,15 @@ _WEEKEND = re.compile(r"\b(this|next|the|coming)?\s*(?:week-?end)\b", re.I)
 _NIGHTS = re.compile(rf"\b{_NUMBER}\s+nights?\b|\bfor\s+{_NUMBER}\s+days?\b", re.I)
 _A_WEEK_STAY = re.compile(r"\bfor\s+(?:a|one)\s+week\b", re.I)
 _TONIGHT = re.compile(r"\b(?:tonight|this\s+evening|ce\s+soir)\b", re.I)
+_MONTHS = (
+    r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|janv|f[ée]vr|avr|mai|juin|juil|ao[uû]t|"
+    r"d[ée]c)"
+)
 _CLOCK = r"(\d{1,2})(?:[:h.](\d{2}))?\s*(am|pm|a\.m\.|p\.m\.|h\b|o'?clock)?|noon|midday|midnight"
 _WINDOW = re.compile(
     rf"\b(before|by|no\s+later\s+than|until|after|from|not\s+before|around|about|at|leaving\s+at|"
     rf"departing\s+at|arriving\s+before|arriving\s+by|between)\s+({_CLOCK})"
-    rf"(?:\s+(?:and|to|-)\s+({_CLOCK}))?",
+    rf"(?:\s+(?:and|to|-)\s+({_CLOCK}))?(?:-?ish)?(?![\d:]|\s*(?:st|nd|rd|th|er)?\s*(?:of\s+)?{_MONTHS})",
     re.I,
 )
 _END = re.compile(
@@ -288,9 +292,11 @@ def _date_of(text: str, today: dt.date) -> tuple[dt.date | None, tuple[str, ...]
         day = _WEEKDAYS.index((week.group(1) or week.group(2)).casefold())
         return monday + dt.timedelta(days=day), (week.group(0),), True
     text = _A_WEEK_STAY.sub(" ", _NIGHTS.sub(" ", text))  # "for a week" is a length, not a day
-    found = [(ph, m) for ph, m in _search(text, today) if _says_a_day(ph)]
-    if not found:  # a clock window can hide the day from dateparser ("between 2 and 5pm on...")
-        found = [(ph, m) for ph, m in _search(_WINDOW.sub(" ", text), today) if _says_a_day(ph)]
+    # A clock window is no day, and can hide the day from dateparser or pass for one ("around
+    # 10 on friday" read as October 10; "between 2 and 5pm on..."): the day is read without it.
+    found = [(ph, m) for ph, m in _search(_WINDOW.sub(" ", text), today) if _says_a_day(ph)]
+    if not found:
+        found = [(ph, m) for ph, m in _search(text, today) if _says_a_day(ph)]
     if not found:
         return None, (), True
     phrase, moment = found[0]
@@ -368,7 +374,15 @@ def _part_of_day(lowered: str) -> tuple[str | None, tuple[str, str] | None]:
     for words in sorted(_PART_WORDS, key=len, reverse=True):
         if re.search(rf"\b{re.escape(words)}\b", lowered):
             return _PART_WORDS[words]
+    if shorthand := _DAY_AM_PM.search(lowered):  # "fri pm", "tomorrow am"
+        return ("morning", None) if shorthand.group(1) == "am" else ("afternoon", None)
     return None, None
+
+
+_DAY_AM_PM = re.compile(
+    r"\b(?:mon|tue|tues|wed|thu|thurs|fri|sat|sun|monday|tuesday|wednesday|thursday|friday|"
+    r"saturday|sunday|today|tomorrow|tmrw)\s+(am|pm)\b"
+)
 
 
 def _clock(match_text: str) -> str | None:
