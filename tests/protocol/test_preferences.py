@@ -35,3 +35,18 @@ def test_moods_and_tempo_for_music() -> None:
     assert calm.max_tempo_bpm == 100
     assert extract("upbeat songs, fast", music=True).min_tempo_bpm == 120
     assert not extract("something relaxing")  # travel: no mood
+
+
+def test_decades_and_tempo_bounds_reach_a_music_search() -> None:
+    prefs = extract("play some 80s rock, nothing too fast - under 100 bpm", music=True)
+    assert (prefs.era, prefs.max_tempo_bpm, prefs.max_price) == ("1980s", 100, None)
+    assert extract("an oldie from the fifties", music=True).era == "1950s"
+    assert extract("chanson française des années 60", music=True).era == "1960s"
+    assert extract("some rnb from the 2000s", music=True).era == "2000s"
+    assert extract("hits from the '70s", music=True).era == "1970s"
+    assert extract("faster than 120 bpm", music=True).min_tempo_bpm == 120
+    schema = {"properties": {"era": {}, "max_tempo_bpm": {}}}
+    assert extract("90s pop under 110 bpm", music=True).search_inputs(schema) == {
+        "era": "1990s",
+        "max_tempo_bpm": 110,
+    }

@@ -73,3 +73,15 @@ def test_no_time_said_gives_nothing() -> None:
     assert when.slots() == {}
     # A clock time alone is not today's date.
     assert resolve("at 9am", MONDAY).date is None
+
+
+def test_a_clock_is_no_day_and_a_day_no_clock() -> None:
+    from lamas.protocol.when import resolve
+
+    today = dt.date(2026, 12, 28)  # a Monday
+    around = resolve("around 10 on friday", today)
+    assert around.date == dt.date(2027, 1, 1)  # not October 10
+    assert around.slots()["depart_after"] == "09:30"
+    assert "depart_after" not in resolve("after 10 December", today).slots()
+    assert resolve("nantes->paris fri pm", today).part_of_day == "afternoon"
+    assert resolve("tomorrow am", today).part_of_day == "morning"

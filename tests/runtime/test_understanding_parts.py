@@ -15,7 +15,7 @@ from lamas.runtime.netfile import load
 from lamas.runtime.router import CapabilityRouter
 from lamas.runtime.understanding import Understander
 from lamas.runtime.understanding.gazetteer import said_inputs, slot_vocabularies
-from lamas.runtime.understanding.inputs import served_words, trip_places
+from lamas.runtime.understanding.inputs import served_words, trip_places, vocabulary_names
 
 
 @pytest.fixture(scope="module")
@@ -92,3 +92,124 @@ def test_out_of_scope_is_judged_on_the_thing_asked_for(
     )
     assert [r.capability for r in understood.routed] == ["ticket.book", "ticket.book"]
     assert understood.returns == {1: 0}
+
+
+@pytest.fixture(scope="module")
+def travel_understander(embedder: MiniLMEmbedder, travel: Any) -> tuple[Understander, Any]:
+    skills = routable_skills(travel.cards, exclude=["orchestrator"])
+    understander = Understander(
+        skills,
+        embedder,
+        served=served_words(travel),
+        places=trip_places(travel),
+        names=vocabulary_names(travel),
+    )
+    return understander, CapabilityRouter(skills, embedder)
+
+
+def steps_of(pair: tuple[Understander, Any], request: str) -> tuple[list[str | None], list[str]]:
+    understander, router = pair
+    understood = understander.understand(
+        understander.route(request, router), router.scores, router.threshold
+    )
+    return [r.capability for r in understood.routed], understood.not_offered
+
+
+@pytest.mark.parametrize(
+    ("request_text", "steps", "reported"),
+    [
+        # Chat, verbs and relative clauses are no thing asked for.
+        (
+            "need a hotel in Bordeaux for 3 nights from wednesday, near the station",
+            ["hotel.book"],
+            0,
+        ),
+        ("from Montparnasse to Rennes, tmrw, cheapest one pls", ["ticket.book"], 0),
+        ("nantes->paris fri pm, cheapest pls", ["ticket.book"], 0),
+        # A bare modifier belongs to the step before; "car rental" is still a thing.
+        ("book the cheapest hotel in Toulouse, walking distance to the centre", ["hotel.book"], 0),
+        ("train to Lyon on Friday, car rental at the station too", ["ticket.book"], 1),
+        # "book it" after a clause books what it finds.
+        (
+            "If there's a train from Caen to Rouen before 8 on Friday, book it for me",
+            ["ticket.book"],
+            0,
+        ),
+        # Tickets for something that is no trip's end.
+        (
+            "Can you book Louvre tickets and a train from Lille to Paris on Sunday morning?",
+            ["ticket.book"],
+            1,
+        ),
+        (
+            "book me a train from Paris to Brest on Thursday and two passes for the festival",
+            ["ticket.book"],
+            1,
+        ),
+        ("a ticket to Lyon Part-Dieu on Friday", ["ticket.book"], 0),
+        # A leg naming both cities is a leg of its own, not the way back of the one before.
+        (
+            "Paris to Strasbourg on Tuesday, Strasbourg to Lyon Thursday and Lyon back to Paris "
+            "on Saturday",
+            ["ticket.book", "ticket.book", "ticket.book"],
+            0,
+        ),
+        # The purpose of a trip, and what is already done, are context.
+        ("I want to visit Nimes, book the train from Paris", ["ticket.book"], 0),
+        (
+            "Christmas in Strasbourg was lovely, now book me a train to Paris on Wednesday",
+            ["ticket.book"],
+            0,
+        ),
+    ],
+)
+def test_clauses_become_the_steps_asked_for(
+    travel_understander: tuple[Understander, Any],
+    request_text: str,
+    steps: list[str],
+    reported: int,
+) -> None:
+    found, not_offered = steps_of(travel_understander, request_text)
+    assert found == steps, not_offered
+    assert len(not_offered) == reported, not_offered
+
+
+def test_a_conditional_split_from_its_booking_is_still_conditional(
+    travel_understander: tuple[Understander, Any],
+) -> None:
+    understander, router = travel_understander
+    understood = understander.understand(
+        understander.route("If there's a hotel in Paris on Friday, book it", router),
+        router.scores,
+        router.threshold,
+    )
+    assert [r.capability for r in understood.routed] == ["hotel.book"]
+    assert understood.conditional == {0}
+
+
+def test_a_vendor_name_with_and_is_one_clause(embedder: MiniLMEmbedder) -> None:
+    music = load(EXAMPLES / "music" / "network.yaml", external=["music-orchestrator"])[1]
+    skills = routable_skills(music.cards, exclude=["music-orchestrator"])
+    understander = Understander(
+        skills, embedder, served=served_words(music), names=vocabulary_names(music)
+    )
+    router = CapabilityRouter(skills, embedder)
+    routed = understander.route("play the latest Christine and the Queens song", router)
+    assert [r.text for r in routed] == ["play the latest Christine and the Queens song"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("need a hotel in Bordaux for 3 nights, near the station", {"near": "Bordeaux Saint-Jean"}),
+        ("a hotel in Reims near the cathedral", {"near": "Cathédrale Notre-Dame de Reims"}),
+        ("a hotel in Annecy near the lake", {"near": "Lac d'Annecy"}),
+        ("a hotel in Montparnasse for two nights", {"city": "Paris", "near": "Paris Montparnasse"}),
+        ("hotel near the big station in Lyon", {"near": "Lyon Part-Dieu"}),
+    ],
+)
+def test_a_place_of_a_kind_is_found_within_the_city(
+    travel: Any, text: str, expected: dict[str, Any]
+) -> None:
+    found = names(travel, "hotel.search", text)
+    assert {k: found.get(k) for k in expected} == expected

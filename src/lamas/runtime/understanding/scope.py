@@ -143,6 +143,7 @@ _RELATIVE = re.compile(
 _VERBS = sorted(ASKING_VERBS | {"look", "organise", "organize", "see", "queue", "stream"})
 _OPENING = re.compile(
     r"^\s*(?:(?:please|hi|hey|ok|okay|so|and|then|also|now|just|actually)[,\s]+)*"
+    r"(?:(?:if|whether)\s+there(?:'s|\s+is|\s+are)\s+|(?:is|are)\s+there\s+)?"
     r"(?:(?:i|we)(?:'d|\s+would|'ll|\s+will)?\s+(?:really\s+|still\s+|also\s+|only\s+)?(?:need|want|like|"
     r"love|fancy|take|be\s+needing|prefer)(?:\s+to\s+(?:listen\s+to|[a-z]+(?:\s+(?:out|up))?))?|"
     r"wanna\s+[a-z]+|"

@@ -238,7 +238,12 @@ class Understander:
                     and not trip
                     and (
                         capability is None
-                        or (previous is None and len(routed) > 1 and not _STAY.search(clause.text))
+                        or (
+                            previous is None
+                            and len(routed) > 1
+                            and not _STAY.search(clause.text)
+                            and not is_conditional(clause.text)
+                        )
                     )
                 ):
                     # "Halloween weekend in Paris!" before the request itself.
