@@ -54,10 +54,11 @@ from lamas.protocol import credit
 from lamas.protocol.credit import shapley, shapley_estimate
 from lamas.protocol.credit_strata import MarginalGame, WeightedVotingGame, shapley_stratified
 
+# The n = 1000 target is checked on (E), per player, for every game. The permutation row
+# of (C) at n = 1000 is reported (time, errors) but no longer checked: its old check, that
+# the values sum to v(N), holds by construction for whole orders and said nothing.
 TARGETS = {
     "exact_n20_seconds": 5.0,
-    "mc_n1000_seconds": 10.0,
-    "mc_n1000_total_rel_error": 0.01,
     "voting_n1000_max_error_of_max": 0.01,
     "voting_n1000_max_seconds": 10.0,
 }
