@@ -116,3 +116,15 @@ def test_a_failed_commit_fails_every_future_of_its_group(tmp_path: Path) -> None
             future.result(timeout=60)
         with pytest.raises(Exception, match="ledger_entries"):
             asyncio.run(writer.append_async("task.opened", task_id="lost too"))
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_appends_after_the_writer_thread_died_are_refused(tmp_path: Path) -> None:
+    ledger = _ledger(tmp_path)
+    writer = ledger.writer()
+    writer._queue.put(object())  # not a pending append: the thread fails on it and stops
+    writer._thread.join(timeout=60)
+    assert not writer._thread.is_alive()
+    with pytest.raises(LedgerInputError, match=r"closed|stopped"):
+        writer.append("task.opened", task_id="late")
+    writer.close()  # closing a dead writer is harmless

@@ -49,7 +49,8 @@ def _errors(game: Any, **options: Any) -> tuple[np.ndarray, np.ndarray, Any]:
 
 def test_a_weighted_vote_is_estimated_within_its_stated_errors() -> None:
     error, se, est = _errors(_vote(), max_coalitions=60_000)
-    assert est.stopped == "samples" and est.samples <= 60_000
+    assert est.stopped == "samples"
+    assert est.samples <= 60_000
     assert np.all(np.abs(error) <= 4 * se + 1e-12), (error, se)
     assert np.abs(error).max() < 0.01  # shares are ~0.09: within ~10 % of the mean share
     assert est.total == 1.0  # v(N) - v(empty), exact
@@ -63,7 +64,8 @@ def test_float_marginals_are_estimated_within_their_stated_errors() -> None:
 def test_the_tolerance_stops_sampling_once_every_error_is_under_it() -> None:
     game = _vote()
     est = shapley_stratified(game, relative_tolerance=0.02, seed=1)
-    assert est.stopped == "tolerance" and est.converged is True
+    assert est.stopped == "tolerance"
+    assert est.converged is True
     largest = max(abs(v) for v in est.values.values())
     assert est.max_standard_error < 0.02 * largest
     looser = shapley_stratified(game, relative_tolerance=0.1, seed=1)
@@ -72,10 +74,12 @@ def test_the_tolerance_stops_sampling_once_every_error_is_under_it() -> None:
 
 def test_a_spent_budget_is_said() -> None:
     est = shapley_stratified(_vote(), tolerance=1e-9, max_coalitions=500, seed=1)
-    assert est.stopped == "samples" and est.converged is False
+    assert est.stopped == "samples"
+    assert est.converged is False
     assert est.samples <= 500
     timed = shapley_stratified(_vote(40), tolerance=1e-9, time_limit=0.3, seed=1)
-    assert timed.stopped == "time" and timed.converged is False
+    assert timed.stopped == "time"
+    assert timed.converged is False
     assert timed.seconds < 5  # one round past the limit at most, on a loaded machine
 
 
@@ -144,6 +148,13 @@ def test_bad_options_and_bad_games_are_refused() -> None:
         shapley_stratified(NotFinite(), max_coalitions=100)
 
 
+def test_too_many_players_are_refused_before_any_memory_is_taken() -> None:
+    game = WeightedVotingGame({f"p{i}": 1 for i in range(5000)}, 10)
+    with pytest.raises(CreditError, match="at most 4096"):
+        shapley_stratified(game, max_coalitions=10)
+
+
 def test_no_players_is_an_empty_estimate() -> None:
     est = shapley_stratified(WeightedVotingGame({}, 1), max_coalitions=10)
-    assert est.values == {} and est.samples == 0
+    assert est.values == {}
+    assert est.samples == 0

@@ -163,11 +163,34 @@ class GroupWriter:
         with self._lock:  # nothing is queued behind the stop mark
             if self._closed:
                 raise LedgerInputError("this group writer is closed; open another")
+            if not self._thread.is_alive():
+                raise LedgerInputError("this group writer's thread has stopped; open another")
             self._queue.put(pending)
 
     # --- the writer thread -----------------------------------------------------------------
 
     def _run(self) -> None:
+        try:
+            self._serve()
+        finally:  # stopped (or killed by an error): nobody may wait for ever
+            with self._lock:
+                self._closed = True
+            self._fail_waiting()
+
+    def _fail_waiting(self) -> None:
+        stopped = LedgerInputError("the group writer stopped before committing this")
+        left = []
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if isinstance(item, _Pending):
+                left.append(item)
+        if left:
+            self._deliver(left, [stopped] * len(left))
+
+    def _serve(self) -> None:
         stopping = False
         while not stopping:
             first = self._queue.get()

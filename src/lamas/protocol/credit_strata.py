@@ -53,6 +53,9 @@ if TYPE_CHECKING:
     Floats = npt.NDArray[np.float64]
     Members = npt.NDArray[np.bool_]
 
+MAX_PLAYERS = 4096
+"""Most players `shapley_stratified` takes: its strata are 3 n x n arrays (400 MB here)."""
+
 _PILOT = 16  # coalitions per size before the first allocation: enough to see where it varies
 _DEFENSIVE = 0.1  # share of each round spread evenly, so no stratum is starved on a guess
 _ROWS = 256  # coalitions valued per call of `marginals` (bounds memory at n x 256 floats)
@@ -188,6 +191,12 @@ def shapley_stratified(
     started = time.perf_counter()
     players = list(game.players)
     n = len(players)
+    if n > MAX_PLAYERS:
+        raise CreditError(
+            f"stratified sampling keeps n x n strata (3 x 8 bytes each): {n} players would "
+            f"need {24 * n * n / 2**30:.1f} GiB; at most {MAX_PLAYERS}: use "
+            "credit.shapley_estimate (permutation sampling) for more"
+        )
     if n == 0:
         return ShapleyEstimate({}, {}, 0, 0.0, tolerance, True if asked else None, False)
     ends = np.asarray(game.values(np.array([[False] * n, [True] * n])), dtype=np.float64)
