@@ -155,10 +155,23 @@ class Ledger:
         # in full, the rest are built from the same checked parts without validating them
         # again (which was a third of an append's cost). All share the transaction's instant.
         first = LedgerEntry(**{**dict(zip(RAW_FIELDS, rows[0], strict=True)), "payload": {}})
-        entries = []
-        for row, new in zip(rows, drafts, strict=True):
-            values: dict[str, Any] = dict(zip(RAW_FIELDS, row, strict=True))
-            values.update(kind=new.kind, payload=new.payload, at=first.at)
+        entries, at = [], first.at
+        for (seq, _, task, agent, entity, _, _, me, prev, digest, sig), new in zip(
+            rows, drafts, strict=True
+        ):
+            values = {  # RAW_FIELDS, as one literal: cheaper than zipping and updating
+                "sequence": seq,
+                "kind": new.kind,
+                "task_id": task,
+                "agent": agent,
+                "entity": entity,
+                "payload": new.payload,
+                "at": at,
+                "signer": me,
+                "prev_hash": prev,
+                "hash": digest,
+                "signature": sig,
+            }
             entries.append(trusted(LedgerEntry, values))
         return entries
 

@@ -163,7 +163,11 @@ def shapley_stratified(
     `relative_tolerance` times the largest share, or when `time_limit` seconds or
     `max_coalitions` coalitions are spent (then `converged` is False and `stopped` says
     which). At least one of the four must be given. `samples` in the result counts the
-    coalitions valued (each gives every player one marginal).
+    coalitions valued (each gives every player one marginal). Sampling runs in rounds and
+    checks the clock between them: the first round (16 coalitions of each size, 16 (n + 1)
+    in all) always runs, and a round is sized to end by `time_limit` at the pace measured
+    so far. `workers` > 1 forks that many processes (where the platform can fork; else it
+    samples here); the game is inherited by them, not pickled.
     """
     import numpy as np
 
