@@ -47,23 +47,15 @@ def test_need_names_the_extra_and_rejects_an_unknown_extra() -> None:
 # Each optional feature, used with its library hidden (as if its extra were not
 # installed): the error names the extra.
 SITES = {
-    "local": (
-        "xllamacpp",
-        "from lamas.llm.local import load_server as f\nf('x', n_ctx=1, threads=1)",
-    ),  # noqa: E501
+    "local": ("xllamacpp", "from lamas.llm.local import load_server as f\nf('x', n_ctx=1, threads=1)"),  # noqa: E501
     "openai": ("openai", "from lamas.llm.spec import open_model as f\nf('openai:m@http://h:9/v1')"),
-    "embed": (
-        "sentence_transformers",
-        "from lamas.agent.embeddings import MiniLMEmbedder as f\nf().embed(['x'])",
-    ),
+    "embed": ("sentence_transformers", "from lamas.agent.embeddings import MiniLMEmbedder as f\n"
+              "f().embed(['x'])"),
     "a2a": ("a2a", "import lamas.interop"),
     "dashboard": ("starlette", "import lamas.dashboard"),
     "privacy": ("phe", "from lamas.privacy.paillier import KeyHolder\nKeyHolder(512)"),
     "ray": ("ray", "from lamas.runtime.ray_runtime import connect\nconnect()"),
-    "postgres": (
-        "psycopg",
-        "from lamas.store import create_engine as f\nf('postgresql://u@h:9/x')",
-    ),
+    "postgres": ("psycopg", "from lamas.store import create_engine as f\nf('postgresql://u@h:9/x')"),
     "telemetry": ("opentelemetry.sdk", "import lamas.telemetry as t\nt.configure('console')"),
 }
 

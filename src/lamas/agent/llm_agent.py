@@ -78,7 +78,9 @@ def llm_agent(
             else (Price(skill=skill_name, amount=Decimal(str(price)), currency=currency),)
         ),
     )
-    handler = react_handler(model, tools, system_prompt=system_prompt, max_steps=max_steps)
+    handler = react_handler(
+        model, tools, system_prompt=system_prompt, max_steps=max_steps
+    )
     return Agent(card, handler, middleware=middleware)
 
 

@@ -108,7 +108,9 @@ def chat(
     message: Annotated[
         str | None, typer.Option("--message", "-m", help="ask once and exit; else read questions")
     ] = None,
-    model: Annotated[str, typer.Option(help=MODEL_FORMS)] = ("qwen2.5-coder-1.5b"),
+    model: Annotated[str, typer.Option(help=MODEL_FORMS)] = (
+        "qwen2.5-coder-1.5b"
+    ),
     max_steps: Annotated[int, typer.Option(min=1, max=20, help="reasoning steps per question")] = 6,
     threads: Annotated[int, typer.Option(min=1, help="inference threads")] = 1,
 ) -> None:
@@ -169,7 +171,9 @@ def demo(
     instruction: Annotated[
         str | None, typer.Argument(help="what to ask; a default instruction if omitted")
     ] = None,
-    model: Annotated[str, typer.Option(help=MODEL_FORMS)] = ("qwen2.5-coder-1.5b"),
+    model: Annotated[str, typer.Option(help=MODEL_FORMS)] = (
+        "qwen2.5-coder-1.5b"
+    ),
     answer: Annotated[
         list[str] | None,
         typer.Option("--answer", "-a", help="answers to questions asked back, in order"),
@@ -300,7 +304,9 @@ def _read_question() -> str:
 @new_app.command("agent")
 def new_agent(
     name: Annotated[str, typer.Argument(help="the agent's id, e.g. forecaster")],
-    folder: Annotated[Path | None, typer.Option(help="where to write it (default: ./NAME)")] = None,
+    folder: Annotated[
+        Path | None, typer.Option(help="where to write it (default: ./NAME)")
+    ] = None,
     entity: Annotated[
         str | None, typer.Option(help="who owns the agent and is paid (default: NAME)")
     ] = None,
@@ -317,7 +323,8 @@ def new_agent(
     for path in written:
         out.print(f"wrote {path}", highlight=False)
     out.print(
-        f'next: lamas run {where}/network.yaml "What is the weather in Lyon?" --model smollm2-135m',
+        f"next: lamas run {where}/network.yaml \"What is the weather in Lyon?\" "
+        f"--model smollm2-135m",
         highlight=False,
     )
 

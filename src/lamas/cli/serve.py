@@ -227,11 +227,7 @@ async def _serve(
         )
         if handler is None:
             _, books = await orchestrate(
-                spec,
-                node,
-                model_from_env(model),
-                default_embedder(err),
-                today=day,
+                spec, node, model_from_env(model), default_embedder(err), today=day,
                 ledger_url=ledger,
                 recovery=limits.recovery(node.id),
             )

@@ -226,7 +226,8 @@ class Vocabulary:
         what = slot or kind
         if len(text) > MAX_NAME:
             raise error(
-                f"{what} is {len(text)} characters long: no {kind} name is longer than {MAX_NAME}",
+                f"{what} is {len(text)} characters long: no {kind} name is longer than "
+                f"{MAX_NAME}",
                 slot=slot,
                 value=text[:MAX_NAME],
                 kind=self.kind,
