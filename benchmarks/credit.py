@@ -19,7 +19,10 @@
     the hard case for sampling. Baseline in the same run: permutation sampling
     (`shapley_estimate`, antithetic pairs) with the same stop rule and time. Each row gives
     wall and CPU seconds (this process and its workers) and the load average around it:
-    on a loaded machine the wall figure says little, the CPU figure more.
+    on a loaded machine the wall figure says little, the CPU figure more. With
+    `--cpu-budget`, a game whose time ran out is sampled again on as many coalitions as
+    two idle cores would value in 9.5 s at the pace measured (19 CPU-s): labelled as such,
+    an estimate of the idle machine, not a wall-clock measurement.
 (D) ledger: append/verify figures, once `lamas.economy.ledger` provides them (see
     `ledger_rows`).
 
@@ -295,18 +298,26 @@ def _cpu() -> float:
 
 
 def target_row(
-    name: str, game: MarginalGame, value: Game, closed: np.ndarray, method: str
+    name: str,
+    game: MarginalGame,
+    value: Game,
+    closed: np.ndarray,
+    method: str,
+    coalitions: int | None = None,
 ) -> dict[str, Any]:
     """One estimator on one n = 1000 game at the issue's target: stop when 3 standard errors
     are under 1 % of the largest share, or at the time budget; then each player's error
-    against the exact values, relative to the largest value."""
+    against the exact values, relative to the largest value. With `coalitions`, the
+    stratified sampler gets that many coalitions instead of a time budget (the "CPU
+    budget" rows: what two idle cores would value in the time budget)."""
     load_before = os.getloadavg()[0]
     started, cpu = time.perf_counter(), _cpu()
     if method == "stratified":
         est = shapley_stratified(
             game,
             relative_tolerance=MC_TARGET_OF_MAX / 3,
-            time_limit=MC_BUDGET,
+            time_limit=None if coalitions else MC_BUDGET,
+            max_coalitions=coalitions,
             seed=1,
             workers=WORKERS,
         )
@@ -390,6 +401,12 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--quick", action="store_true", help="one round each (a smoke run)")
+    parser.add_argument(
+        "--cpu-budget",
+        action="store_true",
+        help="for each game the time budget cut short, run the stratified sampler again on "
+        "as many coalitions as two idle cores would value in it (for a loaded machine)",
+    )
     args = parser.parse_args()
     rounds = 1 if args.quick else 3
 
@@ -401,11 +418,20 @@ def main() -> int:
         monte_carlo_row("airport", airport_game, 100, 2000),
         monte_carlo_row("cubic", cubic_game, 1000, 300),
     ]
-    voting = [
-        target_row(name, game, value, closed, method)
-        for name, game, value, closed in target_games()
-        for method in ("stratified", "permutations")
-    ]
+    voting = []
+    for name, game, value, closed in target_games():
+        for method in ("stratified", "permutations"):
+            voting.append(target_row(name, game, value, closed, method))
+        timed = voting[-2]
+        if args.cpu_budget and timed["stopped"] == "time":
+            # As many coalitions as the CPU seconds of two idle cores over the time budget
+            # buy, at the pace this run measured: a CPU figure, not a wall-clock one.
+            pace = timed["samples"] / timed["cpu_seconds"]
+            budget = int(pace * WORKERS * MC_BUDGET)
+            row = target_row(name, game, value, closed, "stratified", budget)
+            row["method"] = f"stratified, {WORKERS * MC_BUDGET:.0f} CPU-s"
+            row["met"] = row["max_error_of_max"] < MC_TARGET_OF_MAX  # its seconds are CPU's
+            voting.append(row)
     ours = [r for r in voting if r["method"] == "stratified"]
     n20 = next(r for r in exact if r["n"] == 20)
     n1000 = next(r for r in monte_carlo if r["n"] == 1000)
