@@ -117,3 +117,66 @@ def test_two_writer_processes_append_to_one_file_without_forking(tmp_path: Path)
     # They did race: the chain switches writer many times, not once.
     switches = sum(signers[s] != signers[s + 1] for s in range(1, 2 * per_writer))
     assert switches > 5
+
+
+# argv: database URL, key file. Eight threads append one entry at a time through one group
+# writer, forever, each printing an entry's sequence once its future has a result.
+GROUP_WRITER = r"""
+import sys, threading
+from lamas.economy import Ledger, NewEntry
+from lamas.security import PrivateKey
+from lamas.store import create_engine
+
+ledger = Ledger(create_engine(sys.argv[1]), PrivateKey.load(sys.argv[2]))
+out = threading.Lock()
+writer = ledger.writer()
+
+def caller(n):
+    i = 0
+    while True:
+        i += 1
+        if i % 5:
+            done = [writer.append("task.opened", task_id=f"{n}-{i}").result()]
+        else:
+            done = writer.submit(NewEntry("task.opened", f"{n}-{i}-{k}") for k in range(3)).result()
+        with out:
+            print(" ".join(str(e.sequence) for e in done), flush=True)
+
+for n in range(8):
+    threading.Thread(target=caller, args=(n,), daemon=True).start()
+threading.Event().wait()
+"""
+
+
+def test_a_group_writer_killed_mid_stream_loses_nothing_it_acknowledged(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    key = PrivateKey.generate()
+    key.save(tmp_path / "writer.pem")
+    writer = subprocess.Popen(
+        [sys.executable, "-c", GROUP_WRITER, url, str(tmp_path / "writer.pem")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert writer.stdout is not None
+    acknowledged: list[int] = []
+    deadline = time.monotonic() + 60
+    while len(acknowledged) < 500 and time.monotonic() < deadline:
+        line = writer.stdout.readline()
+        if not line:
+            break
+        acknowledged += map(int, line.split())
+    os.kill(writer.pid, signal.SIGKILL)  # mid-stream: eight callers are appending
+    rest, errors = writer.communicate(timeout=30)
+    acknowledged += [int(n) for line in rest.splitlines() for n in line.split()]
+    assert writer.returncode == -signal.SIGKILL
+    assert len(acknowledged) >= 500, errors
+
+    ledger = Ledger(create_engine(url), keyring=KeyRing([key.public]))
+    stored = {e.sequence for e in ledger.entries()}
+    assert set(acknowledged) <= stored  # every acknowledged entry survived the kill
+    report = ledger.verify()
+    assert report.ok, report
+    assert report.head is not None
+    assert report.head.sequence == len(stored) >= max(acknowledged)
+    assert report.signatures < len(stored) / 2  # appends were committed in groups

@@ -1,5 +1,6 @@
 """Economy: the ledger of work, value and credit (later: credit rules, attribution, marketplace)."""
 
 from lamas.economy.ledger import Ledger, NewEntry
+from lamas.economy.ledger_writer import GroupWriter
 
-__all__ = ["Ledger", "NewEntry"]
+__all__ = ["GroupWriter", "Ledger", "NewEntry"]

@@ -17,7 +17,11 @@ at n = 20 for a cheap value function, most of it building frozensets and calling
 order and its reverse); `shapley_estimate` also gives each share's standard error and
 stops early at a `tolerance`. Each sampled order's marginals telescope to
 v(N) - v(empty), so efficiency holds exactly (up to rounding) for every estimate: the
-sampling error is only in how the total is divided.
+sampling error is only in how the total is divided. For large games whose marginals can be
+valued in batches (a weighted vote: `credit_strata.WeightedVotingGame`),
+`credit_strata.shapley_stratified` samples by position instead, far more efficiently
+(two 1000-player votes in 10 s on a loaded machine: within 0.5 % and 3 % of the largest
+share, where whole orders are off by 34 % and 1,000 %; docs/numbers.md).
 
 For comparison, the usual simpler rules: `equal_split`, `proportional` to resources used,
 `leave_one_out`, `last_touch`; `compare` puts them side by side. `task_value_function`

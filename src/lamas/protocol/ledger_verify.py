@@ -18,8 +18,9 @@ from lamas.protocol.ledger import (
     ChainProblem,
     LedgerCorrupted,
     LedgerEntry,
+    Quoted,
     Raw,
-    content_bytes,
+    quoted_content,
     signing_message,
 )
 
@@ -88,12 +89,13 @@ class ChainVerifier:
         self._unsigned_from = 0  # first entry of the current run of unsigned entries, 0 if none
         self._unsigned_by = ""
         self._known: set[str] = set()
+        self._quoted = Quoted()
 
     def feed(self, rows: Iterable[Raw]) -> bool:
         """Check the next entries; False once a problem is found (feed no more)."""
         if self.problem is not None:
             return False
-        last, last_hash, known = self._last, self._last_hash, self._known
+        last, last_hash, known, q = self._last, self._last_hash, self._known, self._quoted
         sha256 = hashlib.sha256
         for seq, kind, task, agent, entity, payload, at, signer, prev, digest, sig in rows:
             self.entries += 1
@@ -101,7 +103,11 @@ class ChainVerifier:
                 missing = last + 1 if seq > last else seq
                 why = "is missing (deleted?)" if seq > last else f"comes again after {last}"
                 return self._fail(missing, f"sequence gap: entry {last + 1} {why}")
-            content = content_bytes(seq, kind, task, agent, entity, payload, at, signer, prev)
+            # A link that matches is the previous entry's hex hash: nothing in it to escape.
+            linked = f'"{prev}"' if prev == last_hash else q[prev]
+            content = quoted_content(
+                seq, q[kind], q[task], q[agent], q[entity], payload, q[at], q[signer], linked
+            )
             if sha256(content).hexdigest() != digest:
                 return self._fail(seq, "content does not match its hash (edited or moved)")
             if prev != last_hash:
