@@ -211,7 +211,8 @@ _HOLIDAY = re.compile(
     re.I,
 )
 _NEXT_WEEK_DAY = re.compile(
-    r"\bnext\s+week(?:\s+on)?\s+(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b"
+    r"\bnext\s+week[,\s]+(?:on\s+)?(?:the\s+)?"
+    r"(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b"
     r"|\b(?:on\s+)?(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\s+next\s+week\b",
     re.I,
 )

@@ -79,6 +79,16 @@ def mentions(text: str, vocabulary: Vocabulary) -> list[Mention]:
         else:
             cue = words[start - 1].casefold() if start else ""
             word = words[start]
+            pair = words[start : start + 2]
+            if (
+                len(pair) == 2
+                and all(w[:1].isupper() for w in pair)
+                and (near := _misspelt(" ".join(pair), vocabulary))
+            ):
+                # "Miles Davies": a misspelt name of two words.
+                found.append(Mention(near, start, cue))
+                start += 2
+                continue
             if (word[:1].isupper() or cue in _FROM | _TO | {"in"}) and (
                 near := _misspelt(word, vocabulary)
             ):
