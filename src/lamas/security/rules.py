@@ -250,12 +250,12 @@ DEFAULT_RULES: tuple[Rule, ...] = (
     _rule(
         "output_hijack",
         0.7,
-        # an imperative (sentence start, or after "please", "and", "you must"...), not
-        # prose such as 'we say "foo"' or 'the value we return "as is"'
-        r"(?:^|[.!?:;]\s+|\b(?:please|just|only|now|then|and|instead|simply|always|you (?:must|"
-        r"should|will|shall|need to|have to)|to)\s+)"
-        r"(?:say|print|output|respond|reply|answer|write|repeat|return|"
-        r"(?:start|begin|prepend|end) your (?:answer|reply|response|output))"
+        # an imperative (clause start, or after "please", "and", "must"...), not prose
+        # such as 'we say "foo"' or 'the value we return "as is"'
+        r"(?:(?:^|[.!?:;,]\s*|\b(?:please|just|only|now|then|and|instead|simply|always|must|"
+        r"should|will|shall|need to|have to|to)\s+)(?:say|print|output|respond|reply|answer|"
+        r"write|repeat|return)|\b(?:start|begin|prepend|end) your (?:answer|reply|response|"
+        r"output))"
         r"(?:\s+(?:only|exactly|just|"
         r"simply|back|with|this|that|the (?:following|word|words|phrase|text|sentence)))*\s*:?\s*"
         "[\"'<\u00ab\u201c\u2018]",
