@@ -180,8 +180,8 @@ DEFAULT_RULES: tuple[Rule, ...] = (
         r"\b(?:change|update|replace|use) (?:the )?(?:payee|beneficiary|bank details|"
         r"payment details|account number|iban)\b|\b(?:bank details|bank account|account "
         r"number|iban|payment details|beneficiary|payee) (?:has |have )?(?:changed|been "
-        r"updated|moved)\b|\bnew (?:[\w-]+ )?(?:collection |bank |payment )?(?:account|iban|"
-        r"bank details)\b",
+        r"updated|moved)\b|\bnew (?:[\w-]+ )?(?:collection|bank|payment|beneficiary) "
+        r"(?:account|details)\b|\bnew iban\b",
         "asks to redirect money to other bank details",
     ),
     _rule(
@@ -276,9 +276,9 @@ DEFAULT_RULES: tuple[Rule, ...] = (
         r"\]\]>",
         "pretends the data has ended",
     ),
-    # A line of dashes or equals signs underlines every other heading in reST, Markdown
-    # and plain-text docs; as a delimiter before injected text it is only a faint cue.
-    _rule("separator_line", 0.2, r"^-{8,}$|^={8,}$", "a separator line"),
+    # No rule for lines of dashes or equals signs: they underline every other heading in
+    # reST, Markdown and plain-text docs (they flagged 38 of 400 Debian package docs), and
+    # a delimiter before injected text comes with the text, which the other rules read.
     _rule(
         "access_granted",
         0.5,
@@ -306,9 +306,7 @@ DEFAULT_RULES: tuple[Rule, ...] = (
         "runs of brackets and symbols, as in adversarial suffixes",
     ),
 )
-_NOT_DECODED = frozenset(
-    {"contact_in_data", "urgency", "symbol_noise", "context_break", "separator_line", "iban"}
-)
+_NOT_DECODED = frozenset({"contact_in_data", "urgency", "symbol_noise", "context_break", "iban"})
 """Weak rules not re-run on ROT13 text (where noise could match them by chance)."""
 
 
