@@ -107,15 +107,17 @@ def evaluate(
                 cpu.append(time.thread_time() - c0)
                 seconds.append(time.perf_counter() - t0)
             per_family: dict[str, list[bool]] = defaultdict(list)
+            per_format: dict[str, list[bool]] = defaultdict(list)
             for h, s in zip(hits, samples, strict=True):
-                if s.label:
-                    per_family[s.family].append(h)
+                (per_family if s.label else per_format)[s.family].append(h)
             all_wall += seconds
             all_cpu += cpu
             loads.append(load)
             rows[name] = {
                 **rates(hits, samples),
                 "per_family": {f: sum(v) / len(v) for f, v in sorted(per_family.items())},
+                # benign texts: the share flagged per format (e-mail, JSON, README...)
+                "fpr_per_format": {f: sum(v) / len(v) for f, v in sorted(per_format.items())},
                 "missed": [
                     s.text[:160] for h, s in zip(hits, samples, strict=True) if s.label and not h
                 ][:5],
