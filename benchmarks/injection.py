@@ -15,11 +15,16 @@ the agent's tools through `GuardedRegistry` when the tool guard is on.
 Defences: none; spotlight (base64, the default encoding); datamark (spotlight with the
 readable interleaved encoding); detector (rules + the learned layer + perplexity under the
 local GGUF model, calibrated on clean traffic); tool guard; guard+detector (the structural
-capability check with the detector on top); all (spotlight base64 + detector + guard).
+capability check with the detector on top); plan and plan+detector (`PlanGuard`: only the
+sensitive actions the user's instruction names may run at all); all (spotlight base64 +
+detector + guard). Besides the attacker's exact goal, each config reports how often *any*
+sensitive call the instruction did not ask for was executed (an added step).
 ASR is also broken down by the attacker's goal: add a step (send a profile field out,
 message another agent), redirect a payment, change the answer. `--structural` runs the
-embedded model on the tool-call attacks only, with none / detector / toolguard /
-guard+detector.
+embedded model on the injected (non-user) tool-call attacks only, spread over the three
+goals, with none / detector / toolguard / guard+detector / plan / plan+detector;
+`--gullible` tells the model to obey what it reads, `--model-steps` lets it act more than
+once.
 
 Before the agents, the detector alone (benchmarks/_detection.py): detection rate and FPR
 per corpus (in-repo, five external corpora, package READMEs as unseen benign text) and per
