@@ -25,10 +25,11 @@ class PlanGuard(ToolGuard):
     unless a human confirms it."""
 
     def planned(self, call: ToolCall, instruction: str) -> bool:
-        """The instruction names this call's action (one of its action words, or the tool)."""
+        """The instruction names this call's action: one of its action words, or the tool's
+        name, as a whole word ("display the hotel" does not plan `pay`)."""
         words = set(re.findall(r"[\w'-]+", instruction.casefold()))
         action = self.actions.get(call.tool, SensitiveAction(call.tool)).action_words()
-        return bool(action & words) or call.tool.casefold() in instruction.casefold()
+        return bool(action & words) or call.tool.casefold() in words
 
     def decide(self, call: ToolCall, *, instruction: str) -> Verdict:
         if not self.is_sensitive(call) or self.planned(call, instruction):
