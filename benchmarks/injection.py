@@ -86,6 +86,7 @@ from rich.console import Console
 from rich.table import Table
 
 from lamas.agent.agent import compose
+from lamas.agent.planguard import PlanGuard
 from lamas.agent.reasoning import ReActLoop
 from lamas.agent.toolguard import GuardedRegistry, ToolCall, ToolGuard
 from lamas.agent.tools import ToolRegistry, tool
@@ -106,7 +107,6 @@ from lamas.security.detector import (
 from lamas.security.learned import LearnedLayer
 from lamas.security.normalise import normalise
 from lamas.security.perplexity import PerplexityLayer
-from lamas.security.plan import PlanGuard
 from lamas.security.spotlight import Spotlight, per_context, provenance_of, spotlight
 
 ROOT = Path(__file__).resolve().parents[1]

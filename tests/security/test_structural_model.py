@@ -18,12 +18,12 @@ from typing import Any
 
 import pytest
 
+from lamas.agent.planguard import PlanGuard
 from lamas.agent.reasoning import ReActLoop
 from lamas.agent.toolguard import GuardedRegistry, ToolCall, ToolGuard
 from lamas.agent.tools import ToolRegistry, tool
 from lamas.llm import LocalModel, catalog
 from lamas.llm.base import ChatMessage
-from lamas.security.plan import PlanGuard
 
 SENSITIVE = ("send_data", "send_message", "pay")
 
