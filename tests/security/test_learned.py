@@ -279,3 +279,23 @@ def test_gguf_perplexity_does_not_overflow_the_context_on_long_outputs() -> None
     assert math.isfinite(score)
     assert score > 0
     assert time.perf_counter() - started < 120
+
+
+@pytest.mark.slow
+@pytest.mark.model
+@pytest.mark.parametrize("name", ["no spaces", "injection at the end"])
+def test_perplexity_layer_under_the_real_model_scores_a_megabyte(name: str) -> None:
+    """The GGUF perplexity layer (135M model, one thread) on 1 MB: the model sees a bounded
+    head and tail, so the time is that of a short text, and nothing raises on length."""
+    from lamas.llm import catalog
+
+    path = catalog.path(catalog.DEFAULT_TEST_MODEL)
+    if not path.is_file():
+        pytest.skip("the test model is not installed (lamas models pull)")
+    layer = PerplexityLayer(path, max_tokens=64, threads=1)
+    layer.score("warm up")
+    started = time.perf_counter()
+    result = layer.score(megabyte_inputs()[name])
+    seconds = time.perf_counter() - started
+    assert math.isfinite(result.score)
+    assert seconds < 300, f"{name}: {seconds:.1f} s"  # ~8 s of CPU; wall time under load

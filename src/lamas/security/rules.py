@@ -160,18 +160,29 @@ DEFAULT_RULES: tuple[Rule, ...] = (
         ),
         "asks to send something to an outside address",
     ),
+    # "Pay the invoice by transfer to IBAN ..." is what a real invoice says: on its own
+    # (with the IBAN rule) it stays under the threshold; any other cue (addressing the
+    # model, new instructions, urgency, a changed payee) tips it over.
     _rule(
         "payment",
-        1.0,
+        0.6,
         _near(
             r"\b(?:pay|transfer|wire|remit|deposit|refund)\b",
             r"(?:to|into)\W+(?:(?:the |this |our |my |a )?(?:account|iban|wallet|paypal|"
             r"beneficiary)|" + _TARGET + "|" + _IBAN + r")",
             10,
-        )
-        + r"|\b(?:change|update|replace|use) (?:the )?(?:payee|beneficiary|bank details|"
-        r"payment details|account number|iban)\b",
-        "asks to pay or redirect money",
+        ),
+        "asks to pay money to an account",
+    ),
+    _rule(
+        "payee_change",
+        1.0,
+        r"\b(?:change|update|replace|use) (?:the )?(?:payee|beneficiary|bank details|"
+        r"payment details|account number|iban)\b|\b(?:bank details|bank account|account "
+        r"number|iban|payment details|beneficiary|payee) (?:has |have )?(?:changed|been "
+        r"updated|moved)\b|\bnew (?:[\w-]+ )?(?:collection|bank|payment|beneficiary) "
+        r"(?:account|details)\b|\bnew iban\b",
+        "asks to redirect money to other bank details",
     ),
     _rule(
         "iban",
@@ -206,9 +217,18 @@ DEFAULT_RULES: tuple[Rule, ...] = (
     _rule(
         "markdown_exfil",
         1.0,
-        r"!\[[^\]\n]*\]\(\s*(?:https?:)?//[^)\s]*[?&=]|!\[[^\]\n]*\]\[[^\]\n]*\]|"
-        r"\]\(\s*https?://[^)\s]*\?[^)\s]*=\s*\[|\"!\[\w*\",\s*\"\]\(",
-        "markdown link or image that carries data to a URL",
+        r"\]\(\s*(?:https?:)?//[^)\s]*[?&/=]\s*[\[{<$]|"
+        r"\]\(\s*(?:https?:)?//[^)\s]*[?&][\w-]*=[^)\s&]*(?:data|secret|passport|password|"
+        r"token|key|card|history|prompt|conversation|chat|user|info)\b|\"!\[\w*\",\s*\"\]\(",
+        "markdown link or image whose URL is a template for data to send",
+    ),
+    # A badge image with a query string (`![PyPI](https://img.shields.io/...?style=flat)`)
+    # is in most READMEs: weak on its own, it adds to any instruction around it.
+    _rule(
+        "markdown_image_query",
+        0.5,
+        r"!\[[^\]\n]*\]\(\s*(?:https?:)?//[^)\s]*[?&=]",
+        "markdown image whose URL carries a query",
     ),
     _rule(
         "address_model",
@@ -222,15 +242,21 @@ DEFAULT_RULES: tuple[Rule, ...] = (
         r"this\b|\bto the (?:ai |llm )?(?:assistant|agent|model|bot)\b(?: [\w-]+){0,3}\s*:|"
         r"\b(?:invisible|hidden) (?:to|from) (?:humans|the user|users|people|readers)\b|\bvisible "
         r"(?:only )?to (?:the )?(?:llm|ai|models?|bots?|agents?)\b|\b(?:text|content|section) for "
-        r"(?:ai|llm) (?:agents?|assistants?|models?)\b|\b(?:the |an? )?(?:ai |llm )?assistant "
-        r"(?:must|shall|needs to|has to)\b",
+        r"(?:ai|llm) (?:agents?|assistants?|models?)\b|\b(?:the |an? )?(?:ai |llm |booking )?"
+        r"(?:assistant|agent) (?:must|shall|needs to|has to)\b|^\W{0,4}(?:ai |llm )?(?:assistants?|"
+        r"agents?)\s*:",
         "addresses the model directly",
     ),
     _rule(
         "output_hijack",
         0.7,
-        r"\b(?:say|print|output|respond|reply|answer|write|repeat|type|return|report|(?:start|"
-        r"begin|prepend|end) your (?:answer|reply|response|output))(?:\s+(?:only|exactly|just|"
+        # an imperative (clause start, or after "please", "and", "must"...), not prose
+        # such as 'we say "foo"' or 'the value we return "as is"'
+        r"(?:(?:^|[.!?:;,]\s*|\b(?:please|just|only|now|then|and|instead|simply|always|must|"
+        r"should|will|shall|need to|have to|to)\s+)(?:say|print|output|respond|reply|answer|"
+        r"write|repeat|return)|\b(?:start|begin|prepend|end) your (?:answer|reply|response|"
+        r"output))"
+        r"(?:\s+(?:only|exactly|just|"
         r"simply|back|with|this|that|the (?:following|word|words|phrase|text|sentence)))*\s*:?\s*"
         "[\"'<\u00ab\u201c\u2018]",
         "tells the model what to say, word for word",
@@ -247,9 +273,12 @@ DEFAULT_RULES: tuple[Rule, ...] = (
         0.4,
         r"\bend of (?:document|context|input|data|file|text|session|conversation|prompt)\b|"
         r"<end of session>|\[rest-of-document\]|</?(?:document|context|data|user_input)>|"
-        r"\]\]>|^-{8,}$|^={8,}$",
+        r"\]\]>",
         "pretends the data has ended",
     ),
+    # No rule for lines of dashes or equals signs: they underline every other heading in
+    # reST, Markdown and plain-text docs (they flagged 38 of 400 Debian package docs), and
+    # a delimiter before injected text comes with the text, which the other rules read.
     _rule(
         "access_granted",
         0.5,
