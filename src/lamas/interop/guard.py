@@ -58,6 +58,7 @@ from a2a.types import (
     ListTasksRequest,
     ListTasksResponse,
     Message,
+    Role,
     SecurityRequirement,
     SecurityScheme,
     SendMessageRequest,
@@ -283,6 +284,14 @@ class AccessGuard:
         A2A message (from the network's entry) only to a public agent."""
         caller = context.user
         agent = caller.agent if isinstance(caller, Caller) else None
+        # What the SDK's task helper would refuse with an internal error, refused as bad
+        # parameters, naming what is wrong.
+        if not message.parts:
+            raise InvalidParamsError("the message has no parts")
+        if any(part.HasField("text") and not part.text for part in message.parts):
+            raise InvalidParamsError("a text part of the message is empty")
+        if not message.task_id and message.role != Role.ROLE_USER:
+            raise InvalidParamsError("a message that opens a task must have the role user")
         if message.HasField("metadata") and ENVELOPE_KEY in message.metadata.fields:
             try:
                 sender = envelope_from_a2a(message, recipient=self.agent_id).sender

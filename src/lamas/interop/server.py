@@ -137,7 +137,11 @@ class LamasExecutor(AgentExecutor):
             nonlocal opened
             if not opened:
                 request.task_id, request.context_id = task_id, context_id
-                await event_queue.enqueue_event(new_task_from_user_message(request))
+                try:
+                    task = new_task_from_user_message(request)
+                except ValueError as error:  # an empty text part, no parts, not the user's
+                    raise MalformedMessage("A2A request", [str(error)]) from error
+                await event_queue.enqueue_event(task)
                 opened = True
 
         updater = TaskUpdater(event_queue, task_id, context_id)
