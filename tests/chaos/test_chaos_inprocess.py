@@ -250,6 +250,107 @@ async def test_idempotent_booking_under_one_key_is_made_once_even_after_a_restar
     assert len(calls) == 1
 
 
+async def test_idempotency_key_reused_with_other_data_is_refused_not_answered_with_the_first(
+    bookings: str,
+) -> None:
+    from lamas.runtime.recovery import IdempotencyConflict
+
+    calls: list[str] = []
+
+    async def book() -> dict[str, Any]:
+        calls.append("booked")
+        return {"booking_id": f"B-{len(calls)}"}
+
+    key = "t1:ticket.book"
+    first = IdempotentResults("railgo", bookings)
+    made = await first.once(key, "ticket.book", "t1", book, request={"offer_id": "RG-1"})
+    again = IdempotentResults("railgo", bookings)  # after a restart: the binding is stored
+    with pytest.raises(IdempotencyConflict, match="already used for a different request"):
+        await again.once(key, "ticket.book", "t1", book, request={"offer_id": "RG-2"})
+    with pytest.raises(IdempotencyConflict, match=r"ticket\.book, not hotel\.book"):
+        await again.once(key, "hotel.book", "t1", book, request={"offer_id": "RG-1"})
+    # The same request (key order does not matter) still gets the first result.
+    same = await again.once(key, "ticket.book", "t1", book, request={"offer_id": "RG-1"})
+    assert same == made
+    assert calls == ["booked"]
+
+
+async def test_idempotency_table_of_an_earlier_version_gains_the_digest_column(
+    tmp_path: Path,
+) -> None:
+    import sqlite3
+
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as old:  # the table as the first version made it
+        old.execute(
+            "CREATE TABLE idempotent_results (agent_id VARCHAR(128), key VARCHAR(300), "
+            "skill VARCHAR(128) NOT NULL, task_id VARCHAR(128), ref VARCHAR(128) NOT NULL, "
+            "result TEXT NOT NULL, status VARCHAR(32) NOT NULL, created_at FLOAT NOT NULL, "
+            "PRIMARY KEY (agent_id, key))"
+        )
+        old.execute(
+            "INSERT INTO idempotent_results VALUES ('railgo', 'k', 'ticket.book', 't', "
+            "'B-0', '{\"booking_id\": \"B-0\"}', 'confirmed', 0)"
+        )
+    served = IdempotentResults("railgo", f"sqlite:///{path}")
+
+    async def book() -> dict[str, Any]:
+        raise AssertionError("an old booking is never made again")
+
+    # An old record binds no data: its key is answered as before.
+    old_booking = await served.once("k", "ticket.book", "t", book, request={"offer_id": "X"})
+    assert old_booking == {"booking_id": "B-0"}
+    served_new = await served.once(
+        "k2", "ticket.book", "t", _booked("B-1"), request={"offer_id": "Y"}
+    )
+    assert served_new["booking_id"] == "B-1"
+    assert served.get("k2").digest is not None  # type: ignore[union-attr]
+
+
+def _booked(booking_id: str) -> Any:
+    async def book() -> dict[str, Any]:
+        return {"booking_id": booking_id}
+
+    return book
+
+
+async def test_idempotency_key_of_a_booking_sent_again_with_another_offer_is_refused(
+    embedder: MiniLMEmbedder, bookings: str
+) -> None:
+    # As an attacker (or a confused client): a real booking's key, another offer.
+    from lamas.runtime.recovery.idempotency import with_key
+
+    orchestrator, _ = travel(embedder)
+    session = await orchestrator.submit(TRAVEL)
+    assert session.task.state is TaskState.COMPLETED
+    run = session.runs["ticket.book"]
+    key = f"{session.task.id}:ticket.book"
+    # The same train of the same vendor, a day later: a real offer, another request.
+    other = run.output["offer_id"].rsplit(":", 1)[0] + ":2026-12-05"
+
+    async def book(offer_id: str) -> Message:
+        return await orchestrator.network.transport.request(
+            Envelope(
+                sender="orchestrator",
+                recipient=str(run.agent),
+                skill="ticket.book",
+                task_id=session.task.id,
+                message=with_key(Message.of_data({"offer_id": offer_id}), key),
+            )
+        )
+
+    with pytest.raises(Exception, match="already used for a different request"):
+        await book(other)
+    tickets = [
+        s
+        for s in IdempotentResults(str(run.agent), bookings).all()
+        if s.task_id == session.task.id and s.skill == "ticket.book"
+    ]
+    assert [(t.key, t.result["offer_id"]) for t in tickets] == [(key, run.output["offer_id"])]
+    # The same offer again is the first booking, not a second one.
+    assert (await book(run.output["offer_id"])).data["booking_id"] == run.output["booking_id"]
+
+
 async def test_idempotency_key_reaches_the_vendor_and_cancel_refunds_once(
     embedder: MiniLMEmbedder, bookings: str
 ) -> None:
