@@ -167,24 +167,39 @@ def settle() -> None:
 
 def ask(chaos: Chaos, text: str = TRAVEL, timeout: float = 150) -> str:
     """Send `text` to the orchestrator as a plain A2A client; the A2A task's end state."""
+    return a2a_state(send(chaos, text, timeout=timeout))
+
+
+def send(
+    chaos: Chaos, text: str, *, timeout: float = 150, on: Any = None, capability: str = ""
+) -> Any:
+    """The A2A task (or message) the orchestrator answers `text` with; `on`: the A2A task
+    the text answers (its id and context are sent with it); `capability`: the task
+    capability the caller holds (as `lamas ask` sends it: only its holder may continue)."""
     from a2a.helpers.proto_helpers import new_text_message
     from a2a.types import Role
-    from a2a.types import TaskState as A2AState
 
     from lamas.interop.client import A2AConnector
 
-    async def send() -> str:
+    ids = {"task_id": on.id, "context_id": on.context_id} if on is not None else {}
+    message = new_text_message(text, role=Role.ROLE_USER, **ids)
+
+    async def sending() -> Any:
         connector = A2AConnector()
         try:
-            task = await connector.send(
-                chaos.url, new_text_message(text, role=Role.ROLE_USER), timeout=timeout
-            )
+            headers = {"X-Lamas-Capability": capability} if capability else None
+            return await connector.send(chaos.url, message, timeout=timeout, headers=headers)
         finally:
             await connector.close()
-        state = getattr(getattr(task, "status", None), "state", None)
-        return A2AState.Name(state) if state is not None else "message"
 
-    return asyncio.run(send())
+    return asyncio.run(sending())
+
+
+def a2a_state(task: Any) -> str:
+    from a2a.types import TaskState as A2AState
+
+    state = getattr(getattr(task, "status", None), "state", None)
+    return A2AState.Name(state) if state is not None else "message"
 
 
 def new_task(chaos: Chaos, before: set[str], timeout: float = 120) -> tuple[str, str]:
@@ -355,6 +370,27 @@ def test_resume_after_the_orchestrator_is_killed_before_booking(
     chaos.start_orchestrator()
     chaos.orchestrator_ready()
     assert new_task(chaos, before)[1] == "completed"
+    check_invariants(chaos)
+
+
+def test_resume_a_question_is_answered_after_the_orchestrator_is_killed_while_it_waits(
+    chaos: Chaos, reviver: None
+) -> None:
+    # No date: the orchestrator asks for it (input-required), and is killed while it
+    # waits. The user answers the same A2A task after the restart, as if nothing happened.
+    before = set(TaskStore(chaos.tasks).states())
+    capability = "chaos-" + "c" * 40
+    asked = send(chaos, TRAVEL.replace(" on December 4", ""), capability=capability)
+    assert a2a_state(asked) == "TASK_STATE_INPUT_REQUIRED"
+    task, state = new_task(chaos, before)
+    assert state == "input-required"
+    chaos.kill("orchestrator")
+    chaos.start_orchestrator()
+    chaos.orchestrator_ready()
+    answered = send(chaos, "December 4", on=asked, capability=capability)
+    assert a2a_state(answered) == "TASK_STATE_COMPLETED", answered
+    assert answered.id == asked.id
+    assert TaskStore(chaos.tasks).states()[task] == "completed"
     check_invariants(chaos)
 
 

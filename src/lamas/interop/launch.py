@@ -160,6 +160,7 @@ async def orchestrate(
     )
     books = Books(orchestrator, url=ledger_url)
     serving = orchestrator.agent(node.card)
+    durable_a2a_tasks(node, orchestrator.recovery)
     await node.start(serving.handle, busy=orchestrator.recovery.admission.busy_for)
     orchestrator.recovery.resuming = asyncio.ensure_future(orchestrator.recovery.resume())
     return orchestrator, books
@@ -200,8 +201,20 @@ async def serve_network(
     orchestrator.join(card)
     books = Books(orchestrator, url=ledger_url)
     node = Node(card, keys, host=host, port=port, public=public, entry=spec.topology.entry)
+    durable_a2a_tasks(node, orchestrator.recovery)
     await node.start(
         orchestrator.agent(node.card).handle, busy=orchestrator.recovery.admission.busy_for
     )
     orchestrator.recovery.resuming = asyncio.ensure_future(orchestrator.recovery.resume())
     return node, orchestrator, books
+
+
+def durable_a2a_tasks(node: Node, recovery: Recovery) -> None:
+    """An orchestrator whose task state outlives it keeps its A2A tasks in the same
+    database (unless its node was given a store of its own): a user answering, after a
+    restart, a question asked before it finds the A2A task the answer continues; in
+    memory, the restarted node would not know it."""
+    from lamas.interop.taskstore import task_store
+
+    if recovery.store is not None and node.limits.task_store is None:
+        node.tasks = task_store(recovery.store.url, node.limits.retention)
