@@ -196,10 +196,18 @@ def send(
 
 
 def a2a_state(task: Any) -> str:
+    """The A2A task's state; when it did not complete, with what its status said (why)."""
     from a2a.types import TaskState as A2AState
 
-    state = getattr(getattr(task, "status", None), "state", None)
-    return A2AState.Name(state) if state is not None else "message"
+    status = getattr(task, "status", None)
+    state = getattr(status, "state", None)
+    if state is None:
+        return "message"
+    name = A2AState.Name(state)
+    if state in (A2AState.TASK_STATE_COMPLETED, A2AState.TASK_STATE_INPUT_REQUIRED):
+        return name
+    said = " ".join(p.text for p in status.message.parts if p.HasField("text"))
+    return f"{name}: {said}"
 
 
 def new_task(chaos: Chaos, before: set[str], timeout: float = 120) -> tuple[str, str]:
