@@ -19,13 +19,15 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from a2a.auth.user import User
 from a2a.server.context import ServerCallContext
 from a2a.server.tasks import DatabaseTaskStore, InMemoryTaskStore, TaskStore
 from a2a.types import ListTasksRequest, ListTasksResponse, Task
-from sqlalchemy import delete, select
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy import delete, event, select
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from lamas.errors import ConfigError
 from lamas.interop.limits import DEFAULT_MAX_BYTES, DEFAULT_MAX_TASKS, DEFAULT_TTL_SECONDS
@@ -153,7 +155,36 @@ def task_store(url: str | None = None, retention: Retention = Retention()) -> Re
     """The store a node keeps its A2A tasks in (see the module's docstring)."""
     if url is None:
         return RetainingTaskStore(InMemoryTaskStore(), retention)
-    return RetainingTaskStore(DatabaseTaskStore(create_async_engine(async_url(url))), retention)
+    return RetainingTaskStore(DatabaseTaskStore(_engine(async_url(url))), retention)
+
+
+def _engine(url: str) -> AsyncEngine:
+    """An async engine; for SQLite, the settings lamas's own engine uses (store/engine.py):
+    WAL, and a writer waits up to 30 s for the lock. SQLite's default (5 s, rollback
+    journal) refused requests with "database is locked" under 10 concurrent tasks."""
+    if not url.startswith("sqlite"):
+        return create_async_engine(url)
+    engine = create_async_engine(url, connect_args={"timeout": 30})
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def wal(connection: Any, _record: Any) -> None:
+        cursor = connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.close()
+
+    return engine
+
+
+def sibling_url(url: str, suffix: str) -> str:
+    """For a SQLite file URL, the same URL naming a file beside it (`tasks.db` ->
+    `tasks-<suffix>.db`): two stores written at once then do not queue on one file's
+    lock. Any other database is returned as it is (it locks rows, not files)."""
+    scheme, sep, path = url.partition(":///")
+    if not sep or not scheme.startswith("sqlite") or not path or path == ":memory:":
+        return url
+    file = Path(path)
+    beside = file.with_name(f"{file.stem}-{suffix}{file.suffix or '.db'}")
+    return f"{scheme}:///{beside}"
 
 
 def async_url(url: str) -> str:
