@@ -167,6 +167,37 @@ async def test_chaos_booking_vendor_gone_rechooses_the_live_offer_and_compensate
     assert standing[(session.task.id, "ticket.book")].count(session.runs["ticket.book"].agent) == 1
 
 
+async def test_chaos_vendor_down_at_booking_then_answering_another_task_still_rechooses(
+    embedder: MiniLMEmbedder, bookings: str
+) -> None:
+    # Under load: the chosen vendor's last call failed (its offer is withdrawn as the
+    # booking starts), and by the time the choice is made again another task's call has
+    # found it answering. The task must still go to the other vendor, not fail.
+    orchestrator, _ = travel(embedder)
+    recovery = orchestrator.recovery
+    original = recovery.live_providers
+    suspected: list[str] = []
+
+    def flaky(session: Any, step: Any, providers: list[str], affinity: str | None) -> Any:
+        if step.capability != "ticket.book" or suspected or affinity is None:
+            return original(session, step, providers, affinity)
+        suspected.append(affinity)
+        recovery.liveness.failed(affinity, AgentUnreachable(affinity, "timed out"))
+        try:
+            return original(session, step, providers, affinity)
+        finally:
+            recovery.liveness.answered(affinity)  # another task's call got an answer
+
+    recovery.live_providers = flaky  # type: ignore[method-assign]
+    session = await orchestrator.submit(TRAVEL)
+    assert session.task.state is TaskState.COMPLETED, session.task.status_message
+    (withdrawn,) = suspected
+    booked = session.runs["ticket.book"].agent
+    assert booked is not None
+    assert booked != withdrawn
+    assert confirmed(bookings)[(session.task.id, "ticket.book")] == [booked]
+
+
 async def test_compensation_undoes_the_ticket_when_the_hotel_cannot_be_booked(
     embedder: MiniLMEmbedder, bookings: str
 ) -> None:

@@ -159,17 +159,21 @@ def task_store(url: str | None = None, retention: Retention = Retention()) -> Re
 
 
 def _engine(url: str) -> AsyncEngine:
-    """An async engine; for SQLite, the settings lamas's own engine uses (store/engine.py):
-    WAL, and a writer waits up to 30 s for the lock. SQLite's default (5 s, rollback
-    journal) refused requests with "database is locked" under 10 concurrent tasks."""
+    """An async engine. SQLite has one writer at a time, and every status update of every
+    task is a write: in WAL with `synchronous=NORMAL` a commit needs no fsync (still
+    durable when the process is killed: only a crash of the machine may lose the last
+    ones), writers wait up to 30 s for the lock and requests up to 120 s for a
+    connection. With SQLite's defaults, 10 concurrent tasks were refused with "database
+    is locked" and a flood of 200 requests got HTTP 500 (no connection in 30 s)."""
     if not url.startswith("sqlite"):
         return create_async_engine(url)
-    engine = create_async_engine(url, connect_args={"timeout": 30})
+    engine = create_async_engine(url, connect_args={"timeout": 30}, pool_timeout=120)
 
     @event.listens_for(engine.sync_engine, "connect")
-    def wal(connection: Any, _record: Any) -> None:
+    def pragmas(connection: Any, _record: Any) -> None:
         cursor = connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
     return engine
