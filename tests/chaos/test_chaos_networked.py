@@ -319,6 +319,31 @@ def test_chaos_vendor_killed_as_it_books_is_replaced_and_its_booking_compensated
     check_invariants(chaos)
 
 
+def test_chaos_vendor_killed_right_before_its_booking_leaves_it_to_the_other_vendor(
+    chaos: Chaos, reviver: None
+) -> None:
+    # The chosen rail vendor dies as the booking is sent (SIGKILL before the request is
+    # out): nothing was booked there; the other rail vendor's offer is chosen and booked.
+    before = set(TaskStore(chaos.tasks).states())
+    chaos.plan([{"skill": "ticket.book", "recipient": "*", "kill": "recipient"}])
+    assert ask(chaos) == "TASK_STATE_COMPLETED"
+    (dead,) = chaos.killed()
+    task, state = new_task(chaos, before)
+    assert state == "completed"
+    tickets = {
+        vendor: [
+            s.status
+            for s in IdempotentResults(vendor, chaos.bookings).all()
+            if s.task_id == task and s.skill == "ticket.book"
+        ]
+        for vendor in RAIL
+    }
+    (other,) = set(RAIL) - {dead}
+    assert tickets[other] == ["confirmed"], tickets
+    assert "confirmed" not in tickets[dead], tickets
+    check_invariants(chaos)
+
+
 def test_compensation_when_the_only_hotel_chain_dies_undoes_the_ticket(
     chaos: Chaos, reviver: None
 ) -> None:
