@@ -210,12 +210,13 @@ async def serve_network(
 
 
 def durable_a2a_tasks(node: Node, recovery: Recovery) -> None:
-    """An orchestrator whose task state outlives it keeps its A2A tasks in that database
-    too (a SQLite file: the file beside it, `<name>-a2a.db`), unless its node was given a
-    store of its own: a user answering, after a restart, a question asked before it
-    finds the A2A task the answer continues; in memory, the restarted node would not
-    know it."""
-    from lamas.interop.taskstore import sibling_url, task_store
+    """An orchestrator whose task state outlives it keeps the A2A tasks that wait for an
+    answer in that database too (a SQLite file: the file beside it, `<name>-a2a.db`),
+    the rest in memory, unless its node was given a store of its own: a user answering,
+    after a restart, a question asked before it finds the A2A task the answer continues;
+    in memory alone, the restarted node would not know it."""
+    from lamas.interop.taskstore import questions_kept, sibling_url
 
     if recovery.store is not None and node.limits.task_store is None:
-        node.tasks = task_store(sibling_url(recovery.store.url, "a2a"), node.limits.retention)
+        url = sibling_url(recovery.store.url, "a2a")
+        node.tasks = questions_kept(url, node.limits.retention)

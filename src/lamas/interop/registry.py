@@ -14,7 +14,8 @@ agent that fails `misses` checks in a row is dropped from discovery, and comes b
 soon as a check succeeds again. A check fails when the agent cannot be reached or does
 not answer within `CHECK_TIMEOUT` seconds: a slow answer is an answer (a dead agent's
 refused connection fails at once; on a loaded machine, live agents that took more than
-the interval to answer were dropped, and tasks failed with "no agent offers ..."). `RegistryClient` is the other side: publish, discover.
+the interval to answer were dropped, and tasks failed with "no agent offers ...").
+`RegistryClient` is the other side: publish, discover.
 """
 
 from __future__ import annotations

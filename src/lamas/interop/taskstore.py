@@ -25,7 +25,7 @@ from typing import Any
 from a2a.auth.user import User
 from a2a.server.context import ServerCallContext
 from a2a.server.tasks import DatabaseTaskStore, InMemoryTaskStore, TaskStore
-from a2a.types import ListTasksRequest, ListTasksResponse, Task
+from a2a.types import ListTasksRequest, ListTasksResponse, Task, TaskState
 from sqlalchemy import delete, event, select
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -149,6 +149,54 @@ class RetainingTaskStore(TaskStore):
             if drop:
                 await session.execute(delete(model).where(model.id.in_(drop)))
         await self._evict()
+
+
+class QuestionsKept(TaskStore):
+    """Tasks in memory, and those waiting for their answers (input-required) in a
+    database as well: after a restart, an answer finds the task it continues.
+
+    Only questions are written: every status update of every task in a SQLite store
+    (the task rewritten each time, its history growing) could not keep up with 200
+    concurrent tasks on a 2-core machine (requests waited over 120 s for a connection).
+    """
+
+    def __init__(self, memory: TaskStore, durable: TaskStore) -> None:
+        self.memory = memory
+        self.durable = durable
+        self._asked: set[str] = set()  # tasks whose question is (or may be) in `durable`
+
+    async def save(self, task: Task, context: ServerCallContext) -> None:
+        await self.memory.save(task, context)
+        if task.status.state == TaskState.TASK_STATE_INPUT_REQUIRED:
+            await self.durable.save(task, context)
+            self._asked.add(task.id)
+        elif task.id in self._asked:  # answered (or ended): its question is gone
+            self._asked.discard(task.id)
+            await self.durable.delete(task.id, context)
+
+    async def get(self, task_id: str, context: ServerCallContext) -> Task | None:
+        found = await self.memory.get(task_id, context)
+        if found is None:  # asked before a restart?
+            found = await self.durable.get(task_id, context)
+            if found is not None:
+                self._asked.add(task_id)
+                await self.memory.save(found, context)
+        return found
+
+    async def list(self, params: ListTasksRequest, context: ServerCallContext) -> ListTasksResponse:
+        return await self.memory.list(params, context)
+
+    async def delete(self, task_id: str, context: ServerCallContext) -> None:
+        await self.memory.delete(task_id, context)
+        if task_id in self._asked:
+            self._asked.discard(task_id)
+            await self.durable.delete(task_id, context)
+
+
+def questions_kept(url: str, retention: Retention = Retention()) -> RetainingTaskStore:
+    """A store keeping tasks in memory and their questions in the database at `url`."""
+    durable = DatabaseTaskStore(_engine(async_url(url)))
+    return RetainingTaskStore(QuestionsKept(InMemoryTaskStore(), durable), retention)
 
 
 def task_store(url: str | None = None, retention: Retention = Retention()) -> RetainingTaskStore:
