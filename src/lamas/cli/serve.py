@@ -121,8 +121,8 @@ def serve(
         typer.Option(
             "--a2a-tasks",
             help="database of this node's A2A task records, what GetTask answers "
-            "(sqlite:///a2a.db, postgresql://...); default: in memory, and for an "
-            "orchestrator its --task-state database",
+            "(sqlite:///a2a.db, postgresql://...); default: in memory (an orchestrator "
+            "also keeps its open questions beside its --task-state database)",
             rich_help_panel=A2A_TASKS,
         ),
     ] = None,
