@@ -198,6 +198,21 @@ async def test_chaos_vendor_down_at_booking_then_answering_another_task_still_re
     assert confirmed(bookings)[(session.task.id, "ticket.book")] == [booked]
 
 
+async def test_chaos_every_vendor_suspected_a_moment_ago_is_still_asked_not_skipped(
+    embedder: MiniLMEmbedder, bookings: str
+) -> None:
+    # Under load each rail vendor's last call timed out a moment ago (a vote, say): both
+    # are still registered and answer. The search asks them rather than failing the step
+    # with "no agent offers ticket.search".
+    orchestrator, _ = travel(embedder)
+    orchestrator.recovery.liveness.grace = 600  # still suspected when the search starts
+    for vendor in ("railgo", "swiftrail"):
+        orchestrator.recovery.liveness.failed(vendor, AgentUnreachable(vendor, "timed out"))
+    session = await orchestrator.submit(TRAVEL)
+    assert session.task.state is TaskState.COMPLETED, session.task.status_message
+    assert session.runs["ticket.book"].output["status"] == "confirmed"
+
+
 async def test_compensation_undoes_the_ticket_when_the_hotel_cannot_be_booked(
     embedder: MiniLMEmbedder, bookings: str
 ) -> None:

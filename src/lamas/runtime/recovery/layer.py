@@ -201,7 +201,12 @@ class Recovery:
                 affinity, "it stopped answering after its offer was chosen; its offer is withdrawn"
             )
         excluded = set(self.state(session.task.id).excluded.get(step.id, ()))
-        return [p for p in providers if p not in excluded and self.liveness.is_live(p, network)]
+        allowed = [p for p in providers if p not in excluded]
+        live = [p for p in allowed if self.liveness.is_live(p, network)]
+        # None known to answer, but some still registered (a call of theirs failed a
+        # moment ago: under load, a vote that timed out): ask them (retried) rather than
+        # fail the step with "no agent offers" while they may well answer.
+        return live or allowed
 
     def live(self, agents: list[str]) -> list[str]:
         return self.liveness.live(agents, self.orchestrator.network)
