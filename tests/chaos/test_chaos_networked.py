@@ -29,7 +29,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from support.casestudy import TRAVEL
 from support.cluster import NETWORK, SERVICES, Cluster, free_port, lamas_command
@@ -66,7 +65,6 @@ class Chaos(Cluster):
             },
         )
         self.may_die = frozenset(["registry", "orchestrator", *SERVICES])
-        self.revived: dict[str, str | None] = {}
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         self.home = base / "home"
@@ -119,30 +117,7 @@ class Chaos(Cluster):
             if name == "orchestrator":
                 self.processes_dead_orchestrator = True
                 continue
-            if name in SERVICES:  # where the dead one was listed: the new one is elsewhere
-                self.revived[name] = self.listed_url(name)
             self.restart(name)
-
-    def listed_url(self, agent: str) -> str | None:
-        try:
-            return self.url(agent)
-        except (AssertionError, httpx.HTTPError):
-            return None
-
-    def back(self, timeout: float = 180) -> None:
-        """Wait until every revived agent has published itself again, at its new url: the
-        registry lists a dead agent until it misses its health checks, so "every agent
-        listed" alone let the next task start while a revived vendor was still starting."""
-
-        def published() -> bool:
-            listed = self.listed()
-            return all(
-                listed.get(name) and self.listed_url(name) not in (None, old)
-                for name, old in list(self.revived.items())
-            )
-
-        self.wait_until(published, "the revived agents published again", timeout)
-        self.revived.clear()
 
     processes_dead_orchestrator = False
 
@@ -181,7 +156,6 @@ def reviver(chaos: Chaos) -> Iterator[None]:
         chaos.plan([])
         chaos.revive()
         chaos.ready(timeout=120)
-        chaos.back()
         settle()
 
 
@@ -485,6 +459,5 @@ def test_chaos_idempotent_random_kill_points_keep_every_invariant(
         assert new_task(chaos, before)[1] == "completed"
         chaos.revive()
         chaos.ready(timeout=120)
-        chaos.back()
         settle()
     check_invariants(chaos)
