@@ -6,13 +6,18 @@
     Baseline, measured in the same run: the same tasks one at a time (p50 latency of a
     lone task), so the latency ratio says what the queueing costs.
 (B) networked: the registry, the six service agents and the orchestrator as processes
-    of their own (tests/support), and C concurrent `lamas ask` clients (C = 200), each
-    a process: exit codes (0 completed, 75 busy, other failed), p50/p99 client time,
-    the orchestrator's peak RSS. Baseline: one `lamas ask` alone.
+    of their own (as tests/chaos starts them), and C concurrent `lamas ask` clients
+    (C = 200), each a process: exit codes (0 completed, 75 refused busy: 503 +
+    Retry-After, 1 failed midway, others), p50/p99 client time (start to exit, Python's
+    start-up included), each server's peak RSS. Baseline: one `lamas ask` alone.
+(C) flood: then F A2A requests (F = 2,000) fired at once at the orchestrator from one
+    process, as an attacker would: how they were answered (202/200 taken, 429 rate
+    limited, 503 busy), and whether a `lamas ask` after it still completes.
 
 Prints a table and writes JSON to benchmarks/results/load-latest.json.
 
-Run: `python benchmarks/load.py` (`--quick` for 50/200 in-process and 20 clients).
+Run: `python benchmarks/load.py` (`--quick` for 50/200 in-process and 20 clients;
+`--networked-only` for B and C alone, written to load-networked-latest.json).
 """
 
 from __future__ import annotations
@@ -115,89 +120,225 @@ async def lone_tasks(embedder: Any, rounds: int = 5) -> float:
 
 # --- networked --------------------------------------------------------------------------
 
+CLIENT_PRIVATE_MIB = 80
+"""What one `lamas ask` process holds privately (measured: ~67 MiB): 200 of them need
+~16 GiB, so the run checks the memory is there before it starts them."""
 
-def networked(clients: int) -> dict[str, Any]:
-    from support.cluster import NETWORK as NETFILE
-    from support.cluster import SERVICES, Cluster, free_port, lamas_command
 
-    from lamas.interop.keys import make_keys
-    from lamas.runtime.netfile import load_spec
+class NetworkedSetUp:
+    """The registry, the six service agents (`lamas serve network.yaml --agent X`) and the
+    orchestrator (tests/support/chaos_orchestrator.py: `lamas serve`'s orchestrator with
+    the scripted slot filler), each a process of its own on 127.0.0.1, as tests/chaos
+    starts them."""
 
-    base = Path(tempfile.mkdtemp(prefix="lamas-load-"))
-    spec = load_spec(NETFILE)
-    make_keys(base / "keys", (a.card for a in spec.agents), callers=[spec.topology.entry])
-    env = {
-        "LAMAS_HOME": str(base / "home"),
-        "LAMAS_VAULT_DIR": str(base / "vault"),
-        "LAMAS_VAULT_KEY_FILE": str(base / "vault" / "vault.key"),
-        "LAMAS_TRAVEL_BOOKINGS": f"sqlite:///{base / 'bookings.db'}",
-    }
-    cluster = Cluster(base / "keys", base / "logs", env=env)
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        cluster.start_registry()
-        for agent in SERVICES:
-            cluster.start_agent(agent)
-        cluster.ready(timeout=300)
-        helper = ROOT / "tests" / "support" / "chaos_orchestrator.py"
-        cluster.start(
-            "orchestrator",
-            [
-                sys.executable,
-                str(helper),
-                str(base / "keys"),
-                cluster.registry_url,
-                str(port),
-                f"sqlite:///{base / 'tasks.db'}",
-                f"sqlite:///{base / 'ledger.db'}",
-            ],
-        )
+    def __init__(self) -> None:
+        from support.cluster import NETWORK as NETFILE
+        from support.cluster import Cluster, free_port
+
+        from lamas.interop.keys import make_keys
+        from lamas.runtime.netfile import load_spec
+
+        self.base = Path(tempfile.mkdtemp(prefix="lamas-load-"))
+        spec = load_spec(NETFILE)
+        make_keys(self.base / "keys", (a.card for a in spec.agents), callers=[spec.topology.entry])
+        self.env = {
+            "LAMAS_HOME": str(self.base / "home"),
+            "LAMAS_VAULT_DIR": str(self.base / "vault"),
+            "LAMAS_VAULT_KEY_FILE": str(self.base / "vault" / "vault.key"),
+            "LAMAS_TRAVEL_BOOKINGS": f"sqlite:///{self.base / 'bookings.db'}",
+        }
+        self.cluster = Cluster(self.base / "keys", self.base / "logs", env=self.env)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/"
+        self.tasks = f"sqlite:///{self.base / 'tasks.db'}"
+
+    def __enter__(self) -> NetworkedSetUp:
         import httpx
+        from support.cluster import SERVICES
 
-        cluster.wait_until(
-            lambda: httpx.get(f"{url}.well-known/agent-card.json", timeout=2).is_success,
-            "the orchestrator",
-            300,
+        cluster = self.cluster
+        try:
+            cluster.start_registry()
+            for agent in SERVICES:
+                cluster.start_agent(agent)
+            cluster.ready(timeout=300)
+            helper = ROOT / "tests" / "support" / "chaos_orchestrator.py"
+            ledger = f"sqlite:///{self.base / 'ledger.db'}"
+            args = [str(self.base / "keys"), cluster.registry_url, str(self.port)]
+            cluster.start("orchestrator", [sys.executable, str(helper), *args, self.tasks, ledger])
+            cluster.wait_until(
+                lambda: httpx.get(f"{self.url}.well-known/agent-card.json", timeout=2).is_success,
+                "the orchestrator",
+                300,
+            )
+        except BaseException:
+            cluster.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.cluster.stop()
+
+    def peak_rss_mib(self) -> dict[str, float]:
+        """Each server process's peak resident memory (VmHWM), MiB."""
+        peaks = {}
+        for name, process in self.cluster.processes.items():
+            status = Path(f"/proc/{process.pid}/status").read_text()
+            hwm = next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM"))
+            peaks[name] = int(hwm) / 1024
+        return peaks
+
+    def clients(self, count: int, text: str = TRAVEL) -> list[dict[str, Any]]:
+        """`count` `lamas ask` processes started at once; each one's exit code, seconds
+        from the start to its exit, and the end of what it printed."""
+        from support.cluster import lamas_command
+
+        env = {**os.environ, **self.env, "OMP_WAIT_POLICY": "passive"}
+        command = lamas_command("ask", self.url, text, "--timeout", "3000")
+        logs = self.base / "clients"
+        logs.mkdir(exist_ok=True)
+        started = time.perf_counter()
+        running = []
+        for n in range(count):
+            out = (logs / f"{n}-{time.monotonic_ns()}.log").open("wb")
+            proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
+            running.append((proc, out))
+        results = []
+        for proc, out in running:
+            code = proc.wait(timeout=3600)
+            out.close()
+            said = Path(out.name).read_text(errors="replace").strip().splitlines()
+            results.append(
+                {
+                    "code": code,
+                    "seconds": time.perf_counter() - started,
+                    "tail": " | ".join(said[-3:])[-400:],
+                }
+            )
+        return results
+
+    def outcomes(self) -> dict[str, int]:
+        """The orchestrator's tasks by end state (its durable task state)."""
+        from lamas.runtime.recovery import TaskStore
+
+        counts: dict[str, int] = {}
+        for state in TaskStore(self.tasks).states().values():
+            counts[state] = counts.get(state, 0) + 1
+        return counts
+
+
+def flood(url: str, requests: int) -> dict[str, Any]:
+    """`requests` A2A SendMessage requests (HTTP+JSON, answered at once, not awaited) fired
+    together from one process, as an attacker would: how each was answered."""
+    import secrets
+
+    import httpx
+
+    async def one(client: httpx.AsyncClient, n: int) -> str:
+        body = {
+            "message": {
+                "messageId": f"flood-{n}-{secrets.token_hex(4)}",
+                "role": "ROLE_USER",
+                "parts": [{"text": TRAVEL}],
+            },
+            "configuration": {"returnImmediately": True},
+        }
+        headers = {"X-Lamas-Capability": secrets.token_urlsafe(32), "A2A-Version": "1.0"}
+        try:
+            response = await client.post(f"{url}message:send", json=body, headers=headers)
+        except httpx.HTTPError as error:
+            return type(error).__name__
+        return str(response.status_code)
+
+    async def fire() -> dict[str, int]:
+        limits = httpx.Limits(max_connections=requests, max_keepalive_connections=0)
+        async with httpx.AsyncClient(timeout=300, limits=limits) as client:
+            answers = await asyncio.gather(*(one(client, n) for n in range(requests)))
+        counts: dict[str, int] = {}
+        for answer in answers:
+            counts[answer] = counts.get(answer, 0) + 1
+        return counts
+
+    started = time.perf_counter()
+    counts = asyncio.run(fire())
+    return {"requests": requests, "answers": counts, "seconds": time.perf_counter() - started}
+
+
+def mem_available_mib() -> float:
+    meminfo = Path("/proc/meminfo").read_text()
+    line = next(line for line in meminfo.splitlines() if line.startswith("MemAvailable"))
+    return int(line.split()[1]) / 1024
+
+
+def networked(clients: int, flood_requests: int) -> dict[str, Any]:
+    needed = clients * CLIENT_PRIVATE_MIB + 2048
+    if mem_available_mib() < needed:
+        raise SystemExit(
+            f"{clients} `lamas ask` clients need ~{needed} MiB free; "
+            f"{mem_available_mib():.0f} MiB are: run fewer (--clients N)"
         )
-        child_env = {**os.environ, **env, "OMP_WAIT_POLICY": "passive"}
-        command = lamas_command("ask", url, TRAVEL, "--timeout", "600")
+    with NetworkedSetUp() as setup:
+        alone = setup.clients(1)[0]
+        results = setup.clients(clients)
+        tasks = setup.outcomes()
+        peaks = setup.peak_rss_mib()
+        flooded = flood(setup.url, flood_requests) if flood_requests else None
+        if flooded is not None:
+            # Still serving? Its card, at once (the flood's admitted tasks are queued).
+            import httpx
 
-        def run_clients(count: int) -> list[tuple[int, float]]:
             started = time.perf_counter()
-            procs = [
-                subprocess.Popen(
-                    command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=child_env
-                )
-                for _ in range(count)
-            ]
-            results = []
-            for proc in procs:
-                code = proc.wait(timeout=1200)
-                results.append((code, time.perf_counter() - started))
-            return results
-
-        alone = run_clients(1)[0][1]
-        results = run_clients(clients)
-        pid = cluster.processes["orchestrator"].pid
-        status = Path(f"/proc/{pid}/status").read_text()
-        hwm = next(
-            (line.split()[1] for line in status.splitlines() if line.startswith("VmHWM")), "0"
-        )
-    finally:
-        cluster.stop()
-    times = [t for code, t in results if code == 0]
+            card = httpx.get(f"{setup.url}.well-known/agent-card.json", timeout=120)
+            flooded["card_after_s"] = time.perf_counter() - started
+            flooded["card_after_status"] = card.status_code
+            flooded["tasks_after"] = setup.outcomes()
+            flooded["peak_rss_mib"] = setup.peak_rss_mib()
+    codes: dict[int, int] = {}
+    for r in results:
+        codes[r["code"]] = codes.get(r["code"], 0) + 1
+    times = [r["seconds"] for r in results if r["code"] == 0]
     return {
         "clients": clients,
-        "completed": sum(1 for code, _ in results if code == 0),
-        "busy": sum(1 for code, _ in results if code == 75),
-        "failed": sum(1 for code, _ in results if code not in (0, 75)),
-        "exit_codes": sorted({code for code, _ in results}),
+        "completed": codes.get(0, 0),
+        "busy": codes.get(75, 0),
+        "failed_midway": codes.get(1, 0),
+        "other": {code: n for code, n in codes.items() if code not in (0, 1, 75)},
+        "other_examples": [r["tail"] for r in results if r["code"] not in (0, 75)][:5],
+        "orchestrator_tasks": tasks,
         "p50_s": percentile(times, 0.5),
         "p99_s": percentile(times, 0.99),
-        "alone_s": alone,
-        "orchestrator_peak_rss_mib": int(hwm) / 1024,
+        "alone_s": alone["seconds"],
+        "alone_code": alone["code"],
+        "server_peak_rss_mib": peaks,
+        "flood": flooded,
     }
+
+
+def print_networked(net: dict[str, Any]) -> None:
+    peaks = net["server_peak_rss_mib"]
+    print(
+        f"networked: {net['clients']} `lamas ask` clients at once: {net['completed']} "
+        f"completed, {net['busy']} refused busy (503), {net['failed_midway']} failed midway, "
+        f"other exits {net['other']}; p50 {net['p50_s']:.1f} s, p99 {net['p99_s']:.1f} s "
+        f"(one alone: {net['alone_s']:.1f} s, exit {net['alone_code']})"
+    )
+    print(f"   the orchestrator's tasks: {net['orchestrator_tasks']}")
+    for tail in net["other_examples"]:
+        print(f"   not completed: {tail}")
+    print(
+        "   peak RSS (MiB): "
+        + ", ".join(f"{name} {mib:.0f}" for name, mib in sorted(peaks.items()))
+        + f"; all servers {sum(peaks.values()):.0f}"
+    )
+    if net["flood"]:
+        f = net["flood"]
+        print(
+            f"flood: {f['requests']} SendMessage requests at once, answered in "
+            f"{f['seconds']:.1f} s: {f['answers']} (HTTP status: count); then its card in "
+            f"{f['card_after_s']:.2f} s ({f['card_after_status']}); the orchestrator's tasks "
+            f"then: {f['tasks_after']}; orchestrator peak RSS "
+            f"{f['peak_rss_mib']['orchestrator']:.0f} MiB"
+        )
 
 
 def main() -> int:
@@ -205,6 +346,13 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
     parser.add_argument("--sizes", type=int, nargs="*", help="in-process task counts")
     parser.add_argument("--clients", type=int, help="concurrent `lamas ask` clients (0: skip)")
+    parser.add_argument(
+        "--flood",
+        type=int,
+        default=2000,
+        help="after the clients, A2A requests fired at once at the orchestrator (0: none)",
+    )
+    parser.add_argument("--networked-only", action="store_true", help="skip the in-process runs")
     parser.add_argument(
         "--router",
         choices=["minilm", "hashing"],
@@ -215,6 +363,13 @@ def main() -> int:
     args = parser.parse_args()
     sizes = args.sizes or ([50, 200] if args.quick else [500, 5000])
     clients = args.clients if args.clients is not None else (20 if args.quick else 200)
+    if args.networked_only:
+        net = networked(clients, args.flood)
+        print_networked(net)
+        checks = {
+            f"{clients}_clients_none_failed_midway": net["failed_midway"] == 0 and not net["other"],
+        }
+        return finish("load-networked", {"networked": net}, checks)
     embedder = MiniLMEmbedder() if args.router == "minilm" else HashingEmbedder()
     baseline = asyncio.run(lone_tasks(embedder))
     runs = [asyncio.run(in_process(n, embedder)) for n in sizes]
@@ -231,20 +386,18 @@ def main() -> int:
         )
         for text in run["failure_examples"]:
             print(f"   failed: {text}")
-    net = networked(clients) if clients else None
+    net = networked(clients, args.flood) if clients else None
     if net is not None:
-        print(
-            f"networked: {net['clients']} `lamas ask` clients: {net['completed']} completed, "
-            f"{net['busy']} busy, {net['failed']} failed (exit codes {net['exit_codes']}); "
-            f"p50 {net['p50_s']:.1f} s, p99 {net['p99_s']:.1f} s (one alone: "
-            f"{net['alone_s']:.1f} s); orchestrator peak RSS "
-            f"{net['orchestrator_peak_rss_mib']:.0f} MiB"
-        )
+        print_networked(net)
     first = runs[0]
     checks = {
         f"{first['tasks']}_tasks_99pct_completed": first["completed_share"] >= 0.99,
         f"{first['tasks']}_tasks_none_failed_midway": first["failed"] == 0,
     }
+    if net is not None:
+        checks[f"{clients}_clients_none_failed_midway"] = (
+            net["failed_midway"] == 0 and not net["other"]
+        )
     result = {
         "router": args.router,
         "baseline_lone_task_s": baseline,

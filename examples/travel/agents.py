@@ -915,8 +915,10 @@ SkillFn = Any
 
 def idempotent(served: IdempotentResults, skill: str, book: SkillFn) -> SkillFn:
     """`book`, made at most once per idempotency key: a repeat gets the first booking back
-    (a retry after a lost reply, a task resumed after a crash), and a booking whose key was
-    already cancelled is refused. A what-if quote books nothing and is not remembered."""
+    (a retry after a lost reply, a task resumed after a crash), a booking whose key was
+    already cancelled is refused, and so is the key sent with other booking data
+    (`IdempotencyConflict`: a clear error, never the first booking passed off as this one).
+    A what-if quote books nothing and is not remembered."""
 
     async def once(data: JSON, envelope: Envelope, context: Context) -> JSON:
         if counterfactual(envelope):
@@ -929,7 +931,7 @@ def idempotent(served: IdempotentResults, skill: str, book: SkillFn) -> SkillFn:
             return made
 
         try:
-            return await served.once(key, skill, envelope.task_id, make)
+            return await served.once(key, skill, envelope.task_id, make, request=data)
         except AlreadyCancelled as error:
             raise BookingFailed(str(error)) from None
 

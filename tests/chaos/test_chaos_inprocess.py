@@ -167,6 +167,52 @@ async def test_chaos_booking_vendor_gone_rechooses_the_live_offer_and_compensate
     assert standing[(session.task.id, "ticket.book")].count(session.runs["ticket.book"].agent) == 1
 
 
+async def test_chaos_vendor_down_at_booking_then_answering_another_task_still_rechooses(
+    embedder: MiniLMEmbedder, bookings: str
+) -> None:
+    # Under load: the chosen vendor's last call failed (its offer is withdrawn as the
+    # booking starts), and by the time the choice is made again another task's call has
+    # found it answering. The task must still go to the other vendor, not fail.
+    orchestrator, _ = travel(embedder)
+    recovery = orchestrator.recovery
+    original = recovery.live_providers
+    suspected: list[str] = []
+
+    def flaky(session: Any, step: Any, providers: list[str], affinity: str | None) -> Any:
+        if step.capability != "ticket.book" or suspected or affinity is None:
+            return original(session, step, providers, affinity)
+        suspected.append(affinity)
+        recovery.liveness.failed(affinity, AgentUnreachable(affinity, "timed out"))
+        try:
+            return original(session, step, providers, affinity)
+        finally:
+            recovery.liveness.answered(affinity)  # another task's call got an answer
+
+    recovery.live_providers = flaky  # type: ignore[method-assign]
+    session = await orchestrator.submit(TRAVEL)
+    assert session.task.state is TaskState.COMPLETED, session.task.status_message
+    (withdrawn,) = suspected
+    booked = session.runs["ticket.book"].agent
+    assert booked is not None
+    assert booked != withdrawn
+    assert confirmed(bookings)[(session.task.id, "ticket.book")] == [booked]
+
+
+async def test_chaos_every_vendor_suspected_a_moment_ago_is_still_asked_not_skipped(
+    embedder: MiniLMEmbedder, bookings: str
+) -> None:
+    # Under load each rail vendor's last call timed out a moment ago (a vote, say): both
+    # are still registered and answer. The search asks them rather than failing the step
+    # with "no agent offers ticket.search".
+    orchestrator, _ = travel(embedder)
+    orchestrator.recovery.liveness.grace = 600  # still suspected when the search starts
+    for vendor in ("railgo", "swiftrail"):
+        orchestrator.recovery.liveness.failed(vendor, AgentUnreachable(vendor, "timed out"))
+    session = await orchestrator.submit(TRAVEL)
+    assert session.task.state is TaskState.COMPLETED, session.task.status_message
+    assert session.runs["ticket.book"].output["status"] == "confirmed"
+
+
 async def test_compensation_undoes_the_ticket_when_the_hotel_cannot_be_booked(
     embedder: MiniLMEmbedder, bookings: str
 ) -> None:
@@ -248,6 +294,107 @@ async def test_idempotent_booking_under_one_key_is_made_once_even_after_a_restar
     with pytest.raises(AlreadyCancelled):
         await again.once("t2:ticket.book", "ticket.book", "t2", book)
     assert len(calls) == 1
+
+
+async def test_idempotency_key_reused_with_other_data_is_refused_not_answered_with_the_first(
+    bookings: str,
+) -> None:
+    from lamas.runtime.recovery import IdempotencyConflict
+
+    calls: list[str] = []
+
+    async def book() -> dict[str, Any]:
+        calls.append("booked")
+        return {"booking_id": f"B-{len(calls)}"}
+
+    key = "t1:ticket.book"
+    first = IdempotentResults("railgo", bookings)
+    made = await first.once(key, "ticket.book", "t1", book, request={"offer_id": "RG-1"})
+    again = IdempotentResults("railgo", bookings)  # after a restart: the binding is stored
+    with pytest.raises(IdempotencyConflict, match="already used for a different request"):
+        await again.once(key, "ticket.book", "t1", book, request={"offer_id": "RG-2"})
+    with pytest.raises(IdempotencyConflict, match=r"ticket\.book, not hotel\.book"):
+        await again.once(key, "hotel.book", "t1", book, request={"offer_id": "RG-1"})
+    # The same request (key order does not matter) still gets the first result.
+    same = await again.once(key, "ticket.book", "t1", book, request={"offer_id": "RG-1"})
+    assert same == made
+    assert calls == ["booked"]
+
+
+async def test_idempotency_table_of_an_earlier_version_gains_the_digest_column(
+    tmp_path: Path,
+) -> None:
+    import sqlite3
+
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as old:  # the table as the first version made it
+        old.execute(
+            "CREATE TABLE idempotent_results (agent_id VARCHAR(128), key VARCHAR(300), "
+            "skill VARCHAR(128) NOT NULL, task_id VARCHAR(128), ref VARCHAR(128) NOT NULL, "
+            "result TEXT NOT NULL, status VARCHAR(32) NOT NULL, created_at FLOAT NOT NULL, "
+            "PRIMARY KEY (agent_id, key))"
+        )
+        old.execute(
+            "INSERT INTO idempotent_results VALUES ('railgo', 'k', 'ticket.book', 't', "
+            "'B-0', '{\"booking_id\": \"B-0\"}', 'confirmed', 0)"
+        )
+    served = IdempotentResults("railgo", f"sqlite:///{path}")
+
+    async def book() -> dict[str, Any]:
+        raise AssertionError("an old booking is never made again")
+
+    # An old record binds no data: its key is answered as before.
+    old_booking = await served.once("k", "ticket.book", "t", book, request={"offer_id": "X"})
+    assert old_booking == {"booking_id": "B-0"}
+    served_new = await served.once(
+        "k2", "ticket.book", "t", _booked("B-1"), request={"offer_id": "Y"}
+    )
+    assert served_new["booking_id"] == "B-1"
+    assert served.get("k2").digest is not None  # type: ignore[union-attr]
+
+
+def _booked(booking_id: str) -> Any:
+    async def book() -> dict[str, Any]:
+        return {"booking_id": booking_id}
+
+    return book
+
+
+async def test_idempotency_key_of_a_booking_sent_again_with_another_offer_is_refused(
+    embedder: MiniLMEmbedder, bookings: str
+) -> None:
+    # As an attacker (or a confused client): a real booking's key, another offer.
+    from lamas.runtime.recovery.idempotency import with_key
+
+    orchestrator, _ = travel(embedder)
+    session = await orchestrator.submit(TRAVEL)
+    assert session.task.state is TaskState.COMPLETED
+    run = session.runs["ticket.book"]
+    key = f"{session.task.id}:ticket.book"
+    # The same train of the same vendor, a day later: a real offer, another request.
+    other = run.output["offer_id"].rsplit(":", 1)[0] + ":2026-12-05"
+
+    async def book(offer_id: str) -> Message:
+        return await orchestrator.network.transport.request(
+            Envelope(
+                sender="orchestrator",
+                recipient=str(run.agent),
+                skill="ticket.book",
+                task_id=session.task.id,
+                message=with_key(Message.of_data({"offer_id": offer_id}), key),
+            )
+        )
+
+    with pytest.raises(Exception, match="already used for a different request"):
+        await book(other)
+    tickets = [
+        s
+        for s in IdempotentResults(str(run.agent), bookings).all()
+        if s.task_id == session.task.id and s.skill == "ticket.book"
+    ]
+    assert [(t.key, t.result["offer_id"]) for t in tickets] == [(key, run.output["offer_id"])]
+    # The same offer again is the first booking, not a second one.
+    assert (await book(run.output["offer_id"])).data["booking_id"] == run.output["booking_id"]
 
 
 async def test_idempotency_key_reaches_the_vendor_and_cancel_refunds_once(

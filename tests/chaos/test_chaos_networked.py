@@ -167,24 +167,47 @@ def settle() -> None:
 
 def ask(chaos: Chaos, text: str = TRAVEL, timeout: float = 150) -> str:
     """Send `text` to the orchestrator as a plain A2A client; the A2A task's end state."""
+    return a2a_state(send(chaos, text, timeout=timeout))
+
+
+def send(
+    chaos: Chaos, text: str, *, timeout: float = 150, on: Any = None, capability: str = ""
+) -> Any:
+    """The A2A task (or message) the orchestrator answers `text` with; `on`: the A2A task
+    the text answers (its id and context are sent with it); `capability`: the task
+    capability the caller holds (as `lamas ask` sends it: only its holder may continue)."""
     from a2a.helpers.proto_helpers import new_text_message
     from a2a.types import Role
-    from a2a.types import TaskState as A2AState
 
     from lamas.interop.client import A2AConnector
 
-    async def send() -> str:
+    ids = {"task_id": on.id, "context_id": on.context_id} if on is not None else {}
+    message = new_text_message(text, role=Role.ROLE_USER, **ids)
+
+    async def sending() -> Any:
         connector = A2AConnector()
         try:
-            task = await connector.send(
-                chaos.url, new_text_message(text, role=Role.ROLE_USER), timeout=timeout
-            )
+            headers = {"X-Lamas-Capability": capability} if capability else None
+            return await connector.send(chaos.url, message, timeout=timeout, headers=headers)
         finally:
             await connector.close()
-        state = getattr(getattr(task, "status", None), "state", None)
-        return A2AState.Name(state) if state is not None else "message"
 
-    return asyncio.run(send())
+    return asyncio.run(sending())
+
+
+def a2a_state(task: Any) -> str:
+    """The A2A task's state; when it did not complete, with what its status said (why)."""
+    from a2a.types import TaskState as A2AState
+
+    status = getattr(task, "status", None)
+    state = getattr(status, "state", None)
+    if state is None:
+        return "message"
+    name = A2AState.Name(state)
+    if state in (A2AState.TASK_STATE_COMPLETED, A2AState.TASK_STATE_INPUT_REQUIRED):
+        return name
+    said = " ".join(p.text for p in status.message.parts if p.HasField("text"))
+    return f"{name}: {said}"
 
 
 def new_task(chaos: Chaos, before: set[str], timeout: float = 120) -> tuple[str, str]:
@@ -296,6 +319,31 @@ def test_chaos_vendor_killed_as_it_books_is_replaced_and_its_booking_compensated
     check_invariants(chaos)
 
 
+def test_chaos_vendor_killed_right_before_its_booking_leaves_it_to_the_other_vendor(
+    chaos: Chaos, reviver: None
+) -> None:
+    # The chosen rail vendor dies as the booking is sent (SIGKILL before the request is
+    # out): nothing was booked there; the other rail vendor's offer is chosen and booked.
+    before = set(TaskStore(chaos.tasks).states())
+    chaos.plan([{"skill": "ticket.book", "recipient": "*", "kill": "recipient"}])
+    assert ask(chaos) == "TASK_STATE_COMPLETED"
+    (dead,) = chaos.killed()
+    task, state = new_task(chaos, before)
+    assert state == "completed"
+    tickets = {
+        vendor: [
+            s.status
+            for s in IdempotentResults(vendor, chaos.bookings).all()
+            if s.task_id == task and s.skill == "ticket.book"
+        ]
+        for vendor in RAIL
+    }
+    (other,) = set(RAIL) - {dead}
+    assert tickets[other] == ["confirmed"], tickets
+    assert "confirmed" not in tickets[dead], tickets
+    check_invariants(chaos)
+
+
 def test_compensation_when_the_only_hotel_chain_dies_undoes_the_ticket(
     chaos: Chaos, reviver: None
 ) -> None:
@@ -355,6 +403,27 @@ def test_resume_after_the_orchestrator_is_killed_before_booking(
     chaos.start_orchestrator()
     chaos.orchestrator_ready()
     assert new_task(chaos, before)[1] == "completed"
+    check_invariants(chaos)
+
+
+def test_resume_a_question_is_answered_after_the_orchestrator_is_killed_while_it_waits(
+    chaos: Chaos, reviver: None
+) -> None:
+    # No date: the orchestrator asks for it (input-required), and is killed while it
+    # waits. The user answers the same A2A task after the restart, as if nothing happened.
+    before = set(TaskStore(chaos.tasks).states())
+    capability = "chaos-" + "c" * 40
+    asked = send(chaos, TRAVEL.replace(" on December 4", ""), capability=capability)
+    assert a2a_state(asked) == "TASK_STATE_INPUT_REQUIRED"
+    task, state = new_task(chaos, before)
+    assert state == "input-required"
+    chaos.kill("orchestrator")
+    chaos.start_orchestrator()
+    chaos.orchestrator_ready()
+    answered = send(chaos, "December 4", on=asked, capability=capability)
+    assert a2a_state(answered) == "TASK_STATE_COMPLETED", answered
+    assert answered.id == asked.id
+    assert TaskStore(chaos.tasks).states()[task] == "completed"
     check_invariants(chaos)
 
 

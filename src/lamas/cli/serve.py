@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from lamas.errors import LamasError
+from lamas.errors import ConfigError, LamasError
 from lamas.interop.limits import (
     DEFAULT_MAX_BODY_BYTES,
     DEFAULT_MAX_BYTES,
@@ -34,6 +34,10 @@ if TYPE_CHECKING:
 
 err = Console(stderr=True)
 out = Console()
+
+LIMITS = "What a node accepts"
+A2A_TASKS = "A2A task records (any node)"
+ORCHESTRATOR = "Orchestrator only"
 
 KeysOption = Annotated[
     Path,
@@ -86,48 +90,94 @@ def serve(
     ledger: Annotated[
         str | None,
         typer.Option(
-            help="orchestrator only: ledger database URL (default: $LAMAS_DATABASE_URL, "
-            "else the local file)"
+            help="ledger database URL (default: $LAMAS_DATABASE_URL, else the local file)",
+            rich_help_panel=ORCHESTRATOR,
         ),
     ] = None,
     today: Annotated[
-        str | None, typer.Option(help="orchestrator only: pin today's date (YYYY-MM-DD)")
+        str | None,
+        typer.Option(help="pin today's date (YYYY-MM-DD)", rich_help_panel=ORCHESTRATOR),
     ] = None,
     max_body_bytes: Annotated[
-        int, typer.Option(min=1024, help="largest request body accepted (HTTP 413 beyond)")
+        int,
+        typer.Option(
+            min=1024, help="largest request body accepted (HTTP 413 beyond)", rich_help_panel=LIMITS
+        ),
     ] = DEFAULT_MAX_BODY_BYTES,
     max_text_chars: Annotated[
-        int, typer.Option(min=1, help="most text one request may carry to be screened")
+        int,
+        typer.Option(
+            min=1, help="most text one request may carry to be screened", rich_help_panel=LIMITS
+        ),
     ] = MAX_TEXT_CHARS,
     caller_rate: Annotated[
         tuple[float, float],
-        typer.Option(help="each caller's rate bucket: calls a second, then burst"),
+        typer.Option(
+            help="each caller's rate bucket: calls a second, then burst", rich_help_panel=LIMITS
+        ),
     ] = DEFAULT_RATE,
-    task_store: Annotated[
-        str | None,
-        typer.Option(help="keep A2A tasks in this database (sqlite:///tasks.db, postgresql://)"),
-    ] = None,
-    task_ttl: Annotated[
-        float, typer.Option(min=1, help="seconds a task is kept after its last update")
-    ] = DEFAULT_TTL_SECONDS,
-    max_tasks: Annotated[int, typer.Option(min=1, help="most A2A tasks kept")] = DEFAULT_MAX_TASKS,
-    max_task_bytes: Annotated[
-        int, typer.Option(min=1, help="most bytes of A2A tasks kept, all tasks together")
-    ] = DEFAULT_MAX_BYTES,
-    tasks: Annotated[
+    a2a_tasks: Annotated[
         str | None,
         typer.Option(
-            help="orchestrator only: database URL of its durable task state, resumed after a "
-            "restart (default: $LAMAS_DATABASE_URL, else a SQLite file in LAMAS_HOME)"
+            "--a2a-tasks",
+            help="database of this node's A2A task records, what GetTask answers "
+            "(sqlite:///a2a.db, postgresql://...); default: in memory (an orchestrator "
+            "also keeps its open questions beside its --task-state database)",
+            rich_help_panel=A2A_TASKS,
+        ),
+    ] = None,
+    task_ttl: Annotated[
+        float,
+        typer.Option(
+            min=1,
+            help="seconds an A2A task record is kept after its last update",
+            rich_help_panel=A2A_TASKS,
+        ),
+    ] = DEFAULT_TTL_SECONDS,
+    max_tasks: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="most A2A task records kept; as many may wait for an answer at once, "
+            "beyond that new tasks are refused as busy",
+            rich_help_panel=A2A_TASKS,
+        ),
+    ] = DEFAULT_MAX_TASKS,
+    max_task_bytes: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="most bytes of A2A task records kept, all together",
+            rich_help_panel=A2A_TASKS,
+        ),
+    ] = DEFAULT_MAX_BYTES,
+    task_state: Annotated[
+        str | None,
+        typer.Option(
+            "--task-state",
+            help="database of the orchestrator's durable task state (plan, step results, "
+            "questions), resumed after a restart (default: $LAMAS_DATABASE_URL, else a "
+            "SQLite file in LAMAS_HOME)",
+            rich_help_panel=ORCHESTRATOR,
         ),
     ] = None,
     max_active: Annotated[
-        int, typer.Option(min=1, help="orchestrator only: tasks run at once")
+        int, typer.Option(min=1, help="tasks run at once", rich_help_panel=ORCHESTRATOR)
     ] = 64,
     max_waiting: Annotated[
         int,
-        typer.Option(min=0, help="orchestrator only: tasks queued; beyond, 503 + Retry-After"),
+        typer.Option(
+            min=0,
+            help="tasks queued for a turn; beyond, 503 + Retry-After",
+            rich_help_panel=ORCHESTRATOR,
+        ),
     ] = 2048,
+    old_task_store: Annotated[
+        str | None, typer.Option("--task-store", hidden=True, help="old name of --a2a-tasks")
+    ] = None,
+    old_tasks: Annotated[
+        str | None, typer.Option("--tasks", hidden=True, help="old name of --task-state")
+    ] = None,
 ) -> None:
     """Serve one agent over A2A (JSON-RPC and HTTP+JSON with SSE at its URL, gRPC on its own
     port), its card at /.well-known/agent-card.json listing each.
@@ -138,14 +188,16 @@ def serve(
     from lamas.interop.taskstore import Retention
 
     _log_setup()
-    limits = Limits(tasks, max_active, max_waiting)
     try:
+        limits = Limits(
+            renamed("--task-state", task_state, "--tasks", old_tasks), max_active, max_waiting
+        )
         node_limits = NodeLimits(
             max_body_bytes=max_body_bytes,
             max_text_chars=max_text_chars,
             caller_rate=caller_rate,
             retention=Retention(task_ttl, max_tasks, max_task_bytes),
-            task_store=task_store,
+            task_store=renamed("--a2a-tasks", a2a_tasks, "--task-store", old_task_store),
         )
         asyncio.run(
             _serve(
@@ -254,6 +306,13 @@ async def _serve(
         await node.close()
 
 
+def renamed(name: str, value: str | None, old_name: str, old_value: str | None) -> str | None:
+    """An option given by its name or its old one (still accepted, hidden from --help)."""
+    if value is not None and old_value is not None and value != old_value:
+        raise ConfigError(f"{old_name} is the old name of {name}: give one of them, not both")
+    return value if value is not None else old_value
+
+
 def choose_model(model: str | None) -> str:
     """`--model`, else `$LAMAS_MODEL`, else the demo model; exported as `$LAMAS_MODEL`, which
     the agents' own factories read (`lamas.model_from_env`)."""
@@ -321,9 +380,9 @@ def cards_of(target: str) -> tuple[list[AgentCard], list[str]]:
 
 
 class Limits(NamedTuple):
-    """The orchestrator's durable task store and admission limits, as options gave them."""
+    """The orchestrator's durable task state and admission limits, as options gave them."""
 
-    tasks: str | None
+    task_state: str | None
     max_active: int
     max_waiting: int
 
@@ -332,7 +391,7 @@ class Limits(NamedTuple):
 
         return Recovery(
             admission=Admission(self.max_active, self.max_waiting, name=name),
-            store=TaskStore(self.tasks),
+            store=TaskStore(self.task_state),
         )
 
 

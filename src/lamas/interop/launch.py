@@ -140,6 +140,7 @@ async def orchestrate(
     )
     books = Books(orchestrator, url=ledger_url)
     serving = orchestrator.agent(node.card)
+    durable_a2a_tasks(node, orchestrator.recovery)
     await node.start(serving.handle, busy=orchestrator.recovery.admission.busy_for)
     orchestrator.recovery.resuming = asyncio.ensure_future(orchestrator.recovery.resume())
     return orchestrator, books
@@ -180,8 +181,22 @@ async def serve_network(
     orchestrator.join(card)
     books = Books(orchestrator, url=ledger_url)
     node = Node(card, keys, host=host, port=port, public=public, entry=spec.topology.entry)
+    durable_a2a_tasks(node, orchestrator.recovery)
     await node.start(
         orchestrator.agent(node.card).handle, busy=orchestrator.recovery.admission.busy_for
     )
     orchestrator.recovery.resuming = asyncio.ensure_future(orchestrator.recovery.resume())
     return node, orchestrator, books
+
+
+def durable_a2a_tasks(node: Node, recovery: Recovery) -> None:
+    """An orchestrator whose task state outlives it keeps the A2A tasks that wait for an
+    answer in that database too (a SQLite file: the file beside it, `<name>-a2a.db`),
+    the rest in memory, unless its node was given a store of its own: a user answering,
+    after a restart, a question asked before it finds the A2A task the answer continues;
+    in memory alone, the restarted node would not know it."""
+    from lamas.interop.taskstore import questions_kept, sibling_url
+
+    if recovery.store is not None and node.limits.task_store is None:
+        url = sibling_url(recovery.store.url, "a2a")
+        node.tasks = questions_kept(url, node.limits.retention)

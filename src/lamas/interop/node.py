@@ -247,6 +247,7 @@ class Node:
             guard=self.guard,
             tasks=self.tasks,
             max_body_bytes=self.limits.max_body_bytes,
+            max_questions=self.limits.retention.max_tasks,
         )
         if self.grpc is not None:  # over the very (guarded) handler the HTTP bindings serve
             await self.grpc.start(served.state.request_handler)

@@ -11,7 +11,11 @@
 
 A health checker fetches every agent's card from its URL every `interval` seconds; an
 agent that fails `misses` checks in a row is dropped from discovery, and comes back as
-soon as a check succeeds again. `RegistryClient` is the other side: publish, discover.
+soon as a check succeeds again. A check fails when the agent cannot be reached or does
+not answer within `CHECK_TIMEOUT` seconds: a slow answer is an answer (a dead agent's
+refused connection fails at once; on a loaded machine, live agents that took more than
+the interval to answer were dropped, and tasks failed with "no agent offers ...").
+`RegistryClient` is the other side: publish, discover.
 """
 
 from __future__ import annotations
@@ -52,6 +56,10 @@ class Entry:
             "healthy": self.healthy,
             "misses": self.misses,
         }
+
+
+CHECK_TIMEOUT = 10.0
+"""Seconds an agent has to answer one health check (see the module's docstring)."""
 
 
 class Registry:
@@ -98,7 +106,7 @@ class Registry:
                 entry.healthy = False
 
     async def run_checks(self) -> None:
-        async with httpx.AsyncClient(timeout=max(0.5, self.interval)) as http:
+        async with httpx.AsyncClient(timeout=max(CHECK_TIMEOUT, self.interval)) as http:
             while True:
                 await asyncio.sleep(self.interval)
                 await self.check(http)

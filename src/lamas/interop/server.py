@@ -41,12 +41,12 @@ from a2a.types import Message as A2AMessage
 from starlette.applications import Starlette
 from starlette.types import ASGIApp
 
-from lamas.errors import MalformedMessage
+from lamas.errors import ConfigError, MalformedMessage
 from lamas.interop.bindings import http_routes
 from lamas.interop.cards import to_a2a_card
 from lamas.interop.front import Front
 from lamas.interop.guard import AccessGuard, CallerContextBuilder, GuardedRequestHandler, declare
-from lamas.interop.limits import DEFAULT_MAX_BODY_BYTES
+from lamas.interop.limits import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_TASKS
 from lamas.interop.taskstore import task_store
 from lamas.interop.wire import ANONYMOUS, ENVELOPE_KEY, STATES, envelope_from_a2a, message_to_a2a
 from lamas.protocol.cards import AgentCard
@@ -118,12 +118,19 @@ class LamasExecutor(AgentExecutor):
         *,
         anonymous: str = ANONYMOUS,
         immediate: Iterable[str] = (),
+        max_questions: int = DEFAULT_MAX_TASKS,
     ) -> None:
+        if max_questions < 1:
+            raise ConfigError(f"max_questions must be at least 1, got {max_questions}")
         self.agent_id = agent_id
         self.deliver = deliver
         self.anonymous = anonymous  # who a plain A2A request (no lamas envelope) is from
         self.immediate = frozenset(immediate)
+        self.max_questions = max_questions
         # An A2A task waiting for input -> the lamas task id the agent asked it under.
+        # Bounded: while `max_questions` tasks wait for their answers, new tasks are refused
+        # as busy (answers and cancels still get through and free places). Requests in
+        # flight when it fills may still add theirs: it overshoots by at most those.
         self._waiting: dict[str, str] = {}
 
     async def execute(self, context: RequestContext, event_queue: EventQueue) -> None:
@@ -150,6 +157,10 @@ class LamasExecutor(AgentExecutor):
         except MalformedMessage as error:
             await open_task()
             await updater.reject(_status(updater, f"MalformedMessage: {error}"))
+            return
+        if not opened and len(self._waiting) >= self.max_questions:
+            await open_task()
+            await updater.reject(_status(updater, self._busy_text()))
             return
         at_once = not opened and envelope.skill in self.immediate
         if not at_once:
@@ -192,6 +203,13 @@ class LamasExecutor(AgentExecutor):
         else:
             await updater.complete(answer)
 
+    def _busy_text(self) -> str:
+        return (
+            f"Busy: busy, retry later: {self.agent_id} has {len(self._waiting)} tasks waiting "
+            "for their answers, as many as it keeps; answer or cancel one, or retry later "
+            "(the task was not started)"
+        )
+
     async def cancel(self, context: RequestContext, event_queue: EventQueue) -> None:
         # The framework cancels execute()'s coroutine (and so the handler's work); here
         # the task is only marked canceled.
@@ -210,6 +228,7 @@ def a2a_app(
     guard: AccessGuard | None = None,
     tasks: TaskStore | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    max_questions: int = DEFAULT_MAX_TASKS,
 ) -> ASGIApp:
     """The app serving `card`'s agent over A2A: the card at the well-known path, JSON-RPC
     (SSE streaming) at `/` and HTTP+JSON beside it (`interop.bindings`); plain A2A requests
@@ -220,7 +239,8 @@ def a2a_app(
     Every method of every binding goes through `guard` (`interop/guard.py`); without one
     the agent is public and knows no agent keys, so callers are told apart by task
     capability only. Tasks are kept in `tasks` (default: in memory, bounded; see
-    `interop/taskstore.py`).
+    `interop/taskstore.py`); while `max_questions` of them wait for their answers
+    (input-required), new tasks are refused as busy.
     """
     guard = guard or AccessGuard(card.id, public=True)
     a2a_card = declare(to_a2a_card(card, grpc_target=grpc_target), public=guard.public)
@@ -231,6 +251,7 @@ def a2a_app(
                 deliver,
                 anonymous=anonymous,
                 immediate=(skill.name for skill in card.skills if skill.immediate),
+                max_questions=max_questions,
             ),
             task_store=tasks if tasks is not None else task_store(),
             agent_card=a2a_card,

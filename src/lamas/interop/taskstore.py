@@ -19,13 +19,15 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from a2a.auth.user import User
 from a2a.server.context import ServerCallContext
 from a2a.server.tasks import DatabaseTaskStore, InMemoryTaskStore, TaskStore
-from a2a.types import ListTasksRequest, ListTasksResponse, Task
-from sqlalchemy import delete, select
-from sqlalchemy.ext.asyncio import create_async_engine
+from a2a.types import ListTasksRequest, ListTasksResponse, Task, TaskState
+from sqlalchemy import delete, event, select
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from lamas.errors import ConfigError
 from lamas.interop.limits import DEFAULT_MAX_BYTES, DEFAULT_MAX_TASKS, DEFAULT_TTL_SECONDS
@@ -149,11 +151,92 @@ class RetainingTaskStore(TaskStore):
         await self._evict()
 
 
+class QuestionsKept(TaskStore):
+    """Tasks in memory, and those waiting for their answers (input-required) in a
+    database as well: after a restart, an answer finds the task it continues.
+
+    Only questions are written: every status update of every task in a SQLite store
+    (the task rewritten each time, its history growing) could not keep up with 200
+    concurrent tasks on a 2-core machine (requests waited over 120 s for a connection).
+    """
+
+    def __init__(self, memory: TaskStore, durable: TaskStore) -> None:
+        self.memory = memory
+        self.durable = durable
+        self._asked: set[str] = set()  # tasks whose question is (or may be) in `durable`
+
+    async def save(self, task: Task, context: ServerCallContext) -> None:
+        await self.memory.save(task, context)
+        if task.status.state == TaskState.TASK_STATE_INPUT_REQUIRED:
+            await self.durable.save(task, context)
+            self._asked.add(task.id)
+        elif task.id in self._asked:  # answered (or ended): its question is gone
+            self._asked.discard(task.id)
+            await self.durable.delete(task.id, context)
+
+    async def get(self, task_id: str, context: ServerCallContext) -> Task | None:
+        found = await self.memory.get(task_id, context)
+        if found is None:  # asked before a restart?
+            found = await self.durable.get(task_id, context)
+            if found is not None:
+                self._asked.add(task_id)
+                await self.memory.save(found, context)
+        return found
+
+    async def list(self, params: ListTasksRequest, context: ServerCallContext) -> ListTasksResponse:
+        return await self.memory.list(params, context)
+
+    async def delete(self, task_id: str, context: ServerCallContext) -> None:
+        await self.memory.delete(task_id, context)
+        if task_id in self._asked:
+            self._asked.discard(task_id)
+            await self.durable.delete(task_id, context)
+
+
+def questions_kept(url: str, retention: Retention = Retention()) -> RetainingTaskStore:
+    """A store keeping tasks in memory and their questions in the database at `url`."""
+    durable = DatabaseTaskStore(_engine(async_url(url)))
+    return RetainingTaskStore(QuestionsKept(InMemoryTaskStore(), durable), retention)
+
+
 def task_store(url: str | None = None, retention: Retention = Retention()) -> RetainingTaskStore:
     """The store a node keeps its A2A tasks in (see the module's docstring)."""
     if url is None:
         return RetainingTaskStore(InMemoryTaskStore(), retention)
-    return RetainingTaskStore(DatabaseTaskStore(create_async_engine(async_url(url))), retention)
+    return RetainingTaskStore(DatabaseTaskStore(_engine(async_url(url))), retention)
+
+
+def _engine(url: str) -> AsyncEngine:
+    """An async engine. SQLite has one writer at a time, and every status update of every
+    task is a write: in WAL with `synchronous=NORMAL` a commit needs no fsync (still
+    durable when the process is killed: only a crash of the machine may lose the last
+    ones), writers wait up to 30 s for the lock and requests up to 120 s for a
+    connection. With SQLite's defaults, 10 concurrent tasks were refused with "database
+    is locked" and a flood of 200 requests got HTTP 500 (no connection in 30 s)."""
+    if not url.startswith("sqlite"):
+        return create_async_engine(url)
+    engine = create_async_engine(url, connect_args={"timeout": 30}, pool_timeout=120)
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def pragmas(connection: Any, _record: Any) -> None:
+        cursor = connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    return engine
+
+
+def sibling_url(url: str, suffix: str) -> str:
+    """For a SQLite file URL, the same URL naming a file beside it (`tasks.db` ->
+    `tasks-<suffix>.db`): two stores written at once then do not queue on one file's
+    lock. Any other database is returned as it is (it locks rows, not files)."""
+    scheme, sep, path = url.partition(":///")
+    if not sep or not scheme.startswith("sqlite") or not path or path == ":memory:":
+        return url
+    file = Path(path)
+    beside = file.with_name(f"{file.stem}-{suffix}{file.suffix or '.db'}")
+    return f"{scheme}:///{beside}"
 
 
 def async_url(url: str) -> str:

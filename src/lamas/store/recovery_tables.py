@@ -36,4 +36,7 @@ idempotent_results = Table(
     Column("result", Text, nullable=False),
     Column("status", String(32), nullable=False),
     Column("created_at", Float, nullable=False),
+    # The request the key is bound to (SHA-256 of its skill and data): the same key with
+    # other data is refused. Added after the table first shipped: `create_table` adds it.
+    Column("digest", String(64), nullable=True),
 )

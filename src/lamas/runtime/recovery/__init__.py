@@ -8,6 +8,7 @@ from lamas.runtime.recovery.durable import TaskStore
 from lamas.runtime.recovery.idempotency import (
     IDEMPOTENCY_KEY,
     AlreadyCancelled,
+    IdempotencyConflict,
     IdempotentResults,
     idempotency_key,
     key_of,
@@ -22,6 +23,7 @@ __all__ = [
     "AlreadyCancelled",
     "Backoff",
     "Busy",
+    "IdempotencyConflict",
     "IdempotentResults",
     "Lanes",
     "Liveness",

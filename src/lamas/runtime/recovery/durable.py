@@ -136,6 +136,12 @@ class TaskStore:
         self.engine = create_engine(url, create_tables=False)
         create_table(self.engine, orchestrator_tasks)
 
+    @property
+    def url(self) -> str:
+        """The database's URL, as resolved (the default named explicitly)."""
+        url: str = self.engine.url.render_as_string(hide_password=False)
+        return url
+
     def save(self, orchestrator: str, session: Session, state: TaskRecovery) -> None:
         from sqlalchemy import insert, update
 

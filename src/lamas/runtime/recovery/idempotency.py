@@ -6,7 +6,10 @@ requests through `IdempotentResults.once`: the first request under a key does th
 and its result is stored; every later one (a retry after a lost reply, a resumed task
 after a crash) gets that same result back. Concurrent requests under one key wait for
 the first. A cancel under a key that was never booked leaves a tombstone, so a booking
-that arrives after its own compensation is refused instead of made.
+that arrives after its own compensation is refused instead of made. A key is bound to
+the request first made under it (a digest of its skill and data): the same key with a
+different request is refused with `IdempotencyConflict`, never answered with the first
+result as if it were this one's.
 
 Kept in the store (`idempotent_results`: SQLite by default, PostgreSQL by URL) so that
 a vendor that crashes and restarts still knows what it has done; without a URL, in
@@ -16,6 +19,7 @@ memory (a vendor whose bookings die with it).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -55,8 +59,28 @@ def key_of(envelope: Envelope) -> str | None:
     return key
 
 
+def request_digest(skill: str, data: JSON) -> str:
+    """What a key is bound to: the skill and its data, canonical JSON, SHA-256."""
+    canonical = json.dumps([skill, data], sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
 class AlreadyCancelled(InputError):
     """A booking was asked under a key whose booking was already compensated."""
+
+
+class IdempotencyConflict(InputError):
+    """A key already used for one request came with a different one: refused, since
+    returning the first request's result would answer a question that was not asked."""
+
+    def __init__(self, key: str, skill: str, first_skill: str) -> None:
+        self.key = key
+        what = "a different request" if skill == first_skill else f"{first_skill}, not {skill}"
+        super().__init__(
+            f"idempotency key {key!r} was already used for {what} (other data); a key "
+            "names one request: send a new key for a new request, or the same data to get "
+            "the first result again"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +90,9 @@ class Served:
     task_id: str | None
     result: JSON
     status: str
+    digest: str | None = None
+    """The request the key is bound to (`request_digest`); None for records made before
+    keys were bound, or for a tombstone."""
 
 
 class IdempotentResults:
@@ -92,11 +119,15 @@ class IdempotentResults:
         task_id: str | None,
         work: Callable[[], Awaitable[JSON]],
         *,
+        request: JSON | None = None,
         ref: Callable[[JSON], str] = lambda result: str(result.get("booking_id", "")),
     ) -> JSON:
-        """`work()`'s result, done at most once per `key` (always done without a key)."""
+        """`work()`'s result, done at most once per `key` (always done without a key).
+        With `request` (the request's data), the key is bound to it: a repeat under the
+        key with other data or another skill raises `IdempotencyConflict`."""
         if key is None:
             return await work()
+        digest = request_digest(skill, request) if request is not None else None
         lock = self._locks.setdefault(key, asyncio.Lock())
         async with lock:
             served = self.get(key)
@@ -105,9 +136,13 @@ class IdempotentResults:
                     raise AlreadyCancelled(
                         f"the request under key {key!r} was cancelled before it was made"
                     )
+                if served.skill != skill or (
+                    digest is not None and served.digest is not None and served.digest != digest
+                ):
+                    raise IdempotencyConflict(key, skill, served.skill)
                 return dict(served.result)
             result = await work()
-            self._put(Served(key, skill, task_id, result, CONFIRMED), ref(result))
+            self._put(Served(key, skill, task_id, result, CONFIRMED, digest), ref(result))
             return result
 
     def cancel(self, key: str, skill: str, task_id: str | None) -> Served | None:
@@ -118,7 +153,10 @@ class IdempotentResults:
             self._put(Served(key, skill, task_id, {}, CANCELLED), "")
             return None
         if served.status != CANCELLED:
-            self._put(Served(key, served.skill, served.task_id, served.result, CANCELLED), None)
+            self._put(
+                Served(key, served.skill, served.task_id, served.result, CANCELLED, served.digest),
+                None,
+            )
         return served
 
     def by_ref(self, ref: str) -> Served | None:
@@ -174,6 +212,7 @@ class IdempotentResults:
             "task_id": served.task_id,
             "result": json.dumps(served.result, sort_keys=True, default=str),
             "status": served.status,
+            "digest": served.digest,
         }
         if ref is not None:
             values["ref"] = ref
@@ -198,13 +237,14 @@ class IdempotentResults:
 
 
 def _served(row: Any) -> Served:
-    return Served(row.key, row.skill, row.task_id, json.loads(row.result), row.status)
+    return Served(row.key, row.skill, row.task_id, json.loads(row.result), row.status, row.digest)
 
 
 def create_table(engine: Any, table: Any) -> None:
-    """Create `table` if it is missing; another process creating it at the same moment
-    is not an error."""
-    from sqlalchemy import inspect
+    """Create `table` if it is missing, and add the nullable columns a table made by an
+    earlier version lacks; another process doing either at the same moment is not an
+    error."""
+    from sqlalchemy import inspect, text
     from sqlalchemy.exc import DBAPIError
 
     try:
@@ -212,3 +252,20 @@ def create_table(engine: Any, table: Any) -> None:
     except DBAPIError:
         if not inspect(engine).has_table(table.name):
             raise
+    have = {column["name"] for column in inspect(engine).get_columns(table.name)}
+    for column in table.columns:
+        if column.name not in have and column.nullable:
+            try:
+                quote = engine.dialect.identifier_preparer.quote
+                kind = column.type.compile(dialect=engine.dialect)
+                with engine.begin() as connection:
+                    connection.execute(
+                        text(
+                            f"ALTER TABLE {quote(table.name)} "
+                            f"ADD COLUMN {quote(column.name)} {kind}"
+                        )
+                    )
+            except DBAPIError:
+                have = {c["name"] for c in inspect(engine).get_columns(table.name)}
+                if column.name not in have:
+                    raise

@@ -78,6 +78,10 @@ class Recovery:
         self.liveness = Liveness()
         self.tasks: dict[str, TaskRecovery] = {}
         self.retries = 0
+        self.unreachable: dict[str, set[str]] = {}
+        """Per task, the agents a request of it could not reach (or whose offer was
+        withdrawn as it was to be booked): they are gone for that task's re-choice even
+        if, by then, another task's call has found them answering again (or restarted)."""
         self.resuming: asyncio.Future[list[Session]] | None = None
         """The resumption of unfinished tasks, when started in the background."""
         self._orchestrator: Orchestrator | None = None
@@ -138,9 +142,14 @@ class Recovery:
                     self.liveness.answered(current.recipient)
                     return reply
 
-                return await self.retry.call(
-                    envelope.skill, attempt, deadline=deadline, on_retry=self._retried
-                )
+                try:
+                    return await self.retry.call(
+                        envelope.skill, attempt, deadline=deadline, on_retry=self._retried
+                    )
+                except Exception as error:
+                    if envelope.task_id and is_transient(error):
+                        self.unreachable.setdefault(envelope.task_id, set()).add(envelope.recipient)
+                    raise
 
             return recovering
 
@@ -187,11 +196,17 @@ class Recovery:
             and affinity in providers
             and not self.liveness.is_live(affinity, network)
         ):
+            self.unreachable.setdefault(session.task.id, set()).add(affinity)
             raise AgentUnreachable(
                 affinity, "it stopped answering after its offer was chosen; its offer is withdrawn"
             )
         excluded = set(self.state(session.task.id).excluded.get(step.id, ()))
-        return [p for p in providers if p not in excluded and self.liveness.is_live(p, network)]
+        allowed = [p for p in providers if p not in excluded]
+        live = [p for p in allowed if self.liveness.is_live(p, network)]
+        # None known to answer, but some still registered (a call of theirs failed a
+        # moment ago: under load, a vote that timed out): ask them (retried) rather than
+        # fail the step with "no agent offers" while they may well answer.
+        return live or allowed
 
     def live(self, agents: list[str]) -> list[str]:
         return self.liveness.live(agents, self.orchestrator.network)
@@ -256,6 +271,7 @@ class Recovery:
         if state.rechosen >= self.max_rechoices:
             return False
         network = self.orchestrator.network
+        unreachable = self.unreachable.pop(session.task.id, set())
         again: set[str] = set()
         for run in failed:
             candidates = {run.step.id: run.agent}
@@ -266,7 +282,8 @@ class Recovery:
             gone = {
                 step_id: agent
                 for step_id, agent in candidates.items()
-                if agent is not None and not self.liveness.is_live(agent, network)
+                if agent is not None
+                and (agent in unreachable or not self.liveness.is_live(agent, network))
             }
             if not gone:
                 return False
@@ -322,6 +339,7 @@ class Recovery:
     async def release_abandoned(self, session: Session) -> None:
         """The task completed: undo bookings attempted on the way that did not stand (at
         a vendor that went away and may have booked before it did)."""
+        self.unreachable.pop(session.task.id, None)
         standing = {(run.agent, run.step.id) for run in session.runs.values() if run.error is None}
         state = self.state(session.task.id)
         for attempt in state.attempts:
@@ -339,6 +357,7 @@ class Recovery:
         self._save(session)
 
     async def _finish_failed(self, session: Session, keep: Iterable[str]) -> None:
+        self.unreachable.pop(session.task.id, None)
         state = self.state(session.task.id)
         kept = set(keep)
         undone: list[str] = []
