@@ -91,8 +91,22 @@ class Cluster:
         return (self.logs / f"{name}.log").read_text(errors="replace")
 
     def ready(self, services: list[str] = SERVICES, timeout: float = 150) -> None:
-        """Wait until every service agent is listed in the registry as answering."""
-        self.wait_until(lambda: set(self.listed()) >= set(services), "every agent listed", timeout)
+        """Wait until every service agent is listed in the registry and answers its card at
+        the address listed: just after a restart the registry may still list the dead
+        process as healthy (until its health checks miss), which is no agent to call."""
+        self.wait_until(
+            lambda: set(self.listed()) >= set(services) and all(self.answers(s) for s in services),
+            "every agent listed and answering",
+            timeout,
+        )
+
+    def answers(self, agent: str) -> bool:
+        """Whether `agent` answers its card at the address the registry lists for it."""
+        try:
+            url = self.url(agent).rstrip("/")
+            return httpx.get(f"{url}/.well-known/agent-card.json", timeout=5).status_code == 200
+        except (httpx.HTTPError, AssertionError):
+            return False
 
     def kill(self, name: str) -> None:
         process = self.processes.pop(name)
