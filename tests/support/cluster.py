@@ -103,9 +103,11 @@ class Cluster:
     def answers(self, agent: str) -> bool:
         """Whether `agent` answers its card at the address the registry lists for it."""
         try:
-            url = self.url(agent).rstrip("/")
-            return httpx.get(f"{url}/.well-known/agent-card.json", timeout=5).status_code == 200
-        except (httpx.HTTPError, AssertionError):
+            listed = httpx.get(f"{self.registry_url}/agents", params={"all": "1"}).json()
+            url = next(a["card"]["url"] for a in listed["agents"] if a["card"]["id"] == agent)
+            card = httpx.get(f"{url.rstrip('/')}/.well-known/agent-card.json", timeout=5)
+            return card.status_code == 200
+        except (httpx.HTTPError, StopIteration):
             return False
 
     def kill(self, name: str) -> None:
