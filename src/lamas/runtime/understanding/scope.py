@@ -239,9 +239,13 @@ class ScopeJudge:
     def serves_word(self, word: str) -> bool:
         """Whether `word` is one of the words any skill of the network uses for what it
         serves ("hotel", "train", "jazz")."""
+        return word.casefold() in self._served_words()
+
+    def _served_words(self) -> set[str]:
+        """Every word any skill of the network uses for what it serves (built once)."""
         if self._all_words is None:
             self._all_words = {w for name in self._skills for w in self.words_of(name)}
-        return word.casefold() in self._all_words
+        return self._all_words
 
     def _family(self, capability: str) -> tuple[list[str], Vectors]:
         found = self._lexicon.get(capability)
@@ -299,9 +303,9 @@ class ScopeJudge:
         """How near `word` is to the things people ask for that this network does not
         offer (`NEGATIVE_OBJECTS`, less any word a skill serves)."""
         if self._negatives is None:
-            served = {w for name in self._skills for w in self.words_of(name)}
             words = sorted(
-                {w.casefold() for o in NEGATIVE_OBJECTS for w in object_words(f"book {o}")} - served
+                {w.casefold() for o in NEGATIVE_OBJECTS for w in object_words(f"book {o}")}
+                - self._served_words()
             )
             self._negatives = (words, self.embedder.embed(words))
         words, matrix = self._negatives

@@ -146,9 +146,7 @@ class Understander:
                 booking = self._committing(previous.capability)
                 if booking is not None:
                     # "book one if there is, 2 nights": the condition's words are the search's.
-                    previous = RoutedClause(
-                        f"{previous.text}, {clause.text}", previous.capability, previous.score
-                    )
+                    previous = _more_of(previous, clause.text)
                     result.routed[-1] = previous
                     if booking == previous.capability:
                         result.conditional.add(len(result.routed) - 1)
@@ -181,9 +179,7 @@ class Understander:
             if role is Role.CONTEXT and previous is not None and _PARTICIPLE.match(clause.text):
                 # "leaving after 2pm", "arriving at Montparnasse": more about the step before,
                 # which may now name a trip ("go to Brest, leaving from Rennes").
-                merged = RoutedClause(
-                    f"{previous.text}, {clause.text}", previous.capability, previous.score
-                )
+                merged = _more_of(previous, clause.text)
                 capability = self._capability(merged)
                 if capability != previous.capability and capability is not None:
                     merged = RoutedClause(merged.text, self._booking_of(merged), merged.score)
@@ -206,9 +202,7 @@ class Understander:
                 and self._root(capability) == self._root(previous.capability)
             ):
                 # "soul, happy" after "something from the 70s": more of the same request.
-                result.routed[-1] = RoutedClause(
-                    f"{previous.text}, {clause.text}", previous.capability, previous.score
-                )
+                result.routed[-1] = _more_of(previous, clause.text)
                 continue
             if (
                 previous is not None
@@ -221,17 +215,13 @@ class Understander:
             ):
                 # "walking distance to the centre", "window seat please": no new thing of
                 # its own (no article, nothing its skill serves), more about the step before.
-                result.routed[-1] = RoutedClause(
-                    f"{previous.text}, {clause.text}", previous.capability, previous.score
-                )
+                result.routed[-1] = _more_of(previous, clause.text)
                 continue
             if capability is None or (not words and is_verbless(clause.text)):
                 trip = self._is_trip(clause.text)
                 if previous is not None and _modifies(clause.text, words) and not trip:
                     # "Saturday night", "mornings both times": more about the clause before.
-                    result.routed[-1] = RoutedClause(
-                        f"{previous.text}, {clause.text}", previous.capability, previous.score
-                    )
+                    result.routed[-1] = _more_of(previous, clause.text)
                     continue
                 if (
                     not words
@@ -391,6 +381,11 @@ def _glue(name: str) -> str:
 
 def _unglue(text: str) -> str:
     return text.replace(f"{_GLUE}\uff0c", ",").replace(_GLUE, "")
+
+
+def _more_of(previous: RoutedClause, text: str) -> RoutedClause:
+    """`previous` with `text` added to its words: more about the same step."""
+    return RoutedClause(f"{previous.text}, {text}", previous.capability, previous.score)
 
 
 _STAY = re.compile(r"\b(?:nights?|stay(?:ing)?)\b", re.I)
