@@ -5,6 +5,7 @@ envelopes signed and checked across nodes."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -155,6 +156,54 @@ async def test_nodes_find_each_other_sign_and_check_and_a_dead_one_is_dropped_th
         await connector.close()
         await planner.close()
         await hotel.close()
+
+
+async def test_a_dead_agent_is_dropped_on_its_own_schedule_while_another_answers_slowly(
+    keys: KeyFolder,
+) -> None:
+    """Health checks are per agent: the hotel's card takes 2 s to come (a loaded but live
+    agent), the planner is dead (its port refuses at once). The planner is dropped after
+    its own 2 misses (~0.2 s of checks), long before a single slow check of the hotel ends;
+    when the checks of all agents ran in one round, each round waited for the hotel, and
+    dropping the planner took 2 rounds: over 4 s."""
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    asked: list[float] = []
+
+    async def slow_card(request: Any) -> JSONResponse:
+        asked.append(asyncio.get_running_loop().time())
+        await asyncio.sleep(2.0)
+        return JSONResponse({"name": "Hotel"})
+
+    slow = Served()
+    await slow.start(Starlette(routes=[Route("/.well-known/agent-card.json", slow_card)]))
+    dead = Served()  # a port that was served and is closed: connections are refused
+    dead_url = dead.url
+    dead.socket.close()
+    state = Registry(keys.trust(), interval=0.1, misses=2)
+    hotel = HOTEL.model_copy(update={"url": slow.url})
+    planner = PLANNER.model_copy(update={"url": dead_url})
+    state.publish(register(hotel, keys.agent_key("hotel"), keys.entity_key("staywell")))
+    state.publish(register(planner, keys.agent_key("planner"), keys.entity_key("platform")))
+    checks = asyncio.create_task(state.run_checks())
+    try:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        await _eventually(lambda: not state.entries["planner"].healthy, timeout=10.0)
+        dropped_after = loop.time() - started
+        assert dropped_after < 1.5, f"the dead planner was dropped after {dropped_after:.1f} s"
+        assert asked, "the slow hotel was being checked meanwhile"
+        assert state.entries["hotel"].healthy and state.entries["hotel"].misses == 0
+        # The slow hotel's own check ends as an answer: it stays listed, the planner not.
+        await _eventually(lambda: len(asked) >= 2, timeout=10.0)
+        assert [e.registration.card.id for e in state.discover()] == ["hotel"]
+    finally:
+        checks.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await checks
+        await slow.stop()
 
 
 async def test_serving_any_agent_by_module_reference(

@@ -9,12 +9,16 @@
   only those offering it; `?all=1` the dropped ones too, marked `healthy: false`).
 - `GET /agents/{id}` one entry; `GET /health` the registry's own health.
 
-A health checker fetches every agent's card from its URL every `interval` seconds; an
-agent that fails `misses` checks in a row is dropped from discovery, and comes back as
-soon as a check succeeds again. A check fails when the agent cannot be reached or does
-not answer within `CHECK_TIMEOUT` seconds: a slow answer is an answer (a dead agent's
-refused connection fails at once; on a loaded machine, live agents that took more than
-the interval to answer were dropped, and tasks failed with "no agent offers ...").
+Each agent is health-checked on its own schedule: its card is fetched from its URL
+`interval` seconds after its previous check ended; an agent that fails `misses` checks
+in a row is dropped from discovery, and comes back as soon as a check succeeds again. A
+check fails when the agent cannot be reached or does not answer within `CHECK_TIMEOUT`
+seconds: a slow answer is an answer (on a loaded machine, live agents that took more
+than the interval to answer were dropped, and tasks failed with "no agent offers ...").
+Because each agent has its own watcher, a slow live agent delays no one else's checks:
+a dead agent (its connection refused at once) is dropped about `misses * interval`
+seconds after it died, however long another agent takes to answer. (One round of
+checks for all agents at once waited for the slowest: up to `CHECK_TIMEOUT` per miss.)
 `RegistryClient` is the other side: publish, discover.
 """
 
@@ -90,26 +94,51 @@ class Registry:
         ]
 
     async def check(self, http: httpx.AsyncClient) -> None:
-        """One round of health checks, all agents at once."""
-        entries = list(self.entries.values())
-        results = await asyncio.gather(*(self._answers(http, e) for e in entries))
-        for entry, answered in zip(entries, results, strict=True):
-            entry.checked_at = time.time()
-            if answered:
-                if not entry.healthy:
-                    log.info("%s answers again: back in discovery", entry.registration.card.id)
-                entry.healthy, entry.misses = True, 0
-                continue
-            entry.misses += 1
-            if entry.healthy and entry.misses >= self.misses:
-                log.warning("%s stopped answering: dropped", entry.registration.card.id)
-                entry.healthy = False
+        """One check of every agent, all at once (each recorded as soon as it answers)."""
+        await asyncio.gather(*(self.check_one(http, e) for e in list(self.entries.values())))
+
+    async def check_one(self, http: httpx.AsyncClient, entry: Entry) -> None:
+        """Check one agent and record the outcome (unless it published again meanwhile:
+        a new registration starts afresh)."""
+        answered = await self._answers(http, entry)
+        agent = entry.registration.card.id
+        if self.entries.get(agent) is not entry:
+            return
+        entry.checked_at = time.time()
+        if answered:
+            if not entry.healthy:
+                log.info("%s answers again: back in discovery", agent)
+            entry.healthy, entry.misses = True, 0
+            return
+        entry.misses += 1
+        if entry.healthy and entry.misses >= self.misses:
+            log.warning("%s stopped answering: dropped", agent)
+            entry.healthy = False
 
     async def run_checks(self) -> None:
+        """A watcher per agent, each on its own schedule (see the module's docstring);
+        agents published later get theirs within an interval."""
+        watchers: dict[str, asyncio.Task[None]] = {}
         async with httpx.AsyncClient(timeout=max(CHECK_TIMEOUT, self.interval)) as http:
-            while True:
-                await asyncio.sleep(self.interval)
-                await self.check(http)
+            try:
+                while True:
+                    for agent in list(self.entries):
+                        if agent not in watchers or watchers[agent].done():
+                            watchers[agent] = asyncio.create_task(self._watch(http, agent))
+                    await asyncio.sleep(self.interval)
+            finally:
+                for watcher in watchers.values():
+                    watcher.cancel()
+                await asyncio.gather(*watchers.values(), return_exceptions=True)
+
+    async def _watch(self, http: httpx.AsyncClient, agent: str) -> None:
+        """Check `agent` every `interval` seconds after its last check ended."""
+        while True:
+            await asyncio.sleep(self.interval)
+            entry = self.entries.get(agent)
+            if entry is None:
+                return
+            await self.check_one(http, entry)
 
     async def _answers(self, http: httpx.AsyncClient, entry: Entry) -> bool:
         url = str(entry.registration.card.url).rstrip("/") + "/" + CARD_PATH
