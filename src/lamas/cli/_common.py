@@ -34,11 +34,12 @@ def open_engine(url: str | None) -> Engine:
     from sqlalchemy.exc import SQLAlchemyError
 
     from lamas.store import create_engine
+    from lamas.store.errors import store_error
 
     try:
         return create_engine(url)
     except SQLAlchemyError as error:
-        raise fail(RuntimeError(f"cannot open the database: {error}")) from None
+        raise fail(store_error(error, "the database")) from None
 
 
 def open_ledger(url: str | None) -> Ledger:

@@ -54,6 +54,7 @@ def dashboard(
     from lamas.dashboard.server import DashboardServer
     from lamas.economy.ledger import Ledger
     from lamas.store import create_engine
+    from lamas.store.errors import describe
 
     try:
         ledger = Ledger(create_engine(db))
@@ -71,7 +72,7 @@ def dashboard(
         err.print(f"[bold red]error:[/] {escape(str(error))}")
         raise typer.Exit(code=2) from None
     except SQLAlchemyError as error:
-        err.print(f"[bold red]error:[/] cannot open the database: {error}")
+        err.print(f"[bold red]error:[/] {escape(describe(error, 'the database'))}")
         raise typer.Exit(code=2) from None
 
 

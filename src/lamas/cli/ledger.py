@@ -46,6 +46,7 @@ def verify(
     from sqlalchemy.exc import SQLAlchemyError
 
     from lamas.security.identity import KeyRing
+    from lamas.store.errors import store_error
 
     try:
         pinned = _anchor(anchor) if anchor else None
@@ -59,7 +60,7 @@ def verify(
     except LamasError as error:
         raise fail(error) from None
     except SQLAlchemyError as error:
-        raise fail(RuntimeError(f"cannot read the ledger: {error}")) from None
+        raise fail(store_error(error, "the ledger")) from None
     trusted = f"{len(ring)} key(s) given" if ring else "keys recorded in the database"
     if report.problem is not None:
         out.print(f"[bold red]ledger BROKEN[/] at {report.problem}")

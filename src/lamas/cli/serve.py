@@ -221,6 +221,13 @@ def serve(
         raise typer.Exit(code=2) from None
     except KeyboardInterrupt:
         pass
+    except Exception as error:  # a database that cannot be used: in words, not its SQL
+        from lamas.store.errors import describe, is_database_error
+
+        if not is_database_error(error):
+            raise
+        err.print(f"[bold red]error:[/] {escape(describe(error, 'the database'))}")
+        raise typer.Exit(code=2) from None
 
 
 async def _serve(

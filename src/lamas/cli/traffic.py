@@ -75,6 +75,7 @@ def simulate(
         record_traffic,
         simulate_journeys,
     )
+    from lamas.store.errors import store_error
 
     if journeys < 1:
         raise fail(ValueError(f"--journeys must be 1 or more, got {journeys}"))
@@ -96,7 +97,9 @@ def simulate(
         report = read_traffic(ledger, batch=name)
     except (LamasError, ValueError) as error:
         raise fail(error) from None
-    except (SQLAlchemyError, OSError) as error:
+    except SQLAlchemyError as error:
+        raise fail(store_error(error, "the ledger")) from None
+    except OSError as error:
         raise fail(RuntimeError(f"cannot write the ledger: {error}")) from None
     out.print(
         f"recorded batch [bold]{name}[/]: {journeys} journeys, {report.conversions} converted"
@@ -135,13 +138,14 @@ def report(
     from lamas.economy.attribution import read_traffic
     from lamas.economy.ledger import Ledger
     from lamas.store import create_engine
+    from lamas.store.errors import store_error
 
     try:
         traffic = read_traffic(Ledger(create_engine(db)), batch=batch)
     except LamasError as error:
         raise fail(error) from None
     except SQLAlchemyError as error:
-        raise fail(RuntimeError(f"cannot read the ledger: {error}")) from None
+        raise fail(store_error(error, "the ledger")) from None
     show(traffic, f"traffic of batch {batch}" if batch else "traffic of every batch")
     if dp_epsilon is not None:
         try:

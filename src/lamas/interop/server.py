@@ -52,6 +52,7 @@ from lamas.interop.wire import ANONYMOUS, ENVELOPE_KEY, STATES, envelope_from_a2
 from lamas.protocol.cards import AgentCard
 from lamas.protocol.messages import Envelope, Message
 from lamas.protocol.tasks import TaskState
+from lamas.store.errors import public_text
 
 log = logging.getLogger(__name__)
 
@@ -178,7 +179,8 @@ class LamasExecutor(AgentExecutor):
             log.info("A2A task %s failed at %s: %s", task_id, self.agent_id, error)
             await progress.flush()
             await open_task()
-            await updater.failed(_status(updater, f"{type(error).__name__}: {error}"))
+            said = public_text(error, f"{self.agent_id}'s database")  # its SQL stays in the log
+            await updater.failed(_status(updater, said))
             return
         finally:
             if token is not None:

@@ -15,9 +15,11 @@ owner (see `interop/guard.py`).
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,11 +28,15 @@ from a2a.auth.user import User
 from a2a.server.context import ServerCallContext
 from a2a.server.tasks import DatabaseTaskStore, InMemoryTaskStore, TaskStore
 from a2a.types import ListTasksRequest, ListTasksResponse, Task, TaskState
+from a2a.utils.errors import InternalError
 from sqlalchemy import delete, event, select
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from lamas.errors import ConfigError
 from lamas.interop.limits import DEFAULT_MAX_BYTES, DEFAULT_MAX_TASKS, DEFAULT_TTL_SECONDS
+from lamas.store.errors import describe, is_database_error
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,27 +89,32 @@ class RetainingTaskStore(TaskStore):
         self._loaded = not isinstance(inner, DatabaseTaskStore)
 
     async def save(self, task: Task, context: ServerCallContext) -> None:
-        await self._load()
-        await self.inner.save(task, context)
+        with _plainly():
+            await self._load()
+            await self.inner.save(task, context)
         size = task.ByteSize()
         _, _, before = self._kept.get(task.id, ("", 0.0, 0))
         self._kept[task.id] = (context.user.user_name, self._clock(), size)
         self._kept.move_to_end(task.id)
         self._bytes += size - before
-        await self._evict()
+        with _plainly():
+            await self._evict()
 
     async def get(self, task_id: str, context: ServerCallContext) -> Task | None:
-        await self._load()
-        await self._evict()
-        return await self.inner.get(task_id, context)
+        with _plainly():
+            await self._load()
+            await self._evict()
+            return await self.inner.get(task_id, context)
 
     async def list(self, params: ListTasksRequest, context: ServerCallContext) -> ListTasksResponse:
-        await self._load()
-        await self._evict()
-        return await self.inner.list(params, context)
+        with _plainly():
+            await self._load()
+            await self._evict()
+            return await self.inner.list(params, context)
 
     async def delete(self, task_id: str, context: ServerCallContext) -> None:
-        await self.inner.delete(task_id, context)
+        with _plainly():
+            await self.inner.delete(task_id, context)
         _, _, size = self._kept.pop(task_id, ("", 0.0, 0))
         self._bytes -= size
 
@@ -149,6 +160,18 @@ class RetainingTaskStore(TaskStore):
             if drop:
                 await session.execute(delete(model).where(model.id.in_(drop)))
         await self._evict()
+
+
+@contextlib.contextmanager
+def _plainly() -> Iterator[None]:
+    """A database failure as an A2A internal error in words (its SQL only in the log)."""
+    try:
+        yield
+    except Exception as error:
+        if not is_database_error(error):
+            raise
+        log.warning("the A2A task store failed: %s", error)
+        raise InternalError(message=describe(error, "the A2A task store")) from None
 
 
 class QuestionsKept(TaskStore):

@@ -74,6 +74,7 @@ from lamas.runtime.understanding.inputs import (
     vocabulary_names,
 )
 from lamas.runtime.understanding.outcome import answer_text, rank_offers
+from lamas.store.errors import public_text
 
 OFFERS_PER_PROVIDER = 3
 PROFILE_SKILL = "profile.get"
@@ -508,7 +509,7 @@ class Orchestrator:
         except LamasError as error:
             run.error = str(error)
         except Exception as error:  # an agent's own failure is reported, never a crash
-            run.error = f"{type(error).__name__}: {error}"
+            run.error = public_text(error, f"{run.agent or 'the agent'}'s database")
         run.seconds = time.perf_counter() - started
         await self._log(
             session,
