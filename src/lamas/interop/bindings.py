@@ -20,8 +20,6 @@ import time
 from email.utils import formatdate, parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
-from a2a.server.request_handlers import RequestHandler
-from a2a.server.routes import create_agent_card_routes, create_jsonrpc_routes, create_rest_routes
 from a2a.types import AgentCard as A2ACard
 from a2a.types import AgentInterface
 from a2a.utils.constants import PROTOCOL_VERSION_CURRENT, TransportProtocol
@@ -33,6 +31,7 @@ from lamas.errors import ConfigError
 
 if TYPE_CHECKING:
     import grpc.aio
+    from a2a.server.request_handlers import RequestHandler
 
 JSONRPC = TransportProtocol.JSONRPC.value
 HTTP_JSON = TransportProtocol.HTTP_JSON.value
@@ -65,6 +64,15 @@ def http_routes(
     """The card, JSON-RPC and HTTP+JSON routes over `handler` (in this order: the REST
     routes end with a catch-all tenant mount). `context_builder` tells callers apart the
     same way on both HTTP bindings (the access guard's caller, by key or by address)."""
+    # The server side of the SDK (and the SQLAlchemy its task stores pull in) is imported
+    # when serving, not by every client of `JSONRPC`, `interfaces` (`lamas ask` starts in
+    # half the CPU time without it).
+    from a2a.server.routes import (
+        create_agent_card_routes,
+        create_jsonrpc_routes,
+        create_rest_routes,
+    )
+
     return [
         *(_last_modified(r) for r in create_agent_card_routes(card, cache_control=CARD_CACHE)),
         *create_jsonrpc_routes(handler, rpc_url="/", context_builder=context_builder),
