@@ -16,7 +16,7 @@ from support.casestudy import EXAMPLES, TODAY, TRAVEL, scripted_slots
 
 from lamas.agent.embeddings import MiniLMEmbedder
 from lamas.economy.ledger import platform_ledger
-from lamas.errors import AgentUnreachable
+from lamas.errors import AgentUnreachable, DeadlineExceeded
 from lamas.llm import ScriptedModel
 from lamas.llm.base import ChatMessage
 from lamas.protocol import Envelope, TaskState
@@ -165,6 +165,51 @@ async def test_chaos_booking_vendor_gone_rechooses_the_live_offer_and_compensate
     assert outcomes == ["pending"], outcomes
     standing = confirmed(bookings)
     assert standing[(session.task.id, "ticket.book")].count(session.runs["ticket.book"].agent) == 1
+
+
+async def test_chaos_booking_slower_than_its_deadline_is_retried_within_the_task_budget(
+    embedder: MiniLMEmbedder, bookings: str
+) -> None:
+    """Under load a vendor may answer after the step's deadline: the booking is sent again
+    under the same idempotency key while the task's budget lasts, and the vendor books
+    once. (With one deadline for all tries, the first timeout ended the step: the task
+    re-chose another vendor and left the slow one's late booking to undo.)"""
+    orchestrator, events = travel(embedder, task_budget=30.0)
+    orchestrator.step_timeout = 0.5
+    network = orchestrator.network
+    slowed: list[str] = []
+    late: list[asyncio.Future[Message]] = []
+    original = network.transport.request
+
+    async def slow_once(envelope: Envelope, *, timeout: float | None = None) -> Message:
+        if envelope.skill != "ticket.book" or slowed:
+            return await original(envelope, timeout=timeout)
+        slowed.append(envelope.recipient)
+
+        async def books_late() -> Message:  # the vendor is busy; it books a second later
+            await asyncio.sleep(1.0)
+            return await original(envelope)
+
+        late.append(asyncio.ensure_future(books_late()))
+        done, _ = await asyncio.wait(late, timeout=timeout)
+        if not done:
+            raise DeadlineExceeded(envelope.recipient, timeout or 0.0)
+        return late[0].result()
+
+    network.transport.request = slow_once  # type: ignore[method-assign]
+    session = await orchestrator.submit(TRAVEL)
+    await late[0]  # the late request reaches the vendor too, under the same key
+    assert session.task.state is TaskState.COMPLETED, session.task.status_message
+    assert session.runs["ticket.book"].agent == slowed[0]  # retried, not re-chosen
+    assert orchestrator.recovery.retries >= 1
+    assert [e for e in events if e.kind == "compensated"] == []
+    assert confirmed(bookings)[(session.task.id, "ticket.book")] == [slowed[0]]
+    booked = [
+        s
+        for s in IdempotentResults(slowed[0], bookings).all()
+        if s.task_id == session.task.id and s.skill == "ticket.book"
+    ]
+    assert len(booked) == 1
 
 
 async def test_chaos_vendor_down_at_booking_then_answering_another_task_still_rechooses(

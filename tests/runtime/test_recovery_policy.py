@@ -15,7 +15,7 @@ from lamas.errors import (
     RemoteError,
 )
 from lamas.protocol import AgentCard, Skill
-from lamas.runtime.recovery import Admission, Backoff, RetryPolicy, is_transient
+from lamas.runtime.recovery import Admission, Backoff, Recovery, RetryPolicy, is_transient
 from lamas.security.ratelimit import RateLimited
 
 
@@ -70,6 +70,8 @@ def test_bad_recovery_settings_are_refused_clearly() -> None:
         Backoff(factor=0.5)
     with pytest.raises(ConfigError, match="max_active"):
         Admission(max_active=0)
+    with pytest.raises(ConfigError, match="retry budget must be > 0 seconds, got 0"):
+        Recovery(task_budget=0)
 
 
 def test_a_compensation_must_be_a_skill_of_the_same_card() -> None:

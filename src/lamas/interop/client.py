@@ -168,7 +168,10 @@ class A2AConnector:
         context = ClientCallContext(timeout=limit, service_parameters=self.headers(agent, headers))
         who = agent or url
         try:
-            async with asyncio.timeout(limit), self.slots:
+            # The deadline counts from when a connection is free: waiting for one is this
+            # process's own queue, not the agent being slow (under load, the queue alone
+            # used to spend a step's deadline).
+            async with self.slots, asyncio.timeout(limit):
                 await self._learn(url)
                 async for event in self.client(url).send_message(request, context=context):
                     if event.HasField("task"):

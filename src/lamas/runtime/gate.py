@@ -34,6 +34,15 @@ class _Call:
         await self._gate.post(envelope)
 
 
+def with_timeout(context: Context, timeout: float | None) -> Context | None:
+    """A copy of a gate's `context` that gives the request `timeout` seconds (the
+    transport counts them from when the request is sent, after its own queue for a
+    connection); None if `context` is not a gate's."""
+    if isinstance(context, _Call):
+        return _Call(context._gate, timeout)
+    return None
+
+
 class Gate:
     """`request` and `post` through `middleware` (outermost first), then `transport`.
 

@@ -31,12 +31,13 @@ from contextlib import asynccontextmanager
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from lamas.errors import AgentUnreachable, LamasError, UnknownAgent
+from lamas.errors import AgentUnreachable, ConfigError, LamasError, UnknownAgent
 from lamas.protocol.consensus import Decision, Option
 from lamas.protocol.messages import Envelope, Message, new_id
 from lamas.protocol.plan import Step
 from lamas.protocol.tasks import TaskState
 from lamas.protocol.types import Context, Handler, Middleware, Reply
+from lamas.runtime.gate import with_timeout
 from lamas.runtime.recovery.admission import Admission, Lanes
 from lamas.runtime.recovery.durable import Attempt, TaskRecovery, TaskStore
 from lamas.runtime.recovery.idempotency import IDEMPOTENCY_KEY, idempotency_key, with_key
@@ -49,11 +50,16 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+TASK_BUDGET = 300.0
+"""Seconds a task's requests may be retried after transient failures (timeouts under
+load included), counted from its first request: each try still has the step's deadline."""
+
 COMPENSATION_RETRY = Backoff(attempts=12, initial=0.2, factor=2.0, maximum=5.0, jitter=0.2)
 """Undoing a booking is worth waiting for: ~40 s of tries for its vendor to come back."""
 
 KEEP_WORDS = {"yes", "y", "keep", "keep it", "ok", "sure", "yes please"}
 _PERSISTED: frozenset[str] = frozenset({"plan", "question", "step", "done", "failed"})
+_BUDGET_ENDS: frozenset[str] = frozenset({"question", "done", "failed"})
 
 
 class Recovery:
@@ -68,13 +74,18 @@ class Recovery:
         store: TaskStore | None = None,
         max_rechoices: int = 3,
         compensation_retry: Backoff = COMPENSATION_RETRY,
+        task_budget: float = TASK_BUDGET,
     ) -> None:
+        if not task_budget > 0:
+            raise ConfigError(f"a task's retry budget must be > 0 seconds, got {task_budget}")
         self.retry = retry or RetryPolicy()
         self.admission = admission or Admission()
         self.lanes = lanes or Lanes()
         self.store = store
         self.max_rechoices = max_rechoices
         self.compensation_retry = compensation_retry
+        self.task_budget = task_budget
+        self._began: dict[str, float] = {}  # task id -> its first request (see `_deadline`)
         self.liveness = Liveness()
         self.tasks: dict[str, TaskRecovery] = {}
         self.retries = 0
@@ -112,17 +123,23 @@ class Recovery:
                 if envelope.mode == "async":
                     return await handler(envelope, context)
                 timeout = getattr(context, "timeout", None)
-                deadline = None if timeout is None else time.monotonic() + timeout
+                deadline = self._deadline(envelope.task_id, timeout)
                 sent = [envelope]
 
                 async def attempt(left: float | None) -> Reply:
                     current = sent[-1]
+                    # Waiting for this agent's lane is the orchestrator's own queue: an
+                    # attempt's time starts when it is sent (see `_deadline`).
                     async with self.lanes.lane(current.recipient):
+                        limit = left if timeout is None else min(timeout, left or timeout)
+                        timed = with_timeout(context, limit)
                         try:
-                            if left is None:
+                            if limit is None:
                                 reply = await handler(current, context)
+                            elif timed is not None:  # the transport times it, once sent
+                                reply = await handler(current, timed)
                             else:
-                                reply = await asyncio.wait_for(handler(current, context), left)
+                                reply = await asyncio.wait_for(handler(current, context), limit)
                         except BaseException as error:
                             self.liveness.failed(
                                 current.recipient, error, self._url_of(current.recipient)
@@ -154,6 +171,20 @@ class Recovery:
             return recovering
 
         return wrap
+
+    def _deadline(self, task_id: str | None, timeout: float | None) -> float | None:
+        """Until when a request may be retried. Each attempt has the step's `timeout`,
+        counted from when it is sent; a transient failure (a timeout too: under load the
+        agent may just be slow) is tried again while the task's budget lasts
+        (`task_budget` seconds from its first request, or since it was last answered by
+        the user), and always within one `timeout` of this request."""
+        if timeout is None:
+            return None
+        now = time.monotonic()
+        if task_id is None:
+            return now + timeout
+        began = self._began.setdefault(task_id, now)
+        return max(now + timeout, began + self.task_budget)
 
     def _url_of(self, agent: str) -> str | None:
         try:
@@ -458,6 +489,8 @@ class Recovery:
 
     def event(self, event: Event) -> None:
         """Write the task's state at each step boundary."""
+        if event.kind in _BUDGET_ENDS:
+            self._began.pop(event.task_id, None)
         if event.kind not in _PERSISTED:
             return
         session = self.orchestrator.sessions.get(event.task_id)
