@@ -198,6 +198,7 @@ class NetworkedSetUp:
         logs = self.base / "clients"
         logs.mkdir(exist_ok=True)
         started = time.perf_counter()
+        self.load = LoadSampler()
         running = []
         for n in range(count):
             out = (logs / f"{n}-{time.monotonic_ns()}.log").open("wb")
@@ -205,16 +206,19 @@ class NetworkedSetUp:
             running.append((proc, out))
         results = []
         for proc, out in running:
-            code = proc.wait(timeout=3600)
+            code, usage = _wait(proc)
             out.close()
             said = Path(out.name).read_text(errors="replace").strip().splitlines()
             results.append(
                 {
                     "code": code,
                     "seconds": time.perf_counter() - started,
+                    "cpu_s": usage.ru_utime + usage.ru_stime,
+                    "max_rss_mib": usage.ru_maxrss / 1024,
                     "tail": " | ".join(said[-3:])[-400:],
                 }
             )
+        self.load.stop()
         return results
 
     def outcomes(self) -> dict[str, int]:
@@ -225,6 +229,45 @@ class NetworkedSetUp:
         for state in TaskStore(self.tasks).states().values():
             counts[state] = counts.get(state, 0) + 1
         return counts
+
+
+def _wait(proc: subprocess.Popen[bytes]) -> tuple[int, Any]:
+    """The exit code and resource use (CPU, peak RSS) of one client process."""
+    deadline = time.monotonic() + 3600
+    while time.monotonic() < deadline:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            return proc.returncode, usage
+        time.sleep(0.2)
+    raise TimeoutError(f"client {proc.pid} still running after an hour")
+
+
+class LoadSampler:
+    """The 1-minute load average, sampled every 2 s on a thread while clients run."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.samples: list[float] = [os.getloadavg()[0]]
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(2.0):
+            self.samples.append(os.getloadavg()[0])
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def summary(self) -> dict[str, float]:
+        return {
+            "at_start": self.samples[0],
+            "median": statistics.median(self.samples),
+            "max": max(self.samples),
+        }
 
 
 def flood(url: str, requests: int) -> dict[str, Any]:
@@ -280,6 +323,7 @@ def networked(clients: int, flood_requests: int) -> dict[str, Any]:
     with NetworkedSetUp() as setup:
         alone = setup.clients(1)[0]
         results = setup.clients(clients)
+        load = setup.load.summary()
         tasks = setup.outcomes()
         peaks = setup.peak_rss_mib()
         flooded = flood(setup.url, flood_requests) if flood_requests else None
@@ -309,6 +353,11 @@ def networked(clients: int, flood_requests: int) -> dict[str, Any]:
         "p99_s": percentile(times, 0.99),
         "alone_s": alone["seconds"],
         "alone_code": alone["code"],
+        "alone_client_cpu_s": alone["cpu_s"],
+        "client_cpu_s_median": statistics.median(r["cpu_s"] for r in results),
+        "client_peak_rss_mib_median": statistics.median(r["max_rss_mib"] for r in results),
+        "clients_retried_busy": False,  # `lamas ask` exits 75 on 503 + Retry-After
+        "load_average": load,
         "server_peak_rss_mib": peaks,
         "flood": flooded,
     }
@@ -323,6 +372,13 @@ def print_networked(net: dict[str, Any]) -> None:
         f"(one alone: {net['alone_s']:.1f} s, exit {net['alone_code']})"
     )
     print(f"   the orchestrator's tasks: {net['orchestrator_tasks']}")
+    load = net["load_average"]
+    print(
+        f"   each client: {net['client_cpu_s_median']:.2f} s CPU, "
+        f"{net['client_peak_rss_mib_median']:.0f} MiB peak (medians; one alone: "
+        f"{net['alone_client_cpu_s']:.2f} s CPU); load average (1 min) at the start "
+        f"{load['at_start']:.1f}, median {load['median']:.1f}, max {load['max']:.1f}"
+    )
     for tail in net["other_examples"]:
         print(f"   not completed: {tail}")
     print(
