@@ -204,15 +204,15 @@ class NetworkedSetUp:
             out = (logs / f"{n}-{time.monotonic_ns()}.log").open("wb")
             proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
             running.append((proc, out))
+        ended = _wait_all([proc for proc, _ in running])
         results = []
-        for proc, out in running:
-            code, usage = _wait(proc)
+        for (_, out), (code, usage, at) in zip(running, ended, strict=True):
             out.close()
             said = Path(out.name).read_text(errors="replace").strip().splitlines()
             results.append(
                 {
                     "code": code,
-                    "seconds": time.perf_counter() - started,
+                    "seconds": at - started,
                     "cpu_s": usage.ru_utime + usage.ru_stime,
                     "max_rss_mib": usage.ru_maxrss / 1024,
                     "tail": " | ".join(said[-3:])[-400:],
@@ -231,16 +231,23 @@ class NetworkedSetUp:
         return counts
 
 
-def _wait(proc: subprocess.Popen[bytes]) -> tuple[int, Any]:
-    """The exit code and resource use (CPU, peak RSS) of one client process."""
+def _wait_all(procs: list[subprocess.Popen[bytes]]) -> list[tuple[int, Any, float]]:
+    """Each client's exit code, resource use (CPU, peak RSS) and when it ended
+    (`time.perf_counter()`), each seen as it ends, not in the order they were started."""
+    ended: dict[int, tuple[int, Any, float]] = {}
     deadline = time.monotonic() + 3600
-    while time.monotonic() < deadline:
-        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-        if pid:
-            proc.returncode = os.waitstatus_to_exitcode(status)
-            return proc.returncode, usage
-        time.sleep(0.2)
-    raise TimeoutError(f"client {proc.pid} still running after an hour")
+    while len(ended) < len(procs):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{len(procs) - len(ended)} clients still running after an hour")
+        for n, proc in enumerate(procs):
+            if n in ended:
+                continue
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                proc.returncode = os.waitstatus_to_exitcode(status)
+                ended[n] = (proc.returncode, usage, time.perf_counter())
+        time.sleep(0.1)
+    return [ended[n] for n in range(len(procs))]
 
 
 class LoadSampler:
