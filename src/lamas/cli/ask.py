@@ -38,7 +38,7 @@ def ask(
     from lamas.errors import AgentUnreachable, DeadlineExceeded
 
     try:
-        state = asyncio.run(_ask(url, text, list(answer or []), timeout))
+        state, words = asyncio.run(_ask(url, text, list(answer or []), timeout))
     except (AgentUnreachable, DeadlineExceeded) as error:
         busy = "503" in str(error) or "busy" in str(error).casefold()
         err.print(f"[bold red]{'busy' if busy else 'error'}:[/] {escape(str(error))}")
@@ -47,12 +47,15 @@ def ask(
         err.print(f"[bold red]error:[/] {escape(str(error))}")
         raise typer.Exit(code=2) from None
     code = exitcodes.exit_code(state)
+    if state == "rejected" and "busy, retry after" in words:  # refused for load, not started
+        code = exitcodes.BUSY
     if code:
         raise typer.Exit(code=code)
 
 
-async def _ask(url: str, text: str, answers: list[str], timeout: float) -> str | None:
-    """The task's last state seen (a `TaskState` value), None if the stream gave none."""
+async def _ask(url: str, text: str, answers: list[str], timeout: float) -> tuple[str | None, str]:
+    """The task's last state seen (a `TaskState` value, None if the stream gave none) and
+    the words of its last status."""
     import secrets
 
     from a2a.helpers.proto_helpers import new_text_message
@@ -70,6 +73,7 @@ async def _ask(url: str, text: str, answers: list[str], timeout: float) -> str |
         out.print(f"[bold]{escape(card.name)}[/] at {escape(url)}", highlight=False)
         message = new_text_message(text, role=Role.ROLE_USER)
         last: str | None = None
+        said = ""
         while True:
             waiting = None
             async for event in connector.stream(url, message, timeout=timeout, headers=capability):
@@ -77,7 +81,7 @@ async def _ask(url: str, text: str, answers: list[str], timeout: float) -> str |
                     status = event.status_update.status
                     words = " ".join(p.text for p in status.message.parts if p.HasField("text"))
                     state = A2AState.Name(status.state).removeprefix("TASK_STATE_").lower()
-                    last = state.replace("_", "-")
+                    last, said = state.replace("_", "-"), words
                     out.print(f"[cyan]{state}[/] {escape(words)}", highlight=False)
                     if status.state == A2AState.TASK_STATE_INPUT_REQUIRED:
                         waiting = event.status_update
@@ -91,7 +95,7 @@ async def _ask(url: str, text: str, answers: list[str], timeout: float) -> str |
                     words = " ".join(p.text for p in event.message.parts if p.HasField("text"))
                     out.print(escape(words), highlight=False)
             if waiting is None or not answers:
-                return last
+                return last, said
             reply = answers.pop(0)
             out.print(f"[bold]answer:[/] {escape(reply)}", highlight=False)
             message = new_text_message(

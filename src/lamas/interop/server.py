@@ -180,7 +180,12 @@ class LamasExecutor(AgentExecutor):
             await progress.flush()
             await open_task()
             said = public_text(error, f"{self.agent_id}'s database")  # its SQL stays in the log
-            await updater.failed(_status(updater, said))
+            if isinstance(getattr(error, "retry_after", None), int | float):
+                # Refused for load (busy, rate limited): nothing was started, as at the
+                # HTTP edge's 503; the gRPC binding and a request racing the edge get here.
+                await updater.reject(_status(updater, said))
+            else:
+                await updater.failed(_status(updater, said))
             return
         finally:
             if token is not None:
