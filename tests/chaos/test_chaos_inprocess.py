@@ -212,6 +212,69 @@ async def test_chaos_booking_slower_than_its_deadline_is_retried_within_the_task
     assert len(booked) == 1
 
 
+async def test_chaos_only_hotel_dropped_for_a_while_the_step_waits_for_it_not_fails(
+    embedder: MiniLMEmbedder,
+) -> None:
+    """The registry drops the only hotel vendor for a moment (a loaded machine starved it
+    of CPU past its health checks) just as the task reaches its hotel search: the step
+    waits for a hotel to be back instead of failing with "no agent offers hotel.search"."""
+    orchestrator, _ = travel(embedder)
+    network = orchestrator.network
+    original = network.find
+    hidden: list[float] = []
+
+    def find(capability: str) -> Any:
+        if capability == "hotel.search" and not hidden:
+            hidden.append(asyncio.get_running_loop().time() + 1.0)  # back in 1 s
+        if capability.startswith("hotel.") and asyncio.get_running_loop().time() < hidden[0]:
+            return []
+        return original(capability)
+
+    network.find = find  # type: ignore[method-assign]
+    session = await orchestrator.submit(TRAVEL)
+    assert hidden, "the hotel search was reached"
+    assert session.task.state is TaskState.COMPLETED, session.task.status_message
+    assert session.runs["hotel.search"].agent == "staywell"
+    # Never back: the step fails after the wait, saying so (and the ticket is undone).
+    gone, _ = travel(embedder, provider_wait=0.5)
+    gone.network.find = lambda c: [] if c.startswith("hotel.") else original(c)  # type: ignore[method-assign]
+    session = await gone.submit(TRAVEL)
+    assert session.task.state is TaskState.FAILED
+    assert "no agent offers hotel.search" in str(session.task.status_message)
+
+
+async def test_chaos_every_offer_suspected_after_it_was_made_is_not_nothing_found(
+    embedder: MiniLMEmbedder, bookings: str
+) -> None:
+    """Both rail vendors answer the search, then another task's call to each fails (under
+    load: a reset connection). Their offers are not all withdrawn as if the search had
+    found nothing: they still compete, and the ticket is booked (the chosen vendor,
+    suspected at booking time, is re-chosen like any vendor that stopped answering)."""
+    orchestrator, _ = travel(embedder)
+    network = orchestrator.network
+    liveness = orchestrator.recovery.liveness
+    suspected: list[str] = []
+    original = network.transport.request
+
+    async def suspected_after_search(
+        envelope: Envelope, *, timeout: float | None = None
+    ) -> Message:
+        reply = await original(envelope, timeout=timeout)
+        if envelope.skill == "ticket.search" and envelope.recipient not in suspected:
+            suspected.append(envelope.recipient)
+            reset = AgentUnreachable(envelope.recipient, "connection reset (another task)")
+            asyncio.get_running_loop().call_soon(liveness.failed, envelope.recipient, reset)
+        return reply
+
+    network.transport.request = suspected_after_search  # type: ignore[method-assign]
+    session = await orchestrator.submit(TRAVEL)
+    assert sorted(suspected) == ["railgo", "swiftrail"]
+    assert session.task.state is TaskState.COMPLETED, session.task.status_message
+    assert session.runs["ticket.book"].output["status"] == "confirmed"
+    standing = confirmed(bookings)
+    assert len(standing[(session.task.id, "ticket.book")]) == 1
+
+
 async def test_chaos_vendor_down_at_booking_then_answering_another_task_still_rechooses(
     embedder: MiniLMEmbedder, bookings: str
 ) -> None:

@@ -201,7 +201,10 @@ class RegistryClient:
 
     def __init__(self, url: str, *, http: httpx.AsyncClient | None = None) -> None:
         self.url = url.rstrip("/")
-        self.http = http or httpx.AsyncClient(timeout=10.0)
+        # Idle connections are dropped before the registry's server closes them (uvicorn:
+        # after 5 s): a sync sent on one it is closing failed with "Server disconnected".
+        limits = httpx.Limits(keepalive_expiry=2.0)
+        self.http = http or httpx.AsyncClient(timeout=10.0, limits=limits)
 
     async def publish(self, registration: Registration) -> None:
         response = await self._call("POST", "/agents", content=registration.model_dump_json())

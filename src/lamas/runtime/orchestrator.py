@@ -484,7 +484,7 @@ class Orchestrator:
         )
         affinity = next((previous.agent for previous in upstream if previous.agent), None)
         run.inputs = inputs
-        providers = [card.id for card in self.network.find(step.capability)]
+        providers = await self.recovery.providers(session, step.capability)  # recovery: wait
         try:
             # recovery: only live agents, and none excluded for this step
             providers = self.recovery.live_providers(session, step, providers, affinity)

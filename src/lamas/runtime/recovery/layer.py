@@ -54,11 +54,16 @@ TASK_BUDGET = 300.0
 """Seconds a task's requests may be retried after transient failures (timeouts under
 load included), counted from its first request: each try still has the step's deadline."""
 
+PROVIDER_WAIT = 30.0
+"""Seconds a step waits for an agent offering its capability to be back in the network
+when none is (see `Recovery.providers`)."""
+
 COMPENSATION_RETRY = Backoff(attempts=12, initial=0.2, factor=2.0, maximum=5.0, jitter=0.2)
 """Undoing a booking is worth waiting for: ~40 s of tries for its vendor to come back."""
 
 KEEP_WORDS = {"yes", "y", "keep", "keep it", "ok", "sure", "yes please"}
 _PERSISTED: frozenset[str] = frozenset({"plan", "question", "step", "done", "failed"})
+_PROVIDER_POLL = 0.25  # seconds between looks for a provider that is back
 _BUDGET_ENDS: frozenset[str] = frozenset({"question", "done", "failed"})
 
 
@@ -75,9 +80,12 @@ class Recovery:
         max_rechoices: int = 3,
         compensation_retry: Backoff = COMPENSATION_RETRY,
         task_budget: float = TASK_BUDGET,
+        provider_wait: float = PROVIDER_WAIT,
     ) -> None:
         if not task_budget > 0:
             raise ConfigError(f"a task's retry budget must be > 0 seconds, got {task_budget}")
+        if not provider_wait >= 0:
+            raise ConfigError(f"provider_wait must be >= 0 seconds, got {provider_wait}")
         self.retry = retry or RetryPolicy()
         self.admission = admission or Admission()
         self.lanes = lanes or Lanes()
@@ -85,6 +93,7 @@ class Recovery:
         self.max_rechoices = max_rechoices
         self.compensation_retry = compensation_retry
         self.task_budget = task_budget
+        self.provider_wait = provider_wait
         self._began: dict[str, float] = {}  # task id -> its first request (see `_deadline`)
         self.liveness = Liveness()
         self.tasks: dict[str, TaskRecovery] = {}
@@ -215,6 +224,26 @@ class Recovery:
 
     # --- live-only choices ----------------------------------------------------------------
 
+    async def providers(self, session: Session, capability: str) -> list[str]:
+        """The agents of the network offering `capability`. When there is none, wait up
+        to `provider_wait` seconds (within the task's budget) for one to be back rather
+        than fail the step with "no agent offers": the plan was made with them, and a
+        registry drops an agent that a loaded machine starves of CPU for a while (at a
+        load of 125, a hotel was dropped for 20 s), then lists it at its next good check."""
+        network = self.orchestrator.network
+        found = [card.id for card in network.find(capability)]
+        if found or not self.provider_wait:
+            return found
+        now = time.monotonic()
+        until = min(
+            now + self.provider_wait, self._began.get(session.task.id, now) + self.task_budget
+        )
+        log.info("no agent offers %s at the moment: waiting for one", capability)
+        while not found and time.monotonic() < until:
+            await asyncio.sleep(_PROVIDER_POLL)
+            found = [card.id for card in network.find(capability)]
+        return found
+
     def live_providers(
         self, session: Session, step: Step, providers: list[str], affinity: str | None
     ) -> list[str]:
@@ -243,8 +272,14 @@ class Recovery:
         return self.liveness.live(agents, self.orchestrator.network)
 
     def live_options(self, options: list[Option]) -> list[Option]:
+        """The offers of live agents. If that is none, the offers of those still in the
+        network: they answered this very step, and under load another task's call to
+        them failing a moment later (a reset connection) is no proof they are gone;
+        withdrawing every offer made the step "find nothing" and the task fail (200
+        concurrent clients: 5 tasks). A booking at one that is really gone is re-chosen."""
         network = self.orchestrator.network
-        return [o for o in options if self.liveness.is_live(o.proposer, network)]
+        live = [o for o in options if self.liveness.is_live(o.proposer, network)]
+        return live or [o for o in options if o.proposer in network.transport]
 
     def live_decision(self, options: list[Option], decision: Decision) -> Decision:
         """`decision` without the offers of agents that are no longer live: its tally
