@@ -218,7 +218,7 @@ async def test_chaos_only_hotel_dropped_for_a_while_the_step_waits_for_it_not_fa
     """The registry drops the only hotel vendor for a moment (a loaded machine starved it
     of CPU past its health checks) just as the task reaches its hotel search: the step
     waits for a hotel to be back instead of failing with "no agent offers hotel.search"."""
-    orchestrator, _ = travel(embedder)
+    orchestrator, _ = travel(embedder, provider_wait=30.0)  # as when served with a registry
     network = orchestrator.network
     original = network.find
     hidden: list[float] = []

@@ -72,6 +72,8 @@ def test_bad_recovery_settings_are_refused_clearly() -> None:
         Admission(max_active=0)
     with pytest.raises(ConfigError, match="retry budget must be > 0 seconds, got 0"):
         Recovery(task_budget=0)
+    with pytest.raises(ConfigError, match="provider_wait must be >= 0 seconds, got -1"):
+        Recovery(provider_wait=-1)
 
 
 def test_a_compensation_must_be_a_skill_of_the_same_card() -> None:

@@ -55,8 +55,8 @@ TASK_BUDGET = 300.0
 load included), counted from its first request: each try still has the step's deadline."""
 
 PROVIDER_WAIT = 30.0
-"""Seconds a step waits for an agent offering its capability to be back in the network
-when none is (see `Recovery.providers`)."""
+"""Seconds a step of a networked orchestrator (its agents listed by a registry) waits for
+an agent offering its capability to be back when none is (see `Recovery.providers`)."""
 
 COMPENSATION_RETRY = Backoff(attempts=12, initial=0.2, factor=2.0, maximum=5.0, jitter=0.2)
 """Undoing a booking is worth waiting for: ~40 s of tries for its vendor to come back."""
@@ -80,11 +80,11 @@ class Recovery:
         max_rechoices: int = 3,
         compensation_retry: Backoff = COMPENSATION_RETRY,
         task_budget: float = TASK_BUDGET,
-        provider_wait: float = PROVIDER_WAIT,
+        provider_wait: float | None = None,
     ) -> None:
         if not task_budget > 0:
             raise ConfigError(f"a task's retry budget must be > 0 seconds, got {task_budget}")
-        if not provider_wait >= 0:
+        if provider_wait is not None and not provider_wait >= 0:
             raise ConfigError(f"provider_wait must be >= 0 seconds, got {provider_wait}")
         self.retry = retry or RetryPolicy()
         self.admission = admission or Admission()
@@ -94,6 +94,9 @@ class Recovery:
         self.compensation_retry = compensation_retry
         self.task_budget = task_budget
         self.provider_wait = provider_wait
+        """Seconds a step waits for an agent offering its capability to be back; None:
+        `PROVIDER_WAIT` once served with a registry (`interop.launch.orchestrate`), else
+        0 (in one process, an agent removed from the network does not come back)."""
         self._began: dict[str, float] = {}  # task id -> its first request (see `_deadline`)
         self.liveness = Liveness()
         self.tasks: dict[str, TaskRecovery] = {}
@@ -235,9 +238,8 @@ class Recovery:
         if found or not self.provider_wait:
             return found
         now = time.monotonic()
-        until = min(
-            now + self.provider_wait, self._began.get(session.task.id, now) + self.task_budget
-        )
+        began = self._began.get(session.task.id, now)
+        until = min(now + self.provider_wait, began + self.task_budget)
         log.info("no agent offers %s at the moment: waiting for one", capability)
         while not found and time.monotonic() < until:
             await asyncio.sleep(_PROVIDER_POLL)
