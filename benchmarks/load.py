@@ -120,9 +120,11 @@ async def lone_tasks(embedder: Any, rounds: int = 5) -> float:
 
 # --- networked --------------------------------------------------------------------------
 
-CLIENT_PRIVATE_MIB = 80
-"""What one `lamas ask` process holds privately (measured: ~67 MiB): 200 of them need
-~16 GiB, so the run checks the memory is there before it starts them."""
+CLIENT_PRIVATE_MIB = 64
+"""What one `lamas ask` process holds privately: 43 MiB once started (it was ~67 MiB
+before `lamas ask` started light), up to ~64 MiB while its task streams (peak RSS 87 MiB
+of which ~23 MiB shared libraries): 200 of them need ~12.5 GiB, so the run checks the
+memory is there before it starts them."""
 
 
 class NetworkedSetUp:
