@@ -64,6 +64,7 @@ from lamas.runtime.session import (
 from lamas.runtime.slots import SYSTEM, FewShot, Filled, Notes, SlotFiller
 from lamas.runtime.today import TODAY_KEY
 from lamas.runtime.understanding import Understander
+from lamas.runtime.understanding.corrections import corrected
 from lamas.runtime.understanding.gazetteer import slot_vocabularies
 from lamas.runtime.understanding.inputs import (
     Prepared,
@@ -189,6 +190,7 @@ class Orchestrator:
     async def _start(self, session: Session, instruction: str) -> None:
         task_id = session.task.id
         session.task = session.task.moved_to(TaskState.WORKING)
+        instruction = corrected(instruction)  # "on Monday, sorry I mean Tuesday": Tuesday
         routed = self.understander.route(instruction, self.router)
         understood = self.understander.understand(routed, self.router.scores, self.router.threshold)
         session.routed = understood.routed
@@ -277,8 +279,10 @@ class Orchestrator:
             reverse_of=session.slots.get(forward) if forward else None,
         )
         values = settled.values
+        for name in prepared.needed:
+            values.pop(name, None)  # a model's guess at who "their newest" is
         session.slots[step.id] = values
-        missing = [*filled.missing, *settled.unknown, *settled.choices]
+        missing = [*filled.missing, *settled.unknown, *settled.choices, *prepared.needed]
         if prepared.past:
             session.past[step.id] = prepared.past
             missing += [
@@ -299,12 +303,17 @@ class Orchestrator:
         for step_id in list(session.waiting_on):
             step = session.plan.step(step_id)
             skill = self.skills[step.capability]
-            # The answer is read as the clause was: its dates resolved, its names placed.
+            # The answer is read as the clause was: its dates resolved, its names placed
+            # (among the names offered, when the question offered some: "Marley").
+            vocabularies = dict(self.vocabularies.get(step.capability) or {})
+            for (asked_step, slot), offered in session.choices.items():
+                if asked_step == step_id and slot in vocabularies:
+                    vocabularies[slot] = vocabularies[slot].restricted(offered)
             prepared = prefill(
                 skill,
                 text,
                 today=self.today,
-                vocabularies=self.vocabularies.get(step.capability),
+                vocabularies=vocabularies,
                 preferences=session.preferences.get(step_id) or self.understander.preferences(text),
             )
             session.past.pop(step_id, None)

@@ -102,6 +102,56 @@ def mentions(text: str, vocabulary: Vocabulary, *, choices: bool = False) -> lis
     return found if choices else _without_choices(found, words)
 
 
+_NO_NAME_PART = frozenset(
+    {
+        "the",
+        "a",
+        "an",
+        "and",
+        "of",
+        "in",
+        "on",
+        "to",
+        "for",
+        "by",
+        "with",
+        "from",
+        "my",
+        "me",
+        "some",
+        "any",
+        "play",
+        "put",
+        "i",
+        "im",
+        "you",
+    }
+)
+
+
+def _part_of_a_name(text: str, vocabulary: Vocabulary, covered: set[str]) -> str | None:
+    """A capitalised word, not a long request's first, that is part of names of `vocabulary`
+    (proper names: "Marley", "Bob"): the word, to resolve or to ask about ("Bob Dylan or
+    Bob Marley?"). Vocabularies of common words (genres, moods) and titles have none."""
+    if vocabulary.kind == "title" or sum(n == n.lower() for n in vocabulary.names) * 2 > len(
+        vocabulary.names
+    ):
+        return None
+    terse = len(text.split()) <= 3  # an answer ("Marley") or as short a request
+    for word in re.findall(r"(?:(?<=\s)|^)[A-Z][\w'\u2019-]{2,}", text):
+        if not terse and text.startswith(word):
+            continue
+        key = fold(_POSSESSIVE.sub("", word))
+        if key in _NO_NAME_PART or any(f" {key} " in f" {name} " for name in covered):
+            continue
+        named = vocabulary.candidates(key)
+        if len(named) == 1:
+            return named[0]
+        if named:
+            return _POSSESSIVE.sub("", word)
+    return None
+
+
 def _said_as_title(mention: Mention) -> bool:
     """A title is made of ordinary words ("Happy", "Respect", "Take On Me"): it is one only
     when written as one, capitalised, and not merely as the first word of the request."""
@@ -187,6 +237,8 @@ def said_inputs(
     """The inputs of `skill` whose names `text` says, by the slots' `vocabularies`."""
     properties = skill.input_schema.get("properties", {})
     values: dict[str, Any] = {}
+    covered: set[str] = set()  # the words of the names found, folded
+    unnamed: list[str] = []  # slots with a vocabulary whose names the text does not say
     if {"origin", "destination"} <= set(properties) and "origin" in vocabularies:
         values.update(trip_ends(text, vocabularies["origin"]))
     for slot, vocabulary in vocabularies.items():
@@ -219,6 +271,15 @@ def said_inputs(
             said = [m for m in said if _said_as_title(m)]
         if said:
             values[slot] = said[0].name
+            covered.update(fold(m.said) for m in said)
+        else:
+            unnamed.append(slot)
+    for slot in unnamed:
+        # "play some Bob": part of artists' names, unless it is part of another name said
+        # ("Back to Black" is a title, not The Black Keys).
+        part = _part_of_a_name(text, vocabularies[slot], covered)
+        if part is not None:
+            values[slot] = part
     if "city" in properties and "city" not in values:
         # A place said ("near the Vieux-Port") names its city.
         for vocabulary in vocabularies.values():

@@ -23,6 +23,7 @@ from lamas.protocol.preferences import Preferences
 from lamas.protocol.vocabulary import Vocabulary
 from lamas.protocol.when import When, resolve
 from lamas.runtime.understanding.gazetteer import said_inputs
+from lamas.runtime.understanding.references import PEOPLE, points_at_someone_unnamed
 from lamas.runtime.understanding.understand import time_inputs
 
 WINDOW_SLOTS = frozenset({"time_of_day", "depart_after", "depart_before", "depart_at"})
@@ -40,6 +41,8 @@ class Prepared:
     preferences: Preferences
     past: str | None = None
     """The phrase of a date already past (to ask about), if any."""
+    needed: tuple[str, ...] = ()
+    """Inputs to ask the user about whatever a model says ("their newest": which artist)."""
 
 
 @dataclass(slots=True)
@@ -117,7 +120,12 @@ def prefill(
             if p.get("format") == "date"
         ]:
             known.pop(name, None)
-    return Prepared(known, when, preferences, past)
+    needed = tuple(
+        slot
+        for slot, vocabulary in (vocabularies or {}).items()
+        if vocabulary.kind in PEOPLE and slot not in known and points_at_someone_unnamed(clause)
+    )
+    return Prepared(known, when, preferences, past, needed)
 
 
 _SAME_DAY = re.compile(
@@ -182,7 +190,8 @@ def settle(
         except UnknownTerm as unknown:
             if len(unknown.suggestions) == 1 and not unknown.ambiguous:
                 merged[slot] = unknown.suggestions[0]
-            elif unknown.suggestions and required:
+            elif unknown.suggestions and (required or unknown.ambiguous):
+                # "play some Bob": Bob Dylan or Bob Marley is the user's to say.
                 settled.choices[slot] = list(unknown.suggestions)
                 merged.pop(slot)
             elif required:
