@@ -204,3 +204,22 @@ async def test_part_of_several_names_offers_them_and_the_answer_picks_one(
 async def test_a_song_asked_for_by_its_title_is_the_one_played(embedder: MiniLMEmbedder) -> None:
     session = await music(embedder).submit("play Bohemian Rhapsody")
     assert "Bohemian Rhapsody" in str(played(session))
+
+
+async def test_the_day_before_the_day_said_and_the_window_survives_a_question(
+    embedder: MiniLMEmbedder,
+) -> None:
+    session = await travel(embedder).submit(
+        "I have to be in Lyon on the 3rd of next month. "
+        "Train from Paris the day before, after lunch"
+    )
+    assert session.task.state is TaskState.COMPLETED, session.task.status_message
+    search = session.runs["ticket.search"].inputs
+    assert (search["date"], search["depart_after"]) == ("2026-12-02", "13:00")
+    orchestrator = travel(embedder)
+    session = await orchestrator.submit("book me a train from Paris to Lyon at 8am")
+    assert session.task.state is TaskState.INPUT_REQUIRED  # which day?
+    session = await orchestrator.answer(session.task.id, "on Friday")
+    assert session.task.state is TaskState.COMPLETED, session.task.status_message
+    search = session.runs["ticket.search"].inputs
+    assert (search["date"], search["depart_after"]) == ("2026-11-27", "07:00")

@@ -317,6 +317,12 @@ class Orchestrator:
                 preferences=session.preferences.get(step_id) or self.understander.preferences(text),
             )
             session.past.pop(step_id, None)
+            earlier = session.prepared.get(step_id)
+            if earlier is not None:
+                # What the request itself said ("at 8", "after lunch") still holds: the
+                # answer adds to it ("the 30th then"), it does not undo it.
+                prepared.known = {**earlier.known, **prepared.known}
+            session.prepared[step_id] = prepared
             known = {**session.slots.get(step_id, {}), **prepared.known}
             filled = await self.filler.fill(
                 skill, text, known=known, context=[step.instruction, *session.said[:-1]]

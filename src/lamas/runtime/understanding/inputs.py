@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from lamas.errors import UnknownTerm
@@ -75,6 +75,7 @@ def prefill(
     takes no date but its own: the way out's date is not the return's, unless the
     clause says so ("back the same day")."""
     when = resolve(clause, today) if clause != way_there else resolve("", today)
+    own = when.date is not None
     if (
         when.date is None
         and carried is not None
@@ -93,6 +94,10 @@ def prefill(
                     # time of day goes with the day it was said with.
                     when = _with_window(when, found)
                 break
+    if not own and when.date is not None and (shift := _DAY_SHIFT.search(clause)):
+        # "on the 3rd ... train from Paris the day before": the day before the day said.
+        days = -1 if shift.group(1).casefold() == "before" else 1
+        when = _with_date(when, replace(when, date=when.date + dt.timedelta(days=days)))
     known = said_inputs(skill, clause, vocabularies) if vocabularies else {}
     for text in context if vocabularies else ():
         # Names the clause leaves out may be in the rest of the request ("I'm going to a
@@ -102,6 +107,8 @@ def prefill(
                 continue
             if slot == "origin" and "origin" in known and "destination" not in known:
                 slot = "destination"
+            elif slot == "destination" and "destination" in known and "origin" not in known:
+                slot = "origin"  # "flying into Paris ..., then the train down to Avignon"
             known.setdefault(slot, value)
     city = skill.input_schema.get("properties", {}).get("city")
     if city is not None and "city" not in known and destination and vocabularies:
@@ -128,6 +135,7 @@ def prefill(
     return Prepared(known, when, preferences, past, needed)
 
 
+_DAY_SHIFT = re.compile(r"\bthe\s+(?:day|night|evening|morning)\s+(before|after)\b", re.I)
 _SAME_DAY = re.compile(
     r"\bsame\s+(?:day|evening|night|afternoon)\b|\bthat\s+(?:day|evening|night)\b", re.I
 )
