@@ -223,3 +223,28 @@ async def test_the_day_before_the_day_said_and_the_window_survives_a_question(
     assert session.task.state is TaskState.COMPLETED, session.task.status_message
     search = session.runs["ticket.search"].inputs
     assert (search["date"], search["depart_after"]) == ("2026-11-27", "07:00")
+
+
+async def test_a_stay_with_a_start_and_no_end_asks_how_long(embedder: MiniLMEmbedder) -> None:
+    orchestrator = travel(embedder)
+    session = await orchestrator.submit(
+        "Room in Lyon from Friday please, somewhere in the old town"
+    )
+    assert session.task.state is TaskState.INPUT_REQUIRED, session.task.status_message
+    assert "nights" in (session.question or "")
+    session = await orchestrator.answer(session.task.id, "checking out Sunday")
+    assert session.task.state is TaskState.COMPLETED, session.task.status_message
+    search = session.runs["hotel.search"].inputs
+    assert (search["check_in"], search["nights"]) == ("2026-11-27", 2)
+    assert search["near"] == "Vieux Lyon"
+
+
+async def test_a_kind_of_place_is_found_in_the_city_said_elsewhere(
+    embedder: MiniLMEmbedder,
+) -> None:
+    session = await travel(embedder).submit(
+        "I'm going to a wedding in Toulouse on Saturday. "
+        "Book a hotel near the cathedral for that night"
+    )
+    assert session.task.state is TaskState.COMPLETED, session.task.status_message
+    assert session.runs["hotel.search"].inputs["near"].startswith("Cath")

@@ -68,6 +68,8 @@ from lamas.runtime.understanding.corrections import corrected
 from lamas.runtime.understanding.gazetteer import slot_vocabularies
 from lamas.runtime.understanding.inputs import (
     Prepared,
+    checkout_nights,
+    place_near_city,
     prefill,
     served_words,
     settle,
@@ -317,6 +319,10 @@ class Orchestrator:
                 preferences=session.preferences.get(step_id) or self.understander.preferences(text),
             )
             session.past.pop(step_id, None)
+            asked = session.waiting_on.get(step_id, [])
+            stay = checkout_nights(skill, prepared, session.slots.get(step_id, {}), asked)
+            if stay is not None:
+                prepared.known = stay  # "how many nights?" - "checking out Sunday"
             earlier = session.prepared.get(step_id)
             if earlier is not None:
                 # What the request itself said ("at 8", "after lunch") still holds: the
@@ -324,6 +330,9 @@ class Orchestrator:
                 prepared.known = {**earlier.known, **prepared.known}
             session.prepared[step_id] = prepared
             known = {**session.slots.get(step_id, {}), **prepared.known}
+            # "a hotel near the station" + "Toulouse": the station is the one in Toulouse.
+            for said in (text, step.instruction):
+                known.update(place_near_city(skill, said, vocabularies, known))
             filled = await self.filler.fill(
                 skill, text, known=known, context=[step.instruction, *session.said[:-1]]
             )
