@@ -275,6 +275,32 @@ async def test_chaos_every_offer_suspected_after_it_was_made_is_not_nothing_foun
     assert len(standing[(session.task.id, "ticket.book")]) == 1
 
 
+async def test_chaos_only_hotel_unreachable_at_booking_once_is_asked_again_not_none(
+    embedder: MiniLMEmbedder, bookings: str
+) -> None:
+    """The only hotel vendor cannot be reached when the hotel is booked (under load the
+    registry dropped it for a moment): the choice is made again, and with no other hotel
+    vendor it is asked again, not "no agent offers hotel.search"."""
+    orchestrator, events = travel(embedder)
+    network = orchestrator.network
+    refused: list[str] = []
+    original = network.transport.request
+
+    async def refused_once(envelope: Envelope, *, timeout: float | None = None) -> Message:
+        if envelope.skill == "hotel.book" and len(refused) < 3:  # every try of the round
+            refused.append(envelope.recipient)
+            raise AgentUnreachable(envelope.recipient, "connection refused")
+        return await original(envelope, timeout=timeout)
+
+    network.transport.request = refused_once  # type: ignore[method-assign]
+    session = await orchestrator.submit(TRAVEL)
+    assert refused == ["staywell"] * 3
+    assert session.task.state is TaskState.COMPLETED, session.task.status_message
+    assert session.runs["hotel.book"].agent == "staywell"
+    assert [e.data["rerun"] for e in events if e.kind == "routed" and "rerun" in e.data]
+    assert len(confirmed(bookings)[(session.task.id, "hotel.book")]) == 1
+
+
 async def test_chaos_vendor_down_at_booking_then_answering_another_task_still_rechooses(
     embedder: MiniLMEmbedder, bookings: str
 ) -> None:

@@ -44,6 +44,9 @@ def ask(
         err.print(f"[bold red]{'busy' if busy else 'error'}:[/] {escape(str(error))}")
         raise typer.Exit(code=exitcodes.BUSY if busy else exitcodes.UNREACHABLE) from None
     except LamasError as error:
+        if "busy, retry" in str(error):  # the agent refused for load: nothing started
+            err.print(f"[bold red]busy:[/] {escape(str(error))}")
+            raise typer.Exit(code=exitcodes.BUSY) from None
         err.print(f"[bold red]error:[/] {escape(str(error))}")
         raise typer.Exit(code=2) from None
     code = exitcodes.exit_code(state)

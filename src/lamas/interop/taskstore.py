@@ -187,6 +187,11 @@ class QuestionsKept(TaskStore):
         self.memory = memory
         self.durable = durable
         self._asked: set[str] = set()  # tasks whose question is (or may be) in `durable`
+        # The questions an earlier run left in `durable`, read once: a task unknown to
+        # memory is looked up there only if it is one of them. (Looking every new task
+        # up in the database made 200 concurrent requests queue for its few connections:
+        # 8 were refused after 120 s, "no free database connection".)
+        self._before: set[str] | None = None
 
     async def save(self, task: Task, context: ServerCallContext) -> None:
         await self.memory.save(task, context)
@@ -199,7 +204,7 @@ class QuestionsKept(TaskStore):
 
     async def get(self, task_id: str, context: ServerCallContext) -> Task | None:
         found = await self.memory.get(task_id, context)
-        if found is None:  # asked before a restart?
+        if found is None and task_id in await self._earlier():  # asked before a restart?
             found = await self.durable.get(task_id, context)
             if found is not None:
                 self._asked.add(task_id)
@@ -209,11 +214,31 @@ class QuestionsKept(TaskStore):
     async def list(self, params: ListTasksRequest, context: ServerCallContext) -> ListTasksResponse:
         return await self.memory.list(params, context)
 
+    async def _earlier(self) -> set[str]:
+        """The ids of the tasks whose questions were in `durable` when this run began
+        (every id may be, for a store that cannot list them)."""
+        if self._before is None:
+            store = self.durable
+            if not isinstance(store, DatabaseTaskStore):
+                return _Everything()
+            await store.initialize()
+            async with store.async_session_maker() as session:
+                rows = await session.execute(select(store.task_model.id))
+            self._before = {row[0] for row in rows}
+        return self._before
+
     async def delete(self, task_id: str, context: ServerCallContext) -> None:
         await self.memory.delete(task_id, context)
         if task_id in self._asked:
             self._asked.discard(task_id)
             await self.durable.delete(task_id, context)
+
+
+class _Everything(set[str]):
+    """A set holding every string (a store whose tasks cannot be listed may hold any)."""
+
+    def __contains__(self, item: object) -> bool:
+        return isinstance(item, str)
 
 
 def questions_kept(url: str, retention: Retention = Retention()) -> RetainingTaskStore:

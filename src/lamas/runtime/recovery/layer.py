@@ -263,7 +263,11 @@ class Recovery:
                 affinity, "it stopped answering after its offer was chosen; its offer is withdrawn"
             )
         excluded = set(self.state(session.task.id).excluded.get(step.id, ()))
-        allowed = [p for p in providers if p not in excluded]
+        # Every provider excluded (the only hotel vendor, say, was unreachable for a
+        # moment under load): ask them again rather than none; what an earlier attempt
+        # may have booked is undone as abandoned (`release_abandoned`), and the choice is
+        # made again at most `max_rechoices` times.
+        allowed = [p for p in providers if p not in excluded] or providers
         live = [p for p in allowed if self.liveness.is_live(p, network)]
         # None known to answer, but some still registered (a call of theirs failed a
         # moment ago: under load, a vote that timed out): ask them (retried) rather than
