@@ -153,10 +153,24 @@ def reviver(chaos: Chaos) -> Iterator[None]:
     finally:
         stop.set()
         thread.join()
-        chaos.plan([])
-        chaos.revive()
-        chaos.ready(timeout=120)
-        settle()
+        back_up(chaos)
+
+
+@pytest.fixture
+def stays_dead(chaos: Chaos) -> Iterator[None]:
+    """Killed vendors stay dead until the test ends (no supervisor), then come back."""
+    try:
+        yield
+    finally:
+        back_up(chaos)
+
+
+def back_up(chaos: Chaos) -> None:
+    """Every killed vendor started again and seen by the orchestrator, for the next test."""
+    chaos.plan([])
+    chaos.revive()
+    chaos.ready(timeout=120)
+    settle()
 
 
 def settle() -> None:
@@ -345,8 +359,11 @@ def test_chaos_vendor_killed_right_before_its_booking_leaves_it_to_the_other_ven
 
 
 def test_compensation_when_the_only_hotel_chain_dies_undoes_the_ticket(
-    chaos: Chaos, reviver: None
+    chaos: Chaos, stays_dead: None
 ) -> None:
+    """The only hotel chain dies as it books and stays dead: the task fails, and the
+    ticket it booked is undone. (With a supervisor restarting the chain, the task is
+    completed instead: the next test.)"""
     before = set(TaskStore(chaos.tasks).states())
     chaos.plan([{"skill": "hotel.book", "recipient": "staywell", "kill": "recipient"}])
     # Asked with `lamas ask`: a failed task is a non-zero exit (1), never 0.
@@ -372,6 +389,34 @@ def test_compensation_when_the_only_hotel_chain_dies_undoes_the_ticket(
         if s.task_id == task and s.skill == "ticket.book"
     ]
     assert [s.status for s in tickets] == ["cancelled"]  # booked, then undone
+
+
+def test_chaos_only_hotel_chain_killed_as_it_books_and_restarted_completes_the_task(
+    chaos: Chaos, reviver: None
+) -> None:
+    """The only hotel chain dies as it books and a supervisor restarts it: it is asked
+    again (there is no other to choose), the task completes, and whatever the first
+    booking request left is undone; every invariant holds (nothing booked twice)."""
+    before = set(TaskStore(chaos.tasks).states())
+    chaos.plan([{"skill": "hotel.book", "recipient": "staywell", "kill": "recipient"}])
+    asked = subprocess.run(
+        lamas_command("ask", chaos.url, TRAVEL, "--timeout", "150"),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, **chaos.env},
+    )
+    assert asked.returncode == 0, asked.stdout + asked.stderr
+    task, state = new_task(chaos, before)
+    assert state == "completed"
+    states = check_invariants(chaos)
+    assert states[task] == "completed"
+    hotels = [
+        s
+        for s in IdempotentResults("staywell", chaos.bookings).all()
+        if s.task_id == task and s.skill == "hotel.book" and s.status == "confirmed"
+    ]
+    assert len(hotels) == 1
 
 
 def test_resume_after_the_orchestrator_is_killed_mid_booking_books_nothing_twice(
