@@ -68,6 +68,7 @@ from lamas.runtime.understanding.corrections import corrected
 from lamas.runtime.understanding.gazetteer import slot_vocabularies
 from lamas.runtime.understanding.inputs import (
     Prepared,
+    as_asked,
     checkout_nights,
     place_near_city,
     prefill,
@@ -320,6 +321,7 @@ class Orchestrator:
             )
             session.past.pop(step_id, None)
             asked = session.waiting_on.get(step_id, [])
+            prepared.known = as_asked(prepared.known, asked)
             stay = checkout_nights(skill, prepared, session.slots.get(step_id, {}), asked)
             if stay is not None:
                 prepared.known = stay  # "how many nights?" - "checking out Sunday"

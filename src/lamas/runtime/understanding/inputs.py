@@ -170,6 +170,17 @@ def _with_window(when: When, source: When) -> When:
     return replace(when, **{name: getattr(source, name) for name in _WINDOW_FIELDS})
 
 
+def as_asked(known: Mapping[str, Any], asked: Iterable[str]) -> dict[str, Any]:
+    """An answer's names for the slots asked: "Lyon", answering "to Paris or Lyon?", is the
+    destination, though a lone city in a request reads as where a trip starts."""
+    asked = list(asked)
+    values = dict(known)
+    for said, meant in SWAPPED + tuple((b, a) for a, b in SWAPPED):
+        if said in values and meant not in values and meant in asked and said not in asked:
+            values[meant] = values.pop(said)
+    return values
+
+
 def checkout_nights(
     skill: Skill, answer: Prepared, known: Mapping[str, Any], asked: Iterable[str]
 ) -> dict[str, Any] | None:
