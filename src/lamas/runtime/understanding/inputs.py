@@ -170,6 +170,18 @@ def _with_window(when: When, source: When) -> When:
     return replace(when, **{name: getattr(source, name) for name in _WINDOW_FIELDS})
 
 
+def past_date(values: Mapping[str, Any], dates: Iterable[str], today: dt.date) -> str | None:
+    """The first of `dates` whose value in `values` is a day before `today`, as given."""
+    for name in dates:
+        value = values.get(name)
+        try:
+            if isinstance(value, str) and dt.date.fromisoformat(value) < today:
+                return value
+        except ValueError:
+            continue  # not a date: the vendor says what is wrong with it
+    return None
+
+
 def as_asked(known: Mapping[str, Any], asked: Iterable[str]) -> dict[str, Any]:
     """An answer's names for the slots asked: "Lyon", answering "to Paris or Lyon?", is the
     destination, though a lone city in a request reads as where a trip starts."""
