@@ -94,10 +94,14 @@ def noting_calls(handler: Handler) -> Handler:
     if getattr(handler, "notes_calls", False):
         return handler  # already wrapped (an agent re-served elsewhere, e.g. a what-if world)
 
-    async def handle(envelope: Envelope, context: Context) -> Reply:
-        if envelope.task_id is None:
-            return await handler(envelope, context)
-        noting = _NotingContext(context, envelope.task_id)
+    def handle(envelope: Envelope, context: Context) -> Awaitable[Reply]:
+        task_id = envelope.task_id
+        if task_id is None:  # no task to note calls on: the handler's own awaitable
+            return handler(envelope, context)  # (a coroutine less per request)
+        return noted(envelope, context, task_id)
+
+    async def noted(envelope: Envelope, context: Context, task_id: str) -> Reply:
+        noting = _NotingContext(context, task_id)
         reply = await handler(envelope, noting)
         called = noting.called - {envelope.sender, context.agent_id}
         if reply is None or not called:

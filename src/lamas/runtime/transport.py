@@ -189,17 +189,19 @@ class LocalTransport:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Message] = loop.create_future()
         try:
-            envelope = self._signed(envelope)
+            if self.signers:
+                envelope = self._signed(envelope)
             box = self._admit(envelope)
         except Exception as error:
             future.set_exception(error)
             return future
         self._waiting.add(future)
-        limit = _seconds_left(envelope.deadline, timeout)
         timer = None
-        if limit is not None:
-            timer = loop.call_later(limit, _expire, future, envelope.recipient, limit)
-        self._enqueue(box, envelope, future, timer)
+        if envelope.deadline is not None or timeout is not None:
+            limit = _seconds_left(envelope.deadline, timeout)
+            if limit is not None:
+                timer = loop.call_later(limit, _expire, future, envelope.recipient, limit)
+        self._enqueue(box, envelope, future, timer, loop)
         return future
 
     async def post(self, envelope: Envelope) -> None:
@@ -267,6 +269,7 @@ class LocalTransport:
         envelope: Envelope,
         future: asyncio.Future[Message] | None,
         timer: asyncio.TimerHandle | None = None,
+        loop: asyncio.AbstractEventLoop | None = None,
     ) -> None:
         for observe in self.observers:
             observe(envelope)
@@ -274,7 +277,7 @@ class LocalTransport:
         box.pending += 1
         if box.active < box.limit:
             box.active += 1
-            asyncio.get_running_loop().create_task(self._drain(box))
+            (loop or asyncio.get_running_loop()).create_task(self._drain(box))
 
     async def _drain(self, box: _Mailbox) -> None:
         heap = box.heap
