@@ -37,7 +37,7 @@ import math
 import multiprocessing
 import os
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -52,7 +52,8 @@ if TYPE_CHECKING:
 
     Floats = npt.NDArray[np.float64]
     Members = npt.NDArray[np.bool_]
-    Sums = npt.NDArray[np.float64] | npt.NDArray[np.int32]  # per player (counts: 0/1 games)
+    Counts = npt.NDArray[np.int32]
+    Sums = npt.NDArray[np.float64] | Counts  # per player (counts: 0/1 games)
 
 MAX_PLAYERS = 4096
 """Most players `shapley_stratified` takes: its strata are 3 n x n arrays (400 MB here)."""
@@ -78,6 +79,10 @@ class MarginalGame(Protocol):
     def marginals(self, members: Members) -> Floats | Members:
         """For each row S and player j: v(S with j) - v(S without j) (bool when 0/1)."""
         ...
+
+    # Optional, for a game whose marginals are 0/1: `pivotal_counts(members)`, per player
+    # the number of rows where its marginal is 1 with it a member, and with it outside
+    # (`WeightedVotingGame` has it): used instead of `marginals` when present.
 
 
 class WeightedVotingGame:
@@ -105,6 +110,11 @@ class WeightedVotingGame:
         exact32 = bool((weight == np.round(weight)).all()) and weight.sum() < 2**24
         self.weights = weight.astype(np.float32) if exact32 else weight
         self.quota = float(quota)
+        # Players by weight, heaviest first (`pivotal_counts`); None when already so.
+        by_weight = np.argsort(-self.weights, kind="stable")
+        in_order = bool((by_weight == np.arange(len(order))).all())
+        self._by_weight = None if in_order else by_weight
+        self._descending = -self.weights[by_weight]  # ascending: for searchsorted
 
     @property
     def players(self) -> Sequence[str]:
@@ -136,6 +146,70 @@ class WeightedVotingGame:
         outsider_from = np.where(wins, np.inf, self.quota - weight)[:, None]
         pivotal: Members = np.where(members, w > member_over, w >= outsider_from)
         return pivotal  # bool: 0/1 marginals
+
+    def pivotal_counts(self, members: Members) -> tuple[Counts, Counts]:
+        """Per player, in how many rows it is pivotal as a member, and as an outsider:
+        the column sums of `marginals` split by membership, without the matrix.
+
+        In a winning row the pivotal members are those heavier than W(S) - quota: with
+        players heaviest first, a prefix of each row, of a length L_r found by bisection.
+        With the winning rows ordered by L_r, player j's count is a running sum of its
+        column down the rows whose prefix reaches it: one cumulative sum of the matrix
+        (and likewise for outsiders of losing rows, at least quota - W(S) heavy). 2.5x
+        faster than building the marginals and summing them."""
+        import numpy as np
+
+        ordered = members if self._by_weight is None else members[:, self._by_weight]
+        weight = members @ self.weights
+        wins = weight >= self.quota
+        # Prefix lengths: how many players are heavier than each winning row's slack, and
+        # how many at least as heavy as each losing row's shortfall.
+        won, lost = np.flatnonzero(wins), np.flatnonzero(~wins)
+        reach_in = np.searchsorted(self._descending, -(weight[won] - self.quota), "left")
+        reach_out = np.searchsorted(self._descending, -(self.quota - weight[lost]), "right")
+        inside = _prefix_column_sums(ordered, won, reach_in, outsiders=False)
+        outside = _prefix_column_sums(ordered, lost, reach_out, outsiders=True)
+        if self._by_weight is not None:
+            inside[self._by_weight] = inside.copy()
+            outside[self._by_weight] = outside.copy()
+        return inside, outside
+
+
+def _prefix_column_sums(
+    members: Members, rows: npt.NDArray[np.intp], reach: npt.NDArray[np.intp], *, outsiders: bool
+) -> Counts:
+    """For each column j, how many of `rows` of `members` (or of their complement, with
+    `outsiders`) are True at j, among the rows whose `reach` (a prefix length) is beyond j.
+
+    With the rows longest reach first, the rows reaching beyond j are the first few, as
+    many as reach beyond j; the columns between two consecutive reach values share them,
+    so each such block of columns is one sum of a block of rows (a weighted vote has one
+    block per distinct weight). Many distinct reaches: one running sum instead."""
+    import numpy as np
+
+    n = members.shape[1]
+    counts = np.zeros(n, dtype=np.int32)
+    if not len(reach):
+        return counts
+    order = np.argsort(-reach, kind="stable")  # longest prefixes first
+    block = members[rows[order]].view(np.uint8)
+    reaches, first = np.unique(-reach[order], return_index=True)  # descending reach
+    ends = [*(-reaches).tolist(), 0]  # reach k's columns: [next reach, reach k)
+    rows_beyond = [*first[1:].tolist(), len(reach)]  # rows with reach >= reach k
+    if len(reaches) <= 32:
+        for k, taken in enumerate(rows_beyond):
+            low, high = ends[k + 1], ends[k]
+            if high > low:
+                counts[low:high] = block[:taken, low:high].sum(axis=0, dtype=np.int32)
+    else:
+        running = np.cumsum(block, axis=0, dtype=np.int32)
+        beyond = len(reach) - np.searchsorted(np.sort(reach), np.arange(n), "right")
+        seen = np.flatnonzero(beyond > 0)
+        counts[seen] = running[beyond[seen] - 1, seen]
+    if outsiders:  # the rows reaching j where j is not a member
+        beyond = len(reach) - np.searchsorted(np.sort(reach), np.arange(n), "right")
+        counts = (beyond - counts).astype(np.int32)
+    return counts
 
 
 def _finite_non_negative(x: object) -> bool:
@@ -380,13 +454,22 @@ def _sample_into(strata: _Strata, job: tuple[npt.NDArray[np.int64], int]) -> _St
     plan, seed = job
     n = len(plan) - 1
     rng = np.random.default_rng(seed)
+    counted: Callable[[Members], tuple[Counts, Counts]] | None = getattr(
+        game, "pivotal_counts", None
+    )
     for size in np.flatnonzero(plan).tolist():
         left = int(plan[size])
         while left:
             rows = min(left, _ROWS)
             left -= rows
             members = _coalitions(rng, rows, n, size)
-            inside, outside = _split_marginals(game.marginals(members), members)
+            inside: tuple[Sums, Sums]
+            outside: tuple[Sums, Sums]
+            if counted is not None:  # a 0/1 game that counts its pivots: squares = sums
+                pivots_in, pivots_out = counted(members)
+                inside, outside = (pivots_in, pivots_in), (pivots_out, pivots_out)
+            else:
+                inside, outside = _split_marginals(game.marginals(members), members)
             joined = _column_counts(members)
             if size < n:  # outsiders: the coalition is their s predecessors
                 strata.count[size] += rows - joined
