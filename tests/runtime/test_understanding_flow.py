@@ -101,6 +101,32 @@ async def test_a_return_trip_is_one_leg_per_direction(embedder: MiniLMEmbedder) 
     assert back["time_of_day"] == "evening"
 
 
+async def test_a_return_without_its_date_is_asked_not_copied(embedder: MiniLMEmbedder) -> None:
+    orchestrator = travel(embedder)
+    session = await orchestrator.submit(
+        "return ticket from Paris to Lyon please, going out on Friday"
+    )
+    assert session.task.state is TaskState.INPUT_REQUIRED, session.task.status_message
+    assert "date" in (session.question or "")
+    session = await orchestrator.answer(session.task.id, "coming back on Sunday evening")
+    assert session.task.state is TaskState.COMPLETED, session.task.status_message
+    assert session.plan is not None
+    legs = [s for s in session.plan.steps if s.capability == "ticket.search"]
+    there, back = (session.runs[s.id].inputs for s in legs)
+    assert (there["origin"], there["date"]) == ("Paris", "2026-11-27")
+    assert (back["origin"], back["date"], back["time_of_day"]) == ("Lyon", "2026-11-29", "evening")
+
+
+async def test_the_time_of_day_goes_with_the_day_it_was_said_with(
+    embedder: MiniLMEmbedder,
+) -> None:
+    session = await travel(embedder).submit(
+        "Going to Lyon tomorrow evening from Paris, book the train please"
+    )
+    assert session.task.state is TaskState.COMPLETED, session.task.status_message
+    assert session.runs["ticket.search"].inputs["time_of_day"] == "evening"
+
+
 async def test_a_conditional_booking_books_when_the_search_finds_one(
     embedder: MiniLMEmbedder,
 ) -> None:

@@ -46,6 +46,12 @@ def names(network: Any, skill: str, text: str) -> dict[str, Any]:
         ("Strasbourg → Paris Est tomorrow", {"origin": "Strasbourg"}),
         ("train from Paris to Bordaux on Friday", {"origin": "Paris", "destination": "Bordeaux"}),
         ("a train from Paris to Lyon or Marseille", {"origin": "Paris"}),  # a choice: asked
+        ("book Paris-Lyon for Friday", {"origin": "Paris", "destination": "Lyon"}),
+        (
+            "un billet Toulouse-Bordeaux pour samedi",
+            {"origin": "Toulouse", "destination": "Bordeaux"},
+        ),
+        ("a hotel in Aix-en-Provence", {}),  # a name with hyphens of its own: no trip
     ],
 )
 def test_trip_ends_from_the_vendors_vocabulary(
@@ -213,3 +219,17 @@ def test_a_place_of_a_kind_is_found_within_the_city(
 ) -> None:
     found = names(travel, "hotel.search", text)
     assert {k: found.get(k) for k in expected} == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "title"),
+    [
+        ("play Bohemian Rhapsody", "Bohemian Rhapsody"),
+        ("put on some Aretha Franklin, Respect", "Respect"),
+        ("Happy songs please", None),  # a mood said first, not the song "Happy"
+        ("play something happy", None),  # an ordinary word, not a title
+    ],
+)
+def test_a_title_is_a_title_only_when_written_as_one(text: str, title: str | None) -> None:
+    network = load(EXAMPLES / "music" / "network.yaml", external=["music-orchestrator"])[1]
+    assert names(network, "song.search", text).get("title") == title

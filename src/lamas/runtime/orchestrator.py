@@ -248,6 +248,9 @@ class Orchestrator:
                 vocabularies=self.vocabularies.get(step.capability),
                 context=understood.context,
                 destination=destination,
+                way_there=plan.step(there).instruction
+                if (there := session.reverse_of.get(step.id))
+                else None,
             )
             if prepared.when.date is not None:
                 carried = prepared.when

@@ -38,6 +38,8 @@ class Mention:
     """Index of its first word."""
     cue: str
     """The word before it, folded ("from", "to", ...; "" at the start)."""
+    said: str = ""
+    """The user's words for it, as written."""
 
 
 _POSSESSIVE = re.compile(r"(?<=\w\w)['\u2019]s$")
@@ -59,10 +61,13 @@ def _misspelt(word: str, vocabulary: Vocabulary) -> str | None:
     return close[0] if len(close) == 1 else None
 
 
-def mentions(text: str, vocabulary: Vocabulary) -> list[Mention]:
+def mentions(text: str, vocabulary: Vocabulary, *, choices: bool = False) -> list[Mention]:
     """Every name of `vocabulary` said in `text`, in order (longest runs first); a single
-    capitalised or cued word that no name is, but one name is close to, stands for it."""
-    words = re.findall(r"[\w'\u2019]+(?:-[\w'\u2019]+)*|->|→|➡|\u2013|>|-", text)
+    capitalised or cued word that no name is, but one name is close to, stands for it.
+    Names offered as a choice ("Lyon or Marseille") are left out unless `choices`."""
+    words = _split_pairs(
+        re.findall(r"[\w'\u2019]+(?:-[\w'\u2019]+)*|->|→|➡|\u2013|>|-", text), vocabulary
+    )
     # "Michael Jackson's newest": the possessive is no part of the name.
     keys = [fold(_POSSESSIVE.sub("", w)) for w in words]
     found: list[Mention] = []
@@ -73,7 +78,7 @@ def mentions(text: str, vocabulary: Vocabulary) -> list[Mention]:
             names = vocabulary.exact(key) if key else ()
             if len(names) == 1:
                 cue = words[start - 1].casefold() if start else ""
-                found.append(Mention(names[0], start, cue))
+                found.append(Mention(names[0], start, cue, " ".join(words[start : start + size])))
                 start += size
                 break
         else:
@@ -86,15 +91,54 @@ def mentions(text: str, vocabulary: Vocabulary) -> list[Mention]:
                 and (near := _misspelt(" ".join(pair), vocabulary))
             ):
                 # "Miles Davies": a misspelt name of two words.
-                found.append(Mention(near, start, cue))
+                found.append(Mention(near, start, cue, " ".join(pair)))
                 start += 2
                 continue
             if (word[:1].isupper() or cue in _FROM | _TO | {"in"}) and (
                 near := _misspelt(word, vocabulary)
             ):
-                found.append(Mention(near, start, cue))
+                found.append(Mention(near, start, cue, word))
             start += 1
-    return _without_choices(found, words)
+    return found if choices else _without_choices(found, words)
+
+
+def _said_as_title(mention: Mention) -> bool:
+    """A title is made of ordinary words ("Happy", "Respect", "Take On Me"): it is one only
+    when written as one, capitalised, and not merely as the first word of the request."""
+    capitalised = mention.said[:1].isupper()
+    return capitalised and (mention.start > 0 or " " in mention.said)
+
+
+def _split_pairs(words: list[str], vocabulary: Vocabulary) -> list[str]:
+    """Hyphenated words that are no name but two or more names joined ("Paris-Lyon",
+    "Toulouse-Bordeaux") read as those names with a "-" between (a trip's ends); a name
+    with hyphens of its own ("Aix-en-Provence", "Saint-Jean") stays whole."""
+    out: list[str] = []
+    for word in words:
+        parts = word.split("-")
+        if len(parts) < 2 or vocabulary.exact(word):
+            out.append(word)
+            continue
+        names = _as_names(parts, vocabulary)
+        if names is None or len(names) < 2:
+            out.append(word)
+            continue
+        for index, name in enumerate(names):
+            out.extend(["-", name] if index else [name])
+    return out
+
+
+def _as_names(parts: list[str], vocabulary: Vocabulary) -> list[str] | None:
+    """`parts` cut into runs that are each a name (longest first), or None."""
+    if not parts:
+        return []
+    for size in range(len(parts), 0, -1):
+        head = "-".join(parts[:size])
+        if vocabulary.exact(head) or vocabulary.exact(head.replace("-", " ")):
+            rest = _as_names(parts[size:], vocabulary)
+            if rest is not None:
+                return [head, *rest]
+    return None
 
 
 def _without_choices(found: list[Mention], words: list[str]) -> list[Mention]:
@@ -171,6 +215,8 @@ def said_inputs(
                     values["near"] = place
             continue
         said = mentions(text, vocabulary)
+        if vocabulary.kind == "title":
+            said = [m for m in said if _said_as_title(m)]
         if said:
             values[slot] = said[0].name
     if "city" in properties and "city" not in values:

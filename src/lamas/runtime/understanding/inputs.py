@@ -12,6 +12,7 @@ cannot place becomes a question with the vendor's own suggestions, never a guess
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -61,20 +62,33 @@ def prefill(
     vocabularies: Mapping[str, Vocabulary] | None = None,
     context: Iterable[str] = (),
     destination: str | None = None,
+    way_there: str | None = None,
 ) -> Prepared:
     """The inputs of `skill` that `clause` gives without a model. A clause that says no
     date takes the `carried` one (a date said in an earlier clause holds for later ones),
     else one from the `background` (context clauses, the whole request). Names come from the
     clause, then from the `context` clauses; a stay with no city is at the `destination` of
-    the trip before it."""
-    when = resolve(clause, today)
-    if when.date is None and carried is not None and carried.date is not None:
+    the trip before it. The way back of a trip (`way_there` is the clause of the way out)
+    takes no date but its own: the way out's date is not the return's, unless the
+    clause says so ("back the same day")."""
+    when = resolve(clause, today) if clause != way_there else resolve("", today)
+    if (
+        when.date is None
+        and carried is not None
+        and carried.date is not None
+        and (way_there is None or _SAME_DAY.search(clause))
+    ):
         when = _with_date(when, carried)
-    if when.date is None:
+    if when.date is None and way_there is None:
+        said_apart = set(context)
         for text in background:
             found = resolve(text, today)
             if found.date is not None:
                 when = _with_date(when, found)
+                if text in said_apart and not _has_window(when):
+                    # "Going to Paris tomorrow evening from Lille, book the train": the
+                    # time of day goes with the day it was said with.
+                    when = _with_window(when, found)
                 break
     known = said_inputs(skill, clause, vocabularies) if vocabularies else {}
     for text in context if vocabularies else ():
@@ -104,6 +118,24 @@ def prefill(
         ]:
             known.pop(name, None)
     return Prepared(known, when, preferences, past)
+
+
+_SAME_DAY = re.compile(
+    r"\bsame\s+(?:day|evening|night|afternoon)\b|\bthat\s+(?:day|evening|night)\b", re.I
+)
+
+
+_WINDOW_FIELDS = ("part_of_day", "after", "before", "clock")
+
+
+def _has_window(when: When) -> bool:
+    return any(getattr(when, name) is not None for name in _WINDOW_FIELDS)
+
+
+def _with_window(when: When, source: When) -> When:
+    from dataclasses import replace
+
+    return replace(when, **{name: getattr(source, name) for name in _WINDOW_FIELDS})
 
 
 def _with_date(when: When, source: When) -> When:

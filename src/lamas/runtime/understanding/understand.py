@@ -38,6 +38,7 @@ from lamas.protocol.instruction import (
 from lamas.protocol.preferences import Preferences, extract
 from lamas.protocol.vocabulary import Vocabulary
 from lamas.protocol.when import When, resolve
+from lamas.runtime.understanding.gazetteer import mentions
 from lamas.runtime.understanding.scope import ScopeJudge, content_words, object_words
 
 MUSIC_HINTS = ("song", "music", "track", "playlist")
@@ -179,11 +180,17 @@ class Understander:
             if role is Role.CONTEXT and previous is not None and _PARTICIPLE.match(clause.text):
                 # "leaving after 2pm", "arriving at Montparnasse": more about the step before,
                 # which may now name a trip ("go to Brest, leaving from Rennes").
+                target = len(result.routed) - 1
+                way_out = result.returns.get(target)
+                if way_out is not None and result.routed[way_out].text == previous.text:
+                    # "return ticket Paris-Metz, going out on the 9th": the way there goes
+                    # out on the 9th; the way back (no words of its own) is still to say.
+                    target, previous = way_out, result.routed[way_out]
                 merged = _more_of(previous, clause.text)
                 capability = self._capability(merged)
                 if capability != previous.capability and capability is not None:
                     merged = RoutedClause(merged.text, self._booking_of(merged), merged.score)
-                result.routed[-1] = merged
+                result.routed[target] = merged
                 continue
             if role is Role.CONTEXT:
                 result.context.append(clause.text)
@@ -306,7 +313,9 @@ class Understander:
         """The distinct cities `text` names, directly or by one of their stations."""
         if self.places is None:
             return []
-        cities = [self.places.within.get(n, n) for n in self.places.mentioned(text)]
+        # The gazetteer's reading: misspelt ("Strasburg") and joined ("Paris-Lille") names.
+        names = [m.name for m in mentions(text, self.places, choices=True)]
+        cities = [self.places.within.get(n, n) for n in names]
         return list(dict.fromkeys(cities))
 
     def _capability(self, clause: RoutedClause) -> str | None:
