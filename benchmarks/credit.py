@@ -20,6 +20,7 @@
     (`shapley_estimate`, antithetic pairs) with the same stop rule and time. Each row gives
     wall and CPU seconds (this process and its workers) and the load average around it:
     on a loaded machine the wall figure says little, the CPU figure more. With
+    `--seeds 1 2 3`, the stratified sampler runs once per seed (each a row). With
     `--cpu-budget`, a game whose time ran out is sampled again on as many coalitions as
     two idle cores would value in 9.5 s at the pace measured (19 CPU-s): labelled as such,
     an estimate of the idle machine, not a wall-clock measurement.
@@ -304,6 +305,7 @@ def target_row(
     closed: np.ndarray,
     method: str,
     coalitions: int | None = None,
+    seed: int = 1,
 ) -> dict[str, Any]:
     """One estimator on one n = 1000 game at the issue's target: stop when 3 standard errors
     are under 1 % of the largest share, or at the time budget; then each player's error
@@ -318,7 +320,7 @@ def target_row(
             relative_tolerance=MC_TARGET_OF_MAX / 3,
             time_limit=None if coalitions else MC_BUDGET,
             max_coalitions=coalitions,
-            seed=1,
+            seed=seed,
             workers=WORKERS,
         )
     else:  # the baseline: whole orders, antithetic pairs, one process
@@ -339,6 +341,7 @@ def target_row(
     return {
         "game": name,
         "method": method,
+        "seed": seed,
         "n": len(players),
         "seconds": seconds,
         "cpu_seconds": cpu,
@@ -407,6 +410,13 @@ def main() -> int:
         help="for each game the time budget cut short, run the stratified sampler again on "
         "as many coalitions as two idle cores would value in it (for a loaded machine)",
     )
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        nargs="+",
+        default=[1],
+        help="seeds of the stratified sampler's runs in (E), each a row (the baseline: seed 1)",
+    )
     args = parser.parse_args()
     rounds = 1 if args.quick else 3
 
@@ -420,9 +430,10 @@ def main() -> int:
     ]
     voting = []
     for name, game, value, closed in target_games():
-        for method in ("stratified", "permutations"):
-            voting.append(target_row(name, game, value, closed, method))
-        timed = voting[-2]
+        for seed in args.seeds:
+            voting.append(target_row(name, game, value, closed, "stratified", seed=seed))
+        timed = voting[-1]
+        voting.append(target_row(name, game, value, closed, "permutations"))
         if args.cpu_budget and timed["stopped"] == "time":
             # As many coalitions as the CPU seconds of two idle cores over the time budget
             # buy, at the pace this run measured: a CPU figure, not a wall-clock one.
@@ -509,7 +520,7 @@ def main() -> int:
     for row in voting:
         table.add_row(
             row["game"],
-            row["method"],
+            f"{row['method']} (seed {row['seed']})",
             str(row["samples"]),
             f"{row['seconds']:.1f}",
             f"{row['cpu_seconds']:.1f}",
