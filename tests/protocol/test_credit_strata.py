@@ -134,6 +134,13 @@ def test_the_votes_pivot_counts_are_its_marginals_summed(
         assert outside.tolist() == (pivotal & ~members).sum(axis=0).tolist(), size
 
 
+def test_pivot_counts_refuse_a_matrix_that_is_not_one_boolean_column_per_player() -> None:
+    game = _vote(6)
+    for bad in (np.zeros((3, 6)), np.zeros((3, 5), dtype=bool), np.zeros(6, dtype=bool)):
+        with pytest.raises(CreditError, match="boolean matrix with one column per player"):
+            game.pivotal_counts(bad)
+
+
 def test_drawn_coalitions_have_their_size_and_every_player_alike() -> None:
     """Uniform subsets: each of exactly `size` players, each player in them as often."""
     from lamas.protocol.credit_strata import _coalitions

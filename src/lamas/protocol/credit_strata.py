@@ -160,6 +160,11 @@ class WeightedVotingGame:
         faster than building the marginals and summing them."""
         import numpy as np
 
+        if members.dtype != np.bool_ or members.ndim != 2 or members.shape[1] != len(self.weights):
+            raise CreditError(
+                f"members must be a boolean matrix with one column per player "
+                f"({len(self.weights)}), got {members.dtype} of shape {members.shape}"
+            )
         ordered = members if self._by_weight is None else members[:, self._by_weight]
         weight = members @ self.weights
         wins = weight >= self.quota
