@@ -161,10 +161,10 @@ def test_the_users_import_is_cheap_next_to_pydantic_and_asyncio() -> None:
     Measured as a user's installed package runs, from bytecode (a first import here
     writes it, whatever PYTHONDONTWRITEBYTECODE says: compiling lamas's sources would be
     timed otherwise). Generous bound (the machine is shared): median of 5, alternating
-    with the floor, within 1.6x the floor plus 20 ms (about 1.3x on a quiet machine:
-    pydantic's field machinery, which any model with a field loads, is ~0.2x of it) and
-    under 1 s; the benchmark (benchmarks/bus.py, row D) measures the real figure against
-    150 ms.
+    with the floor, within 2x the floor plus 30 ms (about 1.3x when the machine is quiet,
+    pydantic's field machinery, which any model with a field loads, ~0.2x of it; 1.6x was
+    exceeded once at a load average of 150) and under 1 s; the benchmark
+    (benchmarks/bus.py, row D) measures the real figure against 150 ms.
     """
     import os
     import statistics
@@ -177,4 +177,4 @@ def test_the_users_import_is_cheap_next_to_pydantic_and_asyncio() -> None:
         floor.append(float(_probe(FLOOR_IMPORT)["ms"]))  # type: ignore[arg-type]
     mine, least = statistics.median(ours), statistics.median(floor)
     assert mine < 1000
-    assert mine < 1.6 * least + 20, (mine, least)
+    assert mine < 2 * least + 30, (mine, least)
