@@ -38,6 +38,7 @@ from lamas.protocol.instruction import (
 from lamas.protocol.preferences import Preferences, extract
 from lamas.protocol.vocabulary import Vocabulary
 from lamas.protocol.when import When, resolve
+from lamas.runtime.understanding.corrections import corrected
 from lamas.runtime.understanding.gazetteer import mentions
 from lamas.runtime.understanding.scope import ScopeJudge, content_words, object_words
 
@@ -111,13 +112,28 @@ class Understander:
 
     def route(self, instruction: str, router: Any) -> list[RoutedClause]:
         """The instruction's clauses routed by `router` (a `CapabilityRouter`); a trip
-        between two cities is a clause of its own however weakly its words route."""
+        between two cities is a clause of its own however weakly its words route. A
+        request that corrects itself is routed as corrected."""
+        instruction = corrected(instruction)
         if self._joined is not None:
             instruction = self._joined.sub(lambda m: _glue(m.group(0)), instruction)
         routed = route_clauses(
             instruction, router.scores, threshold=router.threshold, standalone=self._is_trip
         )
+        routed = [self._by_verb(r, router.threshold) for r in routed]
         return [RoutedClause(_unglue(r.text), r.capability, r.score) for r in routed]
+
+    def _by_verb(self, clause: RoutedClause, threshold: float) -> RoutedClause:
+        """A clause that routes to nothing but opens with the verb only one skill is named
+        by ("play their newest one": song.play) asks for that skill; whether the network
+        serves its object is still the scope judge's to say ("play tennis")."""
+        if clause.capability is not None:
+            return clause
+        opening = clause.text.split(maxsplit=1)[0].strip(",.;:!?").casefold() if clause.text else ""
+        named = [n for n in self.skills if n.rsplit(".", 1)[-1].replace("_", " ") == opening]
+        if len(named) != 1:
+            return clause
+        return RoutedClause(clause.text, named[0], max(clause.score, threshold))
 
     def understand(
         self,
