@@ -13,13 +13,15 @@
 (E) the issue-19 target, n = 1000: each player's error under 1 % of the largest value,
     within 10 s on 2 cores. `shapley_stratified` (stratified by position, every player's
     marginal per coalition in numpy, Neyman allocation, 2 worker processes) stops when 3
-    standard errors are under 1 % of the largest share or at 9.5 s (said in "stopped");
+    standard errors are under 0.6 % of the largest share (a margin below the target) or at
+    9.5 s (said in "stopped");
     errors are against exact values, for the cubic game and two weighted voting games
     (exact by the two-class hypergeometric formula), where a marginal is a rare 0/1 event:
     the hard case for sampling. Baseline in the same run: permutation sampling
     (`shapley_estimate`, antithetic pairs) with the same stop rule and time. Each row gives
     wall and CPU seconds (this process and its workers) and the load average around it:
     on a loaded machine the wall figure says little, the CPU figure more. With
+    `--seeds 1 2 3`, the stratified sampler runs once per seed (each a row). With
     `--cpu-budget`, a game whose time ran out is sampled again on as many coalitions as
     two idle cores would value in 9.5 s at the pace measured (19 CPU-s): labelled as such,
     an estimate of the idle machine, not a wall-clock measurement.
@@ -66,6 +68,10 @@ TARGETS = {
     "voting_n1000_max_seconds": 10.0,
 }
 MC_TARGET_OF_MAX = 0.01  # each player's error under 1 % of the largest value (issue 19)
+# The stop rule asks for a margin below the target: 3 standard errors under 0.6 % of the
+# largest share (the largest of 1000 errors is about 3 SE: a stop at 3 SE < 1 % left it
+# at 0.8-1.0 %, on the edge; with the time left, the sampler buys the margin).
+MC_STOP_OF_MAX = 0.006
 MC_SECONDS = 10.0  # within 10 s on 2 cores
 MC_BUDGET = 9.5  # the sampling stops here, so that setting up and reporting fit in 10 s
 WORKERS = 2
@@ -304,9 +310,10 @@ def target_row(
     closed: np.ndarray,
     method: str,
     coalitions: int | None = None,
+    seed: int = 1,
 ) -> dict[str, Any]:
     """One estimator on one n = 1000 game at the issue's target: stop when 3 standard errors
-    are under 1 % of the largest share, or at the time budget; then each player's error
+    are under 0.6 % of the largest share, or at the time budget; then each player's error
     against the exact values, relative to the largest value. With `coalitions`, the
     stratified sampler gets that many coalitions instead of a time budget (the "CPU
     budget" rows: what two idle cores would value in the time budget)."""
@@ -315,10 +322,10 @@ def target_row(
     if method == "stratified":
         est = shapley_stratified(
             game,
-            relative_tolerance=MC_TARGET_OF_MAX / 3,
+            relative_tolerance=MC_STOP_OF_MAX / 3,
             time_limit=None if coalitions else MC_BUDGET,
             max_coalitions=coalitions,
-            seed=1,
+            seed=seed,
             workers=WORKERS,
         )
     else:  # the baseline: whole orders, antithetic pairs, one process
@@ -327,7 +334,7 @@ def target_row(
             value,
             samples=10**9,
             seed=1,
-            relative_tolerance=MC_TARGET_OF_MAX / 3,
+            relative_tolerance=MC_STOP_OF_MAX / 3,
             time_limit=MC_BUDGET,
         )
     seconds, cpu = time.perf_counter() - started, _cpu() - cpu
@@ -339,6 +346,7 @@ def target_row(
     return {
         "game": name,
         "method": method,
+        "seed": seed,
         "n": len(players),
         "seconds": seconds,
         "cpu_seconds": cpu,
@@ -407,6 +415,13 @@ def main() -> int:
         help="for each game the time budget cut short, run the stratified sampler again on "
         "as many coalitions as two idle cores would value in it (for a loaded machine)",
     )
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        nargs="+",
+        default=[1],
+        help="seeds of the stratified sampler's runs in (E), each a row (the baseline: seed 1)",
+    )
     args = parser.parse_args()
     rounds = 1 if args.quick else 3
 
@@ -420,9 +435,10 @@ def main() -> int:
     ]
     voting = []
     for name, game, value, closed in target_games():
-        for method in ("stratified", "permutations"):
-            voting.append(target_row(name, game, value, closed, method))
-        timed = voting[-2]
+        for seed in args.seeds:
+            voting.append(target_row(name, game, value, closed, "stratified", seed=seed))
+        timed = voting[-1]
+        voting.append(target_row(name, game, value, closed, "permutations"))
         if args.cpu_budget and timed["stopped"] == "time":
             # As many coalitions as the CPU seconds of two idle cores over the time budget
             # buy, at the pace this run measured: a CPU figure, not a wall-clock one.
@@ -500,7 +516,7 @@ def main() -> int:
     console.print(table)
 
     table = Table(title="Shapley at n = 1000 against exact values: the 1 %-of-max target")
-    # errors relative to the largest value; stop: 3 SE < 1 % of the largest share, or 9.5 s
+    # errors relative to the largest value; stop: 3 SE < 0.6 % of the largest share, or 9.5 s
     columns = "game method samples s cpu-s load stopped max-err mean-err 3SE in-3SE met"
     for column in columns.split():
         table.add_column(
@@ -509,7 +525,7 @@ def main() -> int:
     for row in voting:
         table.add_row(
             row["game"],
-            row["method"],
+            f"{row['method']} (seed {row['seed']})",
             str(row["samples"]),
             f"{row['seconds']:.1f}",
             f"{row['cpu_seconds']:.1f}",

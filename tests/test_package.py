@@ -52,7 +52,8 @@ def test_protocol_imports_nothing_above_it() -> None:
             elif isinstance(node, ast.ImportFrom) and node.module:
                 names = [node.module]
             for name in names:
-                inside = name.startswith(("lamas.protocol", "lamas.errors"))
+                # lamas._lazy: the package's lazy exports, a leaf importing nothing of lamas
+                inside = name.startswith(("lamas.protocol", "lamas.errors", "lamas._lazy"))
                 if (name.startswith("lamas") and not inside) or name.split(".")[0] in {
                     "asyncio",
                     "sqlalchemy",
@@ -106,6 +107,7 @@ def test_every_import_points_down_the_layers() -> None:
 
 
 USER_IMPORT = "from lamas import Network, Agent, AgentCard, Envelope, Message"
+FLOOR_IMPORT = "import asyncio; from pydantic import BaseModel"
 
 
 def _probe(statement: str) -> dict[str, object]:
@@ -123,7 +125,8 @@ def _probe(statement: str) -> dict[str, object]:
 
 
 # What a user building a network in-process does not need: keys, the injection detector,
-# the embedded model, the ledger, the database (they load when used).
+# the embedded model, the ledger, the database (they load when used), nor the models of
+# plans and tasks (each pydantic model class costs its build at import).
 HEAVY_FOR_USER = [
     *HEAVY,
     "cryptography",
@@ -132,6 +135,8 @@ HEAVY_FOR_USER = [
     "lamas.security.signing",
     "lamas.llm.local",
     "lamas.protocol.ledger",
+    "lamas.protocol.plan",
+    "lamas.protocol.tasks",
     "lamas.agent.reasoning",
 ]
 
@@ -140,18 +145,36 @@ def test_the_users_import_loads_only_what_a_network_needs() -> None:
     assert _probe(USER_IMPORT)["loaded"] == []
 
 
+def test_the_protocol_package_still_offers_every_name() -> None:
+    """Lazy exports: each name of `lamas.protocol` loads from its module on first use."""
+    import lamas.protocol as protocol
+
+    for name in protocol.__all__:
+        assert getattr(protocol, name) is not None, name
+    with pytest.raises(AttributeError, match="no attribute 'Nope'"):
+        _ = protocol.Nope  # type: ignore[attr-defined]
+
+
 def test_the_users_import_is_cheap_next_to_pydantic_and_asyncio() -> None:
     """The user's import costs little beyond its two real dependencies (pydantic, asyncio).
 
-    Generous bound (the machine is shared): median of 3, within 2.5x the floor and under
-    1 s; the benchmark (benchmarks/bus.py, row D) measures the real figure against 150 ms.
+    Measured as a user's installed package runs, from bytecode (a first import here
+    writes it, whatever PYTHONDONTWRITEBYTECODE says: compiling lamas's sources would be
+    timed otherwise). Generous bound (the machine is shared): median of 5, alternating
+    with the floor, within 2x the floor plus 30 ms (about 1.3x when the machine is quiet,
+    pydantic's field machinery, which any model with a field loads, ~0.2x of it; 1.6x was
+    exceeded once at a load average of 150) and under 1 s; the benchmark
+    (benchmarks/bus.py, row D) measures the real figure against 150 ms.
     """
+    import os
     import statistics
 
-    ours = statistics.median(float(_probe(USER_IMPORT)["ms"]) for _ in range(3))  # type: ignore[arg-type]
-    floor = statistics.median(
-        float(_probe("import asyncio; from pydantic import BaseModel")["ms"])  # type: ignore[arg-type]
-        for _ in range(3)
-    )
-    assert ours < 1000
-    assert ours < 2.5 * floor + 30, (ours, floor)
+    environment = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    subprocess.run([sys.executable, "-c", USER_IMPORT], env=environment, check=True)
+    ours, floor = [], []
+    for _ in range(5):
+        ours.append(float(_probe(USER_IMPORT)["ms"]))  # type: ignore[arg-type]
+        floor.append(float(_probe(FLOOR_IMPORT)["ms"]))  # type: ignore[arg-type]
+    mine, least = statistics.median(ours), statistics.median(floor)
+    assert mine < 1000
+    assert mine < 2 * least + 30, (mine, least)

@@ -108,6 +108,50 @@ def test_the_vote_as_a_function_agrees_with_its_marginals() -> None:
 
 
 @pytest.mark.parametrize(
+    ("weights", "share"),
+    [
+        ([5, 1, 8, 3, 3, 0, 7, 2, 8, 1] * 6, 0.5),  # whole weights, unsorted, a zero
+        ((np.random.default_rng(4).random(60) * 3).tolist(), 0.6),  # floats: all distinct
+        ([3] * 500 + [2] * 500, 0.5),  # the benchmark's hard vote, heaviest first
+    ],
+)
+def test_the_votes_pivot_counts_are_its_marginals_summed(
+    weights: list[float], share: float
+) -> None:
+    """`pivotal_counts` (what the sampler uses) against the column sums of `marginals`,
+    split by membership, on coalitions of every kind of size (empty, full, around the
+    quota)."""
+    from lamas.protocol.credit_strata import _coalitions
+
+    n = len(weights)
+    game = WeightedVotingGame({f"p{i}": w for i, w in enumerate(weights)}, sum(weights) * share)
+    rng = np.random.default_rng(1)
+    for size in sorted({0, 1, n // 3, n // 2, n // 2 + 1, 2 * n // 3, n - 1, n}):
+        members = _coalitions(rng, 97, n, size)
+        pivotal = game.marginals(members)
+        inside, outside = game.pivotal_counts(members)
+        assert inside.tolist() == (pivotal & members).sum(axis=0).tolist(), size
+        assert outside.tolist() == (pivotal & ~members).sum(axis=0).tolist(), size
+
+
+def test_pivot_counts_refuse_a_matrix_that_is_not_one_boolean_column_per_player() -> None:
+    game = _vote(6)
+    for bad in (np.zeros((3, 6)), np.zeros((3, 5), dtype=bool), np.zeros(6, dtype=bool)):
+        with pytest.raises(CreditError, match="boolean matrix with one column per player"):
+            game.pivotal_counts(bad)
+
+
+def test_drawn_coalitions_have_their_size_and_every_player_alike() -> None:
+    """Uniform subsets: each of exactly `size` players, each player in them as often."""
+    from lamas.protocol.credit_strata import _coalitions
+
+    members = _coalitions(np.random.default_rng(7), 20_000, 40, 10)
+    assert (members.sum(axis=1) == 10).all()
+    share = members.mean(axis=0)  # 1/4 each, within 5 standard errors
+    assert np.abs(share - 0.25).max() < 5 * np.sqrt(0.25 * 0.75 / 20_000)
+
+
+@pytest.mark.parametrize(
     ("weights", "quota", "message"),
     [
         ({"a": -1, "b": 2}, 2, "weights must be finite"),

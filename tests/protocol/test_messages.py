@@ -113,6 +113,33 @@ def test_new_id_is_32_hex_and_fresh() -> None:
     assert Message.of_text("a").message_id != Message.of_text("a").message_id
 
 
+def test_ids_stay_unique_across_threads_and_batches() -> None:
+    """Ids are cut from one random read per 256: across many reads and threads at once,
+    none is given twice."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        batches = list(pool.map(lambda _: [new_id() for _ in range(2000)], range(8)))
+    ids = [i for batch in batches for i in batch]
+    assert len(set(ids)) == len(ids) == 16_000
+
+
+def test_a_forked_child_does_not_give_its_parents_next_ids() -> None:
+    """A child forked with ids left in the parent's batch reads its own."""
+    import multiprocessing
+
+    new_id()  # a batch is cut, most of it not yet given
+    context = multiprocessing.get_context("fork")
+    with context.Pool(1) as pool:
+        theirs = pool.apply(_ten_ids)
+    mine = [new_id() for _ in range(10)]
+    assert not set(theirs) & set(mine)
+
+
+def _ten_ids() -> list[str]:
+    return [new_id() for _ in range(10)]
+
+
 def test_wire_types_are_frozen() -> None:
     message = Message.of_text("hi")
     with pytest.raises(ValueError, match="frozen"):

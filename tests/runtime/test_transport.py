@@ -235,6 +235,34 @@ async def test_unregister_stops_delivery_of_queued_posts() -> None:
     assert gate.seen == ["first"]
 
 
+@pytest.mark.parametrize("how", ["unregister", "close"])
+async def test_what_an_idle_agent_was_handed_but_not_yet_started_is_evicted_too(how: str) -> None:
+    """An envelope to an idle agent goes straight to a new worker, not through the queue:
+    removing the agent (or closing) before that worker runs must still fail the request
+    and keep the post as a dead letter, never handle them."""
+    transport = LocalTransport()
+    gate = Gate()
+    transport.register("a", gate)
+    await transport.post(env("a", "post"))
+    asked = transport.send(env("a", "request"))
+    assert transport.load("a") == 2
+    if how == "unregister":
+        transport.unregister("a")
+        expected: type[Exception] = UnknownAgent
+    else:
+        await transport.close()
+        expected = TransportClosed
+    with pytest.raises(expected):
+        await asked
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert gate.seen == []
+    assert [d.envelope.message.text for d in transport.dead_letters] == ["post"]
+    assert isinstance(transport.dead_letters[0].error, expected)
+    if how == "close":
+        assert transport.load("a") == 0
+
+
 # --- priorities and ordering -----------------------------------------------------
 
 

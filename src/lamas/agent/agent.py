@@ -94,20 +94,27 @@ def noting_calls(handler: Handler) -> Handler:
     if getattr(handler, "notes_calls", False):
         return handler  # already wrapped (an agent re-served elsewhere, e.g. a what-if world)
 
-    async def handle(envelope: Envelope, context: Context) -> Reply:
-        if envelope.task_id is None:
-            return await handler(envelope, context)
-        noting = _NotingContext(context, envelope.task_id)
-        reply = await handler(envelope, noting)
-        called = noting.called - {envelope.sender, context.agent_id}
-        if reply is None or not called:
-            return reply
-        metadata = dict(reply.metadata or {})
-        metadata[CALLED] = sorted(called | set(metadata.get(CALLED) or ()))
-        return reply.model_copy(update={"metadata": metadata})
+    def handle(envelope: Envelope, context: Context) -> Awaitable[Reply]:
+        task_id = envelope.task_id
+        if task_id is None:  # no task to note calls on: the handler's own awaitable
+            return handler(envelope, context)  # (a coroutine less per request)
+        return _noted(handler, envelope, context, task_id)
 
     handle.notes_calls = True  # type: ignore[attr-defined]
     return handle
+
+
+async def _noted(handler: Handler, envelope: Envelope, context: Context, task_id: str) -> Reply:
+    """`handler`'s reply to a task's request, with whom it sent to on that task (one
+    function for every agent: a closure per agent would cost each idle agent its size)."""
+    noting = _NotingContext(context, task_id)
+    reply = await handler(envelope, noting)
+    called = noting.called - {envelope.sender, context.agent_id}
+    if reply is None or not called:
+        return reply
+    metadata = dict(reply.metadata or {})
+    metadata[CALLED] = sorted(called | set(metadata.get(CALLED) or ()))
+    return reply.model_copy(update={"metadata": metadata})
 
 
 SkillFunction = Callable[[dict[str, Any], Envelope, Context], Awaitable[dict[str, Any]]]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections import deque
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -19,12 +20,25 @@ from lamas.protocol._validation import parse, trusted
 AGENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:@/-]{0,127}$"
 
 
-def new_id() -> str:
-    """A fresh random identifier: 128 random bits as 32 hex digits.
+_IDS_PER_READ = 256
+_ids: deque[str] = deque()  # ids cut from one read of the OS's random source, not yet given
+# A forked child must not give out the ids its parent may still give: it reads its own.
+os.register_at_fork(after_in_child=_ids.clear)
 
-    The same entropy as uuid4, at a quarter of its cost (ids are made on every hop).
+
+def new_id() -> str:
+    """A fresh random identifier: 128 random bits (from `os.urandom`) as 32 hex digits.
+
+    The same entropy as uuid4. Ids are made on every hop (two per request), and a read
+    of the OS's random source costs a system call, so one read makes 256 of them:
+    ~0.15 us an id against 0.5. `deque.popleft` is atomic, so threads never share one.
     """
-    return os.urandom(16).hex()
+    try:
+        return _ids.popleft()
+    except IndexError:
+        digits = os.urandom(16 * _IDS_PER_READ).hex()
+        _ids.extend(digits[at : at + 32] for at in range(32, len(digits), 32))
+        return digits[:32]
 
 
 class Wire(BaseModel):

@@ -69,10 +69,12 @@ class DeadLetter:
 
 _Queued = tuple[int, int, Envelope, "asyncio.Future[Message] | None", "asyncio.TimerHandle | None"]
 """(-priority, arrival, envelope, the requester's future, its deadline timer)."""
+_Handed = tuple[Envelope, "asyncio.Future[Message] | None", "asyncio.TimerHandle | None"]
+"""An envelope handed to a new worker directly, with its future and timer."""
 
 
 class _Mailbox:
-    __slots__ = ("active", "context", "handler", "heap", "limit", "pending")
+    __slots__ = ("active", "context", "evicted", "handler", "heap", "limit", "pending")
 
     def __init__(self, handler: Handler, context: AgentContext, limit: int) -> None:
         self.handler = handler
@@ -81,6 +83,7 @@ class _Mailbox:
         self.heap: list[_Queued] = []
         self.active = 0  # worker tasks draining the heap
         self.pending = 0  # queued + being handled: the load that least-loaded balancing sees
+        self.evicted: Exception | None = None  # why the mailbox was emptied (closed, removed)
 
 
 class AgentContext:
@@ -189,17 +192,19 @@ class LocalTransport:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Message] = loop.create_future()
         try:
-            envelope = self._signed(envelope)
+            if self.signers:
+                envelope = self._signed(envelope)
             box = self._admit(envelope)
         except Exception as error:
             future.set_exception(error)
             return future
         self._waiting.add(future)
-        limit = _seconds_left(envelope.deadline, timeout)
         timer = None
-        if limit is not None:
-            timer = loop.call_later(limit, _expire, future, envelope.recipient, limit)
-        self._enqueue(box, envelope, future, timer)
+        if envelope.deadline is not None or timeout is not None:
+            limit = _seconds_left(envelope.deadline, timeout)
+            if limit is not None:
+                timer = loop.call_later(limit, _expire, future, envelope.recipient, limit)
+        self._enqueue(box, envelope, future, timer, loop)
         return future
 
     async def post(self, envelope: Envelope) -> None:
@@ -267,20 +272,37 @@ class LocalTransport:
         envelope: Envelope,
         future: asyncio.Future[Message] | None,
         timer: asyncio.TimerHandle | None = None,
+        loop: asyncio.AbstractEventLoop | None = None,
     ) -> None:
         for observe in self.observers:
             observe(envelope)
-        heapq.heappush(box.heap, (-envelope.priority, next(self._order), envelope, future, timer))
         box.pending += 1
         if box.active < box.limit:
             box.active += 1
-            asyncio.get_running_loop().create_task(self._drain(box))
+            # A new worker: with nothing queued, this envelope is the first it would pop, so
+            # it is handed over directly (no heap entry: an idle agent's usual request).
+            first = None
+            if not box.heap:
+                first = (envelope, future, timer)
+            else:
+                heapq.heappush(
+                    box.heap, (-envelope.priority, next(self._order), envelope, future, timer)
+                )
+            (loop or asyncio.get_running_loop()).create_task(self._drain(box, first))
+            return
+        heapq.heappush(box.heap, (-envelope.priority, next(self._order), envelope, future, timer))
 
-    async def _drain(self, box: _Mailbox) -> None:
+    async def _drain(self, box: _Mailbox, first: _Handed | None = None) -> None:
         heap = box.heap
         try:
-            while heap:
-                _, _, envelope, future, timer = heapq.heappop(heap)
+            while first is not None or heap:
+                if first is None:
+                    _, _, envelope, future, timer = heapq.heappop(heap)
+                else:
+                    (envelope, future, timer), first = first, None
+                    if box.evicted is not None:  # emptied before this worker started
+                        self._drop(box, envelope, future, timer, box.evicted)
+                        continue
                 try:
                     if future is not None and future.done():
                         self._waiting.discard(future)
@@ -315,15 +337,28 @@ class LocalTransport:
 
     def _evict(self, box: _Mailbox, error: Exception) -> None:
         """Empty a mailbox: queued requests fail with `error`, queued posts become dead letters."""
+        box.evicted = error  # and an envelope handed to a worker not yet started
         queued = list(box.heap)
         box.heap.clear()  # in place: a running worker holds this list
-        box.pending -= len(queued)
         for _, _, envelope, future, timer in queued:
-            if timer is not None:
-                timer.cancel()
-            if future is not None:
-                self._waiting.discard(future)
-            self._fail(envelope, future, error)
+            self._drop(box, envelope, future, timer, error)
+
+    def _drop(
+        self,
+        box: _Mailbox,
+        envelope: Envelope,
+        future: asyncio.Future[Message] | None,
+        timer: asyncio.TimerHandle | None,
+        error: Exception,
+    ) -> None:
+        """A queued envelope that will not be handled: its request fails with `error`, a
+        one-way envelope becomes a dead letter."""
+        box.pending -= 1
+        if timer is not None:
+            timer.cancel()
+        if future is not None:
+            self._waiting.discard(future)
+        self._fail(envelope, future, error)
 
     def _fail(
         self, envelope: Envelope, future: asyncio.Future[Message] | None, error: Exception
