@@ -141,8 +141,8 @@ bench-injection-detection: $(STAMP)
 .PHONY: bench-injection-structural
 bench-injection-structural: models
 	OMP_WAIT_POLICY=passive $(BIN)/python benchmarks/injection.py --structural --gullible \
-		--no-detection --no-perplexity --model qwen2.5-coder-1.5b --model-limit 6 \
-		--model-clean 2 --model-steps 3 --model-tokens 160
+		--no-detection --no-perplexity --model qwen2.5-coder-1.5b --model-limit 12 \
+		--model-clean 3 --model-steps 3 --model-tokens 160
 
 # The documentation site (mkdocs Material + mkdocstrings) into site/; every warning is an
 # error. Its code examples run in `make test` (tests/docs/).
