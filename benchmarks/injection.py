@@ -513,8 +513,7 @@ async def run_case(
         answer=answer,
         calls=calls,
         added_step=any(
-            not defences.plan.within_plan(ToolCall(name, args), instruction)
-            for name, args in calls
+            not defences.plan.within_plan(ToolCall(name, args), instruction) for name, args in calls
         ),
     )
 
