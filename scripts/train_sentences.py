@@ -31,7 +31,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("OMP_WAIT_POLICY", "passive")
@@ -60,15 +60,37 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 class Cache:
-    """Sentence embeddings, computed once per distinct sentence (templated data repeats)."""
+    """Sentence embeddings, computed once per distinct sentence (templated data repeats),
+    shared by every model trained in one run; `--cache FILE` keeps them across runs."""
+
+    shared: ClassVar[dict[str, NDArray[np.float32]]] = {}
+    file: ClassVar[Path | None] = None
 
     def __init__(self, encode: bool) -> None:
-        self.vectors: dict[str, NDArray[np.float32]] = {}
+        self.vectors = Cache.shared
         self.encoder = None
         if encode:
             from lamas.agent.embeddings import MiniLMEmbedder
 
             self.encoder = MiniLMEmbedder()
+
+    @classmethod
+    def load(cls, path: Path) -> None:
+        import numpy as np
+
+        cls.file = path
+        if path.is_file():
+            with np.load(path, allow_pickle=False) as data:
+                cls.shared.update(zip(data["keys"].tolist(), data["vectors"], strict=True))
+            print(f"{len(cls.shared)} cached sentence embeddings from {path}")
+
+    @classmethod
+    def save(cls) -> None:
+        import numpy as np
+
+        if cls.file is not None and cls.shared:
+            keys = list(cls.shared)
+            np.savez(cls.file, keys=np.array(keys), vectors=np.stack([cls.shared[k] for k in keys]))
 
     def get(self, items: Sequence[str]) -> NDArray[np.float32] | None:
         import numpy as np
@@ -80,6 +102,10 @@ class Cache:
             batch = missing[at : at + 256]
             for s, v in zip(batch, self.encoder.embed(batch), strict=True):
                 self.vectors[s] = v
+            if at % 10240 == 0:
+                print(f"  encoded {at + len(batch)} of {len(missing)} new sentences", flush=True)
+        if len(missing) > 1000:
+            Cache.save()
         if not items:
             return np.zeros((0, 384), np.float32)
         return np.stack([self.vectors[s] for s in items])
@@ -170,7 +196,11 @@ def debian_docs(limit: int = 400, chars: int = 3000) -> list[Sample]:
         if not name.startswith(("readme", "news", "faq")) or not path.is_file():
             continue
         try:
-            raw = gzip.open(path).read() if name.endswith(".gz") else path.read_bytes()
+            if name.endswith(".gz"):
+                with gzip.open(path) as packed:
+                    raw = packed.read()
+            else:
+                raw = path.read_bytes()
         except OSError:
             continue
         text = raw[: chars * 2].decode("utf-8", "replace")[:chars]
@@ -182,8 +212,7 @@ def debian_docs(limit: int = 400, chars: int = 3000) -> list[Sample]:
 def choice_sets(data: Any) -> dict[str, list[Sample]]:
     return {
         "generated test": data.test_benign + data.test_attacks,
-        "travel attacks + clean_heldout": in_repo("attacks.jsonl")
-        + in_repo("clean_heldout.jsonl"),
+        "travel attacks + clean_heldout": in_repo("attacks.jsonl") + in_repo("clean_heldout.jsonl"),
         "travel held-out": in_repo("attacks_heldout.jsonl"),
         "Debian docs (dev)": debian_docs(),
     }
@@ -218,21 +247,27 @@ def gate_for(words: LearnedLayer, data: Any) -> float:
     return attacks[int((1 - GATE_RECALL) * len(attacks))]
 
 
-def compare(data: Any, models: dict[str, SentenceModel], caches: dict[str, Cache]) -> dict[str, Any]:
+def compare(
+    data: Any, models: dict[str, SentenceModel], caches: dict[str, Cache]
+) -> dict[str, Any]:
     words = LearnedLayer()
     sets = choice_sets(data)
     gate = gate_for(words, data)
     result: dict[str, Any] = {"gate": gate}
-    cascade = Cascade(words, models["minilm"], caches["minilm"], gate) if "minilm" in models else None
+    cascade = (
+        Cascade(words, models["minilm"], caches["minilm"], gate) if "minilm" in models else None
+    )
     # the cascade's threshold: its own calibration, on the texts that pass the gate
     if cascade is not None:
         passed = [s for s in data.calibration if words.score(s.text).score >= gate]
         scores = [text_score(cascade.model, cascade.cache, text_sentences([s.text])[0])
                   for s in passed]  # fmt: skip
         share = FPR * len(data.calibration) / max(1, len(passed))
-        cascade.model = SentenceModel(cascade.model.embedding, cascade.model.cheap,
-                                      cascade.model.bias, calibrate(scores, min(share, 0.5)).threshold,
-                                      cascade.model.info)  # fmt: skip
+        threshold = calibrate(scores, min(share, 0.5)).threshold
+        model = cascade.model
+        cascade.model = SentenceModel(
+            model.embedding, model.cheap, model.bias, threshold, model.info
+        )
         result["cascade_threshold"] = cascade.model.threshold
         result["calibration_passing_gate"] = len(passed) / len(data.calibration)
     for name, samples in sets.items():
@@ -244,11 +279,17 @@ def compare(data: Any, models: dict[str, SentenceModel], caches: dict[str, Cache
             t0 = time.perf_counter()
             hits = [flags(text_score(model, cache, items), model.threshold)
                     for items in text_sentences([s.text for s in samples])]  # fmt: skip
-            row[variant] = rates(hits, samples) + f" ({(time.perf_counter() - t0) * 1000 / max(1, len(samples)):.1f} ms/text)"
+            row[variant] = (
+                rates(hits, samples)
+                + f" ({(time.perf_counter() - t0) * 1000 / max(1, len(samples)):.1f} ms/text)"
+            )
         if cascade is not None:
             cascade.second = 0
             hits = [cascade.flag(s.text) for s in samples]
-            row["cascade"] = rates(hits, samples) + f" (2nd stage on {cascade.second / max(1, len(samples)):.0%})"
+            row["cascade"] = (
+                rates(hits, samples)
+                + f" (2nd stage on {cascade.second / max(1, len(samples)):.0%})"
+            )
         result[name] = row
         print(name, json.dumps(row, indent=1))
     return result
@@ -261,7 +302,9 @@ def cross_family(c: float, variants: Sequence[str]) -> dict[str, Any]:
         held_out = tuple(f for f in ALL_FAMILIES if f not in fold)
         data = split(SEED, fold)
         tests = [s for s in full.test_attacks if s.family in held_out]
-        tests += [s for s in full.train if s.label and s.family in held_out and s.source != "generated"]
+        tests += [
+            s for s in full.train if s.label and s.family in held_out and s.source != "generated"
+        ]
         row: dict[str, Any] = {}
         for variant in variants:
             cache = Cache(variant == "minilm")
@@ -277,13 +320,18 @@ def cross_family(c: float, variants: Sequence[str]) -> dict[str, Any]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--variants", default="cheap,minilm")
     parser.add_argument("--C", type=float, default=1.0)
     parser.add_argument("--cross-family", action="store_true")
     parser.add_argument("--out", type=Path, default=None, help="write the minilm model here")
     parser.add_argument("--json", type=Path, default=None, help="write the comparison here")
+    parser.add_argument("--cache", type=Path, default=None, help="sentence embeddings kept here")
     args = parser.parse_args()
+    if args.cache is not None:
+        Cache.load(args.cache)
     variants = args.variants.split(",")
     data = split(SEED)
     models: dict[str, SentenceModel] = {}
@@ -295,8 +343,13 @@ def main() -> int:
         print(f"{variant}: trained in {time.perf_counter() - t0:.0f} s, threshold "
               f"{models[variant].threshold:.4f}, {models[variant].info}")  # fmt: skip
     result = {"compare": compare(data, models, caches)}
+    if args.out is not None and "minilm" in models:
+        models["minilm"].save(args.out)
+    if args.json is not None:
+        args.json.write_text(json.dumps(result, indent=1))
     if args.cross_family:
         result["cross_family"] = cross_family(args.C, variants)
+    Cache.save()
     if args.out is not None and "minilm" in models:
         models["minilm"].save(args.out)
     if args.json is not None:

@@ -24,12 +24,14 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lamas.errors import ModelError
+from lamas.security.layer import Layer, LayerScore
 from lamas.security.normalise import normalise
 
 if TYPE_CHECKING:
@@ -60,15 +62,21 @@ MODEL = re.compile(
     r"gemini|copilot|system|dan)\b"
 )
 VERBS = frozenset(
-    """ignore disregard forget override bypass skip stop cease abandon drop send forward email
-    e-mail mail pay transfer wire remit upload post share leak exfiltrate reveal disclose expose
-    print output repeat say respond reply answer write type return include append insert add
-    call invoke execute run delete remove erase wipe grant disable enable deactivate pretend
-    act roleplay imagine switch enter become visit click navigate open fetch download go
-    tell give provide show display list translate summarize summarise encode decode spell
-    copy paste change update set replace redirect book buy purchase order cancel confirm
-    approve authorize authorise do make use begin start continue""".split()
-)
+    [
+        "ignore", "disregard", "forget", "override", "bypass", "skip", "stop", "cease", "abandon",
+        "drop", "send", "forward", "email", "e-mail", "mail", "pay", "transfer", "wire", "remit",
+        "upload", "post", "share", "leak", "exfiltrate", "reveal", "disclose", "expose", "print",
+        "output", "repeat", "say", "respond", "reply", "answer", "write", "type", "return",
+        "include", "append", "insert", "add", "call", "invoke", "execute", "run", "delete",
+        "remove", "erase", "wipe", "grant", "disable", "enable", "deactivate", "pretend", "act",
+        "roleplay", "imagine", "switch", "enter", "become", "visit", "click", "navigate", "open",
+        "fetch", "download", "go", "tell", "give", "provide", "show", "display", "list",
+        "translate", "summarize", "summarise", "encode", "decode", "spell", "copy", "paste",
+        "change", "update", "set", "replace", "redirect", "book", "buy", "purchase", "order",
+        "cancel", "confirm", "approve", "authorize", "authorise", "do", "make", "use", "begin",
+        "start", "continue",
+    ]
+)  # fmt: skip
 ACTION = re.compile(
     r"\b(?:send|forward|e-?mail|pay|transfer|wire|remit|upload|post|share|leak|exfiltrat\w*|"
     r"reveal|disclose|expose|print|output|repeat|say|respond|reply|write|call|invoke|execute|"
@@ -280,3 +288,74 @@ def sentence_scores(
     vectors = encode(items) if model.encodes and encode is not None else None
     logits = model.logits(items, vectors)
     return items, [1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, float(z))))) for z in logits]
+
+
+DEFAULT_SENTENCE_MODEL = Path(__file__).with_name("data") / "sentence_classifier.npz"
+
+
+class SentenceLayer:
+    """The probability that the worst sentence of a text is an injection addressed to the
+    model (`SentenceModel` over MiniLM embeddings and the `addressed` features).
+
+    `threshold` defaults to the one calibrated at training time (stored with the weights),
+    which is also the `floor` below which `Detector.calibrate` will not set it.
+    """
+
+    name = "sentences"
+
+    def __init__(
+        self,
+        model: SentenceModel | Path | str | None = None,
+        *,
+        encode: Encoder | None = None,
+        threshold: float | None = None,
+        floor: float | None = None,
+    ) -> None:
+        self.model = (
+            model
+            if isinstance(model, SentenceModel)
+            else SentenceModel.load(model or DEFAULT_SENTENCE_MODEL)
+        )
+        self.threshold = self.model.threshold if threshold is None else threshold
+        self.floor = self.model.threshold if floor is None else floor
+        self._encode = encode
+
+    @property
+    def encode(self) -> Encoder | None:
+        if self._encode is None and self.model.encodes:
+            self._encode = _shared_encoder()
+        return self._encode
+
+    def score(self, text: str) -> LayerScore:
+        items, scores = sentence_scores(self.model, text, self.encode)
+        if not scores:
+            return LayerScore(0.0, ("no sentence to read",))
+        worst = max(scores)
+        sentence = items[scores.index(worst)]
+        return LayerScore(worst, (f"sentence classifier {worst:.3f} on {sentence[:80]!r}",))
+
+
+_ENCODER: list[Encoder] = []
+_ENCODER_LOCK = threading.Lock()
+
+
+def _shared_encoder() -> Encoder:
+    """One MiniLM per process, loaded on first use."""
+    with _ENCODER_LOCK:
+        if not _ENCODER:
+            _ENCODER.append(minilm_encoder())
+        return _ENCODER[0]
+
+
+def cascade_layer() -> Layer:
+    """The word-piece layer, then the sentence layer for the texts it finds borderline or
+    worse (the gate stored with the sentence model at training time): `cascade.Cascade`."""
+    from lamas.security.cascade import Cascade
+    from lamas.security.learned import LearnedLayer
+
+    second = SentenceLayer()
+    gate = float(second.model.info.get("gate", 0.0))
+    threshold = second.model.info.get("cascade_threshold")
+    if threshold is not None:
+        second.threshold = second.floor = float(threshold)
+    return Cascade(LearnedLayer(), second, gate=gate)
