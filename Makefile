@@ -130,6 +130,15 @@ vendor-data: $(STAMP)
 injection-model: $(STAMP)
 	$(BIN)/python scripts/train_injection.py
 
+# The sentence-level layer (third round; opt-in, see docs/injection.md): trains on the same
+# corpora (seed 18), compares with the word-piece layer on the in-repo held-out sets, the
+# Debian dev set and the cross-family split, and rewrites
+# src/lamas/security/data/sentence_classifier.npz (3 KB) with the cascade's gate.
+.PHONY: sentence-model
+sentence-model: $(STAMP)
+	OMP_NUM_THREADS=1 $(BIN)/python scripts/train_sentences.py --variants cheap,pieces \
+		--second pieces --cross-family --out src/lamas/security/data/sentence_classifier.npz
+
 # Detection rate and false positives per corpus and family (in-repo, external,
 # cross-family), p50/p95 latency per output; no agent runs.
 bench-injection-detection: $(STAMP)

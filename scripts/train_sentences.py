@@ -43,6 +43,7 @@ from lamas.security.calibration import calibrate, flags
 from lamas.security.learned import LearnedLayer
 from lamas.security.sentences import (
     ADDRESSED,
+    ENCODERS,
     SentenceModel,
     addressed_matrix,
     ranked,
@@ -66,13 +67,12 @@ class Cache:
     shared: ClassVar[dict[str, NDArray[np.float32]]] = {}
     file: ClassVar[Path | None] = None
 
-    def __init__(self, encode: bool) -> None:
-        self.vectors = Cache.shared
-        self.encoder = None
-        if encode:
-            from lamas.agent.embeddings import MiniLMEmbedder
-
-            self.encoder = MiniLMEmbedder()
+    def __init__(self, variant: str) -> None:
+        self.variant = variant
+        self.vectors: dict[str, NDArray[np.float32]] = Cache.shared if variant == "minilm" else {}
+        self.encoder: Any = None
+        if variant in ENCODERS:
+            self.encoder = ENCODERS[variant]()
 
     @classmethod
     def load(cls, path: Path) -> None:
@@ -100,11 +100,11 @@ class Cache:
         missing = sorted({s for s in items if s not in self.vectors})
         for at in range(0, len(missing), 256):
             batch = missing[at : at + 256]
-            for s, v in zip(batch, self.encoder.embed(batch), strict=True):
+            for s, v in zip(batch, self.encoder(batch), strict=True):
                 self.vectors[s] = v
             if at % 10240 == 0:
                 print(f"  encoded {at + len(batch)} of {len(missing)} new sentences", flush=True)
-        if len(missing) > 1000:
+        if len(missing) > 1000 and self.variant == "minilm":
             Cache.save()
         if not items:
             return np.zeros((0, 384), np.float32)
@@ -182,7 +182,7 @@ def train(data: Any, cache: Cache, c: float) -> SentenceModel:
         [s.text for s in data.calibration]
     )]  # fmt: skip
     fitted = calibrate(scores, FPR)
-    info = {"seed": SEED, "target_fpr": FPR, "C": c, "encoder": "all-MiniLM-L6-v2" if encoded
+    info = {"seed": SEED, "target_fpr": FPR, "C": c, "encoder": cache.variant if encoded
             else None, "train_texts": len(texts), "train_sentences": len(rows),
             "calibration_texts": fitted.benign}  # fmt: skip
     return SentenceModel(model.embedding, model.cheap, model.bias, fitted.threshold, info)
@@ -248,15 +248,13 @@ def gate_for(words: LearnedLayer, data: Any) -> float:
 
 
 def compare(
-    data: Any, models: dict[str, SentenceModel], caches: dict[str, Cache]
+    data: Any, models: dict[str, SentenceModel], caches: dict[str, Cache], second: str
 ) -> dict[str, Any]:
     words = LearnedLayer()
     sets = choice_sets(data)
     gate = gate_for(words, data)
     result: dict[str, Any] = {"gate": gate}
-    cascade = (
-        Cascade(words, models["minilm"], caches["minilm"], gate) if "minilm" in models else None
-    )
+    cascade = Cascade(words, models[second], caches[second], gate) if second in models else None
     # the cascade's threshold: its own calibration, on the texts that pass the gate
     if cascade is not None:
         passed = [s for s in data.calibration if words.score(s.text).score >= gate]
@@ -307,7 +305,7 @@ def cross_family(c: float, variants: Sequence[str]) -> dict[str, Any]:
         ]
         row: dict[str, Any] = {}
         for variant in variants:
-            cache = Cache(variant == "minilm")
+            cache = Cache(variant)
             model = train(data, cache, c)
             hits = [flags(text_score(model, cache, items), model.threshold)
                     for items in text_sentences([s.text for s in tests])]  # fmt: skip
@@ -326,7 +324,8 @@ def main() -> int:
     parser.add_argument("--variants", default="cheap,minilm")
     parser.add_argument("--C", type=float, default=1.0)
     parser.add_argument("--cross-family", action="store_true")
-    parser.add_argument("--out", type=Path, default=None, help="write the minilm model here")
+    parser.add_argument("--second", default="minilm", help="the cascade's second stage")
+    parser.add_argument("--out", type=Path, default=None, help="write the --second model here")
     parser.add_argument("--json", type=Path, default=None, help="write the comparison here")
     parser.add_argument("--cache", type=Path, default=None, help="sentence embeddings kept here")
     args = parser.parse_args()
@@ -338,20 +337,23 @@ def main() -> int:
     caches: dict[str, Cache] = {}
     for variant in variants:
         t0 = time.perf_counter()
-        caches[variant] = Cache(variant == "minilm")
+        caches[variant] = Cache(variant)
         models[variant] = train(data, caches[variant], args.C)
         print(f"{variant}: trained in {time.perf_counter() - t0:.0f} s, threshold "
               f"{models[variant].threshold:.4f}, {models[variant].info}")  # fmt: skip
-    result = {"compare": compare(data, models, caches)}
-    if args.out is not None and "minilm" in models:
-        models["minilm"].save(args.out)
+    result = {"compare": compare(data, models, caches, args.second)}
+    if args.out is not None and args.second in models:
+        chosen = models[args.second]
+        extra = {
+            k: result["compare"][k] for k in ("gate", "cascade_threshold") if k in result["compare"]
+        }
+        SentenceModel(chosen.embedding, chosen.cheap, chosen.bias, chosen.threshold,
+                      {**chosen.info, **extra}).save(args.out)  # fmt: skip
     if args.json is not None:
         args.json.write_text(json.dumps(result, indent=1))
     if args.cross_family:
         result["cross_family"] = cross_family(args.C, variants)
     Cache.save()
-    if args.out is not None and "minilm" in models:
-        models["minilm"].save(args.out)
     if args.json is not None:
         args.json.write_text(json.dumps(result, indent=1))
     return 0

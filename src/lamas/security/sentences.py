@@ -276,6 +276,33 @@ def minilm_encoder() -> Encoder:
     return embedder.embed
 
 
+def piece_encoder() -> Encoder:
+    """The unit mean of MiniLM's input embeddings of a sentence's word pieces: no
+    transformer, well under a millisecond per sentence (the word-piece layer's reader)."""
+    import numpy as np
+
+    from lamas.security.learned import PieceReader
+
+    reader = PieceReader.shared()
+
+    def encode(items: list[str]) -> NDArray[np.float32]:
+        out = np.zeros((len(items), reader.table.shape[1]), np.float32)
+        for row, encoding in enumerate(
+            reader.tokenizer.encode_batch(items, add_special_tokens=False)
+        ):
+            if encoding.ids:
+                mean = reader.table[np.asarray(encoding.ids, np.int64)].mean(axis=0)
+                norm = float(np.linalg.norm(mean))
+                out[row] = mean / norm if norm else mean
+        return out
+
+    return encode
+
+
+ENCODERS: dict[str, Callable[[], Encoder]] = {"minilm": minilm_encoder, "pieces": piece_encoder}
+"""The sentence encoders a `SentenceModel` may name in its `info["encoder"]`."""
+
+
 def sentence_scores(
     model: SentenceModel, text: str, encode: Encoder | None = None
 ) -> tuple[list[str], list[float]]:
@@ -323,7 +350,7 @@ class SentenceLayer:
     @property
     def encode(self) -> Encoder | None:
         if self._encode is None and self.model.encodes:
-            self._encode = _shared_encoder()
+            self._encode = _shared_encoder(str(self.model.info.get("encoder", "minilm")))
         return self._encode
 
     def score(self, text: str) -> LayerScore:
@@ -335,16 +362,18 @@ class SentenceLayer:
         return LayerScore(worst, (f"sentence classifier {worst:.3f} on {sentence[:80]!r}",))
 
 
-_ENCODER: list[Encoder] = []
+_ENCODERS: dict[str, Encoder] = {}
 _ENCODER_LOCK = threading.Lock()
 
 
-def _shared_encoder() -> Encoder:
-    """One MiniLM per process, loaded on first use."""
+def _shared_encoder(name: str) -> Encoder:
+    """One encoder of each kind per process, loaded on first use."""
+    if name not in ENCODERS:
+        raise ModelError(f"unknown sentence encoder {name!r}: one of {', '.join(ENCODERS)}")
     with _ENCODER_LOCK:
-        if not _ENCODER:
-            _ENCODER.append(minilm_encoder())
-        return _ENCODER[0]
+        if name not in _ENCODERS:
+            _ENCODERS[name] = ENCODERS[name]()
+        return _ENCODERS[name]
 
 
 def cascade_layer() -> Layer:
