@@ -51,6 +51,11 @@ def decide(call: ToolCall, instruction: str, guard: ToolGuard | None = None) -> 
          "Book the room and send the confirmation to camille.martin@example.com.", False),
         (ToolCall("send_message", {"to": "Camille.Martin@example.com", "text": "CONFIRMED"}),
          "Book the room and send the confirmation to camille.martin@example.com.", True),
+        # ... but a part of a value the user gave is not that value
+        (ToolCall("send_message", {"to": "le.martin@example.co", "text": "CONFIRMED"}),
+         "Book the room and send the confirmation to camille.martin@example.com.", False),
+        (ToolCall("pay", {"to": "FR76 3000 6000", "amount": 196}),
+         f"Book the room and pay the 196 EUR deposit to {HOTEL_IBAN}.", False),
         # redirect a payment: the account, or the amount, is not the user's
         (ToolCall("pay", {"to": ATTACKER_IBAN, "amount": 196}),
          f"Book the room and pay the 196 EUR deposit to {HOTEL_IBAN}.", False),
@@ -86,7 +91,8 @@ def test_the_tool_guard_alone_lets_made_up_values_run() -> None:
 def test_the_plan_is_read_once_from_the_instruction() -> None:
     plan = ToolPlan.of("Pay 196 EUR to FR76 3000 for me.")
     assert plan is ToolPlan.of("Pay 196 EUR to FR76 3000 for me.")
-    assert plan.gave("fr763000")
+    assert plan.gave("FR76-3000")
+    assert not plan.gave("fr7630")  # part of a word the user gave
     assert plan.gave("196.0")
     assert not plan.gave("19")
     assert binding({"to": "x", "text": "y", "payee": {"IBAN": "z"}, "amount": 3.5}) == {

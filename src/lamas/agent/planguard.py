@@ -51,7 +51,6 @@ BINDING_ARGUMENTS = frozenset(
 """Argument names (the last part of a dotted path, case-folded) whose value says *who*
 gets something or *how much*: they must come from the user's own instruction."""
 _NUMBER = re.compile(r"(?<![\w.,])\d+(?:[.,]\d+)?(?![\d])")
-_MIN_CHARS = 3
 _ASKS_FOR_AN_ANSWER = re.compile(r"\b(?:tell|give|provide|show|let)\s+(?:me|us)\b", re.IGNORECASE)
 """"Tell me about the hotel", "give me the price": the user asks for an answer, not for
 something to be sent anywhere; these words plan no sending action."""
@@ -70,8 +69,9 @@ class ToolPlan:
 
     instruction: str
     words: frozenset[str]
-    said: str
-    """The instruction, plain (case, spaces, "_" and "-" do not count), to find values in."""
+    runs: frozenset[str]
+    """Every run of up to `_MAX_RUN` consecutive words of the instruction, plain (case,
+    spaces, "_" and "-" do not count): the values the user gave, whole."""
     numbers: frozenset[Decimal]
 
     @classmethod
@@ -85,23 +85,33 @@ class ToolPlan:
 
     def gave(self, value: str) -> bool:
         """The user gave this value: a number among the instruction's numbers, or a text
-        found in it (plain; a value under three characters must be a whole word)."""
+        equal to a run of its words (plain). A part of a value does not count:
+        "le.martin@example.co" is not given by "camille.martin@example.com"."""
         number = _number(value) if _NUMBER.fullmatch(value.strip()) else None
         if number is not None:
             return number in self.numbers
         plain = _plain(value)
-        if len(plain) < _MIN_CHARS:
-            return bool(plain) and plain in self.words
-        return plain in self.said
+        return bool(plain) and plain in self.runs
+
+
+_MAX_RUN = 8
+_EDGE = "\"'()[]{}<>.,;:!?*`"
 
 
 @lru_cache(maxsize=256)
 def _plan(instruction: str) -> ToolPlan:
     numbers = {n for n in map(_number, _NUMBER.findall(instruction)) if n is not None}
+    tokens = [w.strip(_EDGE) for w in instruction.split()]
+    tokens = [w for w in tokens if w]
+    runs = {
+        _plain(" ".join(tokens[i:j]))
+        for i in range(len(tokens))
+        for j in range(i + 1, min(len(tokens), i + _MAX_RUN) + 1)
+    }
     return ToolPlan(
         instruction,
         frozenset(re.findall(r"[\w'-]+", _ASKS_FOR_AN_ANSWER.sub(" ", instruction).casefold())),
-        _plain(instruction),
+        frozenset(runs),
         frozenset(numbers),
     )
 
