@@ -583,7 +583,7 @@ def music(out: Path) -> dict[str, str]:
     rows = read(MUSIC_SRC / "catalogue.csv")
     songs: list[list[object]] = []
     seen: set[tuple[str, str]] = set()
-    artists = Names("artist")
+    artists, titles = Names("artist"), Names("title")
     for index, r in enumerate(rows, start=1):
         key = (fold(r["title"]), fold(r["artist"]))
         if key in seen:
@@ -597,6 +597,8 @@ def music(out: Path) -> dict[str, str]:
         songs.append(
             [f"s{index:03d}", r["title"], r["artist"], r["genre"], r["mood"], bpm, year, seconds]
         )
+        if titles.taken(r["title"], "") is None:  # "Hello" is Adele's and Lionel Richie's
+            titles.add(r["title"])
         if artists.taken(r["artist"], "") is None:
             artists.add(r["artist"])
             bare = r["artist"].removeprefix("The ")
@@ -622,6 +624,7 @@ def music(out: Path) -> dict[str, str]:
         "vocabulary/genres.json": json_text(genres.published()),
         "vocabulary/moods.json": json_text(moods.published()),
         "vocabulary/artists.json": json_text(artists.published()),
+        "vocabulary/titles.json": json_text(titles.published()),
     }
 
 

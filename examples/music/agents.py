@@ -188,6 +188,11 @@ def rank_songs(
     if request.get("artist"):
         artists = match_artist(request["artist"], pool)
         pool = [s for s in pool if s.artist in artists]
+    if request.get("title"):
+        title = vocabulary("titles").restricted({s.title for s in pool}).resolve(
+            request["title"], slot="title", error=UnknownMusicName
+        )
+        pool = [s for s in pool if s.title == title]
     if "max_duration_s" in request:
         pool = [s for s in pool if s.duration_s <= request["max_duration_s"]]
     slowest, fastest = request.get("min_tempo_bpm"), request.get("max_tempo_bpm")

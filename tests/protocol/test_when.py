@@ -26,6 +26,9 @@ MONDAY = dt.date(2026, 12, 7)
         ("le 15 décembre", "2026-12-15"),
         ("tonight", "2026-12-07"),
         ("between 2pm and 5pm on Wednesday", "2026-12-09"),
+        ("next week I'd like to go from Marseille to Montpellier, tuesday at 2", "2026-12-15"),
+        ("next week, on the Wednesday, a train to Lyon", "2026-12-16"),
+        ("friday next week", "2026-12-18"),
     ],
 )
 def test_dates_resolve_to_the_next_occurrence(text: str, date: str) -> None:
@@ -44,8 +47,8 @@ def test_a_month_and_day_just_past_is_a_slip_to_ask_about_not_next_year() -> Non
 def test_clock_times_become_departure_windows() -> None:
     assert resolve("at 9am on Thursday", MONDAY).slots() == {
         "date": "2026-12-10",
-        "depart_after": "08:30",
-        "depart_before": "09:30",
+        "depart_after": "08:00",
+        "depart_before": "10:00",
         "depart_at": "09:00",
     }
     assert resolve("before 9am tomorrow", MONDAY).before == "09:00"
@@ -81,7 +84,25 @@ def test_a_clock_is_no_day_and_a_day_no_clock() -> None:
     today = dt.date(2026, 12, 28)  # a Monday
     around = resolve("around 10 on friday", today)
     assert around.date == dt.date(2027, 1, 1)  # not October 10
-    assert around.slots()["depart_after"] == "09:30"
+    assert around.slots()["depart_after"] == "09:00"
     assert "depart_after" not in resolve("after 10 December", today).slots()
     assert resolve("nantes->paris fri pm", today).part_of_day == "afternoon"
     assert resolve("tomorrow am", today).part_of_day == "morning"
+
+
+@pytest.mark.parametrize(
+    ("text", "after", "before"),
+    [
+        ("tuesday after lunch", "13:00", "18:00"),
+        ("after work on friday", "18:00", "23:59"),
+        ("before breakfast tomorrow", None, "08:00"),
+        ("at lunchtime on friday", "12:00", "14:00"),
+        ("on April 3rd please, 10am-ish", "09:00", "11:00"),
+        ("book the 8 o'clock train to Dijon", "07:00", "09:00"),
+    ],
+)
+def test_meals_and_bare_clock_times_are_windows(
+    text: str, after: str | None, before: str | None
+) -> None:
+    when = resolve(text, MONDAY)
+    assert (when.after, when.before) == (after, before)

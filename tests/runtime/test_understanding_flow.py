@@ -101,6 +101,32 @@ async def test_a_return_trip_is_one_leg_per_direction(embedder: MiniLMEmbedder) 
     assert back["time_of_day"] == "evening"
 
 
+async def test_a_return_without_its_date_is_asked_not_copied(embedder: MiniLMEmbedder) -> None:
+    orchestrator = travel(embedder)
+    session = await orchestrator.submit(
+        "return ticket from Paris to Lyon please, going out on Friday"
+    )
+    assert session.task.state is TaskState.INPUT_REQUIRED, session.task.status_message
+    assert "date" in (session.question or "")
+    session = await orchestrator.answer(session.task.id, "coming back on Sunday evening")
+    assert session.task.state is TaskState.COMPLETED, session.task.status_message
+    assert session.plan is not None
+    legs = [s for s in session.plan.steps if s.capability == "ticket.search"]
+    there, back = (session.runs[s.id].inputs for s in legs)
+    assert (there["origin"], there["date"]) == ("Paris", "2026-11-27")
+    assert (back["origin"], back["date"], back["time_of_day"]) == ("Lyon", "2026-11-29", "evening")
+
+
+async def test_the_time_of_day_goes_with_the_day_it_was_said_with(
+    embedder: MiniLMEmbedder,
+) -> None:
+    session = await travel(embedder).submit(
+        "Going to Lyon tomorrow evening from Paris, book the train please"
+    )
+    assert session.task.state is TaskState.COMPLETED, session.task.status_message
+    assert session.runs["ticket.search"].inputs["time_of_day"] == "evening"
+
+
 async def test_a_conditional_booking_books_when_the_search_finds_one(
     embedder: MiniLMEmbedder,
 ) -> None:
@@ -131,3 +157,94 @@ async def test_one_failed_branch_leaves_the_others_done_and_says_why(
     assert "injected fault" in answer  # the vendor's reason reaches the user
     assert session.runs["hotel.book"].output["status"] == "confirmed"  # the hotel still booked
     assert "hotel.book" in [a.name for a in session.task.artifacts]
+
+
+def music(embedder: MiniLMEmbedder) -> Orchestrator:
+    spec, network = load(EXAMPLES / "music" / "network.yaml", external=["music-orchestrator"])
+    orchestrator = Orchestrator(
+        network,
+        ScriptedModel(responder=lambda messages, schema: {}),
+        embedder,
+        agent_id="music-orchestrator",
+        today=TODAY,
+    )
+    orchestrator.join(next(a.card for a in spec.agents if a.card.id == "music-orchestrator"))
+    return orchestrator
+
+
+def played(session: Any) -> dict[str, Any]:
+    assert session.task.state is TaskState.COMPLETED, session.task.status_message
+    output: dict[str, Any] = session.runs["song.play"].output
+    return output
+
+
+async def test_someone_pointed_at_but_never_named_is_asked_about(
+    embedder: MiniLMEmbedder,
+) -> None:
+    orchestrator = music(embedder)
+    session = await orchestrator.submit("play their newest one")
+    assert session.task.state is TaskState.INPUT_REQUIRED, session.task.status_message
+    assert "artist" in (session.question or "")
+    session = await orchestrator.answer(session.task.id, "Daft Punk")
+    assert "Daft Punk" in str(played(session))
+
+
+async def test_part_of_several_names_offers_them_and_the_answer_picks_one(
+    embedder: MiniLMEmbedder,
+) -> None:
+    orchestrator = music(embedder)
+    session = await orchestrator.submit("play some Bob")
+    assert session.task.state is TaskState.INPUT_REQUIRED, session.task.status_message
+    assert "Bob Dylan" in (session.question or "")
+    assert "Bob Marley" in (session.question or "")
+    session = await orchestrator.answer(session.task.id, "Marley")
+    assert "Bob Marley" in str(played(session))
+
+
+async def test_a_song_asked_for_by_its_title_is_the_one_played(embedder: MiniLMEmbedder) -> None:
+    session = await music(embedder).submit("play Bohemian Rhapsody")
+    assert "Bohemian Rhapsody" in str(played(session))
+
+
+async def test_the_day_before_the_day_said_and_the_window_survives_a_question(
+    embedder: MiniLMEmbedder,
+) -> None:
+    session = await travel(embedder).submit(
+        "I have to be in Lyon on the 3rd of next month. "
+        "Train from Paris the day before, after lunch"
+    )
+    assert session.task.state is TaskState.COMPLETED, session.task.status_message
+    search = session.runs["ticket.search"].inputs
+    assert (search["date"], search["depart_after"]) == ("2026-12-02", "13:00")
+    orchestrator = travel(embedder)
+    session = await orchestrator.submit("book me a train from Paris to Lyon at 8am")
+    assert session.task.state is TaskState.INPUT_REQUIRED  # which day?
+    session = await orchestrator.answer(session.task.id, "on Friday")
+    assert session.task.state is TaskState.COMPLETED, session.task.status_message
+    search = session.runs["ticket.search"].inputs
+    assert (search["date"], search["depart_after"]) == ("2026-11-27", "07:00")
+
+
+async def test_a_stay_with_a_start_and_no_end_asks_how_long(embedder: MiniLMEmbedder) -> None:
+    orchestrator = travel(embedder)
+    session = await orchestrator.submit(
+        "Room in Lyon from Friday please, somewhere in the old town"
+    )
+    assert session.task.state is TaskState.INPUT_REQUIRED, session.task.status_message
+    assert "nights" in (session.question or "")
+    session = await orchestrator.answer(session.task.id, "checking out Sunday")
+    assert session.task.state is TaskState.COMPLETED, session.task.status_message
+    search = session.runs["hotel.search"].inputs
+    assert (search["check_in"], search["nights"]) == ("2026-11-27", 2)
+    assert search["near"] == "Vieux Lyon"
+
+
+async def test_a_kind_of_place_is_found_in_the_city_said_elsewhere(
+    embedder: MiniLMEmbedder,
+) -> None:
+    session = await travel(embedder).submit(
+        "I'm going to a wedding in Toulouse on Saturday. "
+        "Book a hotel near the cathedral for that night"
+    )
+    assert session.task.state is TaskState.COMPLETED, session.task.status_message
+    assert session.runs["hotel.search"].inputs["near"].startswith("Cath")

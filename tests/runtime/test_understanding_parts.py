@@ -46,6 +46,12 @@ def names(network: Any, skill: str, text: str) -> dict[str, Any]:
         ("Strasbourg → Paris Est tomorrow", {"origin": "Strasbourg"}),
         ("train from Paris to Bordaux on Friday", {"origin": "Paris", "destination": "Bordeaux"}),
         ("a train from Paris to Lyon or Marseille", {"origin": "Paris"}),  # a choice: asked
+        ("book Paris-Lyon for Friday", {"origin": "Paris", "destination": "Lyon"}),
+        (
+            "un billet Toulouse-Bordeaux pour samedi",
+            {"origin": "Toulouse", "destination": "Bordeaux"},
+        ),
+        ("a hotel in Aix-en-Provence", {}),  # a name with hyphens of its own: no trip
     ],
 )
 def test_trip_ends_from_the_vendors_vocabulary(
@@ -213,3 +219,45 @@ def test_a_place_of_a_kind_is_found_within_the_city(
 ) -> None:
     found = names(travel, "hotel.search", text)
     assert {k: found.get(k) for k in expected} == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "title"),
+    [
+        ("play Bohemian Rhapsody", "Bohemian Rhapsody"),
+        ("put on some Aretha Franklin, Respect", "Respect"),
+        ("Happy songs please", None),  # a mood said first, not the song "Happy"
+        ("play something happy", None),  # an ordinary word, not a title
+    ],
+)
+def test_a_title_is_a_title_only_when_written_as_one(text: str, title: str | None) -> None:
+    network = load(EXAMPLES / "music" / "network.yaml", external=["music-orchestrator"])[1]
+    assert names(network, "song.search", text).get("title") == title
+
+
+@pytest.mark.parametrize(
+    ("said", "meant"),
+    [
+        (
+            "a train from Paris to Lyon on Monday the 29th, sorry I mean Tuesday the 30th",
+            "a train from Paris to Lyon on Tuesday the 30th",
+        ),
+        (
+            "play Take Five... actually no, something by Miles Davis instead",
+            "play something by Miles Davis",
+        ),
+        (
+            "book a train to Lyon, I mean to Marseille, on Friday",
+            "book a train to Marseille, on Friday",
+        ),
+        ("a hotel for 2 nights, no wait, 3 nights", "a hotel for 3 nights"),
+        ("Paris to Lyon - sorry, Marseille - on Friday", "Paris to Marseille - on Friday"),
+        # no correction: left alone
+        ("book a train, sorry for the trouble", "book a train, sorry for the trouble"),
+        ("what I mean is a train to Lyon", "what I mean is a train to Lyon"),
+    ],
+)
+def test_a_request_that_corrects_itself_is_read_as_corrected(said: str, meant: str) -> None:
+    from lamas.runtime.understanding.corrections import corrected
+
+    assert corrected(said) == meant

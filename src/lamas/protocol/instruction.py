@@ -22,9 +22,10 @@ from lamas.protocol.cards import AgentCard, Skill
 from lamas.protocol.plan import Plan, Step
 
 # Where a request usually turns to its next part. " and " is among them, so a
-# fragment that names no capability ("... from Paris" | "Lyon") is merged back.
+# fragment that names no capability ("... from Paris" | "Lyon") is merged back. An
+# initial's full stop ("B.B. King") ends no sentence.
 _SEPARATORS = re.compile(
-    r"(?:[;.!?]\s+|\s*,\s*|\s*[\U0001F300-\U0001FAFF\u2600-\u27A0\u27A2-\u27BF]+\ufe0f?\s*)"
+    r"(?:(?:[;!?]|(?<!\b[A-Z])\.)\s+|\s*,\s*|\s*[\U0001F300-\U0001FAFF\u2600-\u27A0\u27A2-\u27BF]+\ufe0f?\s*)"
     r"(?:and\s+then\s+|and\s+also\s+|and\s+|then\s+|also\s+|plus\s+)?"
     r"|\s+(?:and\s+then|and\s+also|then|also|plus|and|\+)\s+",
     re.IGNORECASE,

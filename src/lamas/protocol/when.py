@@ -13,7 +13,8 @@ Two rules the orchestrator relies on:
 - a weekday, "the 14th" or a weekend means the next such day (today included only
   for "today"/"tonight"); a month and day already past this year, or a full date
   in the past, is *past*: the request is asked back, never booked;
-- an explicit clock time becomes a departure window ("at 9am" is 08:30-09:30,
+- an explicit clock time becomes a departure window ("at 9am" is 08:00-10:00, the
+  vendor ranking the trains by how close they leave to 9:00;
   "before 9am" ends at 09:00, "after 6pm" starts at 18:00), a part of the day
   becomes its window (morning 05:00-12:00, afternoon 12:00-18:00, evening 18:00-24:00).
 """
@@ -32,6 +33,10 @@ PARTS_OF_DAY: dict[str, tuple[str, str]] = {
     "evening": ("18:00", "23:59"),
 }
 """The departure windows the travel vendors use for a part of the day."""
+
+CLOCK_SLACK = 60
+"""Minutes either side of a clock time said ("at 8", "10am-ish") a departure may be: trains
+leave every hour or so, and "at 8" booked at 8:40 beats nothing booked at all."""
 
 _PART_WORDS = {
     "early morning": ("morning", ("05:00", "09:00")),
@@ -210,10 +215,13 @@ _HOLIDAY = re.compile(
     + r")\b",
     re.I,
 )
+# "next week ... on the Wednesday", "tuesday next week": that weekday of next week, said
+# together in one sentence (up to 100 characters apart).
 _NEXT_WEEK_DAY = re.compile(
-    r"\bnext\s+week[,\s]+(?:on\s+)?(?:the\s+)?"
+    r"\bnext\s+week\b[^.;!?]{0,100}?\b"
     r"(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b"
-    r"|\b(?:on\s+)?(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\s+next\s+week\b",
+    r"|\b(?:on\s+)?(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b"
+    r"[^.;!?]{0,100}?\bnext\s+week\b",
     re.I,
 )
 _ORDINAL = re.compile(r"\b(?:on\s+)?(?:the\s+)?(\d{1,2})(?:st|nd|rd|th)\b", re.I)
@@ -433,8 +441,45 @@ def _with_clock_window(when: When, text: str) -> When:
             return replace(when, before=first)
         if word in ("after", "not before", "from"):
             return replace(when, after=first)
-        return replace(when, clock=first, after=_shift(first, -30), before=_shift(first, 30))
+        return _around(when, first)
+    if meal := _MEAL.search(text):
+        after, before = _MEAL_WINDOWS[(meal.group(1).casefold(), meal.group(2).casefold())]
+        return replace(when, after=after, before=before)
+    if _LUNCHTIME.search(text):
+        return replace(when, after="12:00", before="14:00")
+    if bare := _BARE_CLOCK.search(text):
+        first = _clock(bare.group(1))
+        if first is not None:
+            first = _afternoon_if_implied(first, bare.group(1), when.part_of_day)
+            return _around(when, first)
     return when
+
+
+# "after lunch", "before work": the window up to the next meal or the end of the part of the
+# day ("after lunch" is the afternoon after 13:00, not a night train).
+_MEAL_WINDOWS: dict[tuple[str, str], tuple[str | None, str | None]] = {
+    ("before", "breakfast"): (None, "08:00"),
+    ("after", "breakfast"): ("09:00", "12:00"),
+    ("before", "lunch"): (None, "12:00"),
+    ("after", "lunch"): ("13:00", "18:00"),
+    ("before", "dinner"): (None, "19:00"),
+    ("after", "dinner"): ("20:00", "23:59"),
+    ("before", "work"): (None, "08:00"),
+    ("after", "work"): ("18:00", "23:59"),
+}
+_MEAL = re.compile(r"\b(after|before)\s+(breakfast|lunch|dinner|work)\b", re.I)
+_LUNCHTIME = re.compile(r"\b(?:at\s+)?lunch\s*-?time\b|\bover\s+lunch\b", re.I)
+# A clock time with no cue word: "the 8 o'clock train", "10am-ish", "9ish".
+_BARE_CLOCK = re.compile(
+    r"\b(\d{1,2}(?:[:h.]\d{2})?\s*(?:am|pm|a\.m\.|p\.m\.|o'?clock)|\d{1,2}(?=-?ish\b))",
+    re.I,
+)
+
+
+def _around(when: When, clock: str) -> When:
+    return replace(
+        when, clock=clock, after=_shift(clock, -CLOCK_SLACK), before=_shift(clock, CLOCK_SLACK)
+    )
 
 
 def _afternoon_if_implied(clock: str, said: str, part: str | None) -> str:

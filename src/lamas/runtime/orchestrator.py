@@ -64,9 +64,12 @@ from lamas.runtime.session import (
 from lamas.runtime.slots import SYSTEM, FewShot, Filled, Notes, SlotFiller
 from lamas.runtime.today import TODAY_KEY
 from lamas.runtime.understanding import Understander
+from lamas.runtime.understanding.corrections import corrected
 from lamas.runtime.understanding.gazetteer import slot_vocabularies
 from lamas.runtime.understanding.inputs import (
     Prepared,
+    checkout_nights,
+    place_near_city,
     prefill,
     served_words,
     settle,
@@ -189,6 +192,7 @@ class Orchestrator:
     async def _start(self, session: Session, instruction: str) -> None:
         task_id = session.task.id
         session.task = session.task.moved_to(TaskState.WORKING)
+        instruction = corrected(instruction)  # "on Monday, sorry I mean Tuesday": Tuesday
         routed = self.understander.route(instruction, self.router)
         understood = self.understander.understand(routed, self.router.scores, self.router.threshold)
         session.routed = understood.routed
@@ -248,6 +252,9 @@ class Orchestrator:
                 vocabularies=self.vocabularies.get(step.capability),
                 context=understood.context,
                 destination=destination,
+                way_there=plan.step(there).instruction
+                if (there := session.reverse_of.get(step.id))
+                else None,
             )
             if prepared.when.date is not None:
                 carried = prepared.when
@@ -274,8 +281,10 @@ class Orchestrator:
             reverse_of=session.slots.get(forward) if forward else None,
         )
         values = settled.values
+        for name in prepared.needed:
+            values.pop(name, None)  # a model's guess at who "their newest" is
         session.slots[step.id] = values
-        missing = [*filled.missing, *settled.unknown, *settled.choices]
+        missing = [*filled.missing, *settled.unknown, *settled.choices, *prepared.needed]
         if prepared.past:
             session.past[step.id] = prepared.past
             missing += [
@@ -296,16 +305,34 @@ class Orchestrator:
         for step_id in list(session.waiting_on):
             step = session.plan.step(step_id)
             skill = self.skills[step.capability]
-            # The answer is read as the clause was: its dates resolved, its names placed.
+            # The answer is read as the clause was: its dates resolved, its names placed
+            # (among the names offered, when the question offered some: "Marley").
+            vocabularies = dict(self.vocabularies.get(step.capability) or {})
+            for (asked_step, slot), offered in session.choices.items():
+                if asked_step == step_id and slot in vocabularies:
+                    vocabularies[slot] = vocabularies[slot].restricted(offered)
             prepared = prefill(
                 skill,
                 text,
                 today=self.today,
-                vocabularies=self.vocabularies.get(step.capability),
+                vocabularies=vocabularies,
                 preferences=session.preferences.get(step_id) or self.understander.preferences(text),
             )
             session.past.pop(step_id, None)
+            asked = session.waiting_on.get(step_id, [])
+            stay = checkout_nights(skill, prepared, session.slots.get(step_id, {}), asked)
+            if stay is not None:
+                prepared.known = stay  # "how many nights?" - "checking out Sunday"
+            earlier = session.prepared.get(step_id)
+            if earlier is not None:
+                # What the request itself said ("at 8", "after lunch") still holds: the
+                # answer adds to it ("the 30th then"), it does not undo it.
+                prepared.known = {**earlier.known, **prepared.known}
+            session.prepared[step_id] = prepared
             known = {**session.slots.get(step_id, {}), **prepared.known}
+            # "a hotel near the station" + "Toulouse": the station is the one in Toulouse.
+            for said in (text, step.instruction):
+                known.update(place_near_city(skill, said, vocabularies, known))
             filled = await self.filler.fill(
                 skill, text, known=known, context=[step.instruction, *session.said[:-1]]
             )

@@ -26,7 +26,8 @@ _TO = {"to", "for", "towards", "->", "→", "➡", ">", "-", "\u2013", "pour", "
 _FROM = {"from", "de", "depuis", "leaving", "out"}
 _NEAR = re.compile(
     r"\b(?:near|close\s+to|next\s+to|by|around|walking\s+distance\s+(?:of|from)|opposite|"
-    r"près\s+de|pres\s+de|à\s+côté\s+de)\s+(?:the\s+)?",
+    r"près\s+de|pres\s+de|à\s+côté\s+de|somewhere\s+(?:in|near|around)|"
+    r"in\s+the\s+(?:heart|middle|centre|center)\s+of|right\s+in)\s+(?:the\s+)?",
     re.I,
 )
 
@@ -38,6 +39,8 @@ class Mention:
     """Index of its first word."""
     cue: str
     """The word before it, folded ("from", "to", ...; "" at the start)."""
+    said: str = ""
+    """The user's words for it, as written."""
 
 
 _POSSESSIVE = re.compile(r"(?<=\w\w)['\u2019]s$")
@@ -59,10 +62,13 @@ def _misspelt(word: str, vocabulary: Vocabulary) -> str | None:
     return close[0] if len(close) == 1 else None
 
 
-def mentions(text: str, vocabulary: Vocabulary) -> list[Mention]:
+def mentions(text: str, vocabulary: Vocabulary, *, choices: bool = False) -> list[Mention]:
     """Every name of `vocabulary` said in `text`, in order (longest runs first); a single
-    capitalised or cued word that no name is, but one name is close to, stands for it."""
-    words = re.findall(r"[\w'\u2019]+(?:-[\w'\u2019]+)*|->|→|➡|\u2013|>|-", text)
+    capitalised or cued word that no name is, but one name is close to, stands for it.
+    Names offered as a choice ("Lyon or Marseille") are left out unless `choices`."""
+    words = _split_pairs(
+        re.findall(r"[\w'\u2019]+(?:-[\w'\u2019]+)*|->|→|➡|\u2013|>|-", text), vocabulary
+    )
     # "Michael Jackson's newest": the possessive is no part of the name.
     keys = [fold(_POSSESSIVE.sub("", w)) for w in words]
     found: list[Mention] = []
@@ -73,7 +79,7 @@ def mentions(text: str, vocabulary: Vocabulary) -> list[Mention]:
             names = vocabulary.exact(key) if key else ()
             if len(names) == 1:
                 cue = words[start - 1].casefold() if start else ""
-                found.append(Mention(names[0], start, cue))
+                found.append(Mention(names[0], start, cue, " ".join(words[start : start + size])))
                 start += size
                 break
         else:
@@ -86,15 +92,104 @@ def mentions(text: str, vocabulary: Vocabulary) -> list[Mention]:
                 and (near := _misspelt(" ".join(pair), vocabulary))
             ):
                 # "Miles Davies": a misspelt name of two words.
-                found.append(Mention(near, start, cue))
+                found.append(Mention(near, start, cue, " ".join(pair)))
                 start += 2
                 continue
             if (word[:1].isupper() or cue in _FROM | _TO | {"in"}) and (
                 near := _misspelt(word, vocabulary)
             ):
-                found.append(Mention(near, start, cue))
+                found.append(Mention(near, start, cue, word))
             start += 1
-    return _without_choices(found, words)
+    return found if choices else _without_choices(found, words)
+
+
+_NO_NAME_PART = frozenset(
+    {
+        "the",
+        "a",
+        "an",
+        "and",
+        "of",
+        "in",
+        "on",
+        "to",
+        "for",
+        "by",
+        "with",
+        "from",
+        "my",
+        "me",
+        "some",
+        "any",
+        "play",
+        "put",
+        "i",
+        "im",
+        "you",
+    }
+)
+
+
+def _part_of_a_name(text: str, vocabulary: Vocabulary, covered: set[str]) -> str | None:
+    """A capitalised word, not a long request's first, that is part of names of `vocabulary`
+    (proper names: "Marley", "Bob"): the word, to resolve or to ask about ("Bob Dylan or
+    Bob Marley?"). Vocabularies of common words (genres, moods) and titles have none."""
+    if vocabulary.kind == "title" or sum(n == n.lower() for n in vocabulary.names) * 2 > len(
+        vocabulary.names
+    ):
+        return None
+    terse = len(text.split()) <= 3  # an answer ("Marley") or as short a request
+    for word in re.findall(r"(?:(?<=\s)|^)[A-Z][\w'\u2019-]{2,}", text):
+        if not terse and text.startswith(word):
+            continue
+        key = fold(_POSSESSIVE.sub("", word))
+        if key in _NO_NAME_PART or any(f" {key} " in f" {name} " for name in covered):
+            continue
+        named = vocabulary.candidates(key)
+        if len(named) == 1:
+            return named[0]
+        if named:
+            return _POSSESSIVE.sub("", word)
+    return None
+
+
+def _said_as_title(mention: Mention) -> bool:
+    """A title is made of ordinary words ("Happy", "Respect", "Take On Me"): it is one only
+    when written as one, capitalised, and not merely as the first word of the request."""
+    capitalised = mention.said[:1].isupper()
+    return capitalised and (mention.start > 0 or " " in mention.said)
+
+
+def _split_pairs(words: list[str], vocabulary: Vocabulary) -> list[str]:
+    """Hyphenated words that are no name but two or more names joined ("Paris-Lyon",
+    "Toulouse-Bordeaux") read as those names with a "-" between (a trip's ends); a name
+    with hyphens of its own ("Aix-en-Provence", "Saint-Jean") stays whole."""
+    out: list[str] = []
+    for word in words:
+        parts = word.split("-")
+        if len(parts) < 2 or vocabulary.exact(word):
+            out.append(word)
+            continue
+        names = _as_names(parts, vocabulary)
+        if names is None or len(names) < 2:
+            out.append(word)
+            continue
+        for index, name in enumerate(names):
+            out.extend(["-", name] if index else [name])
+    return out
+
+
+def _as_names(parts: list[str], vocabulary: Vocabulary) -> list[str] | None:
+    """`parts` cut into runs that are each a name (longest first), or None."""
+    if not parts:
+        return []
+    for size in range(len(parts), 0, -1):
+        head = "-".join(parts[:size])
+        if vocabulary.exact(head) or vocabulary.exact(head.replace("-", " ")):
+            rest = _as_names(parts[size:], vocabulary)
+            if rest is not None:
+                return [head, *rest]
+    return None
 
 
 def _without_choices(found: list[Mention], words: list[str]) -> list[Mention]:
@@ -143,6 +238,8 @@ def said_inputs(
     """The inputs of `skill` whose names `text` says, by the slots' `vocabularies`."""
     properties = skill.input_schema.get("properties", {})
     values: dict[str, Any] = {}
+    covered: set[str] = set()  # the words of the names found, folded
+    unnamed: list[str] = []  # slots with a vocabulary whose names the text does not say
     if {"origin", "destination"} <= set(properties) and "origin" in vocabularies:
         values.update(trip_ends(text, vocabularies["origin"]))
     for slot, vocabulary in vocabularies.items():
@@ -164,15 +261,24 @@ def said_inputs(
                     break
             continue
         if slot == "near":
-            cue = _NEAR.search(text)
-            if cue is not None:
-                place = _place_near(text[cue.end() :], vocabulary, values.get("city"))
-                if place is not None:
-                    values["near"] = place
+            place = near_place(text, vocabulary, values.get("city"))
+            if place is not None:
+                values["near"] = place
             continue
         said = mentions(text, vocabulary)
+        if vocabulary.kind == "title":
+            said = [m for m in said if _said_as_title(m)]
         if said:
             values[slot] = said[0].name
+            covered.update(fold(m.said) for m in said)
+        else:
+            unnamed.append(slot)
+    for slot in unnamed:
+        # "play some Bob": part of artists' names, unless it is part of another name said
+        # ("Back to Black" is a title, not The Black Keys).
+        part = _part_of_a_name(text, vocabularies[slot], covered)
+        if part is not None:
+            values[slot] = part
     if "city" in properties and "city" not in values:
         # A place said ("near the Vieux-Port") names its city.
         for vocabulary in vocabularies.values():
@@ -183,7 +289,8 @@ def said_inputs(
     return values
 
 
-# How English names the kind of place a French landmark's name starts with.
+# How English names the kind of place a French landmark's name starts with (patterns over
+# the folded name).
 _KINDS = {
     "cathedral": "cathedrale",
     "lake": "lac",
@@ -204,12 +311,20 @@ _KINDS = {
     "gardens": "jardin",
     "park": "parc",
     "island": "ile",
-    "old town": "vieille ville",
+    "old town": r"vie(?:il|ux|ille)\b(?! port)",  # Vieil Aix, Vieux Lyon, vieille ville
     "station": "main station",
     "railway station": "main station",
     "big station": "main station",
     "central station": "main station",
 }
+
+
+def near_place(text: str, vocabulary: Vocabulary, city: Any) -> str | None:
+    """The place `text` asks to be near ("a hotel near the cathedral"), in `city` when
+    known: a kind of place is only told apart within its city, which may be said
+    elsewhere (the context, or the answer to a question)."""
+    cue = _NEAR.search(text)
+    return _place_near(text[cue.end() :], vocabulary, city) if cue is not None else None
 
 
 def _place_near(text: str, vocabulary: Vocabulary, city: Any) -> str | None:
@@ -224,14 +339,20 @@ def _place_near(text: str, vocabulary: Vocabulary, city: Any) -> str | None:
         return None
     phrase = fold(re.split(r"\b(?:in|for|from|on|at|and|with|tonight|tomorrow)\b|[,;]", text)[0])
     phrase = re.sub(r"^(?:the|a|an|le|la|les|l)\s+", "", phrase)
-    kind = _KINDS.get(phrase, phrase)
-    if not kind:
-        return None
-    named = scoped.exact(kind)
-    if len(named) == 1:
-        return named[0]
-    found = [n for n in scoped.names if re.match(rf"(?:\w+\s+)?{re.escape(kind)}\b", fold(n))]
-    return found[0] if len(found) == 1 else None
+    words = phrase.split()
+    # "the cathedral if you can": the kind is the phrase's first words, longest first.
+    for size in range(min(3, len(words)), 0, -1):
+        phrase_start = " ".join(words[:size])
+        kind = _KINDS.get(phrase_start, re.escape(phrase_start))  # the kinds are patterns
+        named = scoped.exact(_KINDS.get(phrase_start, phrase_start))  # "main station"
+        if len(named) == 1:
+            return named[0]
+        found = [n for n in scoped.names if re.match(rf"(?:\w+\s+)?(?:{kind})\b", fold(n))]
+        # "Vieil Aix" rather than the hotel named after it, "StayWell Vieil Aix".
+        found = [n for n in found if not any(o != n and o in n for o in found)]
+        if len(found) == 1:
+            return found[0]
+    return None
 
 
 def slot_vocabularies(skill: Skill, cards: Iterable[AgentCard]) -> dict[str, Vocabulary]:

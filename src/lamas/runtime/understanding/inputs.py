@@ -12,8 +12,9 @@ cannot place becomes a question with the vendor's own suggestions, never a guess
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from lamas.errors import UnknownTerm
@@ -21,7 +22,8 @@ from lamas.protocol.cards import AgentCard, Skill
 from lamas.protocol.preferences import Preferences
 from lamas.protocol.vocabulary import Vocabulary
 from lamas.protocol.when import When, resolve
-from lamas.runtime.understanding.gazetteer import said_inputs
+from lamas.runtime.understanding.gazetteer import near_place, said_inputs
+from lamas.runtime.understanding.references import PEOPLE, points_at_someone_unnamed
 from lamas.runtime.understanding.understand import time_inputs
 
 WINDOW_SLOTS = frozenset({"time_of_day", "depart_after", "depart_before", "depart_at"})
@@ -39,6 +41,8 @@ class Prepared:
     preferences: Preferences
     past: str | None = None
     """The phrase of a date already past (to ask about), if any."""
+    needed: tuple[str, ...] = ()
+    """Inputs to ask the user about whatever a model says ("their newest": which artist)."""
 
 
 @dataclass(slots=True)
@@ -61,21 +65,39 @@ def prefill(
     vocabularies: Mapping[str, Vocabulary] | None = None,
     context: Iterable[str] = (),
     destination: str | None = None,
+    way_there: str | None = None,
 ) -> Prepared:
     """The inputs of `skill` that `clause` gives without a model. A clause that says no
     date takes the `carried` one (a date said in an earlier clause holds for later ones),
     else one from the `background` (context clauses, the whole request). Names come from the
     clause, then from the `context` clauses; a stay with no city is at the `destination` of
-    the trip before it."""
-    when = resolve(clause, today)
-    if when.date is None and carried is not None and carried.date is not None:
+    the trip before it. The way back of a trip (`way_there` is the clause of the way out)
+    takes no date but its own: the way out's date is not the return's, unless the
+    clause says so ("back the same day")."""
+    when = resolve(clause, today) if clause != way_there else resolve("", today)
+    own = when.date is not None
+    if (
+        when.date is None
+        and carried is not None
+        and carried.date is not None
+        and (way_there is None or _SAME_DAY.search(clause))
+    ):
         when = _with_date(when, carried)
-    if when.date is None:
+    if when.date is None and way_there is None:
+        said_apart = set(context)
         for text in background:
             found = resolve(text, today)
             if found.date is not None:
                 when = _with_date(when, found)
+                if text in said_apart and not _has_window(when):
+                    # "Going to Paris tomorrow evening from Lille, book the train": the
+                    # time of day goes with the day it was said with.
+                    when = _with_window(when, found)
                 break
+    if not own and when.date is not None and (shift := _DAY_SHIFT.search(clause)):
+        # "on the 3rd ... train from Paris the day before": the day before the day said.
+        days = -1 if shift.group(1).casefold() == "before" else 1
+        when = _with_date(when, replace(when, date=when.date + dt.timedelta(days=days)))
     known = said_inputs(skill, clause, vocabularies) if vocabularies else {}
     for text in context if vocabularies else ():
         # Names the clause leaves out may be in the rest of the request ("I'm going to a
@@ -85,6 +107,8 @@ def prefill(
                 continue
             if slot == "origin" and "origin" in known and "destination" not in known:
                 slot = "destination"
+            elif slot == "destination" and "destination" in known and "origin" not in known:
+                slot = "origin"  # "flying into Paris ..., then the train down to Avignon"
             known.setdefault(slot, value)
     city = skill.input_schema.get("properties", {}).get("city")
     if city is not None and "city" not in known and destination and vocabularies:
@@ -93,6 +117,7 @@ def prefill(
         place = cities.within.get(destination, destination) if cities else destination
         if cities is None or place in cities.names:
             known["city"] = place
+    known.update(place_near_city(skill, clause, vocabularies or {}, known))
     known.update(time_inputs(skill, when))
     known.update(preferences.search_inputs(skill.input_schema))
     past = when.said[0] if when.past and when.said else None
@@ -103,7 +128,81 @@ def prefill(
             if p.get("format") == "date"
         ]:
             known.pop(name, None)
-    return Prepared(known, when, preferences, past)
+    needed = tuple(
+        slot
+        for slot, vocabulary in (vocabularies or {}).items()
+        if vocabulary.kind in PEOPLE and slot not in known and points_at_someone_unnamed(clause)
+    )
+    if (
+        "nights" in skill.input_schema.get("properties", {})
+        and "nights" not in known
+        and when.nights is None
+        and when.end_date is None
+        and _OPEN_STAY.search(clause)
+    ):
+        # "a room in Nice from Friday": a stay with a start and no end is asked, not
+        # booked for the one night a default would give.
+        needed += ("nights",)
+    return Prepared(known, when, preferences, past, needed)
+
+
+_OPEN_STAY = re.compile(
+    r"\b(?:from|starting|as\s+of)\s+(?:on\s+)?(?:the\s+)?(?:\d|mon|tue|wed|thu|fri|sat|sun|"
+    r"tomorrow|next|this)|\bcheck(?:ing)?[- ]?in(?:to)?\b",
+    re.I,
+)
+_DAY_SHIFT = re.compile(r"\bthe\s+(?:day|night|evening|morning)\s+(before|after)\b", re.I)
+_SAME_DAY = re.compile(
+    r"\bsame\s+(?:day|evening|night|afternoon)\b|\bthat\s+(?:day|evening|night)\b", re.I
+)
+
+
+_WINDOW_FIELDS = ("part_of_day", "after", "before", "clock")
+
+
+def _has_window(when: When) -> bool:
+    return any(getattr(when, name) is not None for name in _WINDOW_FIELDS)
+
+
+def _with_window(when: When, source: When) -> When:
+    from dataclasses import replace
+
+    return replace(when, **{name: getattr(source, name) for name in _WINDOW_FIELDS})
+
+
+def checkout_nights(
+    skill: Skill, answer: Prepared, known: Mapping[str, Any], asked: Iterable[str]
+) -> dict[str, Any] | None:
+    """An answer to "how many nights?" that gives a day ("checking out Sunday") gives the
+    stay's end, not a new arrival: the inputs it makes, or None when it is no such answer."""
+    asked = list(asked)
+    properties = skill.input_schema.get("properties", {})
+    dates = [n for n, p in properties.items() if p.get("format") == "date"]
+    if "nights" not in asked or not dates or any(d in asked for d in dates):
+        return None
+    start = known.get(dates[0])
+    if not isinstance(start, str):
+        return None
+    arrival = dt.date.fromisoformat(start)
+    # The day said, read as the first such day after the arrival.
+    ends = [d for d in (answer.when.date, answer.when.end_date) if d is not None and d > arrival]
+    if not ends or ("nights" in answer.known and answer.when.end_date is None):
+        return None
+    nights = (min(ends) - arrival).days
+    return {**{k: v for k, v in answer.known.items() if k not in dates}, "nights": nights}
+
+
+def place_near_city(
+    skill: Skill, clause: str, vocabularies: Mapping[str, Vocabulary], known: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The place `clause` asks to be near, once the city is known from elsewhere ("a hotel
+    near the cathedral" after "a wedding in Reims"): {} when already known or not said."""
+    if "near" in known or "near" not in vocabularies or "city" not in known:
+        return {}
+    if "near" not in skill.input_schema.get("properties", {}):
+        return {}
+    place = near_place(clause, vocabularies["near"], known["city"])
+    return {"near": place} if place is not None else {}
 
 
 def _with_date(when: When, source: When) -> When:
@@ -150,7 +249,8 @@ def settle(
         except UnknownTerm as unknown:
             if len(unknown.suggestions) == 1 and not unknown.ambiguous:
                 merged[slot] = unknown.suggestions[0]
-            elif unknown.suggestions and required:
+            elif unknown.suggestions and (required or unknown.ambiguous):
+                # "play some Bob": Bob Dylan or Bob Marley is the user's to say.
                 settled.choices[slot] = list(unknown.suggestions)
                 merged.pop(slot)
             elif required:

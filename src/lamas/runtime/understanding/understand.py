@@ -38,6 +38,8 @@ from lamas.protocol.instruction import (
 from lamas.protocol.preferences import Preferences, extract
 from lamas.protocol.vocabulary import Vocabulary
 from lamas.protocol.when import When, resolve
+from lamas.runtime.understanding.corrections import corrected
+from lamas.runtime.understanding.gazetteer import mentions
 from lamas.runtime.understanding.scope import ScopeJudge, content_words, object_words
 
 MUSIC_HINTS = ("song", "music", "track", "playlist")
@@ -110,13 +112,28 @@ class Understander:
 
     def route(self, instruction: str, router: Any) -> list[RoutedClause]:
         """The instruction's clauses routed by `router` (a `CapabilityRouter`); a trip
-        between two cities is a clause of its own however weakly its words route."""
+        between two cities is a clause of its own however weakly its words route. A
+        request that corrects itself is routed as corrected."""
+        instruction = corrected(instruction)
         if self._joined is not None:
             instruction = self._joined.sub(lambda m: _glue(m.group(0)), instruction)
         routed = route_clauses(
             instruction, router.scores, threshold=router.threshold, standalone=self._is_trip
         )
+        routed = [self._by_verb(r, router.threshold) for r in routed]
         return [RoutedClause(_unglue(r.text), r.capability, r.score) for r in routed]
+
+    def _by_verb(self, clause: RoutedClause, threshold: float) -> RoutedClause:
+        """A clause that routes to nothing but opens with the verb only one skill is named
+        by ("play their newest one": song.play) asks for that skill; whether the network
+        serves its object is still the scope judge's to say ("play tennis")."""
+        if clause.capability is not None:
+            return clause
+        opening = clause.text.split(maxsplit=1)[0].strip(",.;:!?").casefold() if clause.text else ""
+        named = [n for n in self.skills if n.rsplit(".", 1)[-1].replace("_", " ") == opening]
+        if len(named) != 1:
+            return clause
+        return RoutedClause(clause.text, named[0], max(clause.score, threshold))
 
     def understand(
         self,
@@ -179,11 +196,17 @@ class Understander:
             if role is Role.CONTEXT and previous is not None and _PARTICIPLE.match(clause.text):
                 # "leaving after 2pm", "arriving at Montparnasse": more about the step before,
                 # which may now name a trip ("go to Brest, leaving from Rennes").
+                target = len(result.routed) - 1
+                way_out = result.returns.get(target)
+                if way_out is not None and result.routed[way_out].text == previous.text:
+                    # "return ticket Paris-Metz, going out on the 9th": the way there goes
+                    # out on the 9th; the way back (no words of its own) is still to say.
+                    target, previous = way_out, result.routed[way_out]
                 merged = _more_of(previous, clause.text)
                 capability = self._capability(merged)
                 if capability != previous.capability and capability is not None:
                     merged = RoutedClause(merged.text, self._booking_of(merged), merged.score)
-                result.routed[-1] = merged
+                result.routed[target] = merged
                 continue
             if role is Role.CONTEXT:
                 result.context.append(clause.text)
@@ -306,7 +329,9 @@ class Understander:
         """The distinct cities `text` names, directly or by one of their stations."""
         if self.places is None:
             return []
-        cities = [self.places.within.get(n, n) for n in self.places.mentioned(text)]
+        # The gazetteer's reading: misspelt ("Strasburg") and joined ("Paris-Lille") names.
+        names = [m.name for m in mentions(text, self.places, choices=True)]
+        cities = [self.places.within.get(n, n) for n in names]
         return list(dict.fromkeys(cities))
 
     def _capability(self, clause: RoutedClause) -> str | None:
