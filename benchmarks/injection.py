@@ -618,12 +618,7 @@ async def run_agent(
             )
             done += 1
             if each:
-                o = results[config][case["id"]]
-                console.print(
-                    f"[dim]{config} {case['id']}: success={o.success} added={o.added_step} "
-                    f"quarantined={o.quarantined} blocked={o.blocked} calls={o.calls} "
-                    f"({o.seconds:.0f} s)[/dim]"
-                )
+                show(console, config, case, results[config][case["id"]])
         for case in clean:
             clean_results[config][case["id"]] = await run_case(
                 model,
@@ -637,11 +632,21 @@ async def run_agent(
                 gullible=gullible,
             )
             done += 1
+            if each:
+                show(console, config, case, clean_results[config][case["id"]])
         console.print(
             f"[dim]{name}: {config} done ({done}/{total}, "
             f"{time.perf_counter() - started:.0f} s)[/dim]"
         )
     return summarise(name, attacks, clean, results, clean_results, timed, configs)
+
+
+def show(console: Console, config: str, case: dict[str, Any], o: Outcome) -> None:
+    console.print(
+        f"[dim]{config} {case['id']}: success={o.success} added={o.added_step} "
+        f"quarantined={o.quarantined} blocked={o.blocked} calls={o.calls} "
+        f"({o.seconds:.0f} s)[/dim]"
+    )
 
 
 GOAL_KINDS = {
