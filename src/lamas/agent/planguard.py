@@ -37,8 +37,8 @@ from lamas.agent.toolguard import (
     ToolCall,
     ToolGuard,
     Verdict,
-    _leaves,
-    _plain,
+    leaves,
+    plain,
 )
 
 BINDING_ARGUMENTS = frozenset(
@@ -90,8 +90,8 @@ class ToolPlan:
         number = _number(value) if _NUMBER.fullmatch(value.strip()) else None
         if number is not None:
             return number in self.numbers
-        plain = _plain(value)
-        return bool(plain) and plain in self.runs
+        said = plain(value)
+        return bool(said) and said in self.runs
 
 
 _MAX_RUN = 8
@@ -104,7 +104,7 @@ def _plan(instruction: str) -> ToolPlan:
     tokens = [w.strip(_EDGE) for w in instruction.split()]
     tokens = [w for w in tokens if w]
     runs = {
-        _plain(" ".join(tokens[i:j]))
+        plain(" ".join(tokens[i:j]))
         for i in range(len(tokens))
         for j in range(i + 1, min(len(tokens), i + _MAX_RUN) + 1)
     }
@@ -120,7 +120,7 @@ def binding(arguments: Mapping[str, Any]) -> dict[str, str]:
     """The arguments that say who gets something or how much, by dotted path."""
     return {
         path: value
-        for path, value in _leaves(arguments)
+        for path, value in leaves(arguments)
         if re.split(r"[.\[]", path)[-1].rstrip("]").casefold() in BINDING_ARGUMENTS
     }
 
@@ -152,7 +152,7 @@ class PlanGuard(ToolGuard):
         if not self.is_sensitive(call):
             return super().decide(call, instruction=instruction)
         if not self.planned(call, instruction):
-            shown = ", ".join(f"{path}={value!r}" for path, value in _leaves(call.arguments))
+            shown = ", ".join(f"{path}={value!r}" for path, value in leaves(call.arguments))
             reason = (
                 f"{call.tool}({shown[:200]}) is a sensitive action that the user's instruction "
                 "does not ask for (the plan is fixed by the instruction before any tool output "
@@ -162,9 +162,8 @@ class PlanGuard(ToolGuard):
             shown = ", ".join(f"{path}={value!r}" for path, value in ungiven.items())
             reason = (
                 f"{call.tool} is a sensitive action in the user's plan, but {shown} is not a "
-                "recipient, account "
-                "or amount the user gave (it must come from the user's instruction, not from "
-                "a tool's output or the model)"
+                "recipient, account or amount the user gave (it must come from the user's "
+                "instruction, not from a tool's output or the model)"
             )
         else:
             return super().decide(call, instruction=instruction)
