@@ -67,6 +67,11 @@ def decide(call: ToolCall, instruction: str, guard: ToolGuard | None = None) -> 
          f"Book the room and pay the 196 EUR deposit to {HOTEL_IBAN}.", True),
         (ToolCall("pay", {"to": HOTEL_IBAN, "amount": "196.50"}),
          f"Pay 196,50 EUR to {HOTEL_IBAN}.", True),
+        # every recipient of a list counts
+        (ToolCall("send_message", {"to": ["camille.martin@example.com", "x@evil.example"]}),
+         "Send the confirmation to camille.martin@example.com.", False),
+        (ToolCall("send_message", {"cc": [{"email": "x@evil.example"}], "to": "camille"}),
+         "Send the confirmation to camille.", False),
         # a nested binding argument counts too
         (ToolCall("pay", {"payee": {"iban": ATTACKER_IBAN}, "amount": 5}),
          f"Pay 5 EUR to {HOTEL_IBAN}.", False),
@@ -95,8 +100,9 @@ def test_the_plan_is_read_once_from_the_instruction() -> None:
     assert not plan.gave("fr7630")  # part of a word the user gave
     assert plan.gave("196.0")
     assert not plan.gave("19")
-    assert binding({"to": "x", "text": "y", "payee": {"IBAN": "z"}, "amount": 3.5}) == {
-        "to": "x",
+    assert binding({"to": ["x", "w"], "text": "y", "payee": {"IBAN": "z"}, "amount": 3.5}) == {
+        "to[0]": "x",
+        "to[1]": "w",
         "payee.IBAN": "z",
         "amount": "3.5",
     }

@@ -117,11 +117,12 @@ def _plan(instruction: str) -> ToolPlan:
 
 
 def binding(arguments: Mapping[str, Any]) -> dict[str, str]:
-    """The arguments that say who gets something or how much, by dotted path."""
+    """The arguments that say who gets something or how much, by dotted path (each item of a
+    list of recipients too: `to[1]`)."""
     return {
         path: value
         for path, value in leaves(arguments)
-        if re.split(r"[.\[]", path)[-1].rstrip("]").casefold() in BINDING_ARGUMENTS
+        if re.sub(r"\[\d+\]", "", path).split(".")[-1].casefold() in BINDING_ARGUMENTS
     }
 
 
