@@ -186,3 +186,15 @@ async def test_a_registry_that_guards_itself_is_kept() -> None:
     paid.clear()
     await ReActLoop(paying_model("FR7612345"), registry).run("Find a hotel in Lyon.")
     assert paid == [("FR7612345", 196)]  # its own (argument-only) guard decided
+
+
+def test_a_hostile_megabyte_of_instruction_is_read_in_linear_time() -> None:
+    import time
+
+    instruction = "pay 5 EUR to FR76 " + "aa " * 330_000 + f"and {HOTEL_IBAN}"
+    started = time.perf_counter()
+    call = ToolCall("pay", {"to": HOTEL_IBAN, "amount": 5})
+    assert PlanGuard(SENSITIVE).decide(call, instruction=instruction).allowed
+    assert not decide(ToolCall("pay", {"to": "a" * 255, "amount": 5}), instruction)
+    assert not decide(ToolCall("pay", {"to": "aa" * 1000, "amount": 5}), instruction)
+    assert time.perf_counter() - started < 30  # generous: a shared machine

@@ -69,9 +69,10 @@ class ToolPlan:
 
     instruction: str
     words: frozenset[str]
-    runs: frozenset[str]
-    """Every run of up to `_MAX_RUN` consecutive words of the instruction, plain (case,
-    spaces, "_" and "-" do not count): the values the user gave, whole."""
+    said: str
+    """The instruction's words, plain (case, spaces, "_" and "-" do not count), joined."""
+    bounds: frozenset[int]
+    """Where in `said` a word starts or ends: a value the user gave covers whole words."""
     numbers: frozenset[Decimal]
 
     @classmethod
@@ -85,33 +86,39 @@ class ToolPlan:
 
     def gave(self, value: str) -> bool:
         """The user gave this value: a number among the instruction's numbers, or a text
-        equal to a run of its words (plain). A part of a value does not count:
-        "le.martin@example.co" is not given by "camille.martin@example.com"."""
+        equal to a run of whole words of it (plain). A part of a value does not count:
+        "le.martin@example.co" is not given by "camille.martin@example.com". Linear in the
+        instruction's length (a hostile megabyte of instruction costs no more)."""
         number = _number(value) if _NUMBER.fullmatch(value.strip()) else None
         if number is not None:
             return number in self.numbers
-        said = plain(value)
-        return bool(said) and said in self.runs
+        wanted = plain(value)
+        if len(wanted) > _MAX_VALUE:  # no recipient, account or amount is that long
+            return False
+        at = self.said.find(wanted) if wanted else -1
+        while at >= 0:
+            if at in self.bounds and at + len(wanted) in self.bounds:
+                return True
+            at = self.said.find(wanted, at + 1)
+        return False
 
 
-_MAX_RUN = 8
+_MAX_VALUE = 256
 _EDGE = "\"'()[]{}<>.,;:!?*`"
 
 
 @lru_cache(maxsize=256)
 def _plan(instruction: str) -> ToolPlan:
     numbers = {n for n in map(_number, _NUMBER.findall(instruction)) if n is not None}
-    tokens = [w.strip(_EDGE) for w in instruction.split()]
-    tokens = [w for w in tokens if w]
-    runs = {
-        plain(" ".join(tokens[i:j]))
-        for i in range(len(tokens))
-        for j in range(i + 1, min(len(tokens), i + _MAX_RUN) + 1)
-    }
+    tokens = [plain(w.strip(_EDGE)) for w in instruction.split()]
+    bounds = [0]
+    for token in tokens:
+        bounds.append(bounds[-1] + len(token))
     return ToolPlan(
         instruction,
         frozenset(re.findall(r"[\w'-]+", _ASKS_FOR_AN_ANSWER.sub(" ", instruction).casefold())),
-        frozenset(runs),
+        "".join(tokens),
+        frozenset(bounds),
         frozenset(numbers),
     )
 
