@@ -312,6 +312,8 @@ async def run_row(orchestrator: Any, row: Mapping[str, Any]) -> dict[str, Any]:
         "split": row["split"],
         "network": row["network"],
         "state": session.task.state.value,
+        "status": session.task.status_message.text if session.task.status_message else None,
+        "inputs": {step: dict(values) for step, values in session.slots.items()},
         "asked": asked,
         "seconds": seconds,
         "tokens": (used.prompt_tokens - before.prompt_tokens)

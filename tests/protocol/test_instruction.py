@@ -62,6 +62,24 @@ def test_the_verb_is_shared_across_a_conjunction(instruction: str, second: str) 
     assert split_clauses(instruction)[1] == second
 
 
+@pytest.mark.parametrize(
+    ("instruction", "clauses"),
+    [
+        (
+            "I need a hotel in Lille. The train is already booked.",
+            ["I need a hotel in Lille", "The train is already booked."],
+        ),
+        (
+            "What's the weather? Also play something calm",
+            ["What's the weather", "play something calm"],
+        ),
+        ("play the blues, B.B. King", ["play the blues", "B.B. King"]),
+    ],
+)
+def test_a_verb_is_shared_within_its_sentence_only(instruction: str, clauses: list[str]) -> None:
+    assert split_clauses(instruction) == clauses
+
+
 def _scorer(table: dict[str, tuple[str, float]]):  # type: ignore[no-untyped-def]
     def score(clause: str) -> list[tuple[str, float]]:
         for needle, result in table.items():

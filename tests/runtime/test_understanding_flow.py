@@ -248,3 +248,29 @@ async def test_a_kind_of_place_is_found_in_the_city_said_elsewhere(
     )
     assert session.task.state is TaskState.COMPLETED, session.task.status_message
     assert session.runs["hotel.search"].inputs["near"].startswith("Cath")
+
+
+async def test_a_past_date_from_the_model_is_asked_about_never_booked(
+    embedder: MiniLMEmbedder,
+) -> None:
+    def stale(messages: list[ChatMessage], schema: dict[str, Any] | None) -> dict[str, Any]:
+        return {**places(messages, schema), "date": "2026-11-02"}  # weeks before TODAY
+
+    spec, network = load(EXAMPLES / "travel" / "network.yaml", external=["orchestrator"])
+    orchestrator = Orchestrator(
+        network, ScriptedModel(responder=stale), embedder, agent_id="orchestrator", today=TODAY
+    )
+    orchestrator.join(next(a.card for a in spec.agents if a.card.id == "orchestrator"))
+    session = await orchestrator.submit("train from Paris to Lyon, same day as last time")
+    assert session.task.state is TaskState.INPUT_REQUIRED, session.task.status_message
+    assert "date" in (session.question or "")
+    assert not session.runs
+
+
+def test_a_day_before_today_is_past() -> None:
+    from lamas.runtime.understanding.inputs import past_date
+
+    today = dt.date(2026, 8, 10)
+    assert past_date({"date": "2026-08-02"}, ["date"], today) == "2026-08-02"
+    assert past_date({"date": "2026-08-10"}, ["date"], today) is None
+    assert past_date({"date": "soon"}, ["date"], today) is None

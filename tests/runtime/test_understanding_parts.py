@@ -261,3 +261,26 @@ def test_a_request_that_corrects_itself_is_read_as_corrected(said: str, meant: s
     from lamas.runtime.understanding.corrections import corrected
 
     assert corrected(said) == meant
+
+
+def test_an_answer_fills_the_end_asked_for() -> None:
+    from lamas.runtime.understanding.inputs import as_asked
+
+    assert as_asked({"origin": "Lyon"}, ["destination"]) == {"destination": "Lyon"}
+    assert as_asked({"origin": "Lyon"}, ["origin"]) == {"origin": "Lyon"}
+    assert as_asked({"origin": "Lyon", "destination": "Nice"}, ["destination"]) == {
+        "origin": "Lyon",
+        "destination": "Nice",
+    }
+
+
+def test_a_step_said_again_is_one_step(
+    travel_understander: tuple[Understander, Any],
+) -> None:
+    steps, not_offered = steps_of(
+        travel_understander,
+        "I'll need a hotel in Lille for 2 nights. The train is already booked, "
+        "I only need the room.",
+    )
+    assert steps == ["hotel.book"]
+    assert not_offered == []

@@ -139,7 +139,8 @@ def return_part(clause: str) -> str | None:
 
 _BOOKING_VERB = re.compile(
     r"\b(?:book|reserve|buy|get\s+(?:me|us)|grab|réserve[rz]?|check\s+in(?:to)?|"
-    r"(?:(?:i|we)\s+|^\s*)(?:need|want)\s+(?:a|an|the|some|two|three|\d+|[a-z]+s|something|"
+    r"(?:(?:i|we)(?:'ll|\s+will|\s+also|\s+only|\s+just|\s+still)?\s+|^\s*)(?:need|want)\s+"
+    r"(?:a|an|the|some|two|three|\d+|[a-z]+s|something|"
     r"anything)\b|"
     r"(?:i|we)\s+(?:need|want|have)\s+to\s+(?:get|go|travel|be|take)|"
     r"(?:i|we)(?:'d|\s+would)\s+like\s+(?:a|an|the|to\s+(?:go|get|travel|take)))\b",

@@ -71,7 +71,23 @@ def split_clauses(instruction: str) -> list[str]:
     The verb is shared across a conjunction: in "book me a train and a hotel" the second
     clause is "book me a hotel", so the hotel is booked, not merely searched for.
     """
-    pieces = [p.strip() for p in _SEPARATORS.split(instruction) if p and p.strip()]
+    shared: list[str] = []
+    sentences = _SENTENCE_END.split(instruction)
+    for index, sentence in enumerate(sentences):
+        if index < len(sentences) - 1:
+            sentence = sentence.rstrip()[:-1]  # its full stop (or ! or ?), as a separator
+        sentence = _OPENING_JOIN.sub("", sentence)  # "Also play something": "play something"
+        # A verb is shared within its sentence only: in "I need a hotel. The train is
+        # booked" the train is not "needed".
+        shared += _share_verbs([p.strip() for p in _SEPARATORS.split(sentence) if p and p.strip()])
+    return shared
+
+
+_OPENING_JOIN = re.compile(r"^\s*(?:and\s+then|and\s+also|and|then|also|plus)\s+", re.I)
+_SENTENCE_END = re.compile(r"(?<=[.!?])(?<!\b[A-Z]\.)\s+(?=[A-Z])")
+
+
+def _share_verbs(pieces: list[str]) -> list[str]:
     verb = ""
     shared = []
     for index, piece in enumerate(pieces):

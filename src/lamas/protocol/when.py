@@ -357,10 +357,17 @@ def _search_cached(text: str, today: dt.date) -> tuple[tuple[str, dt.datetime], 
         "PREFER_DAY_OF_MONTH": "first",
         "RETURN_AS_TIMEZONE_AWARE": False,
     }
-    try:
-        found = search_dates(text, languages=["en", "fr"], settings=settings)
-    except Exception:  # dateparser raises on some odd inputs; no date is then said
-        return ()
+    found = None
+    # One language at a time: given both, dateparser picks one for the whole text, and
+    # a French name in an English request ("a hotel near Saint-Jean for Friday") hides
+    # the English date.
+    for language in ("en", "fr"):
+        try:
+            found = search_dates(text, languages=[language], settings=settings)
+        except Exception:  # dateparser raises on some odd inputs; no date is then said
+            found = None
+        if found:
+            break
     results = []
     for phrase, moment in found or ():
         # Bare numbers and stray words ("one", "at", "2") are not dates.

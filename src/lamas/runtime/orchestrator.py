@@ -61,14 +61,16 @@ from lamas.runtime.session import (
     downstream,
     step_inputs,
 )
-from lamas.runtime.slots import SYSTEM, FewShot, Filled, Notes, SlotFiller
+from lamas.runtime.slots import PROFILE_NOTE, SYSTEM, FewShot, Filled, Notes, SlotFiller
 from lamas.runtime.today import TODAY_KEY
 from lamas.runtime.understanding import Understander
 from lamas.runtime.understanding.corrections import corrected
 from lamas.runtime.understanding.gazetteer import slot_vocabularies
 from lamas.runtime.understanding.inputs import (
     Prepared,
+    as_asked,
     checkout_nights,
+    past_date,
     place_near_city,
     prefill,
     served_words,
@@ -76,7 +78,7 @@ from lamas.runtime.understanding.inputs import (
     trip_places,
     vocabulary_names,
 )
-from lamas.runtime.understanding.outcome import answer_text, rank_offers
+from lamas.runtime.understanding.outcome import answer_text, found_something, rank_offers
 
 OFFERS_PER_PROVIDER = 3
 PROFILE_SKILL = "profile.get"
@@ -283,15 +285,19 @@ class Orchestrator:
         values = settled.values
         for name in prepared.needed:
             values.pop(name, None)  # a model's guess at who "their newest" is
+        properties = skill.input_schema.get("properties", {})
+        dates = [n for n, p in properties.items() if p.get("format") == "date"]
+        past = prepared.past or past_date(values, dates, self.today)
+        if past:
+            # A date already past is asked about, never booked: not the resolver's (it
+            # says so), nor a model's ("on 2 August", read as this year's, gone by).
+            for name in dates:
+                values.pop(name, None)
         session.slots[step.id] = values
         missing = [*filled.missing, *settled.unknown, *settled.choices, *prepared.needed]
-        if prepared.past:
-            session.past[step.id] = prepared.past
-            missing += [
-                n
-                for n, p in skill.input_schema.get("properties", {}).items()
-                if p.get("format") == "date"
-            ]
+        if past:
+            session.past[step.id] = past
+            missing += dates
         choices = {**filled.ambiguous, **settled.choices}
         self._note_missing(
             session,
@@ -320,6 +326,7 @@ class Orchestrator:
             )
             session.past.pop(step_id, None)
             asked = session.waiting_on.get(step_id, [])
+            prepared.known = as_asked(prepared.known, asked)
             stay = checkout_nights(skill, prepared, session.slots.get(step_id, {}), asked)
             if stay is not None:
                 prepared.known = stay  # "how many nights?" - "checking out Sunday"
@@ -486,7 +493,11 @@ class Orchestrator:
     def _condition_holds(session: Session, step: Step) -> bool:
         """A step's condition (a conditional booking's, and any step's that builds on a
         search): what it requires found something."""
-        return all(session.runs[need].output for need in step.depends_on if need in session.runs)
+        return all(
+            found_something(session.runs[need].output)
+            for need in step.depends_on
+            if need in session.runs
+        )
 
     async def _nothing_to_do(self, session: Session, instruction: str) -> None:
         """No clause of the request is served here: say so, with what the network does."""
@@ -713,7 +724,7 @@ class Orchestrator:
             ),
             timeout=self.step_timeout,
         )
-        return [f"The user's profile: {json.dumps(reply.data)}"]
+        return [f"{PROFILE_NOTE}{json.dumps(reply.data)}"]
 
     def join(self, card: AgentCard, *, middleware: Iterable[Middleware] = ()) -> Agent:
         """Add this orchestrator to its network as `card`'s agent, signed and defended as the

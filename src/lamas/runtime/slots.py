@@ -27,6 +27,9 @@ from lamas.protocol.instruction import (
     ungrounded,
 )
 
+PROFILE_NOTE = "The user's profile: "
+"""How the user's profile is put before the model (context, not the user's words)."""
+
 SYSTEM = (
     "You extract the inputs of one service call from a user's request. "
     "Today is {today}. Fill each field only from what the user said; use null for any "
@@ -126,7 +129,10 @@ class SlotFiller:
         dropped: list[str] = []
         ambiguous: dict[str, list[str]] = {}
         validator = Draft202012Validator({**skill.input_schema, "required": []})
-        evidence = " ".join([request, *earlier, json.dumps(known)])
+        # The user's words ground a value; the profile does not (a favourite genre is no
+        # filter on "play their newest one"): it fills only the slots made for it (lists).
+        said = [e for e in earlier if not e.startswith(PROFILE_NOTE)]
+        evidence = " ".join([request, *said, json.dumps(known)])
         # Asked for a date the user never gave, a small model writes today's: a date
         # slot needs some date words in what the user said.
         dateless = set(date_slots(skill.input_schema)) if not mentions_date(request) else set()

@@ -19,6 +19,7 @@ from typing import Any
 
 from lamas.protocol.cards import AgentCard, Skill
 from lamas.protocol.vocabulary import Vocabulary, fold
+from lamas.runtime.understanding.references import PEOPLE
 
 LONGEST = 5
 """The most words a name runs to ("Paris Gare de l'Est")."""
@@ -132,11 +133,9 @@ _NO_NAME_PART = frozenset(
 
 def _part_of_a_name(text: str, vocabulary: Vocabulary, covered: set[str]) -> str | None:
     """A capitalised word, not a long request's first, that is part of names of `vocabulary`
-    (proper names: "Marley", "Bob"): the word, to resolve or to ask about ("Bob Dylan or
-    Bob Marley?"). Vocabularies of common words (genres, moods) and titles have none."""
-    if vocabulary.kind == "title" or sum(n == n.lower() for n in vocabulary.names) * 2 > len(
-        vocabulary.names
-    ):
+    (people's names: "Marley", "Bob"): the name it is part of, or the word, to ask about
+    ("Bob Dylan or Bob Marley?")."""
+    if vocabulary.kind not in PEOPLE:  # places have their own reading (near_place)
         return None
     terse = len(text.split()) <= 3  # an answer ("Marley") or as short a request
     for word in re.findall(r"(?:(?<=\s)|^)[A-Z][\w'\u2019-]{2,}", text):

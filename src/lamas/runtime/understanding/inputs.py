@@ -170,6 +170,29 @@ def _with_window(when: When, source: When) -> When:
     return replace(when, **{name: getattr(source, name) for name in _WINDOW_FIELDS})
 
 
+def past_date(values: Mapping[str, Any], dates: Iterable[str], today: dt.date) -> str | None:
+    """The first of `dates` whose value in `values` is a day before `today`, as given."""
+    for name in dates:
+        value = values.get(name)
+        try:
+            if isinstance(value, str) and dt.date.fromisoformat(value) < today:
+                return value
+        except ValueError:
+            continue  # not a date: the vendor says what is wrong with it
+    return None
+
+
+def as_asked(known: Mapping[str, Any], asked: Iterable[str]) -> dict[str, Any]:
+    """An answer's names for the slots asked: "Lyon", answering "to Paris or Lyon?", is the
+    destination, though a lone city in a request reads as where a trip starts."""
+    asked = list(asked)
+    values = dict(known)
+    for said, meant in SWAPPED + tuple((b, a) for a, b in SWAPPED):
+        if said in values and meant not in values and meant in asked and said not in asked:
+            values[meant] = values.pop(said)
+    return values
+
+
 def checkout_nights(
     skill: Skill, answer: Prepared, known: Mapping[str, Any], asked: Iterable[str]
 ) -> dict[str, Any] | None:

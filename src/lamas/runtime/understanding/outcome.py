@@ -28,6 +28,20 @@ def rank_offers(data: Mapping[str, Any], preferences: Preferences | None) -> dic
     return ranked
 
 
+def found_something(output: Mapping[str, Any] | None) -> bool:
+    """Whether a search's answer holds anything to act on: an answer that is only empty
+    lists of results and notes ({"songs": []}, {"offers": [], "note": ...}) holds nothing;
+    a result picked from one (a song, with its "matched": [] reasons) holds something."""
+    if not output:
+        return False
+    lists = [v for v in output.values() if isinstance(v, list)]
+    others = [k for k, v in output.items() if not isinstance(v, list) and k not in _NOTES]
+    return bool(others) or any(lists)
+
+
+_NOTES = frozenset({"note", "notes", "message", "hint", "reason"})
+
+
 def plain(reason: str) -> str:
     """A vendor's error in plain words: no exception class names or stack of prefixes."""
     text = re.sub(r"\b[A-Z][A-Za-z]+(?:Error|Failed|Exception|Term|Name): ", "", reason)

@@ -282,6 +282,17 @@ class Understander:
                 result.not_offered.append(clause.text)
                 continue
             capability = self._booking_of(RoutedClause(clause.text, capability, clause.score))
+            same = self._restated(result.routed, capability, clause.text) if capability else None
+            if same is not None and capability is not None:
+                # "I'll need a hotel in Lille ... I only need the room": the same room again
+                # (booked if either clause books it), not a second one.
+                earlier = result.routed[same]
+                booking = self._committing(capability)
+                keep = booking if booking in (capability, earlier.capability) else capability
+                result.routed[same] = RoutedClause(
+                    f"{earlier.text}, {clause.text}", keep, earlier.score
+                )
+                continue
             back = return_part(clause.text) if self._is_trip(clause.text) and not leg else None
             there = clause.text[: clause.text.rfind(back)].rstrip(" ,;") if back else clause.text
             result.routed.append(RoutedClause(there or clause.text, capability, clause.score))
@@ -289,6 +300,19 @@ class Understander:
                 result.returns[len(result.routed)] = len(result.routed) - 1
                 result.routed.append(RoutedClause(back or clause.text, capability, clause.score))
         return result
+
+    def _restated(self, routed: list[RoutedClause], capability: str, text: str) -> int | None:
+        """The step `text` says again, if it is one: the same family of skill, spoken of
+        as known ("the room", "only") and naming no place, day or number of its own."""
+        if not _RESTATING.search(text) or self.cities_in(text) or re.search(r"\d", text):
+            return None
+        if resolve(text, dt.date(2000, 1, 3)).date is not None:
+            return None
+        root = self._root(capability)
+        same = [
+            i for i, r in enumerate(routed) if r.capability and self._root(r.capability) == root
+        ]
+        return same[0] if len(same) == 1 else None
 
     def _object_words(self, text: str) -> list[str]:
         """The thing `text` asks for, less the places it names in lower case ("nantes->paris
@@ -406,6 +430,11 @@ def _glue(name: str) -> str:
 
 def _unglue(text: str) -> str:
     return text.replace(f"{_GLUE}\uff0c", ",").replace(_GLUE, "")
+
+
+_RESTATING = re.compile(
+    r"\b(?:only|just)\s+(?:need|want)\s+the\b|^\s*(?:and\s+)?book\s+(?:the|it)\b", re.I
+)
 
 
 def _more_of(previous: RoutedClause, text: str) -> RoutedClause:
