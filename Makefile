@@ -146,7 +146,9 @@ bench-injection-detection: $(STAMP)
 
 # The structural defence with the 1.5B demo model told to obey what it reads (one thread,
 # three ReAct steps): can an injected tool output add a step, change a recipient or
-# redirect a payment, with and without the guards and the detector. ~1 h on two cores.
+# redirect a payment (tests/data/structural_attacks.jsonl), with and without the guards and the
+# detector. 12 attacks x 4 configurations: several hours on two busy cores (one process per
+# configuration with --model-configs X --results NAME runs them side by side).
 .PHONY: bench-injection-structural
 bench-injection-structural: models
 	OMP_WAIT_POLICY=passive $(BIN)/python benchmarks/injection.py --structural --gullible \
