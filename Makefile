@@ -130,6 +130,15 @@ vendor-data: $(STAMP)
 injection-model: $(STAMP)
 	$(BIN)/python scripts/train_injection.py
 
+# The sentence-level layer (third round; opt-in, see docs/injection.md): trains on the same
+# corpora (seed 18), compares with the word-piece layer on the in-repo held-out sets, the
+# Debian dev set and the cross-family split, and rewrites
+# src/lamas/security/data/sentence_classifier.npz (3 KB) with the cascade's gate.
+.PHONY: sentence-model
+sentence-model: $(STAMP)
+	OMP_NUM_THREADS=1 $(BIN)/python scripts/train_sentences.py --variants cheap,pieces \
+		--second pieces --cross-family --out src/lamas/security/data/sentence_classifier.npz
+
 # Detection rate and false positives per corpus and family (in-repo, external,
 # cross-family), p50/p95 latency per output; no agent runs.
 bench-injection-detection: $(STAMP)
@@ -137,12 +146,14 @@ bench-injection-detection: $(STAMP)
 
 # The structural defence with the 1.5B demo model told to obey what it reads (one thread,
 # three ReAct steps): can an injected tool output add a step, change a recipient or
-# redirect a payment, with and without the guards and the detector. ~1 h on two cores.
+# redirect a payment (tests/data/structural_attacks.jsonl), with and without the guards and the
+# detector. 12 attacks x 4 configurations: several hours on two busy cores (one process per
+# configuration with --model-configs X --results NAME runs them side by side).
 .PHONY: bench-injection-structural
 bench-injection-structural: models
 	OMP_WAIT_POLICY=passive $(BIN)/python benchmarks/injection.py --structural --gullible \
-		--no-detection --no-perplexity --model qwen2.5-coder-1.5b --model-limit 6 \
-		--model-clean 2 --model-steps 3 --model-tokens 160
+		--no-detection --no-perplexity --model qwen2.5-coder-1.5b --model-limit 12 \
+		--model-clean 3 --model-steps 3 --model-tokens 160
 
 # The documentation site (mkdocs Material + mkdocstrings) into site/; every warning is an
 # error. Its code examples run in `make test` (tests/docs/).

@@ -41,6 +41,7 @@ from lamas.security.calibration import flags
 from lamas.security.detector import Detector, rule_layer
 from lamas.security.layer import Layer
 from lamas.security.learned import LearnedLayer, PieceReader
+from lamas.security.sentences import DEFAULT_SENTENCE_MODEL, SentenceLayer, cascade_layer
 
 
 def package_docs(limit: int = 400, chars: int = 3000) -> list[Sample]:
@@ -246,6 +247,11 @@ def run(console: Console, *, cross: bool = True) -> dict[str, Any]:
         "learned": [LearnedLayer()],
         "rules+learned": [rule_layer(), LearnedLayer()],
     }
+    if DEFAULT_SENTENCE_MODEL.is_file():
+        # The third round's sentence-level layer (scripts/train_sentences.py): alone, and as
+        # the second stage of a cascade after the word-piece layer.
+        configs["sentences"] = [SentenceLayer()]
+        configs["rules+cascade"] = [rule_layer(), cascade_layer()]
     for layers in configs.values():  # load the model outside the timings
         Detector(layers).score("warm up")
     rows, pooled = evaluate(configs, sets)

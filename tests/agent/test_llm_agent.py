@@ -13,10 +13,12 @@ async def test_an_llm_agent_has_a_card_and_answers_as_text_and_data() -> None:
         """Today's weather in a city."""
         return f"Sunny in {city}"
 
-    model = ScriptedModel([
-        {"thought": "t", "action": {"tool": "weather", "args": {"city": "Lyon"}}},
-        {"thought": "t", "action": {"tool": "final_answer", "answer": "Sunny in Lyon."}},
-    ])
+    model = ScriptedModel(
+        [
+            {"thought": "t", "action": {"tool": "weather", "args": {"city": "Lyon"}}},
+            {"thought": "t", "action": {"tool": "final_answer", "answer": "Sunny in Lyon."}},
+        ]
+    )
     agent = llm_agent(
         "Weather_Bot", "Tells the weather", model=model, tools=[weather], price="0.02"
     )
@@ -54,8 +56,17 @@ async def test_a_request_filled_input_is_the_request_word_for_word_without_a_mod
     kept = await SlotFiller(model).fill(skill, "Lyon", known={"question": "Weather?"})
     assert kept.values == {"question": "Weather?"}
     # Beside other inputs, the model fills only those.
-    mixed = Skill(name="m", description="d", input_schema={"type": "object", "properties": {
-        "question": {"type": "string", "x-lamas-fill": "request"}, "city": {"type": "string"}}})
+    mixed = Skill(
+        name="m",
+        description="d",
+        input_schema={
+            "type": "object",
+            "properties": {
+                "question": {"type": "string", "x-lamas-fill": "request"},
+                "city": {"type": "string"},
+            },
+        },
+    )
     scripted = ScriptedModel([{"city": "Lyon", "question": "garbled"}])
     both = await SlotFiller(scripted).fill(mixed, "Weather in Lyon?")
     assert both.values == {"question": "Weather in Lyon?", "city": "Lyon"}

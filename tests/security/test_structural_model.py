@@ -159,6 +159,9 @@ def test_the_plan_allows_what_the_instruction_names() -> None:
     assert guard.decide(call, instruction="Pay 5 EUR to FR7612345 for me.").allowed
     for unrelated in ("Display the hotel and its paypal page.", "", "pay" * 3):
         assert not guard.decide(call, instruction=unrelated).allowed, unrelated
-    assert guard.decide(ToolCall("send_data", {"to": "me"}), instruction="run send_data").allowed
+    to_me = ToolCall("send_data", {"to": "me"})
+    assert guard.decide(to_me, instruction="run send_data and send it to me").allowed
+    # the action is planned, but the recipient is not one the user gave
+    assert not guard.decide(to_me, instruction="run send_data").allowed
     asked = PlanGuard(SENSITIVE, confirm=lambda _call: True)
     assert asked.decide(call, instruction=INSTRUCTION).confirmed is True

@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from lamas.agent.agent import Agent
-from lamas.agent.reasoning import DEFAULT_SYSTEM_PROMPT, ReActLoop
+from lamas.agent.reasoning import DEFAULT_SYSTEM_PROMPT, GuardChoice, ReActLoop
 from lamas.agent.tools import Tool, ToolRegistry, tool
 from lamas.llm.base import ChatModel
 from lamas.protocol.cards import FILL, AgentCard, Price, Skill
@@ -49,13 +49,16 @@ def llm_agent(
     system_prompt: str = DEFAULT_SYSTEM_PROMPT,
     max_steps: int = 4,
     middleware: Iterable[Middleware] = (),
+    guard: GuardChoice = "plan",
 ) -> Agent:
     """An agent answering questions with `model`, calling `tools` (plain typed functions
     or `@tool`s) when they help.
 
     `description` is what an orchestrator routes on: say what the agent does in the
     words a user would use. `entity` (who owns the agent and is paid for its work)
-    defaults to the id; `price` is what one call costs, in `currency`.
+    defaults to the id; `price` is what one call costs, in `currency`. Tools marked
+    `sensitive` run behind `guard` ("plan" unless you opt out with "arguments" or "off"):
+    only the sensitive actions, recipients, accounts and amounts the question names.
     """
     skill_name = skill or _skill_name(id)
     card = AgentCard(
@@ -78,7 +81,9 @@ def llm_agent(
             else (Price(skill=skill_name, amount=Decimal(str(price)), currency=currency),)
         ),
     )
-    handler = react_handler(model, tools, system_prompt=system_prompt, max_steps=max_steps)
+    handler = react_handler(
+        model, tools, system_prompt=system_prompt, max_steps=max_steps, guard=guard
+    )
     return Agent(card, handler, middleware=middleware)
 
 
@@ -88,11 +93,14 @@ def react_handler(
     *,
     system_prompt: str = DEFAULT_SYSTEM_PROMPT,
     max_steps: int = 4,
+    guard: GuardChoice = "plan",
 ) -> Handler:
     """The handler of an `llm_agent`, for a card written elsewhere (a network file's
-    `handler: module:factory`, whose factory gets the card and returns this)."""
+    `handler: module:factory`, whose factory gets the card and returns this). Its sensitive
+    tools run behind `guard` (`lamas.agent.reasoning.GuardChoice`; the plan guard unless
+    you opt out), planned from each question before any tool output exists."""
     registry = ToolRegistry([t if isinstance(t, Tool) else tool(t) for t in tools])
-    loop = ReActLoop(model, registry, system_prompt=system_prompt, max_steps=max_steps)
+    loop = ReActLoop(model, registry, system_prompt=system_prompt, max_steps=max_steps, guard=guard)
 
     async def answer(envelope: Envelope, context: Context) -> Message:
         question = str(envelope.message.data.get("question") or envelope.message.text)

@@ -14,12 +14,20 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from lamas.agent.tools import ToolRegistry, ToolResult
-from lamas.errors import ModelOutputError
+from lamas.errors import ConfigError, ModelOutputError
 from lamas.llm.base import ChatMessage, ChatModel, Usage
 from lamas.security.spotlight import SPOTLIGHT_SYSTEM_NOTE, Spotlight
 
 if TYPE_CHECKING:
-    from lamas.agent.toolguard import ToolCall
+    from lamas.agent.toolguard import ToolCall, ToolGuard
+
+GuardChoice = Literal["plan", "arguments", "off"]
+"""Which guard stands before sensitive tools: "plan" (the default: `PlanGuard`, only the
+sensitive actions, recipients, accounts and amounts the user's instruction names run),
+"arguments" (`ToolGuard` alone: values read in tool output need the user's word, made-up
+ones pass), "off" (none: only for tools whose effects you accept from any text the model
+reads)."""
+GUARDS: tuple[GuardChoice, ...] = ("plan", "arguments", "off")
 
 FINAL = "final_answer"
 THOUGHT_MAX_CHARS = 600
@@ -110,12 +118,19 @@ class ReActLoop:
         spotlight: Spotlight | None = None,
         confirm: Callable[[ToolCall], bool] | None = None,
         few_shot: Callable[[str], Sequence[tuple[str, str]]] | None = None,
+        guard: GuardChoice | ToolGuard = "plan",
     ) -> None:
         self.model = model
         self.tools = tools or ToolRegistry()
-        # Sensitive tools (payment, sending data out) run behind the tool-call guard: a call
-        # whose arguments came from a tool's output needs the question to ask for it, or
-        # `confirm` (a human) to allow it.
+        # Sensitive tools (payment, sending data out) run behind a guard fixed by the question
+        # before any tool output exists: by default the plan guard, which runs only the
+        # sensitive actions the question asks for, with the recipients, accounts and amounts
+        # it gives; `confirm` (a human) may allow what it refuses.
+        if isinstance(guard, str) and guard not in GUARDS:
+            raise ConfigError(
+                f"guard must be one of {', '.join(GUARDS)} or a ToolGuard, not {guard!r}"
+            )
+        self.guard = guard
         self.confirm = confirm
         self.system_prompt = system_prompt
         # Tool results are outside text: they reach the model only inside marked blocks
@@ -191,18 +206,27 @@ class ReActLoop:
         return outcome
 
     def guarded(self, instruction: str) -> ToolRegistry:
-        """The tools for one run: behind a `ToolGuard` judging by `instruction` whenever a
-        tool is sensitive (unless the registry given already guards itself)."""
+        """The tools for one run: behind the chosen guard, judging by `instruction` (the plan
+        is read from it now, before any tool has run), whenever a tool is sensitive (unless
+        the registry given already guards itself, or the guard is "off")."""
         sensitive = [t.name for t in self.tools if t.sensitive]
-        if not sensitive:
+        if not sensitive or self.guard == "off":
             return self.tools
         # Loaded on use: the guard reads text as the detector does (its rules and
         # normalisation), which `import lamas` should not pay for.
+        from lamas.agent.planguard import PlanGuard
         from lamas.agent.toolguard import GuardedRegistry, ToolGuard
 
         if isinstance(self.tools, GuardedRegistry):
             return self.tools
-        guard = ToolGuard(sensitive, confirm=self.confirm)
+        guard: ToolGuard
+        if self.guard == "plan":
+            guard = PlanGuard(sensitive, confirm=self.confirm)
+        elif self.guard == "arguments":
+            guard = ToolGuard(sensitive, confirm=self.confirm)
+        else:
+            assert not isinstance(self.guard, str)
+            guard = self.guard
         return GuardedRegistry(self.tools, guard, instruction=instruction)
 
     def _examples(self, question: str) -> list[ChatMessage]:

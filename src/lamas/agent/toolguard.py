@@ -97,18 +97,18 @@ class Verdict:
         return f"{tool} was not run: {self.reason}"
 
 
-def _plain(text: str) -> str:
+def plain(text: str) -> str:
     """For matching values: case, spaces, "_" and "-" do not count ("FR76 3000" = "fr763000")."""
     return re.sub(r"[\s_\-]+", "", text.casefold())
 
 
-def _leaves(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
+def leaves(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
     if isinstance(value, Mapping):
         for key, item in value.items():
-            yield from _leaves(item, f"{path}.{key}" if path else str(key))
+            yield from leaves(item, f"{path}.{key}" if path else str(key))
     elif isinstance(value, list | tuple):
         for index, item in enumerate(value):
-            yield from _leaves(item, f"{path}[{index}]")
+            yield from leaves(item, f"{path}[{index}]")
     elif isinstance(value, bool) or value is None:
         return
     elif isinstance(value, float) and value.is_integer():
@@ -128,11 +128,11 @@ def find_provenance(
     was found in. Values shorter than three characters are not traced.
     """
     sources = [
-        (source, [_plain(reading) for reading in readings(text)]) for source, text in untrusted
+        (source, [plain(reading) for reading in readings(text)]) for source, text in untrusted
     ]
     found: dict[str, str] = {}
-    for path, value in _leaves(arguments):
-        needle = _plain(normalise(value).text)
+    for path, value in leaves(arguments):
+        needle = plain(normalise(value).text)
         if len(needle) < _MIN_CHARS:
             continue
         for source, texts in sources:
@@ -173,13 +173,13 @@ class ToolGuard:
 
     def justified(self, call: ToolCall, instruction: str, tainted: Iterable[str]) -> bool:
         """The instruction names the action and every tainted argument's value."""
-        said = _plain(instruction)
+        said = plain(instruction)
         words = set(re.findall(r"[\w'-]+", instruction.casefold()))
         action = self.actions.get(call.tool, SensitiveAction(call.tool)).action_words()
-        if not (action & words or _plain(call.tool) in said):
+        if not (action & words or plain(call.tool) in said):
             return False
-        values = dict(_leaves(call.arguments))
-        return all(_plain(values[path]) in said for path in tainted if path in values)
+        values = dict(leaves(call.arguments))
+        return all(plain(values[path]) in said for path in tainted if path in values)
 
     def decide(self, call: ToolCall, *, instruction: str) -> Verdict:
         if not self.is_sensitive(call):
@@ -196,8 +196,7 @@ class ToolGuard:
                 justified=True,
             )
         shown = ", ".join(
-            f"{path}={dict(_leaves(call.arguments)).get(path, '?')!r} (from "
-            f"{call.provenance[path]})"
+            f"{path}={dict(leaves(call.arguments)).get(path, '?')!r} (from {call.provenance[path]})"
             for path in tainted
         )
         if self.confirm is not None:
