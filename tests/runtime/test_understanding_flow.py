@@ -43,13 +43,20 @@ def places(messages: list[ChatMessage], schema: dict[str, Any] | None) -> dict[s
     return answer
 
 
-def travel(embedder: MiniLMEmbedder) -> Orchestrator:
-    spec, network = load(EXAMPLES / "travel" / "network.yaml", external=["orchestrator"])
+def orchestrating(
+    embedder: MiniLMEmbedder, example: str, agent_id: str, responder: Any
+) -> Orchestrator:
+    """The example network's orchestrator on a scripted model answering with `responder`."""
+    spec, network = load(EXAMPLES / example / "network.yaml", external=[agent_id])
     orchestrator = Orchestrator(
-        network, ScriptedModel(responder=places), embedder, agent_id="orchestrator", today=TODAY
+        network, ScriptedModel(responder=responder), embedder, agent_id=agent_id, today=TODAY
     )
-    orchestrator.join(next(a.card for a in spec.agents if a.card.id == "orchestrator"))
+    orchestrator.join(next(a.card for a in spec.agents if a.card.id == agent_id))
     return orchestrator
+
+
+def travel(embedder: MiniLMEmbedder) -> Orchestrator:
+    return orchestrating(embedder, "travel", "orchestrator", places)
 
 
 def booked_dates(session: Any, capability: str) -> list[str]:
@@ -160,16 +167,9 @@ async def test_one_failed_branch_leaves_the_others_done_and_says_why(
 
 
 def music(embedder: MiniLMEmbedder) -> Orchestrator:
-    spec, network = load(EXAMPLES / "music" / "network.yaml", external=["music-orchestrator"])
-    orchestrator = Orchestrator(
-        network,
-        ScriptedModel(responder=lambda messages, schema: {}),
-        embedder,
-        agent_id="music-orchestrator",
-        today=TODAY,
+    return orchestrating(
+        embedder, "music", "music-orchestrator", lambda messages, schema: {}
     )
-    orchestrator.join(next(a.card for a in spec.agents if a.card.id == "music-orchestrator"))
-    return orchestrator
 
 
 def played(session: Any) -> dict[str, Any]:
@@ -256,11 +256,7 @@ async def test_a_past_date_from_the_model_is_asked_about_never_booked(
     def stale(messages: list[ChatMessage], schema: dict[str, Any] | None) -> dict[str, Any]:
         return {**places(messages, schema), "date": "2026-11-02"}  # weeks before TODAY
 
-    spec, network = load(EXAMPLES / "travel" / "network.yaml", external=["orchestrator"])
-    orchestrator = Orchestrator(
-        network, ScriptedModel(responder=stale), embedder, agent_id="orchestrator", today=TODAY
-    )
-    orchestrator.join(next(a.card for a in spec.agents if a.card.id == "orchestrator"))
+    orchestrator = orchestrating(embedder, "travel", "orchestrator", stale)
     session = await orchestrator.submit("train from Paris to Lyon, same day as last time")
     assert session.task.state is TaskState.INPUT_REQUIRED, session.task.status_message
     assert "date" in (session.question or "")
