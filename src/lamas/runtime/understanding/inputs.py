@@ -97,7 +97,7 @@ def prefill(
     if not own and when.date is not None and (shift := _DAY_SHIFT.search(clause)):
         # "on the 3rd ... train from Paris the day before": the day before the day said.
         days = -1 if shift.group(1).casefold() == "before" else 1
-        when = _with_date(when, replace(when, date=when.date + dt.timedelta(days=days)))
+        when = replace(when, date=when.date + dt.timedelta(days=days))
     known = said_inputs(skill, clause, vocabularies) if vocabularies else {}
     for text in context if vocabularies else ():
         # Names the clause leaves out may be in the rest of the request ("I'm going to a
@@ -165,8 +165,6 @@ def _has_window(when: When) -> bool:
 
 
 def _with_window(when: When, source: When) -> When:
-    from dataclasses import replace
-
     return replace(when, **{name: getattr(source, name) for name in _WINDOW_FIELDS})
 
 
@@ -229,8 +227,6 @@ def place_near_city(
 
 
 def _with_date(when: When, source: When) -> When:
-    from dataclasses import replace
-
     return replace(when, date=source.date, past=source.past, said=source.said)
 
 
