@@ -137,9 +137,10 @@ async def test_chaos_vendor_dropped_during_consensus_loses_its_offer_not_the_tas
 
 
 async def test_chaos_booking_vendor_gone_rechooses_the_live_offer_and_compensates_nothing_twice(
-    embedder: MiniLMEmbedder, bookings: str
+    embedder: MiniLMEmbedder, bookings: str, tmp_path: Path
 ) -> None:
-    orchestrator, events = travel(embedder)
+    store = TaskStore(f"sqlite:///{tmp_path / 'tasks.db'}")
+    orchestrator, events = travel(embedder, store=store)
     network = orchestrator.network
     killed: list[str] = []
     original = network.transport.request
@@ -164,7 +165,18 @@ async def test_chaos_booking_vendor_gone_rechooses_the_live_offer_and_compensate
     outcomes = [e.data["outcome"] for e in events if e.kind == "compensated"]
     assert outcomes == ["pending"], outcomes
     standing = confirmed(bookings)
-    assert standing[(session.task.id, "ticket.book")].count(session.runs["ticket.book"].agent) == 1
+    assert standing[(session.task.id, "ticket.book")] == sorted(
+        [session.runs["ticket.book"].agent, killed[0]]
+    )
+    # The pending undo is kept for the orchestrator to retry, though the task completed;
+    # restarted with the vendor back, it goes through: one ticket stands.
+    assert [s.task.id for s, _ in store.pending("orchestrator")] == [session.task.id]
+    restarted, again = travel(embedder, store=store)
+    await restarted.recovery.resume()
+    assert [e.data["outcome"] for e in again if e.kind == "compensated"] == ["compensated"]
+    assert store.pending("orchestrator") == []
+    standing = confirmed(bookings)
+    assert standing[(session.task.id, "ticket.book")] == [session.runs["ticket.book"].agent]
 
 
 async def test_chaos_booking_slower_than_its_deadline_is_retried_within_the_task_budget(

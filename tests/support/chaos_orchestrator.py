@@ -14,7 +14,9 @@ sends: each rule
 `{"skill": S, "recipient": R or "*", "kill": "recipient" | "self" | NAME, "delay": s}`
 fires once, the first time the orchestrator sends S to R; the process killed (SIGKILL,
 after `delay` seconds) is found by its pid in `$CHAOS_PIDS/<name>`, and its name is
-appended to `$CHAOS_PIDS/killed`.
+appended to `$CHAOS_PIDS/killed`. A rule `{"provider_wait": s}` sets how long a step waits
+for a provider that is away (`Recovery.provider_wait`) while that plan is in force (by
+default: the task's budget, as `lamas serve` has it).
 """
 
 from __future__ import annotations
@@ -35,12 +37,14 @@ from lamas.interop.launch import node_from_network, orchestrate
 from lamas.llm import ScriptedModel
 from lamas.protocol import Envelope
 from lamas.runtime.recovery import Backoff, Recovery, RetryPolicy, TaskStore
+from lamas.runtime.recovery.layer import TASK_BUDGET
 from support.casestudy import TODAY, scripted_slots
 from support.cluster import NETWORK
 
 
-def chaos_observer(pids: Path) -> object:
+def chaos_observer(pids: Path, recovery: Recovery) -> object:
     fired: set[int] = set()
+    default_wait = recovery.provider_wait
     plan: list[dict[str, object]] = []
     seen = [0.0]
 
@@ -53,9 +57,11 @@ def chaos_observer(pids: Path) -> object:
             seen[0] = changed
             plan[:] = json.loads(source.read_text()) if changed else []
             fired.clear()
+            waits = [r["provider_wait"] for r in plan if "provider_wait" in r]
+            recovery.provider_wait = float(str(waits[0])) if waits else default_wait
         for index, rule in enumerate(plan):
             wanted = rule.get("recipient", "*")
-            if index in fired or envelope.skill != rule["skill"]:
+            if index in fired or envelope.skill != rule.get("skill"):
                 continue
             if wanted not in ("*", envelope.recipient):
                 continue
@@ -81,9 +87,10 @@ async def main(keys: str, registry: str, port: int, tasks: str, ledger: str) -> 
     recovery = Recovery(
         retry=RetryPolicy(default=Backoff(attempts=4, initial=0.2, maximum=1.0, jitter=0.1)),
         store=TaskStore(tasks),
+        provider_wait=TASK_BUDGET,  # as `lamas serve` with a registry has it
     )
     if os.environ.get("CHAOS_PIDS"):
-        observer = chaos_observer(Path(os.environ["CHAOS_PIDS"]))
+        observer = chaos_observer(Path(os.environ["CHAOS_PIDS"]), recovery)
         node.network.transport.observers.append(observer)  # type: ignore[arg-type]
     orchestrator, _ = await orchestrate(
         spec,

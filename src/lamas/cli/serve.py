@@ -172,6 +172,16 @@ def serve(
             rich_help_panel=ORCHESTRATOR,
         ),
     ] = 2048,
+    provider_wait: Annotated[
+        float | None,
+        typer.Option(
+            min=0,
+            help="seconds a step waits for an agent offering its capability to be back "
+            "(restarted, or listed again by the registry) before it fails (default: the "
+            "task's retry budget, 300 s)",
+            rich_help_panel=ORCHESTRATOR,
+        ),
+    ] = None,
     old_task_store: Annotated[
         str | None, typer.Option("--task-store", hidden=True, help="old name of --a2a-tasks")
     ] = None,
@@ -190,7 +200,10 @@ def serve(
     _log_setup()
     try:
         limits = Limits(
-            renamed("--task-state", task_state, "--tasks", old_tasks), max_active, max_waiting
+            renamed("--task-state", task_state, "--tasks", old_tasks),
+            max_active,
+            max_waiting,
+            provider_wait,
         )
         node_limits = NodeLimits(
             max_body_bytes=max_body_bytes,
@@ -392,6 +405,7 @@ class Limits(NamedTuple):
     task_state: str | None
     max_active: int
     max_waiting: int
+    provider_wait: float | None = None
 
     def recovery(self, name: str) -> Any:
         from lamas.runtime.recovery import Admission, Recovery, TaskStore
@@ -399,6 +413,7 @@ class Limits(NamedTuple):
         return Recovery(
             admission=Admission(self.max_active, self.max_waiting, name=name),
             store=TaskStore(self.task_state),
+            provider_wait=self.provider_wait,
         )
 
 

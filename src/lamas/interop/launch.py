@@ -125,7 +125,6 @@ async def orchestrate(
     and new requests beyond its admission limits get 503 + Retry-After."""
     from lamas.runtime.books import Books
     from lamas.runtime.orchestrator import Orchestrator
-    from lamas.runtime.recovery.layer import PROVIDER_WAIT
     from lamas.runtime.today import stamp_today
 
     await node.join([a.card.id for a in spec.agents], timeout=join_timeout)
@@ -141,9 +140,10 @@ async def orchestrate(
     )
     books = Books(orchestrator, url=ledger_url)
     if node.registry is not None and orchestrator.recovery.provider_wait is None:
-        # Its agents come and go with the registry's health checks: a step whose only
-        # providers were dropped for a moment waits for them (`Recovery.providers`).
-        orchestrator.recovery.provider_wait = PROVIDER_WAIT
+        # Its agents come and go with the registry's health checks and restarts: a step
+        # whose only providers are away waits for them while the task's budget lasts
+        # (`Recovery.providers`).
+        orchestrator.recovery.provider_wait = orchestrator.recovery.task_budget
     serving = orchestrator.agent(node.card)
     durable_a2a_tasks(node, orchestrator.recovery)
     await node.start(serving.handle, busy=orchestrator.recovery.admission.busy_for)

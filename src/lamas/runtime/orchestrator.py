@@ -522,7 +522,7 @@ class Orchestrator:
         )
         affinity = next((previous.agent for previous in upstream if previous.agent), None)
         run.inputs = inputs
-        providers = await self.recovery.providers(session, step.capability)  # recovery: wait
+        providers = await self.recovery.providers(session, step)  # recovery: wait
         try:
             # recovery: only live agents, and none excluded for this step
             providers = self.recovery.live_providers(session, step, providers, affinity)

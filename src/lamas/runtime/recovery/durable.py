@@ -176,16 +176,19 @@ class TaskStore:
         return [restore(row.snapshot) for row in rows]
 
     def pending(self, orchestrator: str) -> list[tuple[Session, TaskRecovery]]:
-        """Ended tasks of `orchestrator` with a compensation that could not get through."""
+        """Ended tasks of `orchestrator` with a compensation that could not get through:
+        a failed task's bookings, or a completed task's booking abandoned on the way (at a
+        vendor that died as it booked and was not back in time to undo it)."""
         from sqlalchemy import select
 
         from lamas.store.recovery_tables import orchestrator_tasks as t
 
+        ended = [TaskState.FAILED.value, TaskState.COMPLETED.value]
         with self.engine.connect() as connection:
             rows = connection.execute(
                 select(t.c.snapshot).where(
                     t.c.orchestrator == orchestrator,
-                    t.c.state == TaskState.FAILED.value,
+                    t.c.state.in_(ended),
                     t.c.snapshot.contains('"status": "pending"'),
                 )
             ).all()

@@ -54,9 +54,6 @@ TASK_BUDGET = 300.0
 """Seconds a task's requests may be retried after transient failures (timeouts under
 load included), counted from its first request: each try still has the step's deadline."""
 
-PROVIDER_WAIT = 30.0
-"""Seconds a step of a networked orchestrator (its agents listed by a registry) waits for
-an agent offering its capability to be back when none is (see `Recovery.providers`)."""
 
 COMPENSATION_RETRY = Backoff(attempts=12, initial=0.2, factor=2.0, maximum=5.0, jitter=0.2)
 """Undoing a booking is worth waiting for: ~40 s of tries for its vendor to come back."""
@@ -94,9 +91,11 @@ class Recovery:
         self.compensation_retry = compensation_retry
         self.task_budget = task_budget
         self.provider_wait = provider_wait
-        """Seconds a step waits for an agent offering its capability to be back; None:
-        `PROVIDER_WAIT` once served with a registry (`interop.launch.orchestrate`), else
-        0 (in one process, an agent removed from the network does not come back)."""
+        """Seconds a step waits for an agent offering its capability to be back (always
+        within the task's budget); None: the whole budget once served with a registry
+        (`interop.launch.orchestrate`: an agent that is back within the budget completes
+        the task), else 0 (in one process, an agent removed from the network does not
+        come back)."""
         self._began: dict[str, float] = {}  # task id -> its first request (see `_deadline`)
         self.liveness = Liveness()
         self.tasks: dict[str, TaskRecovery] = {}
@@ -227,24 +226,36 @@ class Recovery:
 
     # --- live-only choices ----------------------------------------------------------------
 
-    async def providers(self, session: Session, capability: str) -> list[str]:
-        """The agents of the network offering `capability`. When there is none, wait up
-        to `provider_wait` seconds (within the task's budget) for one to be back rather
-        than fail the step with "no agent offers": the plan was made with them, and a
-        registry drops an agent that a loaded machine starves of CPU for a while (at a
-        load of 125, a hotel was dropped for 20 s), then lists it at its next good check."""
+    async def providers(self, session: Session, step: Step) -> list[str]:
+        """The agents of the network offering `step`'s capability. When there is none, or
+        every one is an agent this task could not reach for this step that still does not
+        answer (the only hotel vendor died as it booked), wait for one to be back, up to
+        `provider_wait` seconds within the task's budget, rather than fail the step with
+        "no agent offers" or spend a re-choice asking a dead one again: the plan was made
+        with them, a supervisor may be restarting the dead one (a restarted agent is
+        listed again as soon as it publishes, at a new address), and a registry drops an
+        agent that a loaded machine starves of CPU for a while, then lists it again at
+        its next good check (at a load of 125, a hotel was dropped for 20 s)."""
         network = self.orchestrator.network
-        found = [card.id for card in network.find(capability)]
-        if found or not self.provider_wait:
-            return found
+        excluded = set(self.state(session.task.id).excluded.get(step.id, ()))
+
+        def found() -> list[str]:
+            return [card.id for card in network.find(step.capability)]
+
+        def back(agents: list[str]) -> bool:
+            return any(a not in excluded or self.liveness.is_live(a, network) for a in agents)
+
+        agents = found()
+        if back(agents) or not self.provider_wait:
+            return agents
         now = time.monotonic()
         began = self._began.get(session.task.id, now)
         until = min(now + self.provider_wait, began + self.task_budget)
-        log.info("no agent offers %s at the moment: waiting for one", capability)
-        while not found and time.monotonic() < until:
+        log.info("no live agent offers %s at the moment: waiting for one", step.capability)
+        while not back(agents) and time.monotonic() < until:
             await asyncio.sleep(_PROVIDER_POLL)
-            found = [card.id for card in network.find(capability)]
-        return found
+            agents = found()
+        return agents
 
     def live_providers(
         self, session: Session, step: Step, providers: list[str], affinity: str | None
