@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support import invariants
 from support.casestudy import EXAMPLES, TODAY, TRAVEL, scripted_slots
 
 from lamas.agent.embeddings import MiniLMEmbedder
@@ -100,6 +101,20 @@ def dies_before(network: Any, skill: str) -> None:
     network.transport.request = request
 
 
+def check_invariants(
+    orchestrator: Orchestrator, bookings: str, store: TaskStore | None = None
+) -> None:
+    """Every invariant of the suite (support/invariants.py) over `orchestrator`'s tasks,
+    the vendors' bookings and the ledger, as the networked chaos runs check them."""
+    states = {task: s.task.state.value for task, s in orchestrator.sessions.items()}
+    attempts = {task: orchestrator.recovery.state(task).attempts for task in states}
+    to_retry = None if store is None else {s.task.id for s, _ in store.pending("orchestrator")}
+    entity = {a.card.id: a.card.entity for a in load_spec(NETWORK).agents}
+    invariants.check_invariants(
+        states, attempts, bookings, platform_ledger(), entity, to_retry=to_retry
+    )
+
+
 def confirmed(url: str) -> dict[tuple[str | None, str], list[str]]:
     """(task, booking skill) -> the agents holding a confirmed booking for it."""
     found: dict[tuple[str | None, str], list[str]] = {}
@@ -134,6 +149,7 @@ async def test_chaos_vendor_dropped_during_consensus_loses_its_offer_not_the_tas
     assert booked.agent not in dropped
     assert booked.output["status"] == "confirmed"
     assert confirmed(bookings)[(session.task.id, "ticket.book")] == [booked.agent]
+    check_invariants(orchestrator, bookings)
 
 
 async def test_chaos_booking_vendor_gone_rechooses_the_live_offer_and_compensates_nothing_twice(
@@ -177,6 +193,7 @@ async def test_chaos_booking_vendor_gone_rechooses_the_live_offer_and_compensate
     assert store.pending("orchestrator") == []
     standing = confirmed(bookings)
     assert standing[(session.task.id, "ticket.book")] == [session.runs["ticket.book"].agent]
+    check_invariants(restarted, bookings, store)
 
 
 async def test_chaos_booking_slower_than_its_deadline_is_retried_within_the_task_budget(
@@ -222,10 +239,11 @@ async def test_chaos_booking_slower_than_its_deadline_is_retried_within_the_task
         if s.task_id == session.task.id and s.skill == "ticket.book"
     ]
     assert len(booked) == 1
+    check_invariants(orchestrator, bookings)
 
 
 async def test_chaos_only_hotel_dropped_for_a_while_the_step_waits_for_it_not_fails(
-    embedder: MiniLMEmbedder,
+    embedder: MiniLMEmbedder, bookings: str
 ) -> None:
     """The registry drops the only hotel vendor for a moment (a loaded machine starved it
     of CPU past its health checks) just as the task reaches its hotel search: the step
@@ -247,12 +265,14 @@ async def test_chaos_only_hotel_dropped_for_a_while_the_step_waits_for_it_not_fa
     assert hidden, "the hotel search was reached"
     assert session.task.state is TaskState.COMPLETED, session.task.status_message
     assert session.runs["hotel.search"].agent == "staywell"
+    check_invariants(orchestrator, bookings)
     # Never back: the step fails after the wait, saying so (and the ticket is undone).
     gone, _ = travel(embedder, provider_wait=0.5)
     gone.network.find = lambda c: [] if c.startswith("hotel.") else original(c)  # type: ignore[method-assign]
     session = await gone.submit(TRAVEL)
     assert session.task.state is TaskState.FAILED
     assert "no agent offers hotel.search" in str(session.task.status_message)
+    check_invariants(gone, bookings)
 
 
 async def test_chaos_every_offer_suspected_after_it_was_made_is_not_nothing_found(
@@ -285,6 +305,7 @@ async def test_chaos_every_offer_suspected_after_it_was_made_is_not_nothing_foun
     assert session.runs["ticket.book"].output["status"] == "confirmed"
     standing = confirmed(bookings)
     assert len(standing[(session.task.id, "ticket.book")]) == 1
+    check_invariants(orchestrator, bookings)
 
 
 async def test_chaos_only_hotel_unreachable_at_booking_once_is_asked_again_not_none(
@@ -311,6 +332,7 @@ async def test_chaos_only_hotel_unreachable_at_booking_once_is_asked_again_not_n
     assert session.runs["hotel.book"].agent == "staywell"
     assert [e.data["rerun"] for e in events if e.kind == "routed" and "rerun" in e.data]
     assert len(confirmed(bookings)[(session.task.id, "hotel.book")]) == 1
+    check_invariants(orchestrator, bookings)
 
 
 async def test_chaos_vendor_down_at_booking_then_answering_another_task_still_rechooses(
@@ -342,6 +364,7 @@ async def test_chaos_vendor_down_at_booking_then_answering_another_task_still_re
     assert booked is not None
     assert booked != withdrawn
     assert confirmed(bookings)[(session.task.id, "ticket.book")] == [booked]
+    check_invariants(orchestrator, bookings)
 
 
 async def test_chaos_every_vendor_suspected_a_moment_ago_is_still_asked_not_skipped(
@@ -357,6 +380,7 @@ async def test_chaos_every_vendor_suspected_a_moment_ago_is_still_asked_not_skip
     session = await orchestrator.submit(TRAVEL)
     assert session.task.state is TaskState.COMPLETED, session.task.status_message
     assert session.runs["ticket.book"].output["status"] == "confirmed"
+    check_invariants(orchestrator, bookings)
 
 
 async def test_compensation_undoes_the_ticket_when_the_hotel_cannot_be_booked(
@@ -383,6 +407,7 @@ async def test_compensation_undoes_the_ticket_when_the_hotel_cannot_be_booked(
     assert platform_ledger().verify().ok
     # Nothing of the failed task stays booked.
     assert (session.task.id, "ticket.book") not in confirmed(bookings)
+    check_invariants(orchestrator, bookings)
 
 
 async def test_compensation_asks_the_user_when_a_booking_is_worth_keeping_alone(
@@ -409,6 +434,7 @@ async def test_compensation_asks_the_user_when_a_booking_is_worth_keeping_alone(
     assert session.task.status_message is not None
     assert "kept at your word" in session.task.status_message.text
     assert (session.task.id, "ticket.book") in confirmed(bookings)  # kept, as asked
+    check_invariants(orchestrator, bookings)
 
 
 async def test_idempotent_booking_under_one_key_is_made_once_even_after_a_restart(
@@ -541,6 +567,7 @@ async def test_idempotency_key_of_a_booking_sent_again_with_another_offer_is_ref
     assert [(t.key, t.result["offer_id"]) for t in tickets] == [(key, run.output["offer_id"])]
     # The same offer again is the first booking, not a second one.
     assert (await book(run.output["offer_id"])).data["booking_id"] == run.output["booking_id"]
+    check_invariants(orchestrator, bookings)
 
 
 async def test_idempotency_key_reaches_the_vendor_and_cancel_refunds_once(
@@ -554,6 +581,7 @@ async def test_idempotency_key_reaches_the_vendor_and_cancel_refunds_once(
     served = IdempotentResults(str(run.agent), bookings).get(key)
     assert served is not None
     assert served.result["booking_id"] == run.output["booking_id"]
+    check_invariants(orchestrator, bookings)  # before the cancels made by hand below
     network = orchestrator.network
 
     async def cancel() -> dict[str, Any]:
@@ -616,6 +644,7 @@ async def test_resume_after_a_crash_mid_booking_completes_without_booking_twice(
     standing = confirmed(bookings)
     assert len(standing[(task_id, "hotel.book")]) == 1  # the vendor gave back its booking
     assert len(standing[(task_id, "ticket.book")]) == 1
+    check_invariants(second, bookings, store)
 
 
 async def test_resume_keeps_an_input_required_task_waiting_across_a_restart(
@@ -640,10 +669,11 @@ async def test_resume_keeps_an_input_required_task_waiting_across_a_restart(
     done = await second.answer(session.task.id, "December 4")
     assert done.task.state is TaskState.COMPLETED, done.task.status_message
     assert done.runs["ticket.book"].output["status"] == "confirmed"
+    check_invariants(second, bookings, store)
 
 
 async def test_chaos_load_queues_and_refuses_at_the_edge_never_midway(
-    embedder: MiniLMEmbedder,
+    embedder: MiniLMEmbedder, bookings: str
 ) -> None:
     orchestrator, _ = travel(embedder, admission=Admission(max_active=4, max_waiting=8))
     outcomes = await asyncio.gather(
@@ -655,6 +685,7 @@ async def test_chaos_load_queues_and_refuses_at_the_edge_never_midway(
     assert len(done) == 12, outcomes
     assert all(s.task.state is TaskState.COMPLETED for s in done)
     assert all(b.retry_after >= 1 and "busy, retry after" in str(b) for b in busy)
+    check_invariants(orchestrator, bookings)
 
 
 async def test_chaos_vendor_dead_before_its_search_leaves_the_task_to_the_other(
@@ -665,6 +696,7 @@ async def test_chaos_vendor_dead_before_its_search_leaves_the_task_to_the_other(
     session = await orchestrator.submit(TRAVEL)
     assert session.task.state is TaskState.COMPLETED, session.task.status_message
     assert session.runs["ticket.book"].output["status"] == "confirmed"
+    check_invariants(orchestrator, bookings)
 
 
 async def test_compensation_left_pending_is_retried_when_the_orchestrator_restarts(
@@ -682,3 +714,4 @@ async def test_compensation_left_pending_is_retried_when_the_orchestrator_restar
     await second.recovery.resume()
     assert [e.data["skill"] for e in events if e.kind == "compensated"] == ["hotel.cancel"]
     assert store.pending("orchestrator") == []
+    check_invariants(second, bookings, store)

@@ -36,6 +36,7 @@ from lamas.interop.keys import KeyFolder
 from lamas.interop.launch import node_from_network, orchestrate
 from lamas.llm import ScriptedModel
 from lamas.protocol import Envelope
+from lamas.runtime.network import Network
 from lamas.runtime.recovery import Backoff, Recovery, RetryPolicy, TaskStore
 from lamas.runtime.recovery.layer import TASK_BUDGET
 from support.casestudy import TODAY, scripted_slots
@@ -103,7 +104,24 @@ async def main(keys: str, registry: str, port: int, tasks: str, ledger: str) -> 
     )
     orchestrator.step_timeout = 30.0
     print(f"orchestrator serving at {node.url}", flush=True)
+    if os.environ.get("CHAOS_PIDS"):
+        await show_peers(node.network, Path(os.environ["CHAOS_PIDS"]) / "peers.json")
     await asyncio.Event().wait()
+
+
+async def show_peers(network: Network, target: Path) -> None:
+    """Keep `target` showing where the orchestrator reaches each peer (id -> url): a test
+    waits until that is where the registry lists them, rather than sleeping for the
+    orchestrator's registry sync to have happened."""
+    shown = None
+    while True:
+        peers = {card.id: str(card.url) for card in network.cards}
+        if peers != shown:
+            fresh = target.with_suffix(".tmp")
+            fresh.write_text(json.dumps(peers))
+            fresh.replace(target)  # atomic: a reader never sees half a file
+            shown = peers
+        await asyncio.sleep(0.1)
 
 
 if __name__ == "__main__":
