@@ -335,6 +335,44 @@ async def test_chaos_only_hotel_unreachable_at_booking_once_is_asked_again_not_n
     check_invariants(orchestrator, bookings)
 
 
+async def test_chaos_only_hotel_dead_at_booking_is_waited_for_not_asked_again_and_again(
+    embedder: MiniLMEmbedder, bookings: str
+) -> None:
+    """The only hotel vendor dies as the hotel is booked and a supervisor restarts it a
+    moment later. The step waits for it to answer again (within the wait for a provider)
+    instead of re-running its search at the dead vendor at once, which spent every
+    re-choice in a fraction of a second and failed the task while the vendor restarted."""
+    orchestrator, _ = travel(embedder, provider_wait=30.0)  # as when served with a registry
+    liveness = orchestrator.recovery.liveness
+    liveness.grace = 600  # it stays suspected until it is seen answering again
+    network = orchestrator.network
+    original = network.transport.request
+    refused: list[str] = []
+    back: list[bool] = []
+
+    async def restarts(envelope: Envelope, *, timeout: float | None = None) -> Message:
+        if envelope.recipient == "staywell" and not back:
+            if envelope.skill == "hotel.book" and not refused:
+                # killed now; its supervisor has it answering again 1.5 s later
+                asyncio.get_running_loop().call_later(1.5, restarted)
+            if envelope.skill != "hotel.cancel" and (refused or envelope.skill == "hotel.book"):
+                refused.append(envelope.skill)
+                raise AgentUnreachable("staywell", "connection refused")
+        return await original(envelope, timeout=timeout)
+
+    def restarted() -> None:
+        back.append(True)
+        liveness.answered("staywell")  # as a restart at a new address is taken live
+
+    network.transport.request = restarts  # type: ignore[method-assign]
+    session = await orchestrator.submit(TRAVEL)
+    assert session.task.state is TaskState.COMPLETED, session.task.status_message
+    assert refused == ["hotel.book"] * 3  # one round of tries; no search sent while down
+    assert orchestrator.recovery.state(session.task.id).rechosen == 1
+    assert session.runs["hotel.book"].agent == "staywell"
+    check_invariants(orchestrator, bookings)
+
+
 async def test_chaos_vendor_down_at_booking_then_answering_another_task_still_rechooses(
     embedder: MiniLMEmbedder, bookings: str
 ) -> None:

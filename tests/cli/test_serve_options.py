@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from typer.testing import CliRunner
 
@@ -29,3 +31,19 @@ def test_an_old_name_is_taken_and_both_names_at_once_are_refused() -> None:
     )
     assert refused.exit_code == 2
     assert "--task-store is the old name of --a2a-tasks" in refused.output
+
+
+def test_provider_wait_reaches_the_orchestrators_recovery_and_a_negative_one_is_refused(
+    tmp_path: Path,
+) -> None:
+    from lamas.cli.serve import Limits
+
+    store = f"sqlite:///{tmp_path / 'tasks.db'}"
+    assert Limits(store, 64, 2048, 12.5).recovery("orchestrator").provider_wait == 12.5
+    # Unset: `orchestrate` gives a networked orchestrator the whole task budget.
+    assert Limits(store, 64, 2048).recovery("orchestrator").provider_wait is None
+    shown = CliRunner().invoke(app, ["serve", "--help"], env={"COLUMNS": "200"}).output
+    assert "--provider-wait" in shown
+    refused = CliRunner().invoke(app, ["serve", "nowhere.yaml", "--provider-wait", "-1"])
+    assert refused.exit_code == 2
+    assert "--provider-wait" in refused.output
