@@ -15,6 +15,7 @@ import pytest
 from support import invariants
 from support.casestudy import EXAMPLES, TODAY, TRAVEL, scripted_slots
 
+from lamas.agent.agent import Agent
 from lamas.agent.embeddings import MiniLMEmbedder
 from lamas.economy.ledger import platform_ledger
 from lamas.errors import AgentUnreachable, DeadlineExceeded
@@ -194,6 +195,45 @@ async def test_chaos_booking_vendor_gone_rechooses_the_live_offer_and_compensate
     standing = confirmed(bookings)
     assert standing[(session.task.id, "ticket.book")] == [session.runs["ticket.book"].agent]
     check_invariants(restarted, bookings, store)
+
+
+async def test_compensation_left_pending_is_retried_while_the_orchestrator_runs(
+    embedder: MiniLMEmbedder, bookings: str
+) -> None:
+    """The chosen rail vendor books, then dies before its reply gets back; the task
+    completes with the other vendor, and the dead one's booking cannot be undone yet
+    (pending). Once it is back in the network, the running orchestrator's retry of
+    pending compensations undoes it: no restart needed, one ticket stands, and the
+    ledger holds one pending entry and one compensated entry for it, not one per try."""
+    orchestrator, events = travel(embedder)
+    network = orchestrator.network
+    original = network.transport.request
+    dead: list[Agent] = []
+
+    async def dies_at_booking(envelope: Envelope, *, timeout: float | None = None) -> Message:
+        reply = await original(envelope, timeout=timeout)
+        if envelope.skill == "ticket.book" and not dead:
+            vendor = envelope.recipient
+            dead.append(Agent(network.card(vendor), network.transport.handler(vendor)))
+            network.remove(vendor)
+            raise AgentUnreachable(vendor, "connection reset")
+        return reply
+
+    network.transport.request = dies_at_booking  # type: ignore[method-assign]
+    session = await orchestrator.submit(TRAVEL)
+    assert session.task.state is TaskState.COMPLETED, session.task.status_message
+    (gone,) = dead
+    assert await orchestrator.recovery.retry_pending() == 0  # its vendor is not back
+    assert len(confirmed(bookings)[(session.task.id, "ticket.book")]) == 2
+    network.add(gone)  # restarted
+    assert await orchestrator.recovery.retry_pending() == 1
+    assert await orchestrator.recovery.retry_pending() == 0  # nothing pending any more
+    outcomes = [e.data["outcome"] for e in events if e.kind == "compensated"]
+    assert outcomes == ["pending", "compensated"], outcomes
+    assert confirmed(bookings)[(session.task.id, "ticket.book")] == [
+        session.runs["ticket.book"].agent
+    ]
+    check_invariants(orchestrator, bookings)
 
 
 async def test_chaos_booking_slower_than_its_deadline_is_retried_within_the_task_budget(

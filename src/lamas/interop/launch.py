@@ -148,6 +148,7 @@ async def orchestrate(
     durable_a2a_tasks(node, orchestrator.recovery)
     await node.start(serving.handle, busy=orchestrator.recovery.admission.busy_for)
     orchestrator.recovery.resuming = asyncio.ensure_future(orchestrator.recovery.resume())
+    orchestrator.recovery.undoing = asyncio.ensure_future(orchestrator.recovery.keep_undoing())
     return orchestrator, books
 
 
@@ -191,6 +192,7 @@ async def serve_network(
         orchestrator.agent(node.card).handle, busy=orchestrator.recovery.admission.busy_for
     )
     orchestrator.recovery.resuming = asyncio.ensure_future(orchestrator.recovery.resume())
+    orchestrator.recovery.undoing = asyncio.ensure_future(orchestrator.recovery.keep_undoing())
     return node, orchestrator, books
 
 

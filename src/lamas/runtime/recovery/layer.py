@@ -16,7 +16,9 @@ lives in its own module beside this one and is only wired together here:
 - `unwind()` / `release_abandoned()`: when a task cannot complete, what it booked is
   undone with each booking's compensating skill (or the user is asked whether to keep
   a booking worth having alone); bookings abandoned on the way are undone even when
-  the task completes. Each compensation is an event the ledger records.
+  the task completes. Each compensation is an event the ledger records; one that
+  could not get through is retried while the orchestrator runs (`keep_undoing`) and
+  when it restarts.
 - `event()` (a listener) writes the task's state at each step boundary (`durable.py`);
   `resume()` picks unfinished tasks up after a restart.
 """
@@ -57,6 +59,10 @@ load included), counted from its first request: each try still has the step's de
 
 COMPENSATION_RETRY = Backoff(attempts=12, initial=0.2, factor=2.0, maximum=5.0, jitter=0.2)
 """Undoing a booking is worth waiting for: ~40 s of tries for its vendor to come back."""
+
+PENDING_RETRY = 30.0
+"""Seconds between a running orchestrator's retries of compensations left pending (see
+`Recovery.keep_undoing`)."""
 
 KEEP_WORDS = {"yes", "y", "keep", "keep it", "ok", "sure", "yes please"}
 _PERSISTED: frozenset[str] = frozenset({"plan", "question", "step", "done", "failed"})
@@ -106,6 +112,9 @@ class Recovery:
         if, by then, another task's call has found them answering again (or restarted)."""
         self.resuming: asyncio.Future[list[Session]] | None = None
         """The resumption of unfinished tasks, when started in the background."""
+        self.undoing: asyncio.Future[None] | None = None
+        """The retries of compensations left pending (`keep_undoing`), when started."""
+        self._compensating: set[str] = set()  # keys of bookings being undone right now
         self._orchestrator: Orchestrator | None = None
 
     def attach(self, orchestrator: Orchestrator) -> None:
@@ -486,6 +495,16 @@ class Recovery:
         """Ask the booking's vendor to undo what it did under the booking's key (whatever
         it was, even if its reply never reached us); retried for a while if it is away."""
         assert attempt.compensation is not None
+        if attempt.key in self._compensating:
+            return  # already being undone (a restart's resume and the pending retries)
+        self._compensating.add(attempt.key)
+        try:
+            await self._undo(session, attempt)
+        finally:
+            self._compensating.discard(attempt.key)
+
+    async def _undo(self, session: Session, attempt: Attempt) -> None:
+        assert attempt.compensation is not None
         orchestrator = self.orchestrator
         envelope = Envelope(
             sender=orchestrator.agent_id,
@@ -512,9 +531,11 @@ class Recovery:
                 retry_on=lambda error: is_transient(error) or isinstance(error, UnknownAgent),
             )
         except Exception as error:
+            again = attempt.status == "pending"  # a retry: its ledger entry is there
             attempt.status = "pending"
             attempt.note = f"{type(error).__name__}: {error}"[:500]
-            self._record(session, attempt, "pending", attempt.note)
+            if not again:
+                self._record(session, attempt, "pending", attempt.note)
             self._save(session)
             return
         data = reply.data
@@ -523,6 +544,33 @@ class Recovery:
         outcome = "compensated" if data.get("status") == "cancelled" else "nothing"
         self._record(session, attempt, outcome, str(data.get("note", ""))[:500])
         self._save(session)
+
+    async def keep_undoing(self, every: float = PENDING_RETRY) -> None:
+        """Retry compensations left pending every `every` seconds while the orchestrator
+        runs (a served one: `interop.launch`), not only when it restarts: a vendor that
+        was away when its booking was to be undone is usually back within a minute, and
+        its booking must not stand until the next restart."""
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await self.retry_pending()
+            except Exception:  # one bad retry must not end the loop for every other
+                log.exception("retrying pending compensations failed")
+
+    async def retry_pending(self) -> int:
+        """Try again, once each, the pending compensations of ended tasks whose vendor is
+        in the network; how many were tried."""
+        network = self.orchestrator.network
+        work = []
+        for task_id, state in list(self.tasks.items()):
+            session = self.orchestrator.sessions.get(task_id)
+            if session is None or not session.task.state.terminal:
+                continue  # a task still running or asking undoes its own bookings
+            for attempt in state.attempts:
+                if attempt.status == "pending" and attempt.agent in network.transport:
+                    work.append(self._compensate(session, attempt))
+        await asyncio.gather(*work)
+        return len(work)
 
     def _record(self, session: Session, attempt: Attempt, outcome: str, detail: str) -> None:
         self.orchestrator._emit(
