@@ -611,9 +611,9 @@ def _span(text: str, today: dt.date) -> tuple[dt.date, dt.date, str] | None:
     """(start, end, the phrase) of a stay or trip said as a span; None if none is."""
     found: tuple[dt.date | None, dt.date | None] = (None, None)
     if match := _SPAN_NUMERIC.search(text):
-        d1, m1, d2, m2 = (int(g) for g in match.groups())
-        start = _on_or_after(d1, m1, today) if 1 <= m1 <= 12 else None
-        found = (start, _on_or_after(d2, m2, start) if start and 1 <= m2 <= 12 else None)
+        day1, month1, day2, month2 = (int(g) for g in match.groups())
+        start = _on_or_after(day1, month1, today) if 1 <= month1 <= 12 else None
+        found = (start, _on_or_after(day2, month2, start) if start and 1 <= month2 <= 12 else None)
     elif match := _SPAN_MONTH_FIRST.search(text):
         m1, d1, m2, d2 = match.groups()
         start = _on_or_after(int(d1), _month(m1), today)
