@@ -149,3 +149,9 @@ def test_which_day_is_said(text: str, date: str) -> None:
 def test_a_price_per_night_is_no_length_of_stay() -> None:
     assert resolve("a hotel in Lyon on Friday, max 90 euros a night", MONDAY).nights is None
     assert resolve("a hotel on Friday for a night", MONDAY).nights == 1
+
+
+def test_a_weekday_said_with_a_weekend_is_that_weekends() -> None:
+    when = resolve("next weekend I'm in Lille, need a hotel Fri and Sat night", MONDAY)
+    assert (when.date, when.nights) == (dt.date(2026, 12, 18), 2)
+    assert resolve("this weekend, on the Sunday", MONDAY).date == dt.date(2026, 12, 13)

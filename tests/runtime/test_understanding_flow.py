@@ -290,3 +290,30 @@ async def test_the_trip_said_as_context_and_a_stay_there_after_a_round_trip(
     assert session.task.state is TaskState.COMPLETED, session.task.status_message
     assert not session.not_offered
     assert session.runs["hotel.search"].inputs["city"] == "Nantes"
+
+
+async def test_a_round_trip_with_its_days_said_apart_is_two_legs(embedder: MiniLMEmbedder) -> None:
+    session = await travel(embedder).submit(
+        "Return ticket Lille - Paris, going Monday morning coming back Wednesday evening"
+    )
+    assert session.task.state is TaskState.COMPLETED, session.task.status_message
+    assert session.plan is not None
+    legs = [s for s in session.plan.steps if s.capability == "ticket.search"]
+    assert len(legs) == 2
+    there, back = (session.runs[s.id].inputs for s in legs)
+    assert (there["origin"], there["date"], there["time_of_day"]) == (
+        "Lille",
+        "2026-11-30",
+        "morning",
+    )
+    assert (back["origin"], back["date"], back["time_of_day"]) == ("Paris", "2026-12-02", "evening")
+
+
+async def test_a_booking_after_a_condition_books_what_it_finds(embedder: MiniLMEmbedder) -> None:
+    session = await travel(embedder).submit(
+        "If there's an evening train Lyon to Paris on Friday, grab me a seat"
+    )
+    assert session.task.state is TaskState.COMPLETED, session.task.status_message
+    assert session.plan is not None
+    assert [s.capability for s in session.plan.steps] == ["ticket.search", "ticket.book"]
+    assert session.runs["ticket.book"].output["status"] == "confirmed"

@@ -228,6 +228,7 @@ _NEXT_WEEK_DAY = re.compile(
     re.I,
 )
 _ORDINAL = re.compile(r"\b(?:on\s+)?(?:the\s+)?(\d{1,2})(?:st|nd|rd|th)\b", re.I)
+_WEEKEND_DAY = re.compile(r"\b(?:fri|sat|sun)(?:day|urday)?\b", re.I)
 _NIGHT_PAIR = re.compile(
     rf"\b(tonight|today|tomorrow|{_WEEKDAY})\s*(?:night)?\s+"
     rf"(?:and|&|\+)\s+(tomorrow|{_WEEKDAY})\s+nights?\b",
@@ -297,6 +298,10 @@ def _date_of(text: str, today: dt.date) -> tuple[dt.date | None, tuple[str, ...]
             )
         elif (match.group(1) or "").casefold() == "next" and today.weekday() < 5:
             saturday += dt.timedelta(days=7)
+        if day := _WEEKEND_DAY.search(text):
+            # "next weekend ... Fri and Sat night": the Friday of that weekend.
+            saturday += dt.timedelta(days=(_weekday(day.group(0)) - 5 + 3) % 7 - 3)
+            return max(saturday, today), (match.group(0), day.group(0)), True
         return saturday, (match.group(0),), True
     if found_day := _ordinal_day(text, today):
         return found_day[0], (found_day[1],), True
