@@ -268,7 +268,8 @@ class Orchestrator:
                 skill, step.instruction, known=prepared.known, context=context
             )
             self._settle(session, step, filled, prepared)
-            destination = session.slots[step.id].get("destination") or destination
+            if step.id not in session.reverse_of:  # a stay is where the way out goes
+                destination = session.slots[step.id].get("destination") or destination
         await self._ask_or_run(session)
 
     def _settle(self, session: Session, step: Step, filled: Filled, prepared: Prepared) -> None:
