@@ -298,10 +298,10 @@ def _date_of(text: str, today: dt.date) -> tuple[dt.date | None, tuple[str, ...]
             )
         elif (match.group(1) or "").casefold() == "next" and today.weekday() < 5:
             saturday += dt.timedelta(days=7)
-        if day := _WEEKEND_DAY.search(text):
+        if named := _WEEKEND_DAY.search(text):
             # "next weekend ... Fri and Sat night": the Friday of that weekend.
-            saturday += dt.timedelta(days=(_weekday(day.group(0)) - 5 + 3) % 7 - 3)
-            return max(saturday, today), (match.group(0), day.group(0)), True
+            saturday += dt.timedelta(days=(_weekday(named.group(0)) - 5 + 3) % 7 - 3)
+            return max(saturday, today), (match.group(0), named.group(0)), True
         return saturday, (match.group(0),), True
     if found_day := _ordinal_day(text, today):
         return found_day[0], (found_day[1],), True
