@@ -317,3 +317,14 @@ async def test_a_booking_after_a_condition_books_what_it_finds(embedder: MiniLME
     assert session.plan is not None
     assert [s.capability for s in session.plan.steps] == ["ticket.search", "ticket.book"]
     assert session.runs["ticket.book"].output["status"] == "confirmed"
+
+
+async def test_a_day_left_open_is_asked_and_the_answer_books_it(embedder: MiniLMEmbedder) -> None:
+    orchestrator = travel(embedder)
+    session = await orchestrator.submit("train Paris to Lyon saturday or sunday, not sure yet")
+    assert session.task.state is TaskState.INPUT_REQUIRED, session.task.status_message
+    assert "Saturday 28 November or Sunday 29 November" in (session.question or "")
+    assert not session.runs
+    session = await orchestrator.answer(session.task.id, "sunday")
+    assert session.task.state is TaskState.COMPLETED, session.task.status_message
+    assert session.runs["ticket.search"].inputs["date"] == "2026-11-29"
