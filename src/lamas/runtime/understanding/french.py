@@ -174,7 +174,7 @@ def gloss(text: str) -> str:
         lambda m: m.group(1).lower() if _OPENERS.match(m.group(1)) else m.group(1), text
     )
     for pattern, english in _GLOSSES:
-        glossed = pattern.sub(lambda m, e=english: m.expand(e) if "\\" in e else e, glossed)
+        glossed = pattern.sub(english, glossed)
     for french, english in (*_WEEKDAYS.items(), *_MONTHS.items()):
         glossed = re.sub(rf"\b{french}\b", english, glossed, flags=re.I)
     glossed = re.sub(
