@@ -22,6 +22,10 @@ from lamas.runtime.understanding.shorthand import expand
             "a train ticket from Paris to Lyon next Tuesday morning",
         ),
         ("une chambre à Lyon du 3 au 5 mars", "a room in Lyon from 3 to 5 March"),
+        (
+            "je voudrais écouter de la chanson française des années 60, plutôt mélancolique",
+            "I need to listen to French song from the 60s, rather melancholic",
+        ),
     ],
 )
 def test_a_french_request_reads_as_the_english_it_means(french: str, english: str) -> None:
