@@ -69,6 +69,7 @@ from lamas.runtime.understanding.french import gloss
 from lamas.runtime.understanding.gazetteer import slot_vocabularies
 from lamas.runtime.understanding.inputs import (
     Prepared,
+    answered_directly,
     as_asked,
     checkout_nights,
     past_date,
@@ -338,6 +339,8 @@ class Orchestrator:
             session.past.pop(step_id, None)
             asked = session.waiting_on.get(step_id, [])
             prepared.known = as_asked(prepared.known, asked)
+            known_before = {**session.slots.get(step_id, {}), **prepared.known}
+            prepared.known.update(answered_directly(skill, asked, text, known_before))
             stay = checkout_nights(skill, prepared, session.slots.get(step_id, {}), asked)
             if stay is not None:
                 prepared.known = stay  # "how many nights?" - "checking out Sunday"

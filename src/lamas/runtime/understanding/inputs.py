@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from lamas.errors import UnknownTerm
-from lamas.protocol.cards import AgentCard, Skill
+from lamas.protocol.cards import VOCABULARY_KEYWORD, AgentCard, Skill
 from lamas.protocol.preferences import Preferences
 from lamas.protocol.vocabulary import Vocabulary
 from lamas.protocol.when import When, resolve
@@ -202,6 +202,31 @@ def as_asked(known: Mapping[str, Any], asked: Iterable[str]) -> dict[str, Any]:
         if said in values and meant not in values and meant in asked and said not in asked:
             values[meant] = values.pop(said)
     return values
+
+
+def answered_directly(
+    skill: Skill, asked: Iterable[str], answer: str, known: Mapping[str, Any]
+) -> dict[str, Any]:
+    """A short answer to a question about one free-text input is that input: "In Lyon." to
+    "I need the city" is the city, whatever a small model makes of it. Inputs with a
+    vocabulary, a format or a choice of values are the resolver's to read."""
+    wanted = [name for name in asked if name not in known]
+    properties = skill.input_schema.get("properties", {})
+    prop = properties.get(wanted[0], {}) if len(wanted) == 1 else {}
+    free = prop.get("type") == "string" and not {"enum", "format", "pattern"} & set(prop)
+    if not free or VOCABULARY_KEYWORD in prop:
+        return {}
+    value = _ANSWER_OPENING.sub("", answer.strip()).strip(" .!?,;")
+    if not value or len(value.split()) > 4:
+        return {}
+    return {wanted[0]: value}
+
+
+_ANSWER_OPENING = re.compile(
+    r"^(?:(?:oh|ok|okay|sure|yes|well|um+|uh+)[,!]?\s+)*(?:it'?s\s+|it\s+is\s+|that'?s\s+)?"
+    r"(?:in|at|to|from|for|on|near|the\s+city\s+of)\s+",
+    re.I,
+)
 
 
 def checkout_nights(
