@@ -20,6 +20,7 @@ chunks, the way the layer reads. The threshold is calibrated on held-out benign 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import sys
 import time
@@ -62,6 +63,7 @@ the dev docs and detected 55% of the travel attacks, C=1 6.8% / 51%, C=0.25 4.0%
 
 
 DATA = ("v3", "v4")
+REAL = ("man:", "/usr/share/doc")
 WINDOW_PENALTY = 0.0
 """alpha of `LinearModel.window_penalty`, chosen by scripts/compare_injection.py (see
 docs/injection.md)."""
@@ -265,12 +267,16 @@ def main() -> int:
     t0 = time.perf_counter()
     reader = PieceReader.shared()
     data = training_split(args.seed, data=args.data)
+    # Manual pages and package docs are read from this machine: record which, so that a
+    # retraining elsewhere can tell whether it read the same ones.
+    real = sorted(s.source for s in data.train + data.calibration if s.source.startswith(REAL))
+    digest = hashlib.sha256("\n".join(real).encode()).hexdigest()[:16]
     model = train(
         data,
         reader,
         seed=args.seed,
         fpr=args.fpr,
-        info={"data": args.data},
+        info={"data": args.data, "system_docs": len(real), "system_docs_sha256": digest},
         chars=not args.no_chars,
         window_penalty=args.window_penalty,
     )
