@@ -189,7 +189,8 @@ def make_head(kind: str, seed: int) -> Any:
 def logits(head: Any, x: Any) -> np.ndarray:
     if hasattr(head, "decision_function"):
         return np.asarray(head.decision_function(x), np.float64)
-    p = np.clip(head.predict_proba(x)[:, 1], 1e-9, 1 - 1e-9)
+    # float64 before clipping: a float32 probability of 1 - 1e-9 rounds to 1 (an infinite logit)
+    p = np.clip(np.asarray(head.predict_proba(x)[:, 1], np.float64), 1e-12, 1 - 1e-12)
     return np.log(p / (1 - p))
 
 
@@ -374,7 +375,7 @@ def main() -> int:
         Variant("v4 data, logreg, pieces only", blocks=("pieces",)),
         Variant("v4 data, logreg, chars only", blocks=("chars",)),
         Variant("v4 data, logreg, meaning+pieces", blocks=("meaning", "pieces")),
-        Variant("v4 data, MLP(64), all blocks", head="mlp"),
+        Variant(f"v4 data, MLP({MLP_HIDDEN}), all blocks", head="mlp"),
         Variant("v4 data, gradient boosting, meaning", blocks=("meaning",), head="gboost"),
     ]
     if args.only:
