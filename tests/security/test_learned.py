@@ -198,6 +198,13 @@ def test_the_window_penalty_and_the_features_travel_with_the_weights(
         threshold=base.threshold, info=np.array("{}"),
     )  # fmt: skip
     assert (LinearModel.load(old).chars, LinearModel.load(old).window_penalty) == (True, 0.0)
+    for bad in (float("nan"), -1.0, np.array([1.0, 2.0])):
+        np.savez(
+            old, meaning=base.meaning, wording=base.wording, bias=base.bias,
+            threshold=base.threshold, info=np.array("{}"), window_penalty=bad,
+        )  # fmt: skip
+        with pytest.raises(ModelError, match="window_penalty"):
+            LinearModel.load(old)
 
 
 def test_char_grams_cover_any_script() -> None:

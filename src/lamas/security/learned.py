@@ -249,8 +249,15 @@ class LinearModel:
                     "retrain with scripts/train_injection.py"
                 )
             info = json.loads(str(data["info"]))
-            chars = bool(data["chars"]) if "chars" in data.files else True
-            penalty = float(data["window_penalty"]) if "window_penalty" in data.files else 0.0
+            try:
+                chars = bool(data["chars"].item()) if "chars" in data.files else True
+                penalty = (
+                    float(data["window_penalty"].item()) if "window_penalty" in data.files else 0.0
+                )
+            except (ValueError, TypeError) as error:
+                raise ModelError(f"{path}: unreadable chars/window_penalty: {error}") from None
+            if not 0.0 <= penalty < 100.0:  # also rejects NaN
+                raise ModelError(f"{path}: window_penalty {penalty} is not in [0, 100)")
             return cls(
                 meaning,
                 wording,
