@@ -96,9 +96,9 @@ def window_row(ids: Sequence[int], text: str, table: np.ndarray) -> tuple[np.nda
     else:
         meaning = np.zeros(EMBED_DIM, np.float32)
     uni = (pieces * np.uint64(_MIX_A)) % np.uint64(HASH_DIM)
-    pairs = ((pieces[:-1] * np.uint64(_MIX_A)) ^ (pieces[1:] * np.uint64(_MIX_B) + np.uint64(1))) % (
-        np.uint64(HASH_DIM)
-    )
+    pairs = (
+        (pieces[:-1] * np.uint64(_MIX_A)) ^ (pieces[1:] * np.uint64(_MIX_B) + np.uint64(1))
+    ) % (np.uint64(HASH_DIM))
     pk, pv = _hashed(np.concatenate([uni, pairs]))
     ck, cv = _hashed(char_grams(text))
     return meaning.astype(np.float32), pk, pv, ck, cv
@@ -257,7 +257,9 @@ def train_variant(
         head.fit(x[idx], y[idx])
     else:
         head.fit(x, y)
-    return Trained(variant, head, seconds=time.perf_counter() - t0, info={"train_windows": len(rows)})
+    return Trained(
+        variant, head, seconds=time.perf_counter() - t0, info={"train_windows": len(rows)}
+    )
 
 
 # --- data -----------------------------------------------------------------------------------
@@ -293,7 +295,9 @@ def debian_dev() -> list[Sample]:
 def build(seed: int, quick: bool, new_families: tuple[str, ...] = NEW_FAMILIES) -> Data:
     """Third round's split, plus (data v4) the grammar families' A half, human-addressed
     benign texts, manual pages and the Debian docs outside the dev set."""
-    old = split(seed, ALL_FAMILIES, n_benign=1200 if quick else 2400, n_attacks=900 if quick else 1800)
+    old = split(
+        seed, ALL_FAMILIES, n_benign=1200 if quick else 2400, n_attacks=900 if quick else 1800
+    )
     scale = 0.5 if quick else 1.0
     rng = random.Random(seed + 40)
     man = man_pages(int(3000 * scale), seed=seed)
@@ -347,7 +351,9 @@ def rates(scores: np.ndarray, samples: Sequence[Sample], threshold: float) -> di
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--only", default="", help="comma-separated variant names")
@@ -356,8 +362,11 @@ def main() -> int:
     started = time.perf_counter()
     reader = PieceReader.shared()
     data = build(args.seed, args.quick)
-    print(f"data built in {time.perf_counter() - started:.0f} s: {len(data.train)} train, "
-          f"{len(data.calibration)} calibration", flush=True)
+    print(
+        f"data built in {time.perf_counter() - started:.0f} s: {len(data.train)} train, "
+        f"{len(data.calibration)} calibration",
+        flush=True,
+    )
     cache: dict[int, Windows] = {}
 
     def feats(samples: list[Sample], whole: bool = False) -> Windows:
@@ -388,7 +397,12 @@ def main() -> int:
     }
     choice_feats = {name: feats(samples) for name, samples in data.choice.items()}
     print(f"features in {time.perf_counter() - t0:.0f} s", flush=True)
-    results: dict[str, Any] = {"seed": args.seed, "quick": args.quick, "fpr_target": FPR, "variants": {}}
+    results: dict[str, Any] = {
+        "seed": args.seed,
+        "quick": args.quick,
+        "fpr_target": FPR,
+        "variants": {},
+    }
     for variant in variants:
         train, calibration = sets[variant.data]
         labels = np.array([s.label for s in train])
@@ -398,9 +412,20 @@ def main() -> int:
         for name, samples in data.choice.items():
             row[name] = rates(trained.text_scores(choice_feats[name]), samples, trained.threshold)
         results["variants"][variant.name] = row
-        print(variant.name, json.dumps({k: (v if not isinstance(v, dict) else
-              {kk: vv for kk, vv in v.items() if kk != "families"}) for k, v in row.items()}),
-              flush=True)
+        print(
+            variant.name,
+            json.dumps(
+                {
+                    k: (
+                        v
+                        if not isinstance(v, dict)
+                        else {kk: vv for kk, vv in v.items() if kk != "families"}
+                    )
+                    for k, v in row.items()
+                }
+            ),
+            flush=True,
+        )
     if not args.no_cross:
         results["cross_family"] = cross_family(args, reader, data, feats)
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -410,7 +435,9 @@ def main() -> int:
     return 0
 
 
-def cross_family(args: Any, reader: PieceReader, data: Data, feats: Callable[..., Windows]) -> dict[str, Any]:
+def cross_family(
+    args: Any, reader: PieceReader, data: Data, feats: Callable[..., Windows]
+) -> dict[str, Any]:
     """Each fold of the new families held out of training (both halves of its templates);
     tested on the held-out fold's UNSEEN-phrasing attacks; FPR on the grammar benign test."""
     out: dict[str, Any] = {}
@@ -419,14 +446,29 @@ def cross_family(args: Any, reader: PieceReader, data: Data, feats: Callable[...
         held = tuple(f for f in NEW_FAMILIES if f not in kept)
         fold = build(args.seed, args.quick, new_families=kept)
         test = attacks(random.Random(args.seed + 50 + i), 600, held, "B") + benign
-        for variant in (Variant("v4 logreg all"), Variant("v4 logreg pieces", blocks=("pieces",)),
-                        Variant("v4 logreg all, alpha 0.5", alpha=0.5)):
+        for variant in (
+            Variant("v4 logreg all"),
+            Variant("v4 logreg pieces", blocks=("pieces",)),
+            Variant("v4 logreg all, alpha 0.5", alpha=0.5),
+        ):
             labels = np.array([s.label for s in fold.train])
-            trained = train_variant(variant, feats(fold.train), feats(fold.train, whole=True), labels, args.seed)
-            trained.threshold = inclusive_threshold(list(trained.text_scores(feats(fold.calibration))), FPR)
+            trained = train_variant(
+                variant, feats(fold.train), feats(fold.train, whole=True), labels, args.seed
+            )
+            trained.threshold = inclusive_threshold(
+                list(trained.text_scores(feats(fold.calibration))), FPR
+            )
             row = rates(trained.text_scores(feats(test)), test, trained.threshold)
             out[f"fold {i + 1} (held out: {', '.join(held)}): {variant.name}"] = row
-            print("cross", i + 1, variant.name, row.get("detected"), row.get("fpr"), row.get("families"), flush=True)
+            print(
+                "cross",
+                i + 1,
+                variant.name,
+                row.get("detected"),
+                row.get("fpr"),
+                row.get("families"),
+                flush=True,
+            )
     return out
 
 
