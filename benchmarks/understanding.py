@@ -41,8 +41,11 @@ DATA = ROOT / "tests" / "data" / "understanding.jsonl"
 ROUND2 = ROOT / "tests" / "data" / "understanding_round2.jsonl"
 """A second blind set (written after the first round of tuning, by someone who saw neither
 the code nor the first set): its splits are reported as dev2 / heldout2."""
-SPLITS = ["dev", "heldout", "dev2", "heldout2"]
-STUDIED = {"dev", "dev2"}
+ROUND3 = ROOT / "tests" / "data" / "understanding_round3.jsonl"
+"""A third blind set (written after the second round of tuning, by someone who saw neither the
+code nor the earlier sets' rows, bar five for the format): reported as dev3 / heldout3."""
+SPLITS = ["dev", "heldout", "dev2", "heldout2", "dev3", "heldout3"]
+STUDIED = {"dev", "dev2", "dev3"}
 """The only splits whose wrong rows are ever printed: the held-out ones are never studied."""
 RESULTS = ROOT / "benchmarks" / "results" / "understanding.json"
 NETWORKS = {
@@ -58,10 +61,11 @@ BOOKINGS = {
 
 def load_rows(split: str, only: Iterable[str] = ()) -> list[dict[str, Any]]:
     rows = [json.loads(line) for line in DATA.read_text().splitlines() if line.strip()]
-    for line in ROUND2.read_text().splitlines() if ROUND2.exists() else ():
-        if line.strip():
-            row = json.loads(line)
-            rows.append({**row, "split": f"{row['split']}2"})
+    for suffix, path in (("2", ROUND2), ("3", ROUND3)):
+        for line in path.read_text().splitlines() if path.exists() else ():
+            if line.strip():
+                row = json.loads(line)
+                rows.append({**row, "split": f"{row['split']}{suffix}"})
     wanted = set(only)
     return [
         r

@@ -271,3 +271,23 @@ def test_question_uses_the_first_phrase_of_the_description() -> None:
         input_schema=SEARCH.input_schema,
     )
     assert question_for(skill, ["date"]).startswith("To search train tickets, I need the date")
+
+
+@pytest.mark.parametrize(
+    ("instruction", "clauses"),
+    [
+        (
+            "Hi! Hope you're well :) I'm off to Lyon on Friday. Book me a train. Thanks so much!",
+            ["I'm off to Lyon on Friday", "Book me a train"],
+        ),
+        ("Hello, play some jazz please :-) thanks", ["play some jazz please"]),
+        ("Bonjour ! un train pour Lyon demain. Merci beaucoup", ["un train pour Lyon demain"]),
+        # A thank-you with something of its own is no pleasantry; a clock time no smiley.
+        (
+            "Thank you for the hotel, now a train at 10:30",
+            ["Thank you for the hotel", "now a train at 10:30"],
+        ),
+    ],
+)
+def test_greetings_thanks_and_smileys_ask_for_nothing(instruction: str, clauses: list[str]) -> None:
+    assert split_clauses(instruction) == clauses

@@ -106,3 +106,66 @@ def test_meals_and_bare_clock_times_are_windows(
 ) -> None:
     when = resolve(text, MONDAY)
     assert (when.after, when.before) == (after, before)
+
+
+@pytest.mark.parametrize(
+    ("text", "start", "nights"),
+    [
+        ("a room December 14th to December 17th", "2026-12-14", 3),
+        ("a hotel from the 14th until the 16th of December", "2026-12-14", 2),
+        ("hotel 14-17 December", "2026-12-14", 3),
+        ("hotel Dec 14-16", "2026-12-14", 2),
+        ("a room 14/12 - 16/12", "2026-12-14", 2),
+        ("saturday to monday, max 120 euros a night", "2026-12-12", 2),
+        ("arriving Sunday, leaving Wednesday", "2026-12-13", 3),
+        ("check in Thursday, check out Saturday", "2026-12-10", 2),
+        ("Fri and Sat night", "2026-12-11", 2),
+        ("next week tue to thu", "2026-12-15", 2),
+        ("wed thru fri", "2026-12-09", 2),
+    ],
+)
+def test_a_stay_said_as_a_span_gives_its_start_and_nights(
+    text: str, start: str, nights: int
+) -> None:
+    when = resolve(text, MONDAY)
+    assert when.date == dt.date.fromisoformat(start), when
+    assert when.nights == nights, when
+
+
+@pytest.mark.parametrize(
+    ("text", "date"),
+    [
+        # A day said outright wins over a holiday named as the occasion.
+        ("christmas market trip: train Paris to Strasbourg on the 11th", "2026-12-11"),
+        ("for Christmas", "2026-12-25"),
+        # Day first, as Europeans write it (the unambiguous 14/12 and the ambiguous 11/12).
+        ("a train on 11/12", "2026-12-11"),
+    ],
+)
+def test_which_day_is_said(text: str, date: str) -> None:
+    assert resolve(text, MONDAY).date == dt.date.fromisoformat(date)
+
+
+def test_a_price_per_night_is_no_length_of_stay() -> None:
+    assert resolve("a hotel in Lyon on Friday, max 90 euros a night", MONDAY).nights is None
+    assert resolve("a hotel on Friday for a night", MONDAY).nights == 1
+
+
+def test_a_weekday_said_with_a_weekend_is_that_weekends() -> None:
+    when = resolve("next weekend I'm in Lille, need a hotel Fri and Sat night", MONDAY)
+    assert (when.date, when.nights) == (dt.date(2026, 12, 18), 2)
+    assert resolve("this weekend, on the Sunday", MONDAY).date == dt.date(2026, 12, 13)
+
+
+@pytest.mark.parametrize(
+    ("text", "options"),
+    [
+        ("early next week, Monday or Tuesday", ("2026-12-14", "2026-12-15")),
+        ("saturday or sunday, not sure yet", ("2026-12-12", "2026-12-13")),
+        ("either the 14th or the 15th", ("2026-12-14", "2026-12-15")),
+        ("Friday or so", ()),
+        ("a hotel for 2 or 3 nights", ()),
+    ],
+)
+def test_a_day_left_open_is_offered_not_picked(text: str, options: tuple[str, ...]) -> None:
+    assert resolve(text, MONDAY).options == tuple(dt.date.fromisoformat(d) for d in options)

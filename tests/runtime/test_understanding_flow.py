@@ -167,9 +167,7 @@ async def test_one_failed_branch_leaves_the_others_done_and_says_why(
 
 
 def music(embedder: MiniLMEmbedder) -> Orchestrator:
-    return orchestrating(
-        embedder, "music", "music-orchestrator", lambda messages, schema: {}
-    )
+    return orchestrating(embedder, "music", "music-orchestrator", lambda messages, schema: {})
 
 
 def played(session: Any) -> dict[str, Any]:
@@ -270,3 +268,63 @@ def test_a_day_before_today_is_past() -> None:
     assert past_date({"date": "2026-08-02"}, ["date"], today) == "2026-08-02"
     assert past_date({"date": "2026-08-10"}, ["date"], today) is None
     assert past_date({"date": "soon"}, ["date"], today) is None
+
+
+async def test_the_trip_said_as_context_and_a_stay_there_after_a_round_trip(
+    embedder: MiniLMEmbedder,
+) -> None:
+    # Where the user is heading (said as context, after a greeting) ends the train asked
+    # for and is where the hotel is.
+    session = await travel(embedder).submit(
+        "Hi! Hope you're well :) I'm heading to Nantes for a conference next week. "
+        "Could you book me a train from Paris on Monday and a hotel near the station for 2 nights?"
+    )
+    assert session.task.state is TaskState.COMPLETED, session.task.status_message
+    assert session.runs["ticket.search"].inputs["destination"] == "Nantes"
+    assert session.runs["hotel.search"].inputs["city"] == "Nantes"
+    # After a round trip the stay is where the way out goes, not where the way back does.
+    session = await travel(embedder).submit(
+        "I wanna book a roundtrip Paris to Nantes, leaving Friday and returning Sunday. "
+        "And I'll need a hotel there Friday through Sunday."
+    )
+    assert session.task.state is TaskState.COMPLETED, session.task.status_message
+    assert not session.not_offered
+    assert session.runs["hotel.search"].inputs["city"] == "Nantes"
+
+
+async def test_a_round_trip_with_its_days_said_apart_is_two_legs(embedder: MiniLMEmbedder) -> None:
+    session = await travel(embedder).submit(
+        "Return ticket Lille - Paris, going Monday morning coming back Wednesday evening"
+    )
+    assert session.task.state is TaskState.COMPLETED, session.task.status_message
+    assert session.plan is not None
+    legs = [s for s in session.plan.steps if s.capability == "ticket.search"]
+    assert len(legs) == 2
+    there, back = (session.runs[s.id].inputs for s in legs)
+    assert (there["origin"], there["date"], there["time_of_day"]) == (
+        "Lille",
+        "2026-11-30",
+        "morning",
+    )
+    assert (back["origin"], back["date"], back["time_of_day"]) == ("Paris", "2026-12-02", "evening")
+
+
+async def test_a_booking_after_a_condition_books_what_it_finds(embedder: MiniLMEmbedder) -> None:
+    session = await travel(embedder).submit(
+        "If there's an evening train Lyon to Paris on Friday, grab me a seat"
+    )
+    assert session.task.state is TaskState.COMPLETED, session.task.status_message
+    assert session.plan is not None
+    assert [s.capability for s in session.plan.steps] == ["ticket.search", "ticket.book"]
+    assert session.runs["ticket.book"].output["status"] == "confirmed"
+
+
+async def test_a_day_left_open_is_asked_and_the_answer_books_it(embedder: MiniLMEmbedder) -> None:
+    orchestrator = travel(embedder)
+    session = await orchestrator.submit("train Paris to Lyon saturday or sunday, not sure yet")
+    assert session.task.state is TaskState.INPUT_REQUIRED, session.task.status_message
+    assert "Saturday 28 November or Sunday 29 November" in (session.question or "")
+    assert not session.runs
+    session = await orchestrator.answer(session.task.id, "sunday")
+    assert session.task.state is TaskState.COMPLETED, session.task.status_message
+    assert session.runs["ticket.search"].inputs["date"] == "2026-11-29"

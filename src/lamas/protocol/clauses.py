@@ -139,7 +139,9 @@ def return_part(clause: str) -> str | None:
 
 _BOOKING_VERB = re.compile(
     r"\b(?:book|reserve|buy|get\s+(?:me|us)|grab|réserve[rz]?|check\s+in(?:to)?|"
-    r"(?:(?:i|we)(?:'ll|\s+will|\s+also|\s+only|\s+just|\s+still)?\s+|^\s*)(?:need|want)\s+"
+    # "need a room" wherever it is said ("Next weekend I'm in Lille, need a hotel"), but
+    # not denied or said of someone else ("I don't need a hotel", "do you need a seat").
+    r"(?<!n't\s)(?<!not\s)(?<!you\s)(?<!they\s)(?<!she\s)(?<!\bhe\s)(?:need|want)\s+"
     r"(?:a|an|the|some|two|three|\d+|[a-z]+s|something|"
     r"anything)\b|"
     r"(?:i|we)\s+(?:need|want|have)\s+to\s+(?:get|go|travel|be|take)|"

@@ -72,15 +72,30 @@ def split_clauses(instruction: str) -> list[str]:
     clause is "book me a hotel", so the hotel is booked, not merely searched for.
     """
     shared: list[str] = []
-    sentences = _SENTENCE_END.split(instruction)
+    sentences = _SENTENCE_END.split(_EMOTICON.sub(".", instruction))
     for index, sentence in enumerate(sentences):
         if index < len(sentences) - 1:
             sentence = sentence.rstrip()[:-1]  # its full stop (or ! or ?), as a separator
         sentence = _OPENING_JOIN.sub("", sentence)  # "Also play something": "play something"
         # A verb is shared within its sentence only: in "I need a hotel. The train is
         # booked" the train is not "needed".
-        shared += _share_verbs([p.strip() for p in _SEPARATORS.split(sentence) if p and p.strip()])
+        pieces = [p.strip() for p in _SEPARATORS.split(sentence) if p and p.strip()]
+        shared += _share_verbs([p for p in pieces if not _PLEASANTRY.match(p)])
     return shared
+
+
+# A smiley ends what was said before it ("Hope you're well :) I'm off to Lyon").
+_EMOTICON = re.compile(r"\s*(?<![\w:])[:;=]-?[()DPp](?![\w(])")
+# Greetings, thanks and wishes ask for nothing: "Hi!", "Thanks so much!", "Hope you're well".
+_PLEASANTRY = re.compile(
+    r"^(?:hi|hello|hey|hiya|howdy|dear\s+\w+|good\s+(?:morning|afternoon|evening)|bonjour|"
+    r"salut|coucou|cheers|thx|ty|many\s+thanks|much\s+appreciated|(?:i\s+)?appreciate\s+it|"
+    r"(?:thanks?|thank\s+you)(?:\s+(?:so|very)\s+much)?(?:\s+(?:in\s+advance|a\s+lot|again))?|"
+    r"merci(?:\s+beaucoup|\s+d'avance)?|(?:kind\s+|best\s+)?regards|"
+    r"(?:i\s+)?hope\s+(?:you'?re|you\s+are|all\s+is|this\s+finds\s+you)(?:\s+\w+){1,2}|"
+    r"how\s+are\s+you(?:\s+doing)?(?:\s+today)?)[\s!.,:)(]*$",
+    re.I,
+)
 
 
 _OPENING_JOIN = re.compile(r"^\s*(?:and\s+then|and\s+also|and|then|also|plus)\s+", re.I)

@@ -61,6 +61,7 @@ _PART_WORDS = {
 }
 
 PAST_SLIP_DAYS = 45
+PAST_SLIP = dt.timedelta(days=PAST_SLIP_DAYS)
 """A month and day past by at most this many days is a slip to ask about, not next year's."""
 
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -142,6 +143,8 @@ class When:
     """The date said is already past and the wording does not imply the next one."""
     said: tuple[str, ...] = field(default=())
     """The phrases the date came from (evidence, for a question back)."""
+    options: tuple[dt.date, ...] = ()
+    """The days a request leaves open ("Monday or Tuesday"): the user's to choose."""
 
     @property
     def check_out(self) -> dt.date | None:
@@ -169,7 +172,10 @@ def resolve(text: str, today: dt.date) -> When:
     """The dates, times and stay length that `text` gives, seen from `today`."""
     when = When()
     lowered = text.casefold()
-    date, said, implied_next = _date_of(text, today)
+    span = _span(text, today)
+    date, said, implied_next = (
+        (span[0], (span[2],), False) if span is not None else _date_of(text, today)
+    )
     if date is not None:
         past = date < today and not implied_next
         when = replace(when, date=date, said=said, past=past)
@@ -180,13 +186,15 @@ def resolve(text: str, today: dt.date) -> When:
             when = replace(when, after=window[0], before=window[1])
     when = _with_clock_window(when, text)
     nights = _nights(text, today)
-    end = _range_end(text, today, when.date)
+    end = span[1] if span is not None else _range_end(text, today, when.date)
     if nights is None and end is not None and when.date is not None and end > when.date:
         nights = (end - when.date).days
     if nights is not None:
         when = replace(when, nights=nights)
     if end is not None:
         when = replace(when, end_date=end)
+    if options := _options(text, today):
+        when = replace(when, options=options)
     return when
 
 
@@ -217,17 +225,17 @@ _HOLIDAY = re.compile(
 )
 # "next week ... on the Wednesday", "tuesday next week": that weekday of next week, said
 # together in one sentence (up to 100 characters apart).
+_WEEKDAY = r"(?:mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun)(?:day)?|wednesday|saturday"
 _NEXT_WEEK_DAY = re.compile(
-    r"\bnext\s+week\b[^.;!?]{0,100}?\b"
-    r"(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b"
-    r"|\b(?:on\s+)?(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b"
-    r"[^.;!?]{0,100}?\bnext\s+week\b",
+    rf"\bnext\s+week\b[^.;!?]{{0,100}}?\b({_WEEKDAY})\b"
+    rf"|\b(?:on\s+)?({_WEEKDAY})\b[^.;!?]{{0,100}}?\bnext\s+week\b",
     re.I,
 )
 _ORDINAL = re.compile(r"\b(?:on\s+)?(?:the\s+)?(\d{1,2})(?:st|nd|rd|th)\b", re.I)
+_WEEKEND_DAY = re.compile(r"\b(?:fri|sat|sun)(?:day|urday)?\b", re.I)
 _NIGHT_PAIR = re.compile(
-    r"\b(tonight|today|tomorrow|(?:mon|tues|wednes|thurs|fri|satur|sun)day)\s*(?:night)?\s+"
-    r"(?:and|&|\+)\s+(tomorrow|(?:mon|tues|wednes|thurs|fri|satur|sun)day)\s+nights?\b",
+    rf"\b(tonight|today|tomorrow|{_WEEKDAY})\s*(?:night)?\s+"
+    rf"(?:and|&|\+)\s+(tomorrow|{_WEEKDAY})\s+nights?\b",
     re.I,
 )
 
@@ -274,7 +282,8 @@ def _ordinal_day(text: str, today: dt.date) -> tuple[dt.date, str] | None:
 
 def _date_of(text: str, today: dt.date) -> tuple[dt.date | None, tuple[str, ...], bool]:
     """(date, the phrase it came from, whether the wording implies "the next one")."""
-    if holiday := _holiday(text, today - dt.timedelta(days=PAST_SLIP_DAYS)):
+    holiday = None if _EXPLICIT_DAY.search(text) else _holiday(text, today - PAST_SLIP)
+    if holiday:
         return holiday[0], (holiday[1],), holiday[0] >= today
     if match := _DAY_AFTER_TOMORROW.search(text):
         return today + dt.timedelta(days=2), (match.group(0),), True
@@ -293,12 +302,16 @@ def _date_of(text: str, today: dt.date) -> tuple[dt.date | None, tuple[str, ...]
             )
         elif (match.group(1) or "").casefold() == "next" and today.weekday() < 5:
             saturday += dt.timedelta(days=7)
+        if named := _WEEKEND_DAY.search(text):
+            # "next weekend ... Fri and Sat night": the Friday of that weekend.
+            saturday += dt.timedelta(days=(_weekday(named.group(0)) - 5 + 3) % 7 - 3)
+            return max(saturday, today), (match.group(0), named.group(0)), True
         return saturday, (match.group(0),), True
     if found_day := _ordinal_day(text, today):
         return found_day[0], (found_day[1],), True
     if week := _NEXT_WEEK_DAY.search(text):
         monday = today + dt.timedelta(days=7 - today.weekday())
-        day = _WEEKDAYS.index((week.group(1) or week.group(2)).casefold())
+        day = _weekday(week.group(1) or week.group(2))
         return monday + dt.timedelta(days=day), (week.group(0),), True
     text = _A_WEEK_STAY.sub(" ", _NIGHTS.sub(" ", text))  # "for a week" is a length, not a day
     # A clock window is no day, and can hide the day from dateparser or pass for one ("around
@@ -355,6 +368,8 @@ def _search_cached(text: str, today: dt.date) -> tuple[tuple[str, dt.datetime], 
         "RELATIVE_BASE": base,
         "PREFER_DATES_FROM": "future",
         "PREFER_DAY_OF_MONTH": "first",
+        # 11/12 is the 11th of December, as the networks' (European) users write it.
+        "DATE_ORDER": "DMY",
         "RETURN_AS_TIMEZONE_AWARE": False,
     }
     found = None
@@ -505,9 +520,13 @@ def _nights(text: str, today: dt.date | None = None) -> int | None:
     if pair is not None and today is not None:
         first, _, _ = _date_of(pair.group(1), today)
         last, _, _ = _date_of(pair.group(2), first or today)
+        if first is not None and re.fullmatch(_WEEKDAY, pair.group(2), re.I):
+            last = first + dt.timedelta(days=(_weekday(pair.group(2)) - first.weekday()) % 7)
         if first is not None and last is not None and last >= first:
             return (last - first).days + 1
-    match = _NIGHTS.search(text)
+    match = next(
+        (m for m in _NIGHTS.finditer(text) if not _PER_NIGHT.search(text[: m.start()])), None
+    )
     if not match:
         return None
     said = (match.group(1) or match.group(2) or "").casefold()
@@ -529,3 +548,134 @@ def _range_end(text: str, today: dt.date, start: dt.date | None) -> dt.date | No
     if (end - start).days > 31:
         return None
     return end
+
+
+# --- spans: "March 2nd to March 5th", "14-17 December", "14/12 - 16/12", "sat to mon",
+# "arriving Sunday, leaving Wednesday": a start and an end said together.
+_MONTH_NUMBERS = {
+    name: number
+    for names in (
+        ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"),
+        ("janv", "févr", "mars", "avr", "mai", "juin", "juil", "août", "sept", "oct", "nov", "déc"),
+        ("janv", "fev", "mars", "avr", "mai", "juin", "juil", "aou", "sept", "oct", "nov", "dec"),
+    )
+    for number, name in enumerate(names, 1)
+}
+_MONTH = (
+    r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
+    r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?|janvier|f[ée]vrier|mars|"
+    r"avril|mai|juin|juillet|ao[uû]t|septembre|octobre|novembre|d[ée]cembre)"
+)
+_NTH = r"(\d{1,2})(?:st|nd|rd|th|er)?"
+_TO = r"\s*(?:-|\u2013|to|until|till|through|thru|au|jusqu'au)\s*(?:the\s+)?"
+_SPAN_NUMERIC = re.compile(
+    rf"\b(\d{{1,2}})/(\d{{1,2}})(?:/\d{{2,4}})?{_TO}(\d{{1,2}})/(\d{{1,2}})\b"
+)
+_SPAN_MONTH_FIRST = re.compile(
+    rf"\b({_MONTH})\.?\s+{_NTH}{_TO}(?:({_MONTH})\.?\s+)?{_NTH}\b(?!\s*(?:am|pm|h\b|:))", re.I
+)
+_SPAN_DAY_FIRST = re.compile(
+    rf"\b(?:the\s+)?{_NTH}(?:\s+(?:of\s+)?({_MONTH}))?{_TO}{_NTH}\s+(?:of\s+)?({_MONTH})\b", re.I
+)
+_SPAN_ORDINALS = re.compile(
+    rf"\b(?:the\s+)?(\d{{1,2}})(?:st|nd|rd|th){_TO}(\d{{1,2}})(?:st|nd|rd|th)\b", re.I
+)
+_SPAN_WEEKDAYS = re.compile(
+    rf"\b(?:from\s+|arriving\s+(?:on\s+)?|check(?:ing)?[- ]?in\s+(?:on\s+)?)?({_WEEKDAY})"
+    rf"(?:\s*(?:{_TO}|,?\s*(?:and\s+|then\s+)?(?:leaving|departing|check(?:ing)?[- ]?out)"
+    rf"\s+(?:on\s+)?))({_WEEKDAY})\b",
+    re.I,
+)
+_EXPLICIT_DAY = re.compile(
+    rf"\b\d{{1,2}}(?:st|nd|rd|th)\b|\b\d{{1,2}}/\d{{1,2}}\b|\b{_MONTH}\s+\d{{1,2}}\b|"
+    rf"\b\d{{1,2}}\s+{_MONTH}\b",
+    re.I,
+)
+_PER_NIGHT = re.compile(r"(?:\d|€|\$|\beuros?|\beur|\bdollars?|\bper|\bmax)\s*$", re.I)
+_MAX_SPAN_DAYS = 31
+
+
+def _weekday(word: str) -> int:
+    return ("mon", "tue", "wed", "thu", "fri", "sat", "sun").index(word[:3].casefold())
+
+
+def _month(word: str) -> int:
+    folded = word.casefold().rstrip(".")
+    return _MONTH_NUMBERS.get(folded[:4], 0) or _MONTH_NUMBERS.get(folded[:3], 0)
+
+
+def _on_or_after(day: int, month: int, base: dt.date) -> dt.date | None:
+    """The `day` of `month` on or after `base` (this year's, a slip just past, or next)."""
+    for year in (base.year, base.year + 1):
+        try:
+            found = dt.date(year, month, day)
+        except ValueError:
+            return None
+        if found >= base - PAST_SLIP or year > base.year:
+            return found
+    return None
+
+
+def _span(text: str, today: dt.date) -> tuple[dt.date, dt.date, str] | None:
+    """(start, end, the phrase) of a stay or trip said as a span; None if none is."""
+    found: tuple[dt.date | None, dt.date | None] = (None, None)
+    if match := _SPAN_NUMERIC.search(text):
+        day1, month1, day2, month2 = (int(g) for g in match.groups())
+        start = _on_or_after(day1, month1, today) if 1 <= month1 <= 12 else None
+        found = (start, _on_or_after(day2, month2, start) if start and 1 <= month2 <= 12 else None)
+    elif match := _SPAN_MONTH_FIRST.search(text):
+        m1, d1, m2, d2 = match.groups()
+        start = _on_or_after(int(d1), _month(m1), today)
+        found = (start, _on_or_after(int(d2), _month(m2 or m1), start) if start else None)
+    elif match := _SPAN_DAY_FIRST.search(text):
+        d1, m1, d2, m2 = match.groups()
+        start = _on_or_after(int(d1), _month(m1 or m2), today)
+        found = (start, _on_or_after(int(d2), _month(m2), start) if start else None)
+    elif match := _SPAN_ORDINALS.search(text):
+        first = _ordinal_day(f"the {int(match.group(1))}th", today)
+        start = first[0] if first else None
+        last = _ordinal_day(f"the {int(match.group(2))}th", start) if start else None
+        found = (start, last[0] if last else None)
+    elif match := _SPAN_WEEKDAYS.search(text):
+        said = match.group(1)
+        week = "next week " if re.search(r"\bnext\s+week\b", text, re.I) else ""
+        start, _, _ = _date_of(week + said, today)
+        if start is not None:
+            ahead = (_weekday(match.group(2)) - start.weekday()) % 7 or 7
+            found = (start, start + dt.timedelta(days=ahead))
+    start, end = found
+    if match is None or start is None or end is None:
+        return None
+    if not 0 < (end - start).days <= _MAX_SPAN_DAYS:
+        return None
+    return start, end, match.group(0)
+
+
+# "Monday or Tuesday", "either the 3rd or the 4th", "sat or sun": a day left open.
+_DAY_PHRASE = (
+    rf"(?:(?:on\s+)?(?:the\s+)?\d{{1,2}}(?:st|nd|rd|th)(?:\s+(?:of\s+)?{{month}})?|"
+    rf"{{month}}\s+\d{{1,2}}(?:st|nd|rd|th)?|(?:on\s+)?(?:next\s+)?(?:{_WEEKDAY})|tomorrow|today)"
+)
+_OPTIONS = re.compile(
+    r"\b(?:either\s+)?(DAY)\s*,?\s+or\s+(?:else\s+)?(DAY)\b(?!\s*(?:so|later|earlier))".replace(
+        "DAY", _DAY_PHRASE.replace("{month}", _MONTH)
+    ),
+    re.I,
+)
+
+
+def _options(text: str, today: dt.date) -> tuple[dt.date, ...]:
+    """The days a request hesitates between, each resolved as if said alone."""
+    match = _OPTIONS.search(text)
+    if match is None:
+        return ()
+    week = "next week " if re.search(r"\bnext\s+week\b", text, re.I) else ""
+    days = []
+    for said in match.groups():
+        if re.fullmatch(rf"(?:on\s+)?(?:{_WEEKDAY})", said, re.I):
+            said = week + said
+        day, _, _ = _date_of(said, today)
+        if day is None:
+            return ()
+        days.append(day)
+    return tuple(dict.fromkeys(days)) if len(set(days)) > 1 else ()

@@ -268,7 +268,8 @@ class Orchestrator:
                 skill, step.instruction, known=prepared.known, context=context
             )
             self._settle(session, step, filled, prepared)
-            destination = session.slots[step.id].get("destination") or destination
+            if step.id not in session.reverse_of:  # a stay is where the way out goes
+                destination = session.slots[step.id].get("destination") or destination
         await self._ask_or_run(session)
 
     def _settle(self, session: Session, step: Step, filled: Filled, prepared: Prepared) -> None:
@@ -284,8 +285,8 @@ class Orchestrator:
             reverse_of=session.slots.get(forward) if forward else None,
         )
         values = settled.values
-        for name in prepared.needed:
-            values.pop(name, None)  # a model's guess at who "their newest" is
+        for name in [*prepared.needed, *prepared.choices]:
+            values.pop(name, None)  # a model's guess at who "their newest" is, or which day
         properties = skill.input_schema.get("properties", {})
         dates = [n for n, p in properties.items() if p.get("format") == "date"]
         past = prepared.past or past_date(values, dates, self.today)
@@ -295,11 +296,17 @@ class Orchestrator:
             for name in dates:
                 values.pop(name, None)
         session.slots[step.id] = values
-        missing = [*filled.missing, *settled.unknown, *settled.choices, *prepared.needed]
+        missing = [
+            *filled.missing,
+            *settled.unknown,
+            *settled.choices,
+            *prepared.needed,
+            *prepared.choices,
+        ]
         if past:
             session.past[step.id] = past
             missing += dates
-        choices = {**filled.ambiguous, **settled.choices}
+        choices = {**filled.ambiguous, **settled.choices, **prepared.choices}
         self._note_missing(
             session,
             step.id,

@@ -43,6 +43,8 @@ class Prepared:
     """The phrase of a date already past (to ask about), if any."""
     needed: tuple[str, ...] = ()
     """Inputs to ask the user about whatever a model says ("their newest": which artist)."""
+    choices: dict[str, list[str]] = field(default_factory=dict)
+    """Inputs the user left open between choices ("Monday or Tuesday"): asked, not guessed."""
 
 
 @dataclass(slots=True)
@@ -128,6 +130,14 @@ def prefill(
             if p.get("format") == "date"
         ]:
             known.pop(name, None)
+    choices: dict[str, list[str]] = {}
+    dates = [
+        n for n, p in skill.input_schema.get("properties", {}).items() if p.get("format") == "date"
+    ]
+    if when.options and dates:
+        for name in dates:
+            known.pop(name, None)
+        choices[dates[0]] = [f"{d:%A} {d.day} {d:%B}" for d in when.options]
     needed = tuple(
         slot
         for slot, vocabulary in (vocabularies or {}).items()
@@ -143,7 +153,7 @@ def prefill(
         # "a room in Nice from Friday": a stay with a start and no end is asked, not
         # booked for the one night a default would give.
         needed += ("nights",)
-    return Prepared(known, when, preferences, past, needed)
+    return Prepared(known, when, preferences, past, needed, choices)
 
 
 _OPEN_STAY = re.compile(
@@ -227,7 +237,9 @@ def place_near_city(
 
 
 def _with_date(when: When, source: When) -> When:
-    return replace(when, date=source.date, past=source.past, said=source.said)
+    return replace(
+        when, date=source.date, past=source.past, said=source.said, options=source.options
+    )
 
 
 def settle(

@@ -141,12 +141,37 @@ _RELATIVE = re.compile(
 # The asking verbs clauses share (`protocol.instruction.ASKING_VERBS`), and the ones that
 # only open a request for a thing ("look for", "queue", "stream").
 _VERBS = sorted(ASKING_VERBS | {"look", "organise", "organize", "see", "queue", "stream"})
+# Asking verbs that are never a thing asked for ("a show", "a play", "a plan" can be).
+_VERB_WORDS = frozenset(
+    [
+        "book",
+        "reserve",
+        "find",
+        "search",
+        "get",
+        "buy",
+        "give",
+        "put",
+        "rent",
+        "hire",
+        "arrange",
+        "recommend",
+        "suggest",
+        "organise",
+        "organize",
+        "look",
+        "see",
+        "queue",
+        "stream",
+        "grab",
+    ]
+)
 _OPENING = re.compile(
     r"^\s*(?:(?:please|hi|hey|ok|okay|so|and|then|also|now|just|actually)[,\s]+)*"
     r"(?:(?:if|whether)\s+there(?:'s|\s+is|\s+are)\s+|(?:is|are)\s+there\s+)?"
     r"(?:(?:i|we)(?:'d|\s+would|'ll|\s+will)?\s+(?:really\s+|still\s+|also\s+|only\s+)?(?:need|want|like|"
     r"love|fancy|take|be\s+needing|prefer)(?:\s+to\s+(?:listen\s+to|[a-z]+(?:\s+(?:out|up))?))?|"
-    r"wanna\s+[a-z]+|"
+    r"(?:(?:i|we)\s+)?(?:wanna|gonna|gotta)\s+[a-z]+|"
     r"(?:can|could|would|will)\s+you\s+(?:please\s+)?\w+|"
     r"(?:" + "|".join(_VERBS) + r")(?:\s+(?:me|us|for\s+me|up|on|out|for))?)\b",
     re.I,
@@ -167,7 +192,13 @@ def object_words(clause: str) -> list[str]:
     head = _RELATIVE.split(head, maxsplit=1)[0]
     head = _NOT_THINGS.sub(" ", _FILLER.sub(" ", head.replace("someplace", " ")))
     # Capitalised words are names (places, artists): what they are is the vendors' to say.
-    return [w for w in re.findall(r"[A-Za-z][A-Za-z'-]{2,}", head) if not w[0].isupper()]
+    # An asking verb left in the head ("I really wanna book a roundtrip") asks; it is no
+    # thing asked for.
+    return [
+        w
+        for w in re.findall(r"[A-Za-z][A-Za-z'-]{2,}", head)
+        if not w[0].isupper() and w.casefold() not in _VERB_WORDS
+    ]
 
 
 def content_words(text: str) -> list[str]:

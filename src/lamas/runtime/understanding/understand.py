@@ -174,8 +174,10 @@ class Understander:
             if (
                 previous is not None
                 and previous.capability is not None
-                and books_it(clause.text)
-                and not self._object_words(clause.text)
+                and (
+                    (books_it(clause.text) and not self._object_words(clause.text))
+                    or self._books_what_it_found(previous, clause.text)
+                )
                 and (booking := self._committing(previous.capability)) is not None
             ):
                 # "If there's a train before 8 on Friday, book it for me": the booking of
@@ -190,6 +192,17 @@ class Understander:
             if leg:
                 role = Role.STEP  # "Lyon back to Paris on Saturday": a leg of its own
             if role is Role.RETURN and previous is not None and previous.capability:
+                last = len(result.routed) - 1
+                out = result.returns.get(last)
+                if out is not None and result.routed[out].text == previous.text:
+                    # "Return ticket Lille - Paris, going Monday, coming back Wednesday": the
+                    # round trip already asked for, its way out and way back said apart.
+                    coming = return_part(clause.text) or clause.text
+                    going = clause.text[: clause.text.rfind(coming)].rstrip(" ,;")
+                    if going:
+                        result.routed[out] = _more_of(result.routed[out], going)
+                    result.routed[last] = RoutedClause(coming, previous.capability, previous.score)
+                    continue
                 result.returns[len(result.routed)] = len(result.routed) - 1
                 result.routed.append(RoutedClause(clause.text, previous.capability, clause.score))
                 continue
@@ -357,6 +370,18 @@ class Understander:
         names = [m.name for m in mentions(text, self.places, choices=True)]
         cities = [self.places.within.get(n, n) for n in names]
         return list(dict.fromkeys(cities))
+
+    def _books_what_it_found(self, condition: RoutedClause, text: str) -> bool:
+        """ "If there's an evening train on Friday, grab me a seat": after a condition, a
+        booking of the thing its search finds (named by its family, no place of its own)."""
+        return (
+            condition.capability is not None
+            and is_conditional(condition.text)
+            and says_book(text)
+            and not self._is_trip(text)
+            and bool(words := self._object_words(text))
+            and all(self.scope.similarity(condition.capability, w) >= 1.0 for w in words)
+        )
 
     def _capability(self, clause: RoutedClause) -> str | None:
         """The routed capability, or the trip's for a clause that names two places."""
