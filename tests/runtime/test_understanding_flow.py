@@ -328,3 +328,14 @@ async def test_a_day_left_open_is_asked_and_the_answer_books_it(embedder: MiniLM
     session = await orchestrator.answer(session.task.id, "sunday")
     assert session.task.state is TaskState.COMPLETED, session.task.status_message
     assert session.runs["ticket.search"].inputs["date"] == "2026-11-29"
+
+
+async def test_a_french_request_books_what_it_asks(embedder: MiniLMEmbedder) -> None:
+    session = await travel(embedder).submit(
+        "Bonjour, pouvez-vous me réserver un hôtel à Lyon près de la gare pour 2 nuits "
+        "à partir du 4 décembre ?"
+    )
+    assert session.task.state is TaskState.COMPLETED, session.task.status_message
+    search = session.runs["hotel.search"].inputs
+    assert (search["city"], search["check_in"], search["nights"]) == ("Lyon", "2026-12-04", 2)
+    assert session.runs["hotel.book"].output["status"] == "confirmed"

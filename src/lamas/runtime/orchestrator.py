@@ -65,6 +65,7 @@ from lamas.runtime.slots import PROFILE_NOTE, SYSTEM, FewShot, Filled, Notes, Sl
 from lamas.runtime.today import TODAY_KEY
 from lamas.runtime.understanding import Understander
 from lamas.runtime.understanding.corrections import corrected
+from lamas.runtime.understanding.french import gloss
 from lamas.runtime.understanding.gazetteer import slot_vocabularies
 from lamas.runtime.understanding.inputs import (
     Prepared,
@@ -188,14 +189,15 @@ class Orchestrator:
         session.said.append(text)
         reply = Message.of_text(text, role="user")
         session.task = session.task.moved_to(TaskState.WORKING, reply)
-        return await self._timed(session, self._resume(session, text))
+        return await self._timed(session, self._resume(session, gloss(text)))
 
     # --- planning -----------------------------------------------------------------------
 
     async def _start(self, session: Session, instruction: str) -> None:
         task_id = session.task.id
         session.task = session.task.moved_to(TaskState.WORKING)
-        instruction = corrected(instruction)  # "on Monday, sorry I mean Tuesday": Tuesday
+        # "on Monday, sorry I mean Tuesday": Tuesday; "un hôtel à Nice": a hotel in Nice.
+        instruction = gloss(corrected(instruction))
         routed = self.understander.route(instruction, self.router)
         understood = self.understander.understand(routed, self.router.scores, self.router.threshold)
         session.routed = understood.routed

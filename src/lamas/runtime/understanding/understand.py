@@ -458,7 +458,11 @@ def _unglue(text: str) -> str:
 
 
 _RESTATING = re.compile(
-    r"\b(?:only|just)\s+(?:need|want)\s+the\b|^\s*(?:and\s+)?book\s+(?:the|it)\b", re.I
+    r"\b(?:only|just)\s+(?:need|want)\s+the\b|^\s*(?:and\s+)?book\s+(?:the|it)\b|"
+    # "a ticket Toulouse-Bordeaux for Saturday, the last train": which one of it.
+    r"^\s*(?:(?:i|we)\s+(?:need|want)\s+)?(?:ideally\s+|preferably\s+)?the\s+(?:first|last|earliest|latest|cheapest|fastest|"
+    r"quickest)\s+(?:one|train|room|hotel|song|track)\s*[.!]?$",
+    re.I,
 )
 
 
