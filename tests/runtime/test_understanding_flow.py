@@ -339,3 +339,15 @@ async def test_a_french_request_books_what_it_asks(embedder: MiniLMEmbedder) -> 
     search = session.runs["hotel.search"].inputs
     assert (search["city"], search["check_in"], search["nights"]) == ("Lyon", "2026-12-04", 2)
     assert session.runs["hotel.book"].output["status"] == "confirmed"
+
+
+async def test_the_vendors_own_word_and_a_misspelt_artist_are_what_is_searched(
+    embedder: MiniLMEmbedder,
+) -> None:
+    # The vendor serves "melancholic" as a mood of its own: not the generic table's "sad".
+    session = await music(embedder).submit("play some melancholic folk")
+    assert session.runs["song.search"].inputs["mood"] == "melancholic"
+    # "by coldpaly": the one artist that close, though written in lower case.
+    session = await music(embedder).submit("pls play smth by coldpaly")
+    assert session.runs["song.search"].inputs["artist"] == "Coldplay"
+    assert session.task.state is TaskState.COMPLETED, session.task.status_message

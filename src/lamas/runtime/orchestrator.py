@@ -80,6 +80,7 @@ from lamas.runtime.understanding.inputs import (
     vocabulary_names,
 )
 from lamas.runtime.understanding.outcome import answer_text, found_something, rank_offers
+from lamas.runtime.understanding.shorthand import expand
 from lamas.store.errors import public_text
 
 OFFERS_PER_PROVIDER = 3
@@ -189,7 +190,7 @@ class Orchestrator:
         session.said.append(text)
         reply = Message.of_text(text, role="user")
         session.task = session.task.moved_to(TaskState.WORKING, reply)
-        return await self._timed(session, self._resume(session, gloss(text)))
+        return await self._timed(session, self._resume(session, gloss(expand(text))))
 
     # --- planning -----------------------------------------------------------------------
 
@@ -197,7 +198,7 @@ class Orchestrator:
         task_id = session.task.id
         session.task = session.task.moved_to(TaskState.WORKING)
         # "on Monday, sorry I mean Tuesday": Tuesday; "un hôtel à Nice": a hotel in Nice.
-        instruction = gloss(corrected(instruction))
+        instruction = gloss(expand(corrected(instruction)))
         routed = self.understander.route(instruction, self.router)
         understood = self.understander.understand(routed, self.router.scores, self.router.threshold)
         session.routed = understood.routed

@@ -72,6 +72,8 @@ _MONTH = "|".join(_MONTHS)
 # Ordered: longer phrases first. Lower-case words only (a capitalised word is a name).
 _PHRASES: tuple[tuple[str, str], ...] = (
     (r"s'il (?:vous|te) pla[iî]t|svp|stp", "please"),
+    (r"(?:de la |du )?chanson fran[çc]aise", "French chanson"),
+    (r"des ann[ée]es (\d0)", r"from the \1s"),
     (r"pouvez-vous|pourriez-vous|peux-tu|pourrais-tu|vous pouvez|tu peux", "could you"),
     (
         r"je voudrais|j'aimerais|je veux|je souhaite|il me faut|j'ai besoin d'|j'ai besoin de",
@@ -128,6 +130,11 @@ _PHRASES: tuple[tuple[str, str], ...] = (
     (r"étoiles|etoiles", "stars"),
     (r"pas loin", "nearby"),
     (r"calme", "calm"),
+    (r"m[ée]lancoliques?", "melancholic"),
+    (r"romantiques?", "romantic"),
+    (r"[ée]nergiques?", "energetic"),
+    (r"plut[ôo]t", "rather"),
+    (r"[ée]couter", "to listen to"),
     (r"triste", "sad"),
     (r"joyeuse|joyeux|gaie?", "happy"),
     (r"un restaurant|une table", "a restaurant table"),

@@ -121,7 +121,10 @@ def prefill(
             known["city"] = place
     known.update(place_near_city(skill, clause, vocabularies or {}, known))
     known.update(time_inputs(skill, when))
-    known.update(preferences.search_inputs(skill.input_schema))
+    for slot, value in preferences.search_inputs(skill.input_schema).items():
+        # The vendor's own word ("melancholic", a mood it serves) over the generic table's
+        # nearest one ("sad").
+        known.setdefault(slot, value)
     past = when.said[0] if when.past and when.said else None
     if past:
         for name in [

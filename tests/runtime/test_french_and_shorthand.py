@@ -1,10 +1,11 @@
-"""French requests are glossed into the English they mean; names stay as written."""
+"""French requests and chat spellings are read as the English words they stand for."""
 
 from __future__ import annotations
 
 import pytest
 
 from lamas.runtime.understanding.french import gloss, is_french
+from lamas.runtime.understanding.shorthand import expand
 
 
 @pytest.mark.parametrize(
@@ -21,6 +22,10 @@ from lamas.runtime.understanding.french import gloss, is_french
             "a train ticket from Paris to Lyon next Tuesday morning",
         ),
         ("une chambre à Lyon du 3 au 5 mars", "a room in Lyon from 3 to 5 March"),
+        (
+            "je voudrais écouter de la chanson française des années 60, plutôt mélancolique",
+            "I need to listen to French song from the 60s, rather melancholic",
+        ),
     ],
 )
 def test_a_french_request_reads_as_the_english_it_means(french: str, english: str) -> None:
@@ -39,3 +44,16 @@ def test_a_french_request_reads_as_the_english_it_means(french: str, english: st
 def test_english_with_french_names_is_left_alone(english: str) -> None:
     assert not is_french(english)
     assert gloss(english) == english
+
+
+@pytest.mark.parametrize(
+    ("typed", "meant"),
+    [
+        ("hotel in Nice 3 nites tonite", "hotel in Nice 3 nights tonight"),
+        ("pls play smth by Coldplay", "please play something by Coldplay"),
+        ("train to Lyon tmrw b4 9", "train to Lyon tomorrow before 9"),
+        ("Christmas Eve in Strasbourg", "Christmas Eve in Strasbourg"),
+    ],
+)
+def test_chat_spellings_are_read_as_the_words_they_stand_for(typed: str, meant: str) -> None:
+    assert expand(typed) == meant
