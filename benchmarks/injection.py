@@ -848,7 +848,12 @@ async def main_async(args: argparse.Namespace) -> int:
     if not args.no_detection:
         from _detection import run as run_detection
 
-        corpora = run_detection(console, cross=not args.no_cross_family)
+        corpora = run_detection(
+            console,
+            cross=not args.no_cross_family,
+            baseline=args.baseline_model,
+            sentences=not args.no_sentences,
+        )
     if args.detection_only:
         return finish("injection-detection", {"corpora": corpora}, detection_checks(corpora))
     attacks = load(ATTACKS)
@@ -1042,6 +1047,16 @@ def main() -> int:
     )
     parser.add_argument(
         "--detection-only", action="store_true", help="only the per-corpus detection tables"
+    )
+    parser.add_argument(
+        "--baseline-model",
+        type=Path,
+        default=None,
+        help="another learned layer's weights (e.g. the third round's) measured beside the "
+        "shipped one in the same run",
+    )
+    parser.add_argument(
+        "--no-sentences", action="store_true", help="skip the opt-in sentence layer and cascade"
     )
     parser.add_argument(
         "--no-perplexity", action="store_true", help="detector without the perplexity layer"

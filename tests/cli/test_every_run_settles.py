@@ -62,15 +62,7 @@ def test_lamas_run_settles_and_ids_work_by_prefix(tmp_path: Path) -> None:
 def test_lamas_run_on_ray_settles_the_same(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'ledger.db'}"
     done = lamas(
-        "run",
-        NETWORK,
-        QUESTION,
-        "--runtime",
-        "ray",
-        "--model",
-        "smollm2-135m",
-        "--db",
-        url,
+        "run", NETWORK, QUESTION, "--runtime", "ray", "--model", "smollm2-135m", "--db", url,
         home=tmp_path,
     )
     assert done.returncode == 0, done.stdout + done.stderr
@@ -96,17 +88,8 @@ def test_lamas_serve_makes_dev_keys_serves_a_network_and_settles_what_lamas_ask_
     log = tmp_path / "serve.log"
     port = free_port()
     server = lamas_background(
-        "serve",
-        NETWORK,
-        "--public",
-        "--port",
-        str(port),
-        "--ledger",
-        url,
-        "--model",
-        "smollm2-135m",
-        home=tmp_path,
-        log=log,
+        "serve", NETWORK, "--public", "--port", str(port), "--ledger", url,
+        "--model", "smollm2-135m", home=tmp_path, log=log,
     )
     try:
         wait_for(log, r"serving A2A at", server)
@@ -138,15 +121,8 @@ def test_one_agent_gets_keys_and_is_served_and_asked(tmp_path: Path) -> None:
     log = tmp_path / "serve.log"
     port = free_port()
     server = lamas_background(
-        "serve",
-        CLERK,
-        "--public",
-        "--port",
-        str(port),
-        "--keys",
-        str(tmp_path / "keys"),
-        home=tmp_path,
-        log=log,
+        "serve", CLERK, "--public", "--port", str(port), "--keys", str(tmp_path / "keys"),
+        home=tmp_path, log=log,
     )
     try:
         wait_for(log, r"clerk serving A2A at", server)

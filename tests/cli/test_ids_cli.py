@@ -19,12 +19,8 @@ def run_task(url: str, *, fail: bool) -> str:
             raise ValueError("the desk is closed")
         return Message.of_data({"hours": "9-17"})
 
-    card = AgentCard(
-        id="desk",
-        name="Desk",
-        entity="office",
-        skills=(Skill(name="hours", description="Opening hours of the town hall"),),
-    )
+    card = AgentCard(id="desk", name="Desk", entity="office",
+                     skills=(Skill(name="hours", description="Opening hours of the town hall"),))
     orchestrator = Orchestrator(Network([Agent(card, desk)]), ScriptedModel(), HashingEmbedder())
     orchestrator.join(AgentCard(id="orchestrator", name="O", entity="platform"))
     Books(orchestrator, ledger=platform_ledger(url))

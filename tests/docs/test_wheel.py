@@ -51,11 +51,7 @@ def test_the_wheel_installs_alone_and_runs_the_quickstart(tmp_path: Path) -> Non
     # The optional features say which extra they need.
     missing = subprocess.run(
         [lamas, "run", str(ROOT / "examples" / "hello" / "network.yaml"), "x", "--runtime", "ray"],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=300,
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300,
     )
     assert missing.returncode == 2
     assert "pip install 'lamas[ray]'" in " ".join(missing.stderr.split())

@@ -92,13 +92,7 @@ def test_the_catalogue_is_a_real_dataset() -> None:
     assert len({s["song_id"] for s in SONGS}) == len(SONGS)
     assert len({s["genre"] for s in SONGS}) >= 8
     assert {s["mood"] for s in SONGS} == {
-        "happy",
-        "calm",
-        "sad",
-        "romantic",
-        "energetic",
-        "melancholic",
-        "angry",
+        "happy", "calm", "sad", "romantic", "energetic", "melancholic", "angry"
     }
     assert len(music.catalogue()) == len(SONGS)
 

@@ -40,18 +40,8 @@ def test_prefixes_resolve_in_the_database_with_like_wildcards_taken_literally(
 ) -> None:
     engine = create_engine(f"sqlite:///{tmp_path / 'x.db'}")
     rows = [
-        {
-            "id": f"r{i}",
-            "task_id": task,
-            "agent": agent,
-            "step_id": "s",
-            "capability": "c",
-            "kind": "k",
-            "strategy": "s",
-            "record": "{}",
-            "at": 0.0,
-            "ok": True,
-        }
+        {"id": f"r{i}", "task_id": task, "agent": agent, "step_id": "s", "capability": "c",
+         "kind": "k", "strategy": "s", "record": "{}", "at": 0.0, "ok": True}
         for i, (task, agent) in enumerate([("ab_1", "rail.go"), ("abx1", "railx"), ("zz", "z")])
     ]
     with engine.begin() as connection:

@@ -281,6 +281,8 @@ def test_question_uses_the_first_phrase_of_the_description() -> None:
             ["I'm off to Lyon on Friday", "Book me a train"],
         ),
         ("Hello, play some jazz please :-) thanks", ["play some jazz please"]),
+        ("Hiya, hope the app's treating you well 😄 Fancy some rock", ["Fancy some rock"]),
+        ("I hope to get a train at 9", ["I hope to get a train at 9"]),
         ("Bonjour ! un train pour Lyon demain. Merci beaucoup", ["un train pour Lyon demain"]),
         # A thank-you with something of its own is no pleasantry; a clock time no smiley.
         (

@@ -155,3 +155,17 @@ def test_a_weekday_said_with_a_weekend_is_that_weekends() -> None:
     when = resolve("next weekend I'm in Lille, need a hotel Fri and Sat night", MONDAY)
     assert (when.date, when.nights) == (dt.date(2026, 12, 18), 2)
     assert resolve("this weekend, on the Sunday", MONDAY).date == dt.date(2026, 12, 13)
+
+
+@pytest.mark.parametrize(
+    ("text", "options"),
+    [
+        ("early next week, Monday or Tuesday", ("2026-12-14", "2026-12-15")),
+        ("saturday or sunday, not sure yet", ("2026-12-12", "2026-12-13")),
+        ("either the 14th or the 15th", ("2026-12-14", "2026-12-15")),
+        ("Friday or so", ()),
+        ("a hotel for 2 or 3 nights", ()),
+    ],
+)
+def test_a_day_left_open_is_offered_not_picked(text: str, options: tuple[str, ...]) -> None:
+    assert resolve(text, MONDAY).options == tuple(dt.date.fromisoformat(d) for d in options)

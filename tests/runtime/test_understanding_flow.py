@@ -317,3 +317,37 @@ async def test_a_booking_after_a_condition_books_what_it_finds(embedder: MiniLME
     assert session.plan is not None
     assert [s.capability for s in session.plan.steps] == ["ticket.search", "ticket.book"]
     assert session.runs["ticket.book"].output["status"] == "confirmed"
+
+
+async def test_a_day_left_open_is_asked_and_the_answer_books_it(embedder: MiniLMEmbedder) -> None:
+    orchestrator = travel(embedder)
+    session = await orchestrator.submit("train Paris to Lyon saturday or sunday, not sure yet")
+    assert session.task.state is TaskState.INPUT_REQUIRED, session.task.status_message
+    assert "Saturday 28 November or Sunday 29 November" in (session.question or "")
+    assert not session.runs
+    session = await orchestrator.answer(session.task.id, "sunday")
+    assert session.task.state is TaskState.COMPLETED, session.task.status_message
+    assert session.runs["ticket.search"].inputs["date"] == "2026-11-29"
+
+
+async def test_a_french_request_books_what_it_asks(embedder: MiniLMEmbedder) -> None:
+    session = await travel(embedder).submit(
+        "Bonjour, pouvez-vous me réserver un hôtel à Lyon près de la gare pour 2 nuits "
+        "à partir du 4 décembre ?"
+    )
+    assert session.task.state is TaskState.COMPLETED, session.task.status_message
+    search = session.runs["hotel.search"].inputs
+    assert (search["city"], search["check_in"], search["nights"]) == ("Lyon", "2026-12-04", 2)
+    assert session.runs["hotel.book"].output["status"] == "confirmed"
+
+
+async def test_the_vendors_own_word_and_a_misspelt_artist_are_what_is_searched(
+    embedder: MiniLMEmbedder,
+) -> None:
+    # The vendor serves "melancholic" as a mood of its own: not the generic table's "sad".
+    session = await music(embedder).submit("play some melancholic folk")
+    assert session.runs["song.search"].inputs["mood"] == "melancholic"
+    # "by coldpaly": the one artist that close, though written in lower case.
+    session = await music(embedder).submit("pls play smth by coldpaly")
+    assert session.runs["song.search"].inputs["artist"] == "Coldplay"
+    assert session.task.state is TaskState.COMPLETED, session.task.status_message

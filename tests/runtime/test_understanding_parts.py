@@ -284,3 +284,28 @@ def test_a_step_said_again_is_one_step(
     )
     assert steps == ["hotel.book"]
     assert not_offered == []
+
+
+def test_a_short_answer_to_one_free_text_input_is_that_input() -> None:
+    from lamas.protocol.cards import Skill
+    from lamas.runtime.understanding.inputs import answered_directly
+
+    city = {"type": "string"}
+    skill = Skill(
+        name="museums",
+        description="museums in a city",
+        input_schema={
+            "type": "object",
+            "properties": {"city": city, "date": {"type": "string", "format": "date"}},
+        },
+    )
+    assert answered_directly(skill, ["city"], "In Lyon.", {}) == {"city": "Lyon"}
+    assert answered_directly(skill, ["city"], "it's in Saint-Étienne!", {}) == {
+        "city": "Saint-Étienne"
+    }
+    # Not a short answer, not the one input asked, or an input with a format: not read so.
+    assert (
+        answered_directly(skill, ["city"], "I said it already, the big one in the south", {}) == {}
+    )
+    assert answered_directly(skill, ["city", "date"], "Lyon", {}) == {}
+    assert answered_directly(skill, ["date"], "Friday", {}) == {}

@@ -142,8 +142,8 @@ _BOOKING_VERB = re.compile(
     # "need a room" wherever it is said ("Next weekend I'm in Lille, need a hotel"), but
     # not denied or said of someone else ("I don't need a hotel", "do you need a seat").
     r"(?<!n't\s)(?<!not\s)(?<!you\s)(?<!they\s)(?<!she\s)(?<!\bhe\s)(?:need|want)\s+"
-    r"(?:a|an|the|some|two|three|\d+|[a-z]+s|something|"
-    r"anything)\b|"
+    r"(?:a|an|the|some|two|three|\d+|[a-z]+s|something|anything|"
+    r"hotel|room|train|ticket|seat|bed|place)\b|"
     r"(?:i|we)\s+(?:need|want|have)\s+to\s+(?:get|go|travel|be|take)|"
     r"(?:i|we)(?:'d|\s+would)\s+like\s+(?:a|an|the|to\s+(?:go|get|travel|take)))\b",
     re.I,

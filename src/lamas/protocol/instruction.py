@@ -92,7 +92,7 @@ _PLEASANTRY = re.compile(
     r"salut|coucou|cheers|thx|ty|many\s+thanks|much\s+appreciated|(?:i\s+)?appreciate\s+it|"
     r"(?:thanks?|thank\s+you)(?:\s+(?:so|very)\s+much)?(?:\s+(?:in\s+advance|a\s+lot|again))?|"
     r"merci(?:\s+beaucoup|\s+d'avance)?|(?:kind\s+|best\s+)?regards|"
-    r"(?:i\s+)?hope\s+(?:you'?re|you\s+are|all\s+is|this\s+finds\s+you)(?:\s+\w+){1,2}|"
+    r"(?:i\s+)?hope\s+(?:[\w']+\s+){1,6}?(?:well|good|fine|great|ok|okay|nicely)(?:\s+today)?|"
     r"how\s+are\s+you(?:\s+doing)?(?:\s+today)?)[\s!.,:)(]*$",
     re.I,
 )

@@ -143,6 +143,8 @@ class When:
     """The date said is already past and the wording does not imply the next one."""
     said: tuple[str, ...] = field(default=())
     """The phrases the date came from (evidence, for a question back)."""
+    options: tuple[dt.date, ...] = ()
+    """The days a request leaves open ("Monday or Tuesday"): the user's to choose."""
 
     @property
     def check_out(self) -> dt.date | None:
@@ -191,6 +193,8 @@ def resolve(text: str, today: dt.date) -> When:
         when = replace(when, nights=nights)
     if end is not None:
         when = replace(when, end_date=end)
+    if options := _options(text, today):
+        when = replace(when, options=options)
     return when
 
 
@@ -298,10 +302,10 @@ def _date_of(text: str, today: dt.date) -> tuple[dt.date | None, tuple[str, ...]
             )
         elif (match.group(1) or "").casefold() == "next" and today.weekday() < 5:
             saturday += dt.timedelta(days=7)
-        if day := _WEEKEND_DAY.search(text):
+        if named := _WEEKEND_DAY.search(text):
             # "next weekend ... Fri and Sat night": the Friday of that weekend.
-            saturday += dt.timedelta(days=(_weekday(day.group(0)) - 5 + 3) % 7 - 3)
-            return max(saturday, today), (match.group(0), day.group(0)), True
+            saturday += dt.timedelta(days=(_weekday(named.group(0)) - 5 + 3) % 7 - 3)
+            return max(saturday, today), (match.group(0), named.group(0)), True
         return saturday, (match.group(0),), True
     if found_day := _ordinal_day(text, today):
         return found_day[0], (found_day[1],), True
@@ -645,3 +649,33 @@ def _span(text: str, today: dt.date) -> tuple[dt.date, dt.date, str] | None:
     if not 0 < (end - start).days <= _MAX_SPAN_DAYS:
         return None
     return start, end, match.group(0)
+
+
+# "Monday or Tuesday", "either the 3rd or the 4th", "sat or sun": a day left open.
+_DAY_PHRASE = (
+    rf"(?:(?:on\s+)?(?:the\s+)?\d{{1,2}}(?:st|nd|rd|th)(?:\s+(?:of\s+)?{{month}})?|"
+    rf"{{month}}\s+\d{{1,2}}(?:st|nd|rd|th)?|(?:on\s+)?(?:next\s+)?(?:{_WEEKDAY})|tomorrow|today)"
+)
+_OPTIONS = re.compile(
+    r"\b(?:either\s+)?(DAY)\s*,?\s+or\s+(?:else\s+)?(DAY)\b(?!\s*(?:so|later|earlier))".replace(
+        "DAY", _DAY_PHRASE.replace("{month}", _MONTH)
+    ),
+    re.I,
+)
+
+
+def _options(text: str, today: dt.date) -> tuple[dt.date, ...]:
+    """The days a request hesitates between, each resolved as if said alone."""
+    match = _OPTIONS.search(text)
+    if match is None:
+        return ()
+    week = "next week " if re.search(r"\bnext\s+week\b", text, re.I) else ""
+    days = []
+    for said in match.groups():
+        if re.fullmatch(rf"(?:on\s+)?(?:{_WEEKDAY})", said, re.I):
+            said = week + said
+        day, _, _ = _date_of(said, today)
+        if day is None:
+            return ()
+        days.append(day)
+    return tuple(dict.fromkeys(days)) if len(set(days)) > 1 else ()

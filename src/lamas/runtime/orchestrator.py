@@ -65,9 +65,11 @@ from lamas.runtime.slots import PROFILE_NOTE, SYSTEM, FewShot, Filled, Notes, Sl
 from lamas.runtime.today import TODAY_KEY
 from lamas.runtime.understanding import Understander
 from lamas.runtime.understanding.corrections import corrected
+from lamas.runtime.understanding.french import gloss
 from lamas.runtime.understanding.gazetteer import slot_vocabularies
 from lamas.runtime.understanding.inputs import (
     Prepared,
+    answered_directly,
     as_asked,
     checkout_nights,
     past_date,
@@ -79,6 +81,7 @@ from lamas.runtime.understanding.inputs import (
     vocabulary_names,
 )
 from lamas.runtime.understanding.outcome import answer_text, found_something, rank_offers
+from lamas.runtime.understanding.shorthand import expand
 from lamas.store.errors import public_text
 
 OFFERS_PER_PROVIDER = 3
@@ -188,14 +191,15 @@ class Orchestrator:
         session.said.append(text)
         reply = Message.of_text(text, role="user")
         session.task = session.task.moved_to(TaskState.WORKING, reply)
-        return await self._timed(session, self._resume(session, text))
+        return await self._timed(session, self._resume(session, gloss(expand(text))))
 
     # --- planning -----------------------------------------------------------------------
 
     async def _start(self, session: Session, instruction: str) -> None:
         task_id = session.task.id
         session.task = session.task.moved_to(TaskState.WORKING)
-        instruction = corrected(instruction)  # "on Monday, sorry I mean Tuesday": Tuesday
+        # "on Monday, sorry I mean Tuesday": Tuesday; "un hôtel à Nice": a hotel in Nice.
+        instruction = gloss(expand(corrected(instruction)))
         routed = self.understander.route(instruction, self.router)
         understood = self.understander.understand(routed, self.router.scores, self.router.threshold)
         session.routed = understood.routed
@@ -285,8 +289,8 @@ class Orchestrator:
             reverse_of=session.slots.get(forward) if forward else None,
         )
         values = settled.values
-        for name in prepared.needed:
-            values.pop(name, None)  # a model's guess at who "their newest" is
+        for name in [*prepared.needed, *prepared.choices]:
+            values.pop(name, None)  # a model's guess at who "their newest" is, or which day
         properties = skill.input_schema.get("properties", {})
         dates = [n for n, p in properties.items() if p.get("format") == "date"]
         past = prepared.past or past_date(values, dates, self.today)
@@ -296,11 +300,17 @@ class Orchestrator:
             for name in dates:
                 values.pop(name, None)
         session.slots[step.id] = values
-        missing = [*filled.missing, *settled.unknown, *settled.choices, *prepared.needed]
+        missing = [
+            *filled.missing,
+            *settled.unknown,
+            *settled.choices,
+            *prepared.needed,
+            *prepared.choices,
+        ]
         if past:
             session.past[step.id] = past
             missing += dates
-        choices = {**filled.ambiguous, **settled.choices}
+        choices = {**filled.ambiguous, **settled.choices, **prepared.choices}
         self._note_missing(
             session,
             step.id,
@@ -329,6 +339,8 @@ class Orchestrator:
             session.past.pop(step_id, None)
             asked = session.waiting_on.get(step_id, [])
             prepared.known = as_asked(prepared.known, asked)
+            known_before = {**session.slots.get(step_id, {}), **prepared.known}
+            prepared.known.update(answered_directly(skill, asked, text, known_before))
             stay = checkout_nights(skill, prepared, session.slots.get(step_id, {}), asked)
             if stay is not None:
                 prepared.known = stay  # "how many nights?" - "checking out Sunday"

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -136,11 +138,24 @@ class SlotFiller:
         # Asked for a date the user never gave, a small model writes today's: a date
         # slot needs some date words in what the user said.
         dateless = set(date_slots(skill.input_schema)) if not mentions_date(request) else set()
+        required = set(skill.input_schema.get("required", []))
+        words = " ".join([request, *said])
+        profile = " ".join(e for e in earlier if e.startswith(PROFILE_NOTE))
+        profile_fields = _fields(
+            e[len(PROFILE_NOTE) :] for e in earlier if e.startswith(PROFILE_NOTE)
+        )
         for name, value in proposed.items():
             if value is None or value == "" or (name in dateless and name not in known):
                 continue
-            if list(validator.iter_errors({name: value})) or ungrounded(
-                skill.input_schema, {name: value}, evidence
+            if (
+                list(validator.iter_errors({name: value}))
+                or ungrounded(skill.input_schema, {name: value}, evidence)
+                or (
+                    name not in required
+                    and name not in known
+                    and not said_outright(properties[name], value, words, profile)
+                    and profile_fields.get(name) != value
+                )
             ):
                 dropped.append(name)
                 continue
@@ -153,6 +168,55 @@ class SlotFiller:
         missing = missing_slots(skill.input_schema, values)
         missing += [name for name in ambiguous if name not in missing]
         return Filled(values, missing, dropped, ambiguous)
+
+
+def said_outright(prop: Mapping[str, Any], value: Any, words: str, profile: str = "") -> bool:
+    """Whether an optional input a model filled is in the user's `words` as it is: a choice
+    ("genre": "soul"), a name or a number ("count": 5) the user never said is the model's
+    taste, and it narrows the search (a favourite genre made "play some Bob" find nothing).
+    Dates are checked elsewhere; a list may come from the user's `profile`, made for it."""
+    if "format" in prop or isinstance(value, dict):
+        return True
+    if isinstance(value, list):  # a list is the profile's ("favourite_genres"), or the user's
+        return all(said_outright({}, v, f"{words} {profile}") for v in value)
+    folded = _fold(words)
+    if isinstance(value, bool):
+        return True
+    if isinstance(value, (int, float)):
+        number = f"{value:g}"
+        return bool(re.search(rf"(?<![\d.]){re.escape(number)}(?![\d])", folded))
+    if isinstance(value, str):
+        # Every word of it: "jazz" for "play some Bob" is the model's taste, not the user's.
+        return all(
+            re.search(rf"\b{re.escape(w)}", folded) for w in re.findall(r"\w{3,}", _fold(value))
+        )
+    return True
+
+
+def _fields(notes: Iterable[str]) -> dict[str, Any]:
+    """Every named value of the profile notes, at any depth ("preferences.max_duration_s"
+    as "max_duration_s"): an input of the same name may take the profile's value."""
+    found: dict[str, Any] = {}
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                found.setdefault(str(key), value)
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    for note in notes:
+        try:
+            walk(json.loads(note))
+        except ValueError:
+            continue
+    return found
+
+
+def _fold(text: str) -> str:
+    return unicodedata.normalize("NFKD", text.casefold()).encode("ascii", "ignore").decode()
 
 
 def _answer_shape(skill: Skill, served: str) -> str:

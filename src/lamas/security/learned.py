@@ -109,7 +109,11 @@ def char_grams(text: str) -> NDArray[np.uint64]:
     return hashed
 
 
-def chunk_features(ids: Sequence[int], table: NDArray[np.float32], text: str = "") -> ChunkFeatures:
+def chunk_features(
+    ids: Sequence[int], table: NDArray[np.float32], text: str = "", *, chars: bool = True
+) -> ChunkFeatures:
+    """A chunk's features; `chars=False` leaves the character 4-grams out (a model trained
+    without them: `LinearModel.chars`)."""
     import numpy as np
 
     if not ids:
@@ -124,8 +128,9 @@ def chunk_features(ids: Sequence[int], table: NDArray[np.float32], text: str = "
     bigrams = (
         (pieces[:-1] * np.uint64(_MIX_A)) ^ (pieces[1:] * np.uint64(_MIX_B) + np.uint64(1))
     ) % (np.uint64(HASH_DIM))
+    grams = char_grams(text) if chars else np.zeros(0, np.uint64)
     buckets, counts = np.unique(
-        np.concatenate([unigrams, bigrams, char_grams(text)]).astype(np.int64), return_counts=True
+        np.concatenate([unigrams, bigrams, grams]).astype(np.int64), return_counts=True
     )
     values = 1.0 + np.log(counts.astype(np.float32))
     values /= np.float32(np.linalg.norm(values))
@@ -163,7 +168,7 @@ def batch_logits(
         (tokens[:-1][same] * np.uint64(_MIX_A))
         ^ (tokens[1:][same] * np.uint64(_MIX_B) + np.uint64(1))
     ) % np.uint64(HASH_DIM)
-    grams = [char_grams(t) for t in texts]
+    grams = [char_grams(t) if model.chars else np.zeros(0, np.uint64) for t in texts]
     gram_owner = np.repeat(np.arange(n, dtype=np.int64), [len(g) for g in grams])
     buckets = np.concatenate(
         [(tokens * np.uint64(_MIX_A)) % np.uint64(HASH_DIM), pairs, *grams]
@@ -207,13 +212,22 @@ def windows_of(text: str, reader: PieceReader) -> tuple[list[list[int]], list[st
 
 @dataclass(frozen=True, slots=True)
 class LinearModel:
-    """Logistic regression weights over `chunk_features`, with what they were trained on."""
+    """Logistic regression weights over `chunk_features`, with what they were trained on.
+
+    `chars`: whether the wording features include character 4-grams (the fourth round
+    measured both). `window_penalty` (alpha): a text's logit is its worst window's minus
+    alpha * log(number of windows), so that a long benign document's many windows do not
+    add up to a false positive (under a logistic tail, the chance that the worst of n
+    windows passes a threshold t grows like n * exp(-t); alpha = 1 undoes that exactly,
+    at the cost of injections hidden in long texts)."""
 
     meaning: NDArray[np.float32]
     wording: NDArray[np.float32]
     bias: float
     threshold: float
     info: dict[str, Any]
+    chars: bool = True
+    window_penalty: float = 0.0
 
     @classmethod
     def load(cls, path: Path | str = DEFAULT_MODEL) -> LinearModel:
@@ -235,7 +249,24 @@ class LinearModel:
                     "retrain with scripts/train_injection.py"
                 )
             info = json.loads(str(data["info"]))
-            return cls(meaning, wording, float(data["bias"]), float(data["threshold"]), info)
+            try:
+                chars = bool(data["chars"].item()) if "chars" in data.files else True
+                penalty = (
+                    float(data["window_penalty"].item()) if "window_penalty" in data.files else 0.0
+                )
+            except (ValueError, TypeError) as error:
+                raise ModelError(f"{path}: unreadable chars/window_penalty: {error}") from None
+            if not 0.0 <= penalty < 100.0:  # also rejects NaN
+                raise ModelError(f"{path}: window_penalty {penalty} is not in [0, 100)")
+            return cls(
+                meaning,
+                wording,
+                float(data["bias"]),
+                float(data["threshold"]),
+                info,
+                chars=chars,
+                window_penalty=penalty,
+            )
 
     def save(self, path: Path | str) -> None:
         import numpy as np
@@ -247,6 +278,8 @@ class LinearModel:
             bias=np.float64(self.bias),
             threshold=np.float64(self.threshold),
             info=np.array(json.dumps(self.info, sort_keys=True)),
+            chars=np.bool_(self.chars),
+            window_penalty=np.float64(self.window_penalty),
         )
 
     def logit(self, features: ChunkFeatures) -> float:
@@ -289,9 +322,7 @@ class LearnedLayer:
             self._reader = PieceReader.shared()
         return self._reader
 
-    def chunk_scores(self, text: str) -> list[float]:
-        import math
-
+    def chunk_logits(self, text: str) -> list[float]:
         reader = self.reader
         ids, texts = windows_of(text, reader)
         logits: list[float] = []
@@ -299,12 +330,26 @@ class LearnedLayer:
             logits.extend(
                 batch_logits(self.model, ids[at : at + BATCH], texts[at : at + BATCH], reader.table)
             )
-        return [1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z)))) for z in logits]
+        return logits
+
+    def chunk_scores(self, text: str) -> list[float]:
+        return [_sigmoid(z) for z in self.chunk_logits(text)]
 
     def score(self, text: str) -> LayerScore:
-        scores = self.chunk_scores(text)
-        worst = max(scores, default=0.0)
-        where = scores.index(worst) if scores else 0
+        import math
+
+        logits = self.chunk_logits(text)
+        if not logits:
+            return LayerScore(0.0, ("injection classifier 0.000 (no window)",))
+        worst = max(logits)
+        where = logits.index(worst)
+        score = _sigmoid(worst - self.model.window_penalty * math.log(len(logits)))
         return LayerScore(
-            worst, (f"injection classifier {worst:.3f} (window {where + 1} of {len(scores)})",)
+            score, (f"injection classifier {score:.3f} (window {where + 1} of {len(logits)})",)
         )
+
+
+def _sigmoid(z: float) -> float:
+    import math
+
+    return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))

@@ -140,7 +140,10 @@ DEFAULT_RULES: tuple[Rule, ...] = (
         r"(?:the |your |all )?(?:rules|restrictions|confines)|\bpretend (?:to be|you are|that "
         r"you)\b|\bact as (?:if you|an? (?:unrestricted|unfiltered|jailbroken|evil|different|"
         r"new))|\byou are (?:now )?(?:an? )?(?:unrestricted|unfiltered|jailbroken|dan|stan|"
-        r"dude|evil|free)\b|\brole-?play as\b|\bimmerse yourself\b|\bstay in character\b|"
+        r"dude|evil)\b|\byou are now free\b|\byou are free (?:from|of) (?:your|the|all|any)\b|"
+        # (not a bare "you are free": GNU's "This is free software: you are free to change
+        # and redistribute it" closes thousands of manual pages and READMEs)
+        r"\brole-?play as\b|\bimmerse yourself\b|\bstay in character\b|"
         r"\b(?:maintenance|debug|god|sudo|admin|opposite) mode\b|\bevil (?:twin|confidant|bot)\b",
         "role-play or jailbreak framing",
     ),

@@ -96,7 +96,7 @@ def mentions(text: str, vocabulary: Vocabulary, *, choices: bool = False) -> lis
                 found.append(Mention(near, start, cue, " ".join(pair)))
                 start += 2
                 continue
-            if (word[:1].isupper() or cue in _FROM | _TO | {"in"}) and (
+            if (word[:1].isupper() or cue in _FROM | _TO | {"in", "by"}) and (
                 near := _misspelt(word, vocabulary)
             ):
                 found.append(Mention(near, start, cue, word))

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from lamas.errors import UnknownTerm
-from lamas.protocol.cards import AgentCard, Skill
+from lamas.protocol.cards import VOCABULARY_KEYWORD, AgentCard, Skill
 from lamas.protocol.preferences import Preferences
 from lamas.protocol.vocabulary import Vocabulary
 from lamas.protocol.when import When, resolve
@@ -43,6 +43,8 @@ class Prepared:
     """The phrase of a date already past (to ask about), if any."""
     needed: tuple[str, ...] = ()
     """Inputs to ask the user about whatever a model says ("their newest": which artist)."""
+    choices: dict[str, list[str]] = field(default_factory=dict)
+    """Inputs the user left open between choices ("Monday or Tuesday"): asked, not guessed."""
 
 
 @dataclass(slots=True)
@@ -119,7 +121,10 @@ def prefill(
             known["city"] = place
     known.update(place_near_city(skill, clause, vocabularies or {}, known))
     known.update(time_inputs(skill, when))
-    known.update(preferences.search_inputs(skill.input_schema))
+    for slot, value in preferences.search_inputs(skill.input_schema).items():
+        # The vendor's own word ("melancholic", a mood it serves) over the generic table's
+        # nearest one ("sad").
+        known.setdefault(slot, value)
     past = when.said[0] if when.past and when.said else None
     if past:
         for name in [
@@ -128,6 +133,14 @@ def prefill(
             if p.get("format") == "date"
         ]:
             known.pop(name, None)
+    choices: dict[str, list[str]] = {}
+    dates = [
+        n for n, p in skill.input_schema.get("properties", {}).items() if p.get("format") == "date"
+    ]
+    if when.options and dates:
+        for name in dates:
+            known.pop(name, None)
+        choices[dates[0]] = [f"{d:%A} {d.day} {d:%B}" for d in when.options]
     needed = tuple(
         slot
         for slot, vocabulary in (vocabularies or {}).items()
@@ -143,7 +156,7 @@ def prefill(
         # "a room in Nice from Friday": a stay with a start and no end is asked, not
         # booked for the one night a default would give.
         needed += ("nights",)
-    return Prepared(known, when, preferences, past, needed)
+    return Prepared(known, when, preferences, past, needed, choices)
 
 
 _OPEN_STAY = re.compile(
@@ -191,6 +204,31 @@ def as_asked(known: Mapping[str, Any], asked: Iterable[str]) -> dict[str, Any]:
     return values
 
 
+def answered_directly(
+    skill: Skill, asked: Iterable[str], answer: str, known: Mapping[str, Any]
+) -> dict[str, Any]:
+    """A short answer to a question about one free-text input is that input: "In Lyon." to
+    "I need the city" is the city, whatever a small model makes of it. Inputs with a
+    vocabulary, a format or a choice of values are the resolver's to read."""
+    wanted = [name for name in asked if name not in known]
+    properties = skill.input_schema.get("properties", {})
+    prop = properties.get(wanted[0], {}) if len(wanted) == 1 else {}
+    free = prop.get("type") == "string" and not {"enum", "format", "pattern"} & set(prop)
+    if not free or VOCABULARY_KEYWORD in prop:
+        return {}
+    value = _ANSWER_OPENING.sub("", answer.strip()).strip(" .!?,;")
+    if not value or len(value.split()) > 4:
+        return {}
+    return {wanted[0]: value}
+
+
+_ANSWER_OPENING = re.compile(
+    r"^(?:(?:oh|ok|okay|sure|yes|well|um+|uh+)[,!]?\s+)*(?:it'?s\s+|it\s+is\s+|that'?s\s+)?"
+    r"(?:in|at|to|from|for|on|near|the\s+city\s+of)\s+",
+    re.I,
+)
+
+
 def checkout_nights(
     skill: Skill, answer: Prepared, known: Mapping[str, Any], asked: Iterable[str]
 ) -> dict[str, Any] | None:
@@ -227,7 +265,9 @@ def place_near_city(
 
 
 def _with_date(when: When, source: When) -> When:
-    return replace(when, date=source.date, past=source.past, said=source.said)
+    return replace(
+        when, date=source.date, past=source.past, said=source.said, options=source.options
+    )
 
 
 def settle(

@@ -197,11 +197,11 @@ class Understander:
                 if out is not None and result.routed[out].text == previous.text:
                     # "Return ticket Lille - Paris, going Monday, coming back Wednesday": the
                     # round trip already asked for, its way out and way back said apart.
-                    back = return_part(clause.text) or clause.text
-                    there = clause.text[: clause.text.rfind(back)].rstrip(" ,;")
-                    if there:
-                        result.routed[out] = _more_of(result.routed[out], there)
-                    result.routed[last] = RoutedClause(back, previous.capability, previous.score)
+                    coming = return_part(clause.text) or clause.text
+                    going = clause.text[: clause.text.rfind(coming)].rstrip(" ,;")
+                    if going:
+                        result.routed[out] = _more_of(result.routed[out], going)
+                    result.routed[last] = RoutedClause(coming, previous.capability, previous.score)
                     continue
                 result.returns[len(result.routed)] = len(result.routed) - 1
                 result.routed.append(RoutedClause(clause.text, previous.capability, clause.score))
@@ -458,7 +458,11 @@ def _unglue(text: str) -> str:
 
 
 _RESTATING = re.compile(
-    r"\b(?:only|just)\s+(?:need|want)\s+the\b|^\s*(?:and\s+)?book\s+(?:the|it)\b", re.I
+    r"\b(?:only|just)\s+(?:need|want)\s+the\b|^\s*(?:and\s+)?book\s+(?:the|it)\b|"
+    # "a ticket Toulouse-Bordeaux for Saturday, the last train": which one of it.
+    r"^\s*(?:(?:i|we)\s+(?:need|want)\s+)?(?:ideally\s+|preferably\s+)?the\s+(?:first|last|earliest|latest|cheapest|fastest|"
+    r"quickest)\s+(?:one|train|room|hotel|song|track)\s*[.!]?$",
+    re.I,
 )
 
 
