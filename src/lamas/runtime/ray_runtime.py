@@ -128,6 +128,10 @@ class RayRuntime:
             ray.shutdown()
 
 
+STARTUP_ATTEMPTS = 2
+"""Tries at starting a local Ray node (Ray gives each 30 s to register)."""
+
+
 def connect(
     address: str | None = None,
     *,
@@ -154,7 +158,16 @@ def connect(
     try:
         # "local": a new session of our own, even when `ray start` left one running here
         # (without it, ray.init() would join that one instead).
-        ray.init(address=address or "local", **options)
+        for attempt in range(STARTUP_ATTEMPTS):
+            try:
+                ray.init(address=address or "local", **options)
+                break
+            except Exception as error:  # Ray raises a bare Exception for this one
+                # A busy machine can take longer than Ray's fixed 30 s to register a new
+                # local node: start it once more before giving up.
+                if "timed out during startup" not in str(error) or attempt + 1 == STARTUP_ATTEMPTS:
+                    raise
+                ray.shutdown()
     except (ConnectionError, ValueError, RuntimeError) as error:
         where = f"the Ray cluster at {address}" if address else "a local Ray session"
         raise ConfigError(
