@@ -163,9 +163,10 @@ def connect(
                 ray.init(address=address or "local", **options)
                 break
             except Exception as error:  # Ray raises a bare Exception for this one
-                # A busy machine can take longer than Ray's fixed 30 s to register a new
-                # local node: start it once more before giving up.
-                if "timed out during startup" not in str(error) or attempt + 1 == STARTUP_ATTEMPTS:
+                # A busy machine can take longer than Ray's fixed timeouts to start a new
+                # local node (its GCS port file, its raylet's registration): start it once
+                # more before giving up.
+                if "timed out" not in str(error).casefold() or attempt + 1 == STARTUP_ATTEMPTS:
                     raise
                 ray.shutdown()
     except (ConnectionError, ValueError, RuntimeError) as error:
