@@ -142,30 +142,8 @@ _RELATIVE = re.compile(
 # only open a request for a thing ("look for", "queue", "stream").
 _VERBS = sorted(ASKING_VERBS | {"look", "organise", "organize", "see", "queue", "stream"})
 # Asking verbs that are never a thing asked for ("a show", "a play", "a plan" can be).
-_VERB_WORDS = frozenset(
-    [
-        "book",
-        "reserve",
-        "find",
-        "search",
-        "get",
-        "buy",
-        "give",
-        "put",
-        "rent",
-        "hire",
-        "arrange",
-        "recommend",
-        "suggest",
-        "organise",
-        "organize",
-        "look",
-        "see",
-        "queue",
-        "stream",
-        "grab",
-    ]
-)
+_NOUNS_TOO = frozenset({"show", "play", "start", "plan", "take", "order", "call", "list", "check"})
+_VERB_WORDS = (frozenset(_VERBS) - _NOUNS_TOO) | {"grab"}
 _OPENING = re.compile(
     r"^\s*(?:(?:please|hi|hey|ok|okay|so|and|then|also|now|just|actually)[,\s]+)*"
     r"(?:(?:if|whether)\s+there(?:'s|\s+is|\s+are)\s+|(?:is|are)\s+there\s+)?"
